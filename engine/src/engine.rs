@@ -1,0 +1,362 @@
+//! [`Engine`]: the handle the API and simulations call.
+//!
+//! Every write follows the same path: validate, take admission permits, append
+//! to the journal (which fixes the order), change the authoritative actor
+//! state, then wait until the deciding record is durable and only then answer.
+
+use crate::actors::*;
+use crate::clock::{Clock, SystemClock};
+use crate::error::EngineError;
+use crate::journal::{Durability, Journal};
+use crate::model::*;
+use crate::state::*;
+use actix::prelude::*;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch, Semaphore};
+
+/// Engine settings. The defaults suit the 2-core machine in `docs/BENCHMARKS.md`.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Player shards, one arbiter thread each.
+    pub shards: usize,
+    /// Admission capacity in units: an event costs 1, a claim or admin call 1.
+    /// Work in flight beyond this waits up to `admission_timeout`, then is
+    /// refused with `overloaded`. This is the engine's backpressure: actix
+    /// mailboxes are unbounded for `do_send`, so the bound lives here.
+    pub admission_units: u32,
+    pub admission_timeout: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            shards: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 64),
+            admission_units: 1 << 20,
+            admission_timeout: Duration::from_secs(2),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The answer to a claim, once durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimResult {
+    pub claim_id: String,
+    pub outcome: Outcome,
+    /// True if this claim id was already decided; `outcome` is the original.
+    pub duplicate: bool,
+    /// Sequence of the journal record that decided the claim.
+    pub seq: Seq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestResult {
+    pub accepted: usize,
+    /// Sequence of the batch's last record (or the last durable one if empty).
+    pub seq: Seq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefineResult {
+    /// Sequence of the record that defined the hunt.
+    pub seq: Seq,
+    /// False if an identical definition already existed (idempotent re-post).
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockResult {
+    pub seq: Seq,
+    pub remaining: u64,
+}
+
+/// A cheap, cloneable handle to a running engine. Must be started inside an
+/// actix `System`.
+#[derive(Clone)]
+pub struct Engine {
+    core: Arc<Core>,
+    shards: Arc<[Addr<ShardActor>]>,
+    arbiters: Arc<Mutex<Vec<Arbiter>>>,
+    admission: Arc<Semaphore>,
+    config: EngineConfig,
+    durable: watch::Receiver<Durability>,
+}
+
+impl Engine {
+    /// Starts the actors from `world` (recovered state) on top of `journal`,
+    /// whose last sequence must equal `world.last_seq`.
+    pub fn start(config: EngineConfig, journal: Arc<dyn Journal>, world: World) -> Engine {
+        assert_eq!(journal.last_seq(), world.last_seq, "recovered state must cover the whole journal");
+        let core = Arc::new(Core { journal: journal.clone(), catalog: DashMap::new(), clock: config.clock.clone() });
+        let shard_count = config.shards.max(1);
+        let mut arbiters = Vec::with_capacity(shard_count);
+        let mut shards = Vec::with_capacity(shard_count);
+        for _ in 0..shard_count {
+            let arbiter = Arbiter::new();
+            let core = core.clone();
+            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| ShardActor {
+                core,
+                players: Default::default(),
+            }));
+            arbiters.push(arbiter);
+        }
+        let engine = Engine {
+            durable: journal.durability(),
+            core,
+            shards: shards.into(),
+            arbiters: Arc::new(Mutex::new(arbiters)),
+            admission: Arc::new(Semaphore::new(config.admission_units as usize)),
+            config,
+        };
+        let World { hunts, players, .. } = world;
+        for (id, state) in hunts {
+            let entry = engine.start_hunt(state);
+            engine.core.catalog.insert(id, entry);
+        }
+        let mut per_shard: Vec<Vec<(Arc<str>, PlayerState)>> = vec![Vec::new(); shard_count];
+        for (id, state) in players {
+            per_shard[engine.shard_of(&id)].push((id, state));
+        }
+        for (i, batch) in per_shard.into_iter().enumerate() {
+            engine.shards[i].do_send(LoadPlayers(batch));
+        }
+        engine
+    }
+
+    fn start_hunt(&self, state: HuntState) -> HuntEntry {
+        let i = self.shard_of(&state.def.id);
+        let arbiter = self.arbiters.lock()[i].handle();
+        let entry = HuntEntry {
+            id: state.id.clone(),
+            def: state.def.clone(),
+            skus: state.def.products.iter().map(|p| Arc::from(p.sku.as_str())).collect(),
+            defined_at: state.defined_at,
+            addr: {
+                let core = self.core.clone();
+                HuntActor::start_in_arbiter(&arbiter, move |_| HuntActor { core, state })
+            },
+        };
+        entry
+    }
+
+    fn shard_of(&self, key: &str) -> usize {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        (h.finish() % self.shards.len() as u64) as usize
+    }
+
+    async fn admit(&self, units: u32) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
+        match tokio::time::timeout(self.config.admission_timeout, self.admission.acquire_many(units)).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(EngineError::Stopped),
+            Err(_) => {
+                metrics::counter!("trove_admission_rejected_total").increment(1);
+                Err(EngineError::Overloaded)
+            }
+        }
+    }
+
+    /// Waits until `seq` is durable. Errors if the journal failed first.
+    pub async fn wait_durable(&self, seq: Seq) -> Result<(), EngineError> {
+        let mut rx = self.durable.clone();
+        let d = rx.wait_for(|d| d.seq >= seq || d.failure.is_some()).await.map_err(|_| EngineError::Stopped)?;
+        if d.seq >= seq {
+            Ok(())
+        } else {
+            Err(crate::journal::JournalError::Failed(d.failure.clone().unwrap_or_else(|| Arc::from("unknown"))).into())
+        }
+    }
+
+    /// Defines a hunt. Re-posting an identical definition is idempotent.
+    pub async fn define_hunt(&self, def: HuntDef) -> Result<DefineResult, EngineError> {
+        def.validate().map_err(EngineError::InvalidHunt)?;
+        let _permit = self.admit(1).await?;
+        let result = match self.core.catalog.get(&def.id) {
+            Some(existing) if *existing.def == def => DefineResult { seq: existing.defined_at, created: false },
+            Some(_) => return Err(EngineError::HuntConflict(def.id)),
+            None => {
+                // The catalog's entry lock makes define-vs-define races decide once.
+                let entry = self.core.catalog.entry(def.id.clone());
+                match entry {
+                    dashmap::Entry::Occupied(e) if *e.get().def == def => {
+                        DefineResult { seq: e.get().defined_at, created: false }
+                    }
+                    dashmap::Entry::Occupied(_) => return Err(EngineError::HuntConflict(def.id)),
+                    dashmap::Entry::Vacant(v) => {
+                        let seq = self.core.journal.append(&[Record::HuntDefined(def.clone())])?;
+                        v.insert(self.start_hunt(HuntState::new(Arc::new(def), seq)));
+                        DefineResult { seq, created: true }
+                    }
+                }
+            }
+        };
+        self.wait_durable(result.seq).await?;
+        Ok(result)
+    }
+
+    /// Adds `add` units of stock to a product.
+    pub async fn add_stock(&self, hunt: &str, sku: &str, add: u64) -> Result<StockResult, EngineError> {
+        if add == 0 {
+            return Err(EngineError::InvalidRequest("add must be at least 1".into()));
+        }
+        let entry = self.hunt_entry(hunt)?;
+        let _permit = self.admit(1).await?;
+        let (tx, rx) = oneshot::channel();
+        entry.addr.do_send(AddStock { sku: sku.to_owned(), add, reply: tx });
+        let (seq, remaining) = rx.await.map_err(|_| EngineError::Stopped)??;
+        self.wait_durable(seq).await?;
+        Ok(StockResult { seq, remaining })
+    }
+
+    fn hunt_entry(&self, hunt: &str) -> Result<HuntEntry, EngineError> {
+        self.core.catalog.get(hunt).map(|e| e.clone()).ok_or_else(|| EngineError::UnknownHunt(hunt.to_owned()))
+    }
+
+    /// Ingests a batch of game events atomically: all are applied or, if one
+    /// is invalid, none.
+    pub async fn ingest(&self, events: Vec<GameEvent>) -> Result<IngestResult, EngineError> {
+        if events.len() > limits::MAX_BATCH_EVENTS {
+            return Err(EngineError::BatchTooLarge { len: events.len(), max: limits::MAX_BATCH_EVENTS });
+        }
+        if events.is_empty() {
+            return Ok(IngestResult { accepted: 0, seq: self.durable.borrow().seq });
+        }
+        let now = self.core.clock.now_ms();
+        let mut effects = Vec::with_capacity(events.len());
+        let mut last: Option<HuntEntry> = None;
+        for (index, ev) in events.iter().enumerate() {
+            let invalid = |reason: String| EngineError::InvalidEvent { index, reason };
+            check_id("player", &ev.player).map_err(invalid)?;
+            if last.as_ref().is_none_or(|h| *h.id != *ev.hunt) {
+                last = Some(self.hunt_entry(&ev.hunt).map_err(|_| invalid(format!("unknown hunt {:?}", ev.hunt)))?);
+            }
+            let hunt = last.as_ref().expect("set above");
+            if matches!(ev.kind, EventKind::ClueFound { .. }) && !hunt.def.is_open_at(now) {
+                return Err(invalid(format!("hunt {:?} is not open", ev.hunt)));
+            }
+            effects.push(effect_of(&hunt.def, &hunt.id, &ev.kind).map_err(invalid)?);
+        }
+        let accepted = events.len();
+        let _permit = self.admit(accepted as u32).await?;
+        let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
+        let seq = self.core.journal.append(&records)?;
+        let mut routed: Vec<Vec<(String, EventEffect)>> = vec![Vec::new(); self.shards.len()];
+        for (record, effect) in records.into_iter().zip(effects) {
+            let Record::Event(ev) = record else { unreachable!("built above") };
+            let shard = self.shard_of(&ev.player);
+            routed[shard].push((ev.player, effect));
+        }
+        for (shard, batch) in routed.into_iter().enumerate() {
+            if !batch.is_empty() {
+                self.shards[shard].do_send(RouteEvents(batch));
+            }
+        }
+        self.wait_durable(seq).await?;
+        metrics::counter!("trove_events_total").increment(accepted as u64);
+        Ok(IngestResult { accepted, seq })
+    }
+
+    /// Claims one unit of a product, exactly once per `claim_id` and player.
+    pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimResult, EngineError> {
+        let started = Instant::now();
+        request.validate().map_err(EngineError::InvalidRequest)?;
+        let _permit = self.admit(1).await?;
+        let claim_id = request.claim_id.clone();
+        let shard = self.shard_of(&request.player);
+        let (tx, rx) = oneshot::channel();
+        self.shards[shard].do_send(RouteClaim(Claim { request, reply: tx }));
+        let decided = rx.await.map_err(|_| EngineError::Stopped)??;
+        self.wait_durable(decided.seq).await?;
+        let outcome_label = match decided.outcome {
+            Outcome::Granted => "granted",
+            Outcome::Rejected(r) => r.code(),
+        };
+        metrics::counter!("trove_claims_total", "outcome" => outcome_label, "duplicate" => if decided.duplicate { "true" } else { "false" })
+            .increment(1);
+        metrics::histogram!("trove_claim_ack_seconds").record(started.elapsed().as_secs_f64());
+        Ok(ClaimResult { claim_id, outcome: decided.outcome, duplicate: decided.duplicate, seq: decided.seq })
+    }
+
+    /// A player's state, or `None` if the engine has never seen the player.
+    pub async fn player(&self, player: &str) -> Result<Option<PlayerState>, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.shards[self.shard_of(player)].do_send(RouteQuery { player: player.to_owned(), reply: tx });
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// A hunt's definition and stock ledger.
+    pub async fn hunt(&self, hunt: &str) -> Result<HuntState, EngineError> {
+        let entry = self.hunt_entry(hunt)?;
+        let (tx, rx) = oneshot::channel();
+        entry.addr.do_send(QueryHunt(tx));
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Ids of every defined hunt.
+    pub fn hunt_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.core.catalog.iter().map(|e| e.key().clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Number of players resident in actors.
+    pub async fn player_count(&self) -> Result<usize, EngineError> {
+        let mut total = 0;
+        for shard in self.shards.iter() {
+            total += shard.send(CountPlayers).await.map_err(|_| EngineError::Stopped)?;
+        }
+        Ok(total)
+    }
+
+    /// The last sequence handed out by the journal.
+    pub fn last_seq(&self) -> Seq {
+        self.core.journal.last_seq()
+    }
+
+    /// The last durable sequence.
+    pub fn durable_seq(&self) -> Seq {
+        self.durable.borrow().seq
+    }
+
+    /// A consistent copy of the whole live state at one journal sequence.
+    ///
+    /// Takes every admission permit, so it waits for work in flight to finish
+    /// and briefly holds new work back (it waits, up to the admission timeout).
+    /// The dump messages then travel the same mailboxes as earlier events, so
+    /// they observe all of them. Used for snapshots and consistency checks.
+    pub async fn dump(&self) -> Result<World, EngineError> {
+        let _all = self.admission.acquire_many(self.config.admission_units).await.map_err(|_| EngineError::Stopped)?;
+        let last_seq = self.core.journal.last_seq();
+        self.wait_durable(last_seq).await?;
+        let mut world = World { last_seq, ..World::default() };
+        let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
+        for entry in entries {
+            let (tx, rx) = oneshot::channel();
+            entry.addr.do_send(QueryHunt(tx));
+            let state = rx.await.map_err(|_| EngineError::Stopped)?;
+            world.hunts.insert(state.def.id.clone(), state);
+        }
+        for shard in self.shards.iter() {
+            let (tx, rx) = oneshot::channel();
+            shard.do_send(DumpPlayers(tx));
+            world.players.extend(rx.await.map_err(|_| EngineError::Stopped)?);
+        }
+        debug_assert_eq!(self.core.journal.last_seq(), last_seq, "journal moved during dump");
+        Ok(world)
+    }
+
+    /// Stops the actors. Work in flight is answered with `stopped`.
+    pub fn stop(&self) {
+        self.admission.close();
+        for arbiter in self.arbiters.lock().drain(..) {
+            arbiter.stop();
+            let _ = arbiter.join();
+        }
+    }
+}

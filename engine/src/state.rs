@@ -1,0 +1,575 @@
+//! Game state and the pure functions that change it.
+//!
+//! The actors hold pieces of this state ([`PlayerState`] in a player actor,
+//! [`HuntState`] in a hunt actor) and change it only through the functions
+//! here, which are the same ones [`World::apply`] uses to replay the journal.
+//! That sharing is what makes "replayed state == live state" a checkable
+//! invariant instead of a hope.
+
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One player's progress in one hunt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerHunt {
+    pub hunt: Arc<str>,
+    pub score: u64,
+    pub events: u64,
+    /// Bit i set = clue i of the hunt definition found.
+    pub clues: Box<[u64]>,
+}
+
+impl PlayerHunt {
+    pub fn has_clue(&self, index: usize) -> bool {
+        self.clues.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+
+    /// Indices of the clues found, ascending.
+    pub fn clue_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.clues
+            .iter()
+            .enumerate()
+            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b))
+    }
+}
+
+/// A decided claim as the player remembers it, forever (dedup never forgets).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimEntry {
+    pub claim_id: Box<str>,
+    pub hunt: Arc<str>,
+    pub sku: Arc<str>,
+    pub outcome: Outcome,
+    /// Sequence of the journal record that decided it.
+    pub seq: Seq,
+}
+
+/// Everything the engine knows about one player, across hunts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerState {
+    pub hunts: Vec<PlayerHunt>,
+    pub claims: Vec<ClaimEntry>,
+}
+
+/// The effect of one validated game event on its player.
+#[derive(Clone, Debug)]
+pub struct EventEffect {
+    pub hunt: Arc<str>,
+    pub clue_count: usize,
+    /// (clue index, points) for `clue_found`.
+    pub clue: Option<(usize, u32)>,
+}
+
+/// What the player-side checks decide about a claim before stock is touched.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClaimCheck<'a> {
+    /// Same claim id, same content: answer with the original outcome.
+    Duplicate(&'a ClaimEntry),
+    /// Same claim id, different hunt or sku.
+    Conflict(&'a ClaimEntry),
+    /// The player has used [`limits::MAX_CLAIMS_PER_PLAYER`] claim ids.
+    TooManyClaims,
+    /// Rejected without touching stock.
+    Reject(RejectReason),
+    /// Passed every player-side check; the hunt's stock owner decides.
+    NeedsStock { product: usize },
+}
+
+impl PlayerState {
+    pub fn hunt(&self, hunt: &str) -> Option<&PlayerHunt> {
+        self.hunts.iter().find(|h| &*h.hunt == hunt)
+    }
+
+    fn hunt_mut(&mut self, hunt: &Arc<str>, clue_count: usize) -> &mut PlayerHunt {
+        match self.hunts.iter().position(|h| h.hunt == *hunt) {
+            Some(i) => &mut self.hunts[i],
+            None => {
+                self.hunts.push(PlayerHunt {
+                    hunt: hunt.clone(),
+                    score: 0,
+                    events: 0,
+                    clues: vec![0u64; clue_count.div_ceil(64)].into_boxed_slice(),
+                });
+                self.hunts.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    pub fn score(&self, hunt: &str) -> u64 {
+        self.hunt(hunt).map_or(0, |h| h.score)
+    }
+
+    pub fn find_claim(&self, claim_id: &str) -> Option<&ClaimEntry> {
+        self.claims.iter().find(|c| &*c.claim_id == claim_id)
+    }
+
+    pub fn granted_count(&self, hunt: &str, sku: &str) -> u32 {
+        self.claims
+            .iter()
+            .filter(|c| c.outcome.is_granted() && &*c.hunt == hunt && &*c.sku == sku)
+            .count() as u32
+    }
+
+    /// Applies a validated event. A clue scores once per player and hunt, so a
+    /// retried batch cannot double-count score.
+    pub fn apply_event(&mut self, effect: &EventEffect) {
+        let h = self.hunt_mut(&effect.hunt, effect.clue_count);
+        h.events += 1;
+        if let Some((index, points)) = effect.clue {
+            let (w, b) = (index / 64, index % 64);
+            debug_assert!(w < h.clues.len(), "clue index outside the hunt's clue set");
+            if let Some(word) = h.clues.get_mut(w) {
+                if *word & (1 << b) == 0 {
+                    *word |= 1 << b;
+                    h.score += u64::from(points);
+                }
+            }
+        }
+    }
+
+    /// The player-side claim checks, in the contract's order: dedup first,
+    /// then hunt, product, open window, eligibility, per-player limit.
+    pub fn check_claim<'a>(&'a self, req: &ClaimRequest, hunt: Option<&HuntDef>, now: Millis) -> ClaimCheck<'a> {
+        if let Some(entry) = self.find_claim(&req.claim_id) {
+            return if *entry.hunt == *req.hunt && *entry.sku == *req.sku {
+                ClaimCheck::Duplicate(entry)
+            } else {
+                ClaimCheck::Conflict(entry)
+            };
+        }
+        if self.claims.len() >= limits::MAX_CLAIMS_PER_PLAYER {
+            return ClaimCheck::TooManyClaims;
+        }
+        let Some(hunt) = hunt else {
+            return ClaimCheck::Reject(RejectReason::UnknownHunt);
+        };
+        let Some(product) = hunt.product_index(&req.sku) else {
+            return ClaimCheck::Reject(RejectReason::UnknownProduct);
+        };
+        if !hunt.is_open_at(now) {
+            return ClaimCheck::Reject(RejectReason::HuntClosed);
+        }
+        let p = &hunt.products[product];
+        if self.score(&req.hunt) < p.min_score {
+            return ClaimCheck::Reject(RejectReason::NotEligible);
+        }
+        if self.granted_count(&req.hunt, &req.sku) >= p.per_player_limit {
+            return ClaimCheck::Reject(RejectReason::LimitReached);
+        }
+        ClaimCheck::NeedsStock { product }
+    }
+
+    /// Remembers a decided claim. Callers have checked it is not a duplicate.
+    pub fn record_claim(&mut self, entry: ClaimEntry) {
+        debug_assert!(self.find_claim(&entry.claim_id).is_none(), "claim recorded twice");
+        self.claims.push(entry);
+    }
+}
+
+/// A hunt's definition and its stock ledger. Owned by one hunt actor, so stock
+/// of one product is serialized by one owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HuntState {
+    pub id: Arc<str>,
+    pub def: Arc<HuntDef>,
+    /// Sequence of the record that defined the hunt.
+    pub defined_at: Seq,
+    pub stock: Vec<u64>,
+    pub granted: Vec<u64>,
+    pub added: Vec<u64>,
+}
+
+impl HuntState {
+    pub fn new(def: Arc<HuntDef>, defined_at: Seq) -> Self {
+        let n = def.products.len();
+        HuntState {
+            stock: def.products.iter().map(|p| p.stock).collect(),
+            granted: vec![0; n],
+            added: vec![0; n],
+            id: Arc::from(def.id.as_str()),
+            def,
+            defined_at,
+        }
+    }
+
+    /// Decides the stock step of a claim: grant if a unit is left.
+    pub fn decide(&self, product: usize) -> Outcome {
+        if self.stock[product] > 0 {
+            Outcome::Granted
+        } else {
+            Outcome::Rejected(RejectReason::OutOfStock)
+        }
+    }
+
+    /// Applies a decided claim's effect on stock. Errors if it would oversell.
+    pub fn apply_outcome(&mut self, product: usize, outcome: Outcome) -> Result<(), String> {
+        if outcome.is_granted() {
+            if self.stock[product] == 0 {
+                return Err(format!("oversell of {}/{}", self.def.id, self.def.products[product].sku));
+            }
+            self.stock[product] -= 1;
+            self.granted[product] += 1;
+        }
+        Ok(())
+    }
+
+    pub fn add_stock(&mut self, product: usize, n: u64) -> Result<(), String> {
+        let new = self.stock[product].checked_add(n).filter(|s| *s <= MAX_STOCK);
+        match new {
+            Some(s) => {
+                self.stock[product] = s;
+                self.added[product] += n;
+                Ok(())
+            }
+            None => Err(format!("stock would exceed {MAX_STOCK}")),
+        }
+    }
+
+    /// The ledger identity every hunt must satisfy.
+    pub fn ledger_balances(&self) -> bool {
+        self.def.products.iter().enumerate().all(|(i, p)| p.stock + self.added[i] == self.stock[i] + self.granted[i])
+    }
+}
+
+/// Why a journal could not be applied: a gap, or a record that contradicts the
+/// state before it. Either means the journal is damaged or the engine has a bug;
+/// recovery stops rather than serve wrong state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {seq}: {reason}")]
+pub struct ReplayError {
+    pub seq: Seq,
+    pub reason: String,
+}
+
+/// The whole game state as plain data: what snapshots hold and what replay
+/// builds. The live engine can be dumped into one (see `Engine::dump`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct World {
+    /// Last journal sequence this state includes.
+    pub last_seq: Seq,
+    pub hunts: BTreeMap<String, HuntState>,
+    pub players: HashMap<Arc<str>, PlayerState>,
+}
+
+impl World {
+    /// Applies one journal record. Records must come in sequence order with no gap.
+    pub fn apply(&mut self, seq: Seq, record: &Record) -> Result<(), ReplayError> {
+        let err = |reason: String| ReplayError { seq, reason };
+        if seq != self.last_seq + 1 {
+            return Err(err(format!("expected sequence {}", self.last_seq + 1)));
+        }
+        match record {
+            Record::HuntDefined(def) => {
+                if let Some(existing) = self.hunts.get(&def.id) {
+                    if *existing.def != *def {
+                        return Err(err(format!("hunt {:?} redefined differently", def.id)));
+                    }
+                } else {
+                    def.validate().map_err(&err)?;
+                    self.hunts.insert(def.id.clone(), HuntState::new(Arc::new(def.clone()), seq));
+                }
+            }
+            Record::StockAdded { hunt, sku, added } => {
+                let h = self.hunts.get_mut(hunt).ok_or_else(|| err(format!("stock for unknown hunt {hunt:?}")))?;
+                let p = h.def.product_index(sku).ok_or_else(|| err(format!("stock for unknown sku {sku:?}")))?;
+                h.add_stock(p, *added).map_err(&err)?;
+            }
+            Record::Event(ev) => {
+                let effect = {
+                    let h = self.hunts.get(&ev.hunt).ok_or_else(|| err(format!("event for unknown hunt {:?}", ev.hunt)))?;
+                    effect_of(&h.def, &self.intern_hunt(&ev.hunt), &ev.kind).map_err(&err)?
+                };
+                self.player_mut(&ev.player).apply_event(&effect);
+            }
+            Record::Claim { request, outcome } => {
+                let hunt_arc = self.intern_hunt(&request.hunt);
+                let player = self.players.get(request.player.as_str());
+                if player.and_then(|p| p.find_claim(&request.claim_id)).is_some() {
+                    return Err(err(format!("claim {:?} of {:?} decided twice", request.claim_id, request.player)));
+                }
+                let mut sku: Arc<str> = Arc::from(request.sku.as_str());
+                if let Some(h) = self.hunts.get_mut(&request.hunt) {
+                    if let Some(p) = h.def.product_index(&request.sku) {
+                        if outcome.is_granted() {
+                            let def = &h.def.products[p];
+                            let (score, granted) =
+                                player.map_or((0, 0), |pl| (pl.score(&request.hunt), pl.granted_count(&request.hunt, &request.sku)));
+                            if score < def.min_score {
+                                return Err(err(format!("grant to {:?} below min_score", request.player)));
+                            }
+                            if granted >= def.per_player_limit {
+                                return Err(err(format!("grant to {:?} beyond per-player limit", request.player)));
+                            }
+                        }
+                        h.apply_outcome(p, *outcome).map_err(&err)?;
+                        sku = Arc::from(def_sku(&h.def, p));
+                    } else if outcome.is_granted() {
+                        return Err(err(format!("grant of unknown sku {:?}", request.sku)));
+                    }
+                } else if outcome.is_granted() {
+                    return Err(err(format!("grant in unknown hunt {:?}", request.hunt)));
+                }
+                self.player_mut(&request.player).record_claim(ClaimEntry {
+                    claim_id: request.claim_id.as_str().into(),
+                    hunt: hunt_arc,
+                    sku,
+                    outcome: *outcome,
+                    seq,
+                });
+            }
+        }
+        self.last_seq = seq;
+        Ok(())
+    }
+
+    /// Players share their hunt's id allocation instead of one copy each.
+    fn intern_hunt(&self, hunt: &str) -> Arc<str> {
+        self.hunts.get(hunt).map_or_else(|| Arc::from(hunt), |h| h.id.clone())
+    }
+
+    fn player_mut(&mut self, player: &str) -> &mut PlayerState {
+        if !self.players.contains_key(player) {
+            self.players.insert(Arc::from(player), PlayerState::default());
+        }
+        self.players.get_mut(player).expect("just inserted")
+    }
+
+    /// Counts that must agree between any two views of the same journal.
+    pub fn summary(&self) -> Summary {
+        let mut hunts = BTreeMap::new();
+        for (id, h) in &self.hunts {
+            let products = h
+                .def
+                .products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        p.sku.clone(),
+                        ProductSummary { initial: p.stock, added: h.added[i], granted: h.granted[i], remaining: h.stock[i] },
+                    )
+                })
+                .collect();
+            hunts.insert(id.clone(), HuntSummary { players: 0, products });
+        }
+        let (mut events, mut claims, mut granted_by_players) = (0u64, 0u64, 0u64);
+        for p in self.players.values() {
+            for ph in &p.hunts {
+                events += ph.events;
+                if let Some(h) = hunts.get_mut(&*ph.hunt) {
+                    h.players += 1;
+                }
+            }
+            claims += p.claims.len() as u64;
+            granted_by_players += p.claims.iter().filter(|c| c.outcome.is_granted()).count() as u64;
+        }
+        Summary {
+            last_seq: self.last_seq,
+            players: self.players.len() as u64,
+            events,
+            claims,
+            granted_by_players,
+            hunts,
+        }
+    }
+
+    /// Internal invariants: every ledger balances, and the grants players
+    /// remember equal the grants hunts counted.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for h in self.hunts.values() {
+            if !h.ledger_balances() {
+                return Err(format!("stock ledger of hunt {:?} does not balance", h.def.id));
+            }
+        }
+        let s = self.summary();
+        let granted_by_hunts: u64 = s.hunts.values().flat_map(|h| h.products.values()).map(|p| p.granted).sum();
+        if granted_by_hunts != s.granted_by_players {
+            return Err(format!("hunts granted {granted_by_hunts} units but players hold {}", s.granted_by_players));
+        }
+        for (id, p) in &self.players {
+            for c in &p.claims {
+                if let Some(h) = self.hunts.get(&*c.hunt) {
+                    if let Some(i) = h.def.product_index(&c.sku) {
+                        if p.granted_count(&c.hunt, &c.sku) > h.def.products[i].per_player_limit {
+                            return Err(format!("player {id:?} over the limit of {}", c.sku));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A digest of the whole state, independent of map order and allocation.
+    pub fn digest(&self) -> Digest {
+        let mut h = blake3::Hasher::new();
+        let mut put = |bytes: &[u8]| {
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        put(&self.last_seq.to_le_bytes());
+        for (id, hs) in &self.hunts {
+            put(id.as_bytes());
+            put(&hs.defined_at.to_le_bytes());
+            for v in hs.stock.iter().chain(&hs.granted).chain(&hs.added) {
+                put(&v.to_le_bytes());
+            }
+        }
+        let mut ids: Vec<&Arc<str>> = self.players.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let p = &self.players[id];
+            put(id.as_bytes());
+            let mut hunts: Vec<&PlayerHunt> = p.hunts.iter().collect();
+            hunts.sort_by(|a, b| a.hunt.cmp(&b.hunt));
+            for ph in hunts {
+                put(ph.hunt.as_bytes());
+                put(&ph.score.to_le_bytes());
+                put(&ph.events.to_le_bytes());
+                for w in ph.clues.iter() {
+                    put(&w.to_le_bytes());
+                }
+            }
+            let mut claims: Vec<&ClaimEntry> = p.claims.iter().collect();
+            claims.sort_by(|a, b| a.claim_id.cmp(&b.claim_id));
+            for c in claims {
+                put(c.claim_id.as_bytes());
+                put(c.hunt.as_bytes());
+                put(c.sku.as_bytes());
+                put(c.outcome.status().as_bytes());
+                put(c.outcome.reason().map_or("", |r| r.code()).as_bytes());
+                put(&c.seq.to_le_bytes());
+            }
+        }
+        Digest(*h.finalize().as_bytes())
+    }
+
+    /// A precise list of what differs between two states (empty if equal).
+    /// Counts come first; then up to `max_players` differing players.
+    pub fn diff(&self, other: &World, max_players: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let (a, b) = (self.summary(), other.summary());
+        if a.last_seq != b.last_seq {
+            out.push(format!("last_seq: {} vs {}", a.last_seq, b.last_seq));
+        }
+        if a.players != b.players {
+            out.push(format!("players: {} vs {}", a.players, b.players));
+        }
+        if a.events != b.events {
+            out.push(format!("events: {} vs {}", a.events, b.events));
+        }
+        if a.claims != b.claims {
+            out.push(format!("claims decided: {} vs {}", a.claims, b.claims));
+        }
+        for id in a.hunts.keys().chain(b.hunts.keys()).collect::<std::collections::BTreeSet<_>>() {
+            match (a.hunts.get(id), b.hunts.get(id)) {
+                (Some(x), Some(y)) => {
+                    if x.players != y.players {
+                        out.push(format!("hunt {id}: players {} vs {}", x.players, y.players));
+                    }
+                    for (sku, px) in &x.products {
+                        if let Some(py) = y.products.get(sku) {
+                            if px != py {
+                                out.push(format!(
+                                    "hunt {id} product {sku}: granted {} vs {}, remaining {} vs {}, added {} vs {}",
+                                    px.granted, py.granted, px.remaining, py.remaining, px.added, py.added
+                                ));
+                            }
+                        }
+                    }
+                }
+                (x, y) => out.push(format!("hunt {id}: present {} vs {}", x.is_some(), y.is_some())),
+            }
+        }
+        let mut shown = 0;
+        let mut ids: Vec<&Arc<str>> = self.players.keys().chain(other.players.keys()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if shown >= max_players {
+                out.push("... more players differ".into());
+                break;
+            }
+            match (self.players.get(id), other.players.get(id)) {
+                (Some(x), Some(y)) if x == y => {}
+                (Some(x), Some(y)) => {
+                    shown += 1;
+                    out.push(format!("player {id}: {x:?} vs {y:?}"));
+                }
+                (x, y) => {
+                    shown += 1;
+                    out.push(format!("player {id}: present {} vs {}", x.is_some(), y.is_some()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn def_sku(def: &HuntDef, product: usize) -> &str {
+    &def.products[product].sku
+}
+
+/// Validates one event against its hunt and says what it does to the player.
+pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: &EventKind) -> Result<EventEffect, String> {
+    let clue = match kind {
+        EventKind::ClueFound { clue } => {
+            let i = def.clue_index(clue).ok_or_else(|| format!("unknown clue {clue:?} in hunt {:?}", def.id))?;
+            Some((i, def.clues[i].points))
+        }
+        EventKind::Checkin { location } => {
+            check_text("location", location)?;
+            None
+        }
+        EventKind::Interaction { kind } => {
+            check_text("kind", kind)?;
+            None
+        }
+    };
+    Ok(EventEffect { hunt: hunt.clone(), clue_count: def.clues.len(), clue })
+}
+
+/// A 32-byte state digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Digest(pub [u8; 32]);
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in &self.0[..16] {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub last_seq: Seq,
+    pub players: u64,
+    pub events: u64,
+    pub claims: u64,
+    pub granted_by_players: u64,
+    pub hunts: BTreeMap<String, HuntSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HuntSummary {
+    pub players: u64,
+    pub products: BTreeMap<String, ProductSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSummary {
+    pub initial: u64,
+    pub added: u64,
+    pub granted: u64,
+    pub remaining: u64,
+}
