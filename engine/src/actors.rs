@@ -88,12 +88,22 @@ impl Handler<Claim> for PlayerActor {
     type Result = ();
     fn handle(&mut self, msg: Claim, ctx: &mut Context<Self>) {
         let Claim { request, reply } = msg;
-        let hunt = self.core.catalog.get(request.hunt.as_str()).map(|e| e.clone());
+        let hunt = self
+            .core
+            .catalog
+            .get(request.hunt.as_str())
+            .map(|e| e.clone());
         let now = self.core.clock.now_ms();
-        let check = self.state.check_claim(&request, hunt.as_ref().map(|h| &*h.def), now);
+        let check = self
+            .state
+            .check_claim(&request, hunt.as_ref().map(|h| &*h.def), now);
         match check {
             ClaimCheck::Duplicate(e) => {
-                let _ = reply.send(Ok(Decided { outcome: e.outcome, duplicate: true, seq: e.seq }));
+                let _ = reply.send(Ok(Decided {
+                    outcome: e.outcome,
+                    duplicate: true,
+                    seq: e.seq,
+                }));
             }
             ClaimCheck::Conflict(e) => {
                 let _ = reply.send(Err(EngineError::ClaimIdConflict {
@@ -103,7 +113,9 @@ impl Handler<Claim> for PlayerActor {
                 }));
             }
             ClaimCheck::TooManyClaims => {
-                let _ = reply.send(Err(EngineError::TooManyClaims { player: request.player }));
+                let _ = reply.send(Err(EngineError::TooManyClaims {
+                    player: request.player,
+                }));
             }
             ClaimCheck::Reject(reason) => {
                 let outcome = Outcome::Rejected(reason);
@@ -111,35 +123,57 @@ impl Handler<Claim> for PlayerActor {
                 let claim_id: Box<str> = request.claim_id.as_str().into();
                 let record = [Record::Claim { request, outcome }];
                 let result = self.core.journal.append(&record).map(|seq| {
-                    self.state.record_claim(ClaimEntry { claim_id, hunt: hunt_id, sku, outcome, seq });
-                    Decided { outcome, duplicate: false, seq }
+                    self.state.record_claim(ClaimEntry {
+                        claim_id,
+                        hunt: hunt_id,
+                        sku,
+                        outcome,
+                        seq,
+                    });
+                    Decided {
+                        outcome,
+                        duplicate: false,
+                        seq,
+                    }
                 });
                 let _ = reply.send(result.map_err(EngineError::from));
             }
             ClaimCheck::NeedsStock { product } => {
                 let hunt = hunt.expect("NeedsStock implies a known hunt");
                 let (tx, rx) = oneshot::channel();
-                hunt.addr.do_send(Reserve { request, product, reply: tx });
+                hunt.addr.do_send(Reserve {
+                    request,
+                    product,
+                    reply: tx,
+                });
                 // Serialize this player's mailbox until the hunt has decided:
                 // the next claim must see this one's outcome.
-                ctx.wait(async move { rx.await }.into_actor(self).map(move |res, act, _| {
-                    let res = match res {
-                        Ok(Ok((request, outcome, seq))) => {
-                            act.state.record_claim(ClaimEntry {
-                                claim_id: request.claim_id.into_boxed_str(),
-                                hunt: hunt.id.clone(),
-                                sku: hunt.skus[product].clone(),
-                                outcome,
-                                seq,
-                            });
-                            Ok(Decided { outcome, duplicate: false, seq })
-                        }
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(EngineError::Stopped),
-                    };
-                    debug_assert!(act.id.len() <= limits::MAX_ID_BYTES);
-                    let _ = reply.send(res);
-                }));
+                ctx.wait(
+                    async move { rx.await }
+                        .into_actor(self)
+                        .map(move |res, act, _| {
+                            let res = match res {
+                                Ok(Ok((request, outcome, seq))) => {
+                                    act.state.record_claim(ClaimEntry {
+                                        claim_id: request.claim_id.into_boxed_str(),
+                                        hunt: hunt.id.clone(),
+                                        sku: hunt.skus[product].clone(),
+                                        outcome,
+                                        seq,
+                                    });
+                                    Ok(Decided {
+                                        outcome,
+                                        duplicate: false,
+                                        seq,
+                                    })
+                                }
+                                Ok(Err(e)) => Err(e),
+                                Err(_) => Err(EngineError::Stopped),
+                            };
+                            debug_assert!(act.id.len() <= limits::MAX_ID_BYTES);
+                            let _ = reply.send(res);
+                        }),
+                );
             }
         }
     }
@@ -148,10 +182,16 @@ impl Handler<Claim> for PlayerActor {
 fn interned(hunt: Option<&HuntEntry>, request: &ClaimRequest) -> (Arc<str>, Arc<str>) {
     match hunt {
         Some(h) => {
-            let sku = h.def.product_index(&request.sku).map_or_else(|| Arc::from(request.sku.as_str()), |i| h.skus[i].clone());
+            let sku = h
+                .def
+                .product_index(&request.sku)
+                .map_or_else(|| Arc::from(request.sku.as_str()), |i| h.skus[i].clone());
             (h.id.clone(), sku)
         }
-        None => (Arc::from(request.hunt.as_str()), Arc::from(request.sku.as_str())),
+        None => (
+            Arc::from(request.hunt.as_str()),
+            Arc::from(request.sku.as_str()),
+        ),
     }
 }
 
@@ -219,13 +259,25 @@ impl Handler<Reserve> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) {
         let outcome = self.state.decide(msg.product);
-        let record = [Record::Claim { request: msg.request, outcome }];
+        let record = [Record::Claim {
+            request: msg.request,
+            outcome,
+        }];
         // Journal first, then change stock: if the journal refuses, nothing changed.
-        let result = self.core.journal.append(&record).map_err(EngineError::from).map(|seq| {
-            self.state.apply_outcome(msg.product, outcome).expect("decide() only grants when stock is left");
-            let [Record::Claim { request, .. }] = record else { unreachable!() };
-            (request, outcome, seq)
-        });
+        let result = self
+            .core
+            .journal
+            .append(&record)
+            .map_err(EngineError::from)
+            .map(|seq| {
+                self.state
+                    .apply_outcome(msg.product, outcome)
+                    .expect("decide() only grants when stock is left");
+                let [Record::Claim { request, .. }] = record else {
+                    unreachable!()
+                };
+                (request, outcome, seq)
+            });
         let _ = msg.reply.send(result);
     }
 }
@@ -242,16 +294,24 @@ impl Handler<AddStock> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: AddStock, _: &mut Context<Self>) {
         let result = (|| {
-            let p = self
-                .state
-                .def
-                .product_index(&msg.sku)
-                .ok_or_else(|| EngineError::UnknownProduct { hunt: self.state.def.id.clone(), sku: msg.sku.clone() })?;
-            let mut probe = self.state.stock[p];
-            probe = probe.checked_add(msg.add).filter(|s| *s <= MAX_STOCK).ok_or_else(|| {
-                EngineError::InvalidRequest(format!("stock would exceed {MAX_STOCK}"))
+            let p = self.state.def.product_index(&msg.sku).ok_or_else(|| {
+                EngineError::UnknownProduct {
+                    hunt: self.state.def.id.clone(),
+                    sku: msg.sku.clone(),
+                }
             })?;
-            let record = [Record::StockAdded { hunt: self.state.def.id.clone(), sku: msg.sku, added: msg.add }];
+            let mut probe = self.state.stock[p];
+            probe = probe
+                .checked_add(msg.add)
+                .filter(|s| *s <= MAX_STOCK)
+                .ok_or_else(|| {
+                    EngineError::InvalidRequest(format!("stock would exceed {MAX_STOCK}"))
+                })?;
+            let record = [Record::StockAdded {
+                hunt: self.state.def.id.clone(),
+                sku: msg.sku,
+                added: msg.add,
+            }];
             let seq = self.core.journal.append(&record)?;
             self.state.add_stock(p, msg.add).expect("checked above");
             debug_assert_eq!(self.state.stock[p], probe);
@@ -294,7 +354,12 @@ impl ShardActor {
 
     fn spawn(&mut self, id: Arc<str>, state: PlayerState) {
         let core = self.core.clone();
-        let addr = PlayerActor { id: id.clone(), state, core }.start();
+        let addr = PlayerActor {
+            id: id.clone(),
+            state,
+            core,
+        }
+        .start();
         self.players.insert(id, addr);
     }
 }

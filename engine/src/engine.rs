@@ -36,7 +36,9 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            shards: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 64),
+            shards: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 64),
             admission_units: 1 << 20,
             admission_timeout: Duration::from_secs(2),
             clock: Arc::new(SystemClock),
@@ -92,17 +94,27 @@ impl Engine {
     /// Starts the actors from `world` (recovered state) on top of `journal`,
     /// whose last sequence must equal `world.last_seq`.
     pub fn start(config: EngineConfig, journal: Arc<dyn Journal>, world: World) -> Engine {
-        assert_eq!(journal.last_seq(), world.last_seq, "recovered state must cover the whole journal");
-        let core = Arc::new(Core { journal: journal.clone(), catalog: DashMap::new(), clock: config.clock.clone() });
+        assert_eq!(
+            journal.last_seq(),
+            world.last_seq,
+            "recovered state must cover the whole journal"
+        );
+        let core = Arc::new(Core {
+            journal: journal.clone(),
+            catalog: DashMap::new(),
+            clock: config.clock.clone(),
+        });
         let shard_count = config.shards.max(1);
         let mut arbiters = Vec::with_capacity(shard_count);
         let mut shards = Vec::with_capacity(shard_count);
         for _ in 0..shard_count {
             let arbiter = Arbiter::new();
             let core = core.clone();
-            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| ShardActor {
-                core,
-                players: Default::default(),
+            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                ShardActor {
+                    core,
+                    players: Default::default(),
+                }
             }));
             arbiters.push(arbiter);
         }
@@ -135,7 +147,12 @@ impl Engine {
         let entry = HuntEntry {
             id: state.id.clone(),
             def: state.def.clone(),
-            skus: state.def.products.iter().map(|p| Arc::from(p.sku.as_str())).collect(),
+            skus: state
+                .def
+                .products
+                .iter()
+                .map(|p| Arc::from(p.sku.as_str()))
+                .collect(),
             defined_at: state.defined_at,
             addr: {
                 let core = self.core.clone();
@@ -152,7 +169,12 @@ impl Engine {
     }
 
     async fn admit(&self, units: u32) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
-        match tokio::time::timeout(self.config.admission_timeout, self.admission.acquire_many(units)).await {
+        match tokio::time::timeout(
+            self.config.admission_timeout,
+            self.admission.acquire_many(units),
+        )
+        .await
+        {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(EngineError::Stopped),
             Err(_) => {
@@ -165,11 +187,17 @@ impl Engine {
     /// Waits until `seq` is durable. Errors if the journal failed first.
     pub async fn wait_durable(&self, seq: Seq) -> Result<(), EngineError> {
         let mut rx = self.durable.clone();
-        let d = rx.wait_for(|d| d.seq >= seq || d.failure.is_some()).await.map_err(|_| EngineError::Stopped)?;
+        let d = rx
+            .wait_for(|d| d.seq >= seq || d.failure.is_some())
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         if d.seq >= seq {
             Ok(())
         } else {
-            Err(crate::journal::JournalError::Failed(d.failure.clone().unwrap_or_else(|| Arc::from("unknown"))).into())
+            Err(crate::journal::JournalError::Failed(
+                d.failure.clone().unwrap_or_else(|| Arc::from("unknown")),
+            )
+            .into())
         }
     }
 
@@ -178,18 +206,25 @@ impl Engine {
         def.validate().map_err(EngineError::InvalidHunt)?;
         let _permit = self.admit(1).await?;
         let result = match self.core.catalog.get(&def.id) {
-            Some(existing) if *existing.def == def => DefineResult { seq: existing.defined_at, created: false },
+            Some(existing) if *existing.def == def => DefineResult {
+                seq: existing.defined_at,
+                created: false,
+            },
             Some(_) => return Err(EngineError::HuntConflict(def.id)),
             None => {
                 // The catalog's entry lock makes define-vs-define races decide once.
                 let entry = self.core.catalog.entry(def.id.clone());
                 match entry {
-                    dashmap::Entry::Occupied(e) if *e.get().def == def => {
-                        DefineResult { seq: e.get().defined_at, created: false }
-                    }
+                    dashmap::Entry::Occupied(e) if *e.get().def == def => DefineResult {
+                        seq: e.get().defined_at,
+                        created: false,
+                    },
                     dashmap::Entry::Occupied(_) => return Err(EngineError::HuntConflict(def.id)),
                     dashmap::Entry::Vacant(v) => {
-                        let seq = self.core.journal.append(&[Record::HuntDefined(def.clone())])?;
+                        let seq = self
+                            .core
+                            .journal
+                            .append(&[Record::HuntDefined(def.clone())])?;
                         v.insert(self.start_hunt(HuntState::new(Arc::new(def), seq)));
                         DefineResult { seq, created: true }
                     }
@@ -201,31 +236,50 @@ impl Engine {
     }
 
     /// Adds `add` units of stock to a product.
-    pub async fn add_stock(&self, hunt: &str, sku: &str, add: u64) -> Result<StockResult, EngineError> {
+    pub async fn add_stock(
+        &self,
+        hunt: &str,
+        sku: &str,
+        add: u64,
+    ) -> Result<StockResult, EngineError> {
         if add == 0 {
             return Err(EngineError::InvalidRequest("add must be at least 1".into()));
         }
         let entry = self.hunt_entry(hunt)?;
         let _permit = self.admit(1).await?;
         let (tx, rx) = oneshot::channel();
-        entry.addr.do_send(AddStock { sku: sku.to_owned(), add, reply: tx });
+        entry.addr.do_send(AddStock {
+            sku: sku.to_owned(),
+            add,
+            reply: tx,
+        });
         let (seq, remaining) = rx.await.map_err(|_| EngineError::Stopped)??;
         self.wait_durable(seq).await?;
         Ok(StockResult { seq, remaining })
     }
 
     fn hunt_entry(&self, hunt: &str) -> Result<HuntEntry, EngineError> {
-        self.core.catalog.get(hunt).map(|e| e.clone()).ok_or_else(|| EngineError::UnknownHunt(hunt.to_owned()))
+        self.core
+            .catalog
+            .get(hunt)
+            .map(|e| e.clone())
+            .ok_or_else(|| EngineError::UnknownHunt(hunt.to_owned()))
     }
 
     /// Ingests a batch of game events atomically: all are applied or, if one
     /// is invalid, none.
     pub async fn ingest(&self, events: Vec<GameEvent>) -> Result<IngestResult, EngineError> {
         if events.len() > limits::MAX_BATCH_EVENTS {
-            return Err(EngineError::BatchTooLarge { len: events.len(), max: limits::MAX_BATCH_EVENTS });
+            return Err(EngineError::BatchTooLarge {
+                len: events.len(),
+                max: limits::MAX_BATCH_EVENTS,
+            });
         }
         if events.is_empty() {
-            return Ok(IngestResult { accepted: 0, seq: self.durable.borrow().seq });
+            return Ok(IngestResult {
+                accepted: 0,
+                seq: self.durable.borrow().seq,
+            });
         }
         let now = self.core.clock.now_ms();
         let mut effects = Vec::with_capacity(events.len());
@@ -234,7 +288,10 @@ impl Engine {
             let invalid = |reason: String| EngineError::InvalidEvent { index, reason };
             check_id("player", &ev.player).map_err(invalid)?;
             if last.as_ref().is_none_or(|h| *h.id != *ev.hunt) {
-                last = Some(self.hunt_entry(&ev.hunt).map_err(|_| invalid(format!("unknown hunt {:?}", ev.hunt)))?);
+                last = Some(
+                    self.hunt_entry(&ev.hunt)
+                        .map_err(|_| invalid(format!("unknown hunt {:?}", ev.hunt)))?,
+                );
             }
             let hunt = last.as_ref().expect("set above");
             if matches!(ev.kind, EventKind::ClueFound { .. }) && !hunt.def.is_open_at(now) {
@@ -248,7 +305,9 @@ impl Engine {
         let seq = self.core.journal.append(&records)?;
         let mut routed: Vec<Vec<(String, EventEffect)>> = vec![Vec::new(); self.shards.len()];
         for (record, effect) in records.into_iter().zip(effects) {
-            let Record::Event(ev) = record else { unreachable!("built above") };
+            let Record::Event(ev) = record else {
+                unreachable!("built above")
+            };
             let shard = self.shard_of(&ev.player);
             routed[shard].push((ev.player, effect));
         }
@@ -280,13 +339,21 @@ impl Engine {
         metrics::counter!("trove_claims_total", "outcome" => outcome_label, "duplicate" => if decided.duplicate { "true" } else { "false" })
             .increment(1);
         metrics::histogram!("trove_claim_ack_seconds").record(started.elapsed().as_secs_f64());
-        Ok(ClaimResult { claim_id, outcome: decided.outcome, duplicate: decided.duplicate, seq: decided.seq })
+        Ok(ClaimResult {
+            claim_id,
+            outcome: decided.outcome,
+            duplicate: decided.duplicate,
+            seq: decided.seq,
+        })
     }
 
     /// A player's state, or `None` if the engine has never seen the player.
     pub async fn player(&self, player: &str) -> Result<Option<PlayerState>, EngineError> {
         let (tx, rx) = oneshot::channel();
-        self.shards[self.shard_of(player)].do_send(RouteQuery { player: player.to_owned(), reply: tx });
+        self.shards[self.shard_of(player)].do_send(RouteQuery {
+            player: player.to_owned(),
+            reply: tx,
+        });
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
@@ -309,7 +376,10 @@ impl Engine {
     pub async fn player_count(&self) -> Result<usize, EngineError> {
         let mut total = 0;
         for shard in self.shards.iter() {
-            total += shard.send(CountPlayers).await.map_err(|_| EngineError::Stopped)?;
+            total += shard
+                .send(CountPlayers)
+                .await
+                .map_err(|_| EngineError::Stopped)?;
         }
         Ok(total)
     }
@@ -331,11 +401,23 @@ impl Engine {
     /// The dump messages then travel the same mailboxes as earlier events, so
     /// they observe all of them. Used for snapshots and consistency checks.
     pub async fn dump(&self) -> Result<World, EngineError> {
-        let _all = self.admission.acquire_many(self.config.admission_units).await.map_err(|_| EngineError::Stopped)?;
+        let _all = self
+            .admission
+            .acquire_many(self.config.admission_units)
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         let last_seq = self.core.journal.last_seq();
         self.wait_durable(last_seq).await?;
-        let mut world = World { last_seq, ..World::default() };
-        let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
+        let mut world = World {
+            last_seq,
+            ..World::default()
+        };
+        let entries: Vec<HuntEntry> = self
+            .core
+            .catalog
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
         for entry in entries {
             let (tx, rx) = oneshot::channel();
             entry.addr.do_send(QueryHunt(tx));
@@ -345,9 +427,15 @@ impl Engine {
         for shard in self.shards.iter() {
             let (tx, rx) = oneshot::channel();
             shard.do_send(DumpPlayers(tx));
-            world.players.extend(rx.await.map_err(|_| EngineError::Stopped)?);
+            world
+                .players
+                .extend(rx.await.map_err(|_| EngineError::Stopped)?);
         }
-        debug_assert_eq!(self.core.journal.last_seq(), last_seq, "journal moved during dump");
+        debug_assert_eq!(
+            self.core.journal.last_seq(),
+            last_seq,
+            "journal moved during dump"
+        );
         Ok(world)
     }
 

@@ -20,7 +20,11 @@ pub enum EngineError {
     #[error("unknown product {sku:?} in hunt {hunt:?}")]
     UnknownProduct { hunt: String, sku: String },
     #[error("claim id {claim_id:?} was already used for {hunt}/{sku}")]
-    ClaimIdConflict { claim_id: String, hunt: String, sku: String },
+    ClaimIdConflict {
+        claim_id: String,
+        hunt: String,
+        sku: String,
+    },
     #[error("player {player:?} has used the maximum number of claim ids")]
     TooManyClaims { player: String },
     #[error("engine is at capacity; retry later")]
@@ -45,6 +49,7 @@ impl EngineError {
             EngineError::ClaimIdConflict { .. } => "claim_id_conflict",
             EngineError::TooManyClaims { .. } => "too_many_claims",
             EngineError::Overloaded => "overloaded",
+            EngineError::Journal(JournalError::Refused(_)) => "record_too_large",
             EngineError::Journal(_) => "journal_failed",
             EngineError::Stopped => "stopped",
         }

@@ -27,6 +27,10 @@ pub enum JournalError {
     /// A write or flush failed earlier; the journal is fail-stopped.
     #[error("journal stopped after a write error: {0}")]
     Failed(Arc<str>),
+    /// This append was refused (e.g. a record over the size limit); the
+    /// journal is fine and nothing was appended.
+    #[error("record refused by the journal: {0}")]
+    Refused(String),
     /// The journal was closed (shutdown).
     #[error("journal is closed")]
     Closed,
@@ -68,7 +72,13 @@ impl MemoryJournal {
     pub fn with_records(records: Vec<Record>) -> Arc<Self> {
         let seq = records.len() as Seq;
         let (durable, _) = watch::channel(Durability { seq, failure: None });
-        Arc::new(MemoryJournal { inner: Mutex::new(MemoryInner { records, failure: None }), durable })
+        Arc::new(MemoryJournal {
+            inner: Mutex::new(MemoryInner {
+                records,
+                failure: None,
+            }),
+            durable,
+        })
     }
 
     /// Every record so far, in sequence order (record i has sequence i + 1).

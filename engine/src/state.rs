@@ -23,15 +23,18 @@ pub struct PlayerHunt {
 
 impl PlayerHunt {
     pub fn has_clue(&self, index: usize) -> bool {
-        self.clues.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
+        self.clues
+            .get(index / 64)
+            .is_some_and(|w| w & (1 << (index % 64)) != 0)
     }
 
     /// Indices of the clues found, ascending.
     pub fn clue_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.clues
-            .iter()
-            .enumerate()
-            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b))
+        self.clues.iter().enumerate().flat_map(|(w, bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w * 64 + b)
+        })
     }
 }
 
@@ -131,7 +134,12 @@ impl PlayerState {
 
     /// The player-side claim checks, in the contract's order: dedup first,
     /// then hunt, product, open window, eligibility, per-player limit.
-    pub fn check_claim<'a>(&'a self, req: &ClaimRequest, hunt: Option<&HuntDef>, now: Millis) -> ClaimCheck<'a> {
+    pub fn check_claim<'a>(
+        &'a self,
+        req: &ClaimRequest,
+        hunt: Option<&HuntDef>,
+        now: Millis,
+    ) -> ClaimCheck<'a> {
         if let Some(entry) = self.find_claim(&req.claim_id) {
             return if *entry.hunt == *req.hunt && *entry.sku == *req.sku {
                 ClaimCheck::Duplicate(entry)
@@ -163,7 +171,10 @@ impl PlayerState {
 
     /// Remembers a decided claim. Callers have checked it is not a duplicate.
     pub fn record_claim(&mut self, entry: ClaimEntry) {
-        debug_assert!(self.find_claim(&entry.claim_id).is_none(), "claim recorded twice");
+        debug_assert!(
+            self.find_claim(&entry.claim_id).is_none(),
+            "claim recorded twice"
+        );
         self.claims.push(entry);
     }
 }
@@ -207,7 +218,10 @@ impl HuntState {
     pub fn apply_outcome(&mut self, product: usize, outcome: Outcome) -> Result<(), String> {
         if outcome.is_granted() {
             if self.stock[product] == 0 {
-                return Err(format!("oversell of {}/{}", self.def.id, self.def.products[product].sku));
+                return Err(format!(
+                    "oversell of {}/{}",
+                    self.def.id, self.def.products[product].sku
+                ));
             }
             self.stock[product] -= 1;
             self.granted[product] += 1;
@@ -216,7 +230,9 @@ impl HuntState {
     }
 
     pub fn add_stock(&mut self, product: usize, n: u64) -> Result<(), String> {
-        let new = self.stock[product].checked_add(n).filter(|s| *s <= MAX_STOCK);
+        let new = self.stock[product]
+            .checked_add(n)
+            .filter(|s| *s <= MAX_STOCK);
         match new {
             Some(s) => {
                 self.stock[product] = s;
@@ -229,7 +245,11 @@ impl HuntState {
 
     /// The ledger identity every hunt must satisfy.
     pub fn ledger_balances(&self) -> bool {
-        self.def.products.iter().enumerate().all(|(i, p)| p.stock + self.added[i] == self.stock[i] + self.granted[i])
+        self.def
+            .products
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.stock + self.added[i] == self.stock[i] + self.granted[i])
     }
 }
 
@@ -268,17 +288,27 @@ impl World {
                     }
                 } else {
                     def.validate().map_err(&err)?;
-                    self.hunts.insert(def.id.clone(), HuntState::new(Arc::new(def.clone()), seq));
+                    self.hunts
+                        .insert(def.id.clone(), HuntState::new(Arc::new(def.clone()), seq));
                 }
             }
             Record::StockAdded { hunt, sku, added } => {
-                let h = self.hunts.get_mut(hunt).ok_or_else(|| err(format!("stock for unknown hunt {hunt:?}")))?;
-                let p = h.def.product_index(sku).ok_or_else(|| err(format!("stock for unknown sku {sku:?}")))?;
+                let h = self
+                    .hunts
+                    .get_mut(hunt)
+                    .ok_or_else(|| err(format!("stock for unknown hunt {hunt:?}")))?;
+                let p = h
+                    .def
+                    .product_index(sku)
+                    .ok_or_else(|| err(format!("stock for unknown sku {sku:?}")))?;
                 h.add_stock(p, *added).map_err(&err)?;
             }
             Record::Event(ev) => {
                 let effect = {
-                    let h = self.hunts.get(&ev.hunt).ok_or_else(|| err(format!("event for unknown hunt {:?}", ev.hunt)))?;
+                    let h = self
+                        .hunts
+                        .get(&ev.hunt)
+                        .ok_or_else(|| err(format!("event for unknown hunt {:?}", ev.hunt)))?;
                     effect_of(&h.def, &self.intern_hunt(&ev.hunt), &ev.kind).map_err(&err)?
                 };
                 self.player_mut(&ev.player).apply_event(&effect);
@@ -286,21 +316,37 @@ impl World {
             Record::Claim { request, outcome } => {
                 let hunt_arc = self.intern_hunt(&request.hunt);
                 let player = self.players.get(request.player.as_str());
-                if player.and_then(|p| p.find_claim(&request.claim_id)).is_some() {
-                    return Err(err(format!("claim {:?} of {:?} decided twice", request.claim_id, request.player)));
+                if player
+                    .and_then(|p| p.find_claim(&request.claim_id))
+                    .is_some()
+                {
+                    return Err(err(format!(
+                        "claim {:?} of {:?} decided twice",
+                        request.claim_id, request.player
+                    )));
                 }
                 let mut sku: Arc<str> = Arc::from(request.sku.as_str());
                 if let Some(h) = self.hunts.get_mut(&request.hunt) {
                     if let Some(p) = h.def.product_index(&request.sku) {
                         if outcome.is_granted() {
                             let def = &h.def.products[p];
-                            let (score, granted) =
-                                player.map_or((0, 0), |pl| (pl.score(&request.hunt), pl.granted_count(&request.hunt, &request.sku)));
+                            let (score, granted) = player.map_or((0, 0), |pl| {
+                                (
+                                    pl.score(&request.hunt),
+                                    pl.granted_count(&request.hunt, &request.sku),
+                                )
+                            });
                             if score < def.min_score {
-                                return Err(err(format!("grant to {:?} below min_score", request.player)));
+                                return Err(err(format!(
+                                    "grant to {:?} below min_score",
+                                    request.player
+                                )));
                             }
                             if granted >= def.per_player_limit {
-                                return Err(err(format!("grant to {:?} beyond per-player limit", request.player)));
+                                return Err(err(format!(
+                                    "grant to {:?} beyond per-player limit",
+                                    request.player
+                                )));
                             }
                         }
                         h.apply_outcome(p, *outcome).map_err(&err)?;
@@ -326,12 +372,33 @@ impl World {
 
     /// Players share their hunt's id allocation instead of one copy each.
     fn intern_hunt(&self, hunt: &str) -> Arc<str> {
-        self.hunts.get(hunt).map_or_else(|| Arc::from(hunt), |h| h.id.clone())
+        self.hunts
+            .get(hunt)
+            .map_or_else(|| Arc::from(hunt), |h| h.id.clone())
+    }
+
+    /// Makes players share their hunt's id and sku allocations again after
+    /// decoding a snapshot (serde gives every `Arc` its own copy).
+    pub fn intern(&mut self) {
+        let hunts = &self.hunts;
+        for p in self.players.values_mut() {
+            for ph in &mut p.hunts {
+                if let Some(h) = hunts.get(&*ph.hunt) {
+                    ph.hunt = h.id.clone();
+                }
+            }
+            for c in &mut p.claims {
+                if let Some(h) = hunts.get(&*c.hunt) {
+                    c.hunt = h.id.clone();
+                }
+            }
+        }
     }
 
     fn player_mut(&mut self, player: &str) -> &mut PlayerState {
         if !self.players.contains_key(player) {
-            self.players.insert(Arc::from(player), PlayerState::default());
+            self.players
+                .insert(Arc::from(player), PlayerState::default());
         }
         self.players.get_mut(player).expect("just inserted")
     }
@@ -348,11 +415,22 @@ impl World {
                 .map(|(i, p)| {
                     (
                         p.sku.clone(),
-                        ProductSummary { initial: p.stock, added: h.added[i], granted: h.granted[i], remaining: h.stock[i] },
+                        ProductSummary {
+                            initial: p.stock,
+                            added: h.added[i],
+                            granted: h.granted[i],
+                            remaining: h.stock[i],
+                        },
                     )
                 })
                 .collect();
-            hunts.insert(id.clone(), HuntSummary { players: 0, products });
+            hunts.insert(
+                id.clone(),
+                HuntSummary {
+                    players: 0,
+                    products,
+                },
+            );
         }
         let (mut events, mut claims, mut granted_by_players) = (0u64, 0u64, 0u64);
         for p in self.players.values() {
@@ -380,13 +458,24 @@ impl World {
     pub fn check_invariants(&self) -> Result<(), String> {
         for h in self.hunts.values() {
             if !h.ledger_balances() {
-                return Err(format!("stock ledger of hunt {:?} does not balance", h.def.id));
+                return Err(format!(
+                    "stock ledger of hunt {:?} does not balance",
+                    h.def.id
+                ));
             }
         }
         let s = self.summary();
-        let granted_by_hunts: u64 = s.hunts.values().flat_map(|h| h.products.values()).map(|p| p.granted).sum();
+        let granted_by_hunts: u64 = s
+            .hunts
+            .values()
+            .flat_map(|h| h.products.values())
+            .map(|p| p.granted)
+            .sum();
         if granted_by_hunts != s.granted_by_players {
-            return Err(format!("hunts granted {granted_by_hunts} units but players hold {}", s.granted_by_players));
+            return Err(format!(
+                "hunts granted {granted_by_hunts} units but players hold {}",
+                s.granted_by_players
+            ));
         }
         for (id, p) in &self.players {
             for c in &p.claims {
@@ -463,7 +552,12 @@ impl World {
         if a.claims != b.claims {
             out.push(format!("claims decided: {} vs {}", a.claims, b.claims));
         }
-        for id in a.hunts.keys().chain(b.hunts.keys()).collect::<std::collections::BTreeSet<_>>() {
+        for id in a
+            .hunts
+            .keys()
+            .chain(b.hunts.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             match (a.hunts.get(id), b.hunts.get(id)) {
                 (Some(x), Some(y)) => {
                     if x.players != y.players {
@@ -480,7 +574,11 @@ impl World {
                         }
                     }
                 }
-                (x, y) => out.push(format!("hunt {id}: present {} vs {}", x.is_some(), y.is_some())),
+                (x, y) => out.push(format!(
+                    "hunt {id}: present {} vs {}",
+                    x.is_some(),
+                    y.is_some()
+                )),
             }
         }
         let mut shown = 0;
@@ -500,7 +598,11 @@ impl World {
                 }
                 (x, y) => {
                     shown += 1;
-                    out.push(format!("player {id}: present {} vs {}", x.is_some(), y.is_some()));
+                    out.push(format!(
+                        "player {id}: present {} vs {}",
+                        x.is_some(),
+                        y.is_some()
+                    ));
                 }
             }
         }
@@ -516,7 +618,9 @@ fn def_sku(def: &HuntDef, product: usize) -> &str {
 pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: &EventKind) -> Result<EventEffect, String> {
     let clue = match kind {
         EventKind::ClueFound { clue } => {
-            let i = def.clue_index(clue).ok_or_else(|| format!("unknown clue {clue:?} in hunt {:?}", def.id))?;
+            let i = def
+                .clue_index(clue)
+                .ok_or_else(|| format!("unknown clue {clue:?} in hunt {:?}", def.id))?;
             Some((i, def.clues[i].points))
         }
         EventKind::Checkin { location } => {
@@ -528,7 +632,11 @@ pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: &EventKind) -> Result<Eve
             None
         }
     };
-    Ok(EventEffect { hunt: hunt.clone(), clue_count: def.clues.len(), clue })
+    Ok(EventEffect {
+        hunt: hunt.clone(),
+        clue_count: def.clues.len(),
+        clue,
+    })
 }
 
 /// A 32-byte state digest.

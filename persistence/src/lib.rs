@@ -1,1 +1,512 @@
-pub fn x(){}
+//! # trove-persistence
+//!
+//! Durable storage for Trove: the journal (the source of truth), snapshots
+//! (a shortcut for recovery), and the checks that prove the two agree.
+//!
+//! The seed project lost $24k because two stores disagreed about how many
+//! players existed and nobody could say which was right. Here there is one
+//! answer: the journal. Everything else, the live actors, the snapshots, later
+//! the projections, can be rebuilt from it and compared with it ([`verify`]).
+//!
+//! ## Layout of a data folder
+//!
+//! ```text
+//! DATA/
+//!   LOCK            flock-ed by the one process that owns the folder
+//!   journal/        sled database; tree "journal": key = first seq (BE), value = block
+//!   snapshots/      snapshot-<seq>.trv files, newest few kept
+//! ```
+//!
+//! ## Invariants
+//!
+//! - Only this crate knows sled and bincode.
+//! - Sequence numbers are gapless; blocks are hash-chained; every block is
+//!   checked before any record in it is used. Damage stops recovery with its
+//!   position: recovery never returns state built from a damaged journal.
+//! - A sequence is reported durable only after the flush that wrote it
+//!   returned (see `docs/DURABILITY.md`). A failed write fail-stops the journal.
+//! - One process per data folder (an exclusive `flock` on `DATA/LOCK`).
+
+pub mod codec;
+mod journal;
+pub mod scan;
+pub mod snapshot;
+
+pub use journal::{DurabilityMode, SledJournal};
+pub use scan::{JournalDamage, JournalEnd};
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trove_engine::{
+    Clock, Engine, EngineConfig, Journal, Millis, Record, ReplayError, Seq, SystemClock, World,
+};
+
+/// Storage settings.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub durability: DurabilityMode,
+    /// sled's page cache, in bytes.
+    pub cache_capacity: u64,
+    /// Journal blocks are cut at about this size. 32 KiB keeps every block
+    /// inline in sled's log (no blob files) and was the sweet spot measured
+    /// here: ~4.7k flushed 32 KiB values per second.
+    pub block_target_bytes: usize,
+    /// Snapshot files kept (newest first).
+    pub snapshots_kept: usize,
+    /// Stamps journal blocks with their commit time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: DurabilityMode::Flush,
+            cache_capacity: 256 << 20,
+            block_target_bytes: 32 << 10,
+            snapshots_kept: 3,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("data folder {path} is in use by another Trove process{holder}; stop it first or use another --data folder")]
+    Locked { path: PathBuf, holder: String },
+    #[error(transparent)]
+    Damaged(#[from] JournalDamage),
+    #[error("journal cannot be replayed: {0}")]
+    Replay(#[from] ReplayError),
+    #[error("snapshot at sequence {snapshot_seq} is ahead of the journal, which ends at {journal_last}: journal records were lost")]
+    SnapshotAhead {
+        snapshot_seq: Seq,
+        journal_last: Seq,
+    },
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    #[error(transparent)]
+    Engine(#[from] trove_engine::EngineError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Io { context, source }
+}
+
+/// What recovery did.
+#[derive(Debug, Clone)]
+pub struct RecoveryReport {
+    /// Sequence of the snapshot recovery started from, if any.
+    pub snapshot_seq: Option<Seq>,
+    /// Snapshots that failed their checks and were skipped, with the reason.
+    pub skipped_snapshots: Vec<(PathBuf, String)>,
+    /// Records replayed after the snapshot.
+    pub tail_records: u64,
+    pub last_seq: Seq,
+    pub players: usize,
+    pub elapsed: Duration,
+}
+
+/// The exclusive lock on a data folder, held for the life of the store.
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+        let path = dir.join("LOCK");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(format!("open {}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                };
+                return Err(StoreError::Locked {
+                    path: dir.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io(format!("lock {}", path.display()))(e))
+            }
+        }
+        let _ = file
+            .set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| write!(file, "{}", std::process::id()));
+        Ok(DirLock { _file: file })
+    }
+}
+
+fn open_sled(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree), StoreError> {
+    let db = sled::Config::new()
+        .path(dir.join("journal"))
+        .cache_capacity(options.cache_capacity)
+        // We flush explicitly at every group commit; a background timer would
+        // only add flushes that nobody waits for.
+        .flush_every_ms(None)
+        .mode(sled::Mode::HighThroughput)
+        .open()?;
+    let tree = db.open_tree("journal")?;
+    Ok((db, tree))
+}
+
+/// Loads the newest snapshot that passes its checks, reporting the others.
+fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Vec<(PathBuf, String)>), StoreError> {
+    let mut skipped = Vec::new();
+    for (_, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
+        match snapshot::read(&path) {
+            Ok(world) => return Ok((Some(world), skipped)),
+            Err(reason) => {
+                tracing::warn!(path = %path.display(), %reason, "skipping damaged snapshot");
+                skipped.push((path, reason));
+            }
+        }
+    }
+    Ok((None, skipped))
+}
+
+/// Recovery: newest valid snapshot, then the journal tail.
+fn recover(
+    dir: &Path,
+    tree: &sled::Tree,
+) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
+    let started = Instant::now();
+    let (snap, skipped) = newest_snapshot(dir)?;
+    let snapshot_seq = snap.as_ref().map(|w| w.last_seq);
+    let mut world = snap.unwrap_or_default();
+    let from = world.last_seq;
+    let mut tail = 0u64;
+    let end = scan::scan(tree, from, |seq, _, record| {
+        tail += 1;
+        world.apply(seq, &record)
+    })
+    .map_err(|e| match e {
+        Ok(replay) => StoreError::Replay(replay),
+        Err(damage) => StoreError::Damaged(damage),
+    })?;
+    if end.last_seq < from {
+        return Err(StoreError::SnapshotAhead {
+            snapshot_seq: from,
+            journal_last: end.last_seq,
+        });
+    }
+    let report = RecoveryReport {
+        snapshot_seq,
+        skipped_snapshots: skipped,
+        tail_records: tail,
+        last_seq: end.last_seq,
+        players: world.players.len(),
+        elapsed: started.elapsed(),
+    };
+    Ok((world, end, report))
+}
+
+/// An open data folder: the lock, sled, and the running journal writer.
+pub struct Store {
+    dir: PathBuf,
+    journal: Arc<SledJournal>,
+    options: StoreOptions,
+    _lock: DirLock,
+}
+
+impl Store {
+    /// Locks `dir`, recovers its state, and starts the journal writer.
+    pub fn open(
+        dir: &Path,
+        options: StoreOptions,
+    ) -> Result<(Store, World, RecoveryReport), StoreError> {
+        let lock = DirLock::acquire(dir)?;
+        let (db, tree) = open_sled(dir, &options)?;
+        let (world, end, report) = recover(dir, &tree)?;
+        let journal = SledJournal::start(journal::WriterStart {
+            db,
+            tree,
+            sled_dir: dir.join("journal"),
+            last_seq: end.last_seq,
+            last_hash: end.last_hash,
+            mode: options.durability,
+            block_target_bytes: options.block_target_bytes,
+            clock: options.clock.clone(),
+        })
+        .map_err(io("open sled data file"))?;
+        tracing::info!(
+            last_seq = report.last_seq,
+            snapshot = ?report.snapshot_seq,
+            tail = report.tail_records,
+            players = report.players,
+            ms = report.elapsed.as_millis() as u64,
+            "recovered"
+        );
+        Ok((
+            Store {
+                dir: dir.to_path_buf(),
+                journal: Arc::new(journal),
+                options,
+                _lock: lock,
+            },
+            world,
+            report,
+        ))
+    }
+
+    pub fn journal(&self) -> Arc<SledJournal> {
+        self.journal.clone()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn durability(&self) -> DurabilityMode {
+        self.journal.shared().mode()
+    }
+
+    /// Dumps the engine's state at one sequence and writes it as a snapshot.
+    pub async fn snapshot(&self, engine: &Engine) -> Result<Seq, StoreError> {
+        let world = engine.dump().await?;
+        let seq = world.last_seq;
+        let dir = self.dir.clone();
+        let keep = self.options.snapshots_kept;
+        // Encoding and fsync take a while for 200k players; keep them off the actors' threads.
+        tokio::task::spawn_blocking(move || snapshot::write(&dir, &world, keep))
+            .await
+            .map_err(|e| StoreError::Snapshot(e.to_string()))?
+            .map_err(StoreError::Snapshot)?;
+        Ok(seq)
+    }
+
+    /// Writes a snapshot of an already dumped state.
+    pub fn write_snapshot(&self, world: &World) -> Result<PathBuf, StoreError> {
+        snapshot::write(&self.dir, world, self.options.snapshots_kept).map_err(StoreError::Snapshot)
+    }
+
+    /// Waits for everything appended to be durable and stops taking appends.
+    pub async fn close(&self) -> Result<Seq, StoreError> {
+        Ok(self
+            .journal
+            .close()
+            .await
+            .map_err(trove_engine::EngineError::from)?)
+    }
+}
+
+/// Opens a data folder and starts an engine on its recovered state.
+pub fn open_engine(
+    dir: &Path,
+    options: StoreOptions,
+    config: EngineConfig,
+) -> Result<(Engine, Store, RecoveryReport), StoreError> {
+    let (store, world, report) = Store::open(dir, options)?;
+    let journal: Arc<dyn Journal> = store.journal();
+    let engine = Engine::start(config, journal, world);
+    Ok((engine, store, report))
+}
+
+/// One named check of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub journal_last_seq: Seq,
+    pub journal_blocks: u64,
+    pub checks: Vec<Check>,
+    /// State rebuilt from the full journal (if it could be read).
+    pub replayed: Option<World>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// Rebuilds all state from the full journal and compares it with the state
+/// restored from snapshots + tail, and with every snapshot at its sequence.
+///
+/// Offline: takes the folder's lock, so it fails while a server runs on it.
+pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
+    let _lock = DirLock::acquire(dir)?;
+    let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
+    verify_tree(dir, &tree)
+}
+
+fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError> {
+    let mut checks = Vec::new();
+    let mut check = |name: &str, ok: bool, detail: String| {
+        checks.push(Check {
+            name: name.into(),
+            ok,
+            detail,
+        })
+    };
+
+    // Every snapshot file, checked on its own.
+    let mut snapshots = Vec::new();
+    for (seq, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
+        match snapshot::read(&path) {
+            Ok(w) => snapshots.push(w),
+            Err(e) => check(
+                &format!("snapshot {seq} readable"),
+                false,
+                format!("{}: {e}", path.display()),
+            ),
+        }
+    }
+    snapshots.sort_by_key(|w| w.last_seq);
+
+    // Full replay, comparing each snapshot when replay reaches its sequence.
+    let mut replayed = World::default();
+    let mut pending = snapshots.iter().peekable();
+    let mut snapshot_results = Vec::new();
+    while let Some(s) = pending.peek() {
+        if s.last_seq == 0 {
+            snapshot_results.push((
+                s.last_seq,
+                replayed.digest() == s.digest(),
+                replayed.diff(s, 5),
+            ));
+            pending.next();
+        } else {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let scanned = scan::scan(tree, 0, |seq, _, record| {
+        replayed.apply(seq, &record)?;
+        while let Some(s) = pending.peek() {
+            if s.last_seq != seq {
+                break;
+            }
+            snapshot_results.push((seq, replayed.digest() == s.digest(), replayed.diff(s, 5)));
+            pending.next();
+        }
+        Ok::<(), ReplayError>(())
+    });
+    let elapsed = started.elapsed();
+    let (end, replay_ok) = match scanned {
+        Ok(end) => {
+            let rate = replayed.last_seq as f64 / elapsed.as_secs_f64().max(1e-9);
+            check(
+                "journal readable",
+                true,
+                format!("{} records in {} blocks, checksums, hash chain and sequence intact; replayed at {:.0} records/s", end.last_seq, end.blocks, rate),
+            );
+            (Some(end), true)
+        }
+        Err(Err(damage)) => {
+            check("journal readable", false, damage.to_string());
+            (None, false)
+        }
+        Err(Ok(replay)) => {
+            check("journal replays", false, replay.to_string());
+            (None, false)
+        }
+    };
+    for (seq, ok, diff) in snapshot_results {
+        check(
+            &format!("snapshot {seq} equals replay"),
+            ok,
+            if ok {
+                "digests equal".into()
+            } else {
+                diff.join("; ")
+            },
+        );
+    }
+    for s in pending {
+        check(
+            &format!("snapshot {} within journal", s.last_seq),
+            false,
+            format!("journal ends at {}", end.map_or(0, |e| e.last_seq)),
+        );
+    }
+    if replay_ok {
+        match replayed.check_invariants() {
+            Ok(()) => check(
+                "invariants",
+                true,
+                "stock ledgers balance; grants match; limits held".into(),
+            ),
+            Err(e) => check("invariants", false, e),
+        }
+        // The recovery path: newest valid snapshot + tail must equal the full replay.
+        match recover(dir, tree) {
+            Ok((restored, _, report)) => {
+                let same = restored.digest() == replayed.digest();
+                let (a, b) = (replayed.summary(), restored.summary());
+                check(
+                    "snapshot+tail equals full replay",
+                    same,
+                    if same {
+                        format!(
+                            "digest {}; {} players, {} claims, from snapshot {:?} + {} records",
+                            replayed.digest(),
+                            a.players,
+                            a.claims,
+                            report.snapshot_seq,
+                            report.tail_records
+                        )
+                    } else {
+                        replayed.diff(&restored, 10).join("; ")
+                    },
+                );
+                debug_assert!(!same || a == b);
+            }
+            Err(e) => check("snapshot+tail equals full replay", false, e.to_string()),
+        }
+    }
+    Ok(VerifyReport {
+        journal_last_seq: end.map_or(replayed.last_seq, |e| e.last_seq),
+        journal_blocks: end.map_or(0, |e| e.blocks),
+        checks,
+        replayed: replay_ok.then_some(replayed),
+    })
+}
+
+/// Reads every record of a data folder's journal after `after`, offline.
+pub fn read_journal(
+    dir: &Path,
+    after: Seq,
+    mut visit: impl FnMut(Seq, Millis, Record),
+) -> Result<JournalEnd, StoreError> {
+    let _lock = DirLock::acquire(dir)?;
+    let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
+    scan::scan(&tree, after, |s, t, r| {
+        visit(s, t, r);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|e| match e {
+        Ok(never) => match never {},
+        Err(d) => StoreError::Damaged(d),
+    })
+}

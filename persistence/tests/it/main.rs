@@ -1,1 +1,3 @@
-fn main(){}
+//! Integration tests of trove-persistence: one binary for all of them.
+
+mod smoke;

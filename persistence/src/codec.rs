@@ -1,0 +1,223 @@
+//! The journal's on-disk format. The only module that knows bincode.
+//!
+//! A journal *block* is one sled value holding consecutive records:
+//!
+//! ```text
+//! offset size  field
+//! 0      4     magic "TRVJ"
+//! 4      1     format version (1)
+//! 5      3     reserved, zero
+//! 8      8     first_seq       u64 LE  (also the sled key, big-endian)
+//! 16     4     count           u32 LE  (records in the block)
+//! 20     4     payload_len     u32 LE
+//! 24     8     committed_at_ms i64 LE  (wall clock at group commit)
+//! 32     32    prev_hash       (hash of the previous block; zeros for the first)
+//! 64     32    hash            blake3(bytes 0..64 ++ payload)
+//! 96     ...   payload: count x (len u32 LE, bincode(Record))
+//! ```
+//!
+//! The hash is both the checksum (a torn or flipped block fails it) and a link
+//! in a chain over all blocks (a removed, inserted or reordered block breaks
+//! `prev_hash`).
+
+use thiserror::Error;
+use trove_engine::{Millis, Record, Seq};
+
+pub const MAGIC: &[u8; 4] = b"TRVJ";
+pub const FORMAT_VERSION: u8 = 1;
+pub const HEADER_LEN: usize = 96;
+/// Largest single encoded record. Bigger than any record the engine's input
+/// limits allow (a hunt of 4096 clues and 1024 products is well under this).
+pub const MAX_RECORD_BYTES: usize = 4 << 20;
+
+pub type Hash = [u8; 32];
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    #[error("encode: {0}")]
+    Encode(String),
+    #[error("decode: {0}")]
+    Decode(String),
+}
+
+/// Appends `len u32 ++ bincode(record)` to `out`.
+pub fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    bincode::serde::encode_into_std_write(record, out, config())
+        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    let len = out.len() - at - 4;
+    if len > MAX_RECORD_BYTES {
+        out.truncate(at);
+        return Err(CodecError::Encode(format!(
+            "record of {len} bytes exceeds {MAX_RECORD_BYTES}"
+        )));
+    }
+    out[at..at + 4].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(())
+}
+
+pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
+    let (record, used) = bincode::serde::decode_from_slice(bytes, config())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode(format!(
+            "{} trailing bytes",
+            bytes.len() - used
+        )));
+    }
+    Ok(record)
+}
+
+/// Generic bincode helpers for snapshots.
+pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (v, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode(format!(
+            "{} trailing bytes",
+            bytes.len() - used
+        )));
+    }
+    Ok(v)
+}
+
+/// Builds one block from already length-prefixed records.
+pub fn encode_block(
+    first_seq: Seq,
+    count: u32,
+    committed_at: Millis,
+    prev_hash: &Hash,
+    payload: &[u8],
+) -> (Vec<u8>, Hash) {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&[0; 3]);
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&committed_at.to_le_bytes());
+    out.extend_from_slice(prev_hash);
+    let hash = block_hash(&out[..64], payload);
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(payload);
+    (out, hash)
+}
+
+fn block_hash(header: &[u8], payload: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(header);
+    h.update(payload);
+    *h.finalize().as_bytes()
+}
+
+/// A block whose header and hash have been checked.
+#[derive(Debug)]
+pub struct Block<'a> {
+    pub first_seq: Seq,
+    pub count: u32,
+    pub committed_at: Millis,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+    pub payload: &'a [u8],
+}
+
+/// Parses and checks a block: magic, version, lengths, hash.
+pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
+    if bytes.len() < HEADER_LEN {
+        return Err(format!(
+            "block of {} bytes is shorter than its header",
+            bytes.len()
+        ));
+    }
+    if &bytes[0..4] != MAGIC {
+        return Err("bad magic".into());
+    }
+    if bytes[4] != FORMAT_VERSION {
+        return Err(format!("unsupported format version {}", bytes[4]));
+    }
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let first_seq = u64_at(8);
+    let count = u32_at(16);
+    let payload_len = u32_at(20) as usize;
+    if bytes.len() != HEADER_LEN + payload_len {
+        return Err(format!(
+            "payload is {} bytes, header says {payload_len} (torn write?)",
+            bytes.len() - HEADER_LEN
+        ));
+    }
+    let payload = &bytes[HEADER_LEN..];
+    let hash: Hash = bytes[64..96].try_into().expect("32 bytes");
+    if block_hash(&bytes[..64], payload) != hash {
+        return Err("checksum mismatch".into());
+    }
+    Ok(Block {
+        first_seq,
+        count,
+        committed_at: u64_at(24) as i64,
+        prev_hash: bytes[32..64].try_into().expect("32 bytes"),
+        hash,
+        payload,
+    })
+}
+
+impl<'a> Block<'a> {
+    /// The records of the block with their sequence numbers.
+    pub fn records(&self) -> impl Iterator<Item = Result<(Seq, Record), (Seq, String)>> + 'a {
+        let mut rest = self.payload;
+        let first = self.first_seq;
+        let count = self.count as u64;
+        let mut i = 0u64;
+        std::iter::from_fn(move || {
+            if i == count {
+                if !rest.is_empty() {
+                    i += 1;
+                    return Some(Err((
+                        first + count,
+                        format!("{} bytes after the last record", rest.len()),
+                    )));
+                }
+                return None;
+            }
+            if i > count {
+                return None;
+            }
+            let seq = first + i;
+            i += 1;
+            if rest.len() < 4 {
+                i = count + 1;
+                return Some(Err((seq, "record length cut short".into())));
+            }
+            let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+            if rest.len() < 4 + len {
+                i = count + 1;
+                return Some(Err((seq, "record cut short".into())));
+            }
+            let body = &rest[4..4 + len];
+            rest = &rest[4 + len..];
+            Some(decode_record(body).map(|r| (seq, r)).map_err(|e| {
+                i = count + 1;
+                (seq, e.to_string())
+            }))
+        })
+    }
+}
+
+pub fn key_of(first_seq: Seq) -> [u8; 8] {
+    first_seq.to_be_bytes()
+}
+
+pub fn seq_of_key(key: &[u8]) -> Option<Seq> {
+    Some(Seq::from_be_bytes(key.try_into().ok()?))
+}

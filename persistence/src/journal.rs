@@ -1,0 +1,346 @@
+//! The sled journal and its group-commit writer.
+//!
+//! Appending is a memcpy under a mutex: the caller's records are encoded
+//! outside the lock, then given the next sequence numbers and added to the
+//! pending buffer. One writer actor (a dedicated thread with its own mailbox)
+//! takes
+//! whatever is pending, cuts it into blocks of about `block_target_bytes`,
+//! writes them with one `apply_batch`, flushes once, and then advances the
+//! durable sequence that every waiter watches. While it flushes, new appends
+//! pile up and go out together in the next round: the batch grows with load.
+//!
+//! The writer is a plain thread rather than an actix `SyncArbiter` actor on
+//! purpose: sled's flush blocks, and closing the store must drop the last
+//! sled handle at a known moment (sled holds a file lock until then), which a
+//! thread we join gives us and an arbiter that restarts actors does not.
+//!
+//! A write or flush error fail-stops the journal: the error is published to
+//! every waiter, and every later append is refused. Nothing past the last
+//! successful flush is ever reported durable.
+
+use crate::codec::{self, Hash};
+use parking_lot::Mutex;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tokio::sync::watch;
+use trove_engine::{Clock, Durability, Journal, JournalError, Record, Seq};
+
+/// How hard a commit pushes data towards the disk before it is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DurabilityMode {
+    /// `sled::Db::flush`: data reaches the OS (`pwrite` + `sync_file_range`).
+    /// Survives a process crash; not guaranteed to survive power loss.
+    #[default]
+    Flush,
+    /// `Flush`, then `fdatasync` of sled's data file (and `syncfs` when a
+    /// block went to a separate blob file). Survives power loss.
+    Strict,
+}
+
+impl std::str::FromStr for DurabilityMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "flush" => Ok(DurabilityMode::Flush),
+            "strict" => Ok(DurabilityMode::Strict),
+            _ => Err(format!(
+                "unknown durability mode {s:?} (expected flush or strict)"
+            )),
+        }
+    }
+}
+
+/// Values above this size go to sled blob files (segment size / 4).
+const SLED_INLINE_LIMIT: usize = 120 * 1024;
+
+pub(crate) struct Shared {
+    pending: Mutex<Pending>,
+    durable: watch::Sender<Durability>,
+    mode: DurabilityMode,
+}
+
+struct Pending {
+    /// Last sequence handed out.
+    last_seq: Seq,
+    /// Sequence of the first record in `buf`.
+    buf_first: Seq,
+    /// Length-prefixed encoded records waiting for the writer.
+    buf: Vec<u8>,
+    /// A `Commit` message is on its way or being handled.
+    scheduled: bool,
+    failure: Option<Arc<str>>,
+    closed: bool,
+}
+
+/// The journal on sled. Implements the engine's [`Journal`] boundary.
+pub struct SledJournal {
+    shared: Arc<Shared>,
+    mailbox: mpsc::Sender<WriterMsg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+pub(crate) struct WriterStart {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    pub sled_dir: PathBuf,
+    pub last_seq: Seq,
+    pub last_hash: Hash,
+    pub mode: DurabilityMode,
+    pub block_target_bytes: usize,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl SledJournal {
+    /// Starts the writer thread.
+    pub(crate) fn start(s: WriterStart) -> std::io::Result<SledJournal> {
+        let data_file = match s.mode {
+            DurabilityMode::Strict => Some(File::open(s.sled_dir.join("db"))?),
+            DurabilityMode::Flush => None,
+        };
+        let (durable, _) = watch::channel(Durability {
+            seq: s.last_seq,
+            failure: None,
+        });
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                last_seq: s.last_seq,
+                buf_first: s.last_seq + 1,
+                buf: Vec::new(),
+                scheduled: false,
+                failure: None,
+                closed: false,
+            }),
+            durable,
+            mode: s.mode,
+        });
+        let (mailbox, inbox) = mpsc::channel();
+        let mut writer = JournalWriter {
+            shared: shared.clone(),
+            db: s.db,
+            tree: s.tree,
+            data_file,
+            block_target_bytes: s.block_target_bytes,
+            clock: s.clock,
+            prev_hash: s.last_hash,
+        };
+        let thread = std::thread::Builder::new()
+            .name("trove-journal".into())
+            .spawn(move || writer.run(inbox))?;
+        Ok(SledJournal {
+            shared,
+            mailbox,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Refuses new appends and waits until everything appended is durable
+    /// (or the journal failed).
+    pub async fn close(&self) -> Result<Seq, JournalError> {
+        let last = {
+            let mut p = self.shared.pending.lock();
+            p.closed = true;
+            p.last_seq
+        };
+        let mut rx = self.shared.durable.subscribe();
+        let d = rx
+            .wait_for(|d| d.seq >= last || d.failure.is_some())
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        let result = match &d.failure {
+            Some(f) if d.seq < last => Err(JournalError::Failed(f.clone())),
+            _ => Ok(last),
+        };
+        drop(d);
+        // Stop the writer and wait for it, so its sled handle is gone when we return.
+        let _ = self.mailbox.send(WriterMsg::Stop);
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+        result
+    }
+
+    /// Test hook: makes the next commit fail as a disk error would.
+    #[doc(hidden)]
+    pub fn inject_write_failure(&self, why: &str) {
+        let _ = self.mailbox.send(WriterMsg::InjectFailure(why.to_owned()));
+    }
+}
+
+impl Journal for SledJournal {
+    fn append(&self, records: &[Record]) -> Result<Seq, JournalError> {
+        let mut encoded = Vec::with_capacity(records.len() * 48);
+        for r in records {
+            codec::encode_record(r, &mut encoded)
+                .map_err(|e| JournalError::Refused(e.to_string()))?;
+        }
+        let (last, wake) = {
+            let mut p = self.shared.pending.lock();
+            if let Some(f) = &p.failure {
+                return Err(JournalError::Failed(f.clone()));
+            }
+            if p.closed {
+                return Err(JournalError::Closed);
+            }
+            if p.buf.is_empty() {
+                p.buf_first = p.last_seq + 1;
+                if p.buf.capacity() == 0 {
+                    p.buf = encoded;
+                } else {
+                    p.buf.extend_from_slice(&encoded);
+                }
+            } else {
+                p.buf.extend_from_slice(&encoded);
+            }
+            p.last_seq += records.len() as Seq;
+            let wake = !p.scheduled;
+            p.scheduled = true;
+            (p.last_seq, wake)
+        };
+        if wake && self.mailbox.send(WriterMsg::Commit).is_err() {
+            return Err(JournalError::Closed);
+        }
+        Ok(last)
+    }
+
+    fn last_seq(&self) -> Seq {
+        self.shared.pending.lock().last_seq
+    }
+
+    fn durability(&self) -> watch::Receiver<Durability> {
+        self.shared.durable.subscribe()
+    }
+}
+
+/// The persistence actor: the only writer of the journal.
+struct JournalWriter {
+    shared: Arc<Shared>,
+    db: sled::Db,
+    tree: sled::Tree,
+    data_file: Option<File>,
+    block_target_bytes: usize,
+    clock: Arc<dyn Clock>,
+    prev_hash: Hash,
+}
+
+enum WriterMsg {
+    /// Something is pending; write it all.
+    Commit,
+    InjectFailure(String),
+    Stop,
+}
+
+impl JournalWriter {
+    fn run(&mut self, inbox: mpsc::Receiver<WriterMsg>) {
+        while let Ok(msg) = inbox.recv() {
+            match msg {
+                WriterMsg::Commit => self.commit_all(),
+                WriterMsg::InjectFailure(why) => self.fail(why),
+                WriterMsg::Stop => break,
+            }
+        }
+    }
+
+    /// Group commit: write whatever is pending, flush once, publish; repeat
+    /// until nothing is pending.
+    fn commit_all(&mut self) {
+        loop {
+            let (first, buf) = {
+                let mut p = self.shared.pending.lock();
+                if p.buf.is_empty() || p.failure.is_some() {
+                    p.scheduled = false;
+                    return;
+                }
+                (p.buf_first, std::mem::take(&mut p.buf))
+            };
+            let started = Instant::now();
+            match self.write(first, &buf) {
+                Ok((last, count)) => {
+                    metrics::histogram!("trove_journal_flush_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("trove_journal_batch_records").record(count as f64);
+                    metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
+                    self.shared.durable.send_modify(|d| d.seq = last);
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        tracing::error!(error = %why, "journal write failed; refusing all further writes");
+        let why: Arc<str> = Arc::from(why);
+        {
+            let mut p = self.shared.pending.lock();
+            p.failure = Some(why.clone());
+            p.scheduled = false;
+            p.buf.clear();
+        }
+        self.shared.durable.send_modify(|d| d.failure = Some(why));
+    }
+
+    /// Writes records `first..` held in `buf` as blocks, then flushes once.
+    /// Returns the last sequence written and the number of records.
+    fn write(&mut self, first: Seq, buf: &[u8]) -> Result<(Seq, u64), String> {
+        let now = self.clock.now_ms();
+        let mut batch = sled::Batch::default();
+        let mut prev = self.prev_hash;
+        let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
+        let mut large = false;
+        while pos < buf.len() {
+            let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+            pos += 4 + len;
+            count += 1;
+            if pos - start >= self.block_target_bytes || pos == buf.len() {
+                let (value, hash) =
+                    codec::encode_block(block_first, count, now, &prev, &buf[start..pos]);
+                large |= value.len() > SLED_INLINE_LIMIT;
+                batch.insert(&codec::key_of(block_first), value);
+                prev = hash;
+                block_first += u64::from(count);
+                start = pos;
+                count = 0;
+            }
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| format!("sled apply_batch: {e}"))?;
+        self.db.flush().map_err(|e| format!("sled flush: {e}"))?;
+        if let Some(f) = &self.data_file {
+            f.sync_data().map_err(|e| format!("fdatasync: {e}"))?;
+            if large {
+                syncfs(f).map_err(|e| format!("syncfs: {e}"))?;
+            }
+        }
+        self.prev_hash = prev;
+        Ok((block_first - 1, block_first - first))
+    }
+}
+
+fn syncfs(f: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+impl Shared {
+    pub fn mode(&self) -> DurabilityMode {
+        self.mode
+    }
+}
+
+impl SledJournal {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}

@@ -1,0 +1,130 @@
+//! Reading the journal back: every block checked (hash, chain, gapless
+//! sequence) before any of its records is handed out.
+
+use crate::codec::{self, Hash};
+use trove_engine::{Millis, Record, Seq};
+
+/// Where and why the journal cannot be read past some point.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalDamage {
+    #[error("journal block at sequence {first_seq} is corrupt: {reason}")]
+    CorruptBlock { first_seq: Seq, reason: String },
+    #[error("journal record {seq} is corrupt: {reason}")]
+    CorruptRecord { seq: Seq, reason: String },
+    #[error("journal gap: expected sequence {expected}, found block starting at {found}")]
+    Gap { expected: Seq, found: Seq },
+    #[error(
+        "journal hash chain broken at block {first_seq}: it does not follow the block before it"
+    )]
+    BrokenChain { first_seq: Seq },
+    #[error("journal read failed: {0}")]
+    Storage(String),
+}
+
+impl JournalDamage {
+    /// The first sequence the damage affects.
+    pub fn position(&self) -> Option<Seq> {
+        match self {
+            JournalDamage::CorruptBlock { first_seq, .. }
+            | JournalDamage::BrokenChain { first_seq } => Some(*first_seq),
+            JournalDamage::CorruptRecord { seq, .. } => Some(*seq),
+            JournalDamage::Gap { expected, .. } => Some(*expected),
+            JournalDamage::Storage(_) => None,
+        }
+    }
+}
+
+/// The end of a scanned journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalEnd {
+    pub last_seq: Seq,
+    pub last_hash: Hash,
+    pub blocks: u64,
+}
+
+/// Visits every record with a sequence greater than `after`, in order, with
+/// the time its block was committed. Stops at the first damage, or when the
+/// visitor returns an error (which is passed through as `Err(Ok(e))`).
+pub fn scan<E>(
+    tree: &sled::Tree,
+    after: Seq,
+    mut visit: impl FnMut(Seq, Millis, Record) -> Result<(), E>,
+) -> Result<JournalEnd, Result<E, JournalDamage>> {
+    let storage = |e: sled::Error| Err(Err(JournalDamage::Storage(e.to_string())));
+    // Start at the block holding `after + 1`, and check the link from the block before it.
+    let start_key = match tree.range(..=codec::key_of(after + 1)).next_back() {
+        Some(Ok((k, _))) => k.to_vec(),
+        Some(Err(e)) => return storage(e),
+        None => codec::key_of(1).to_vec(),
+    };
+    let mut prev_hash: Hash = [0; 32];
+    let mut expected: Option<Seq> = None;
+    match tree.range(..start_key.as_slice()).next_back() {
+        Some(Ok((k, v))) => {
+            let first_seq = codec::seq_of_key(&k).unwrap_or(0);
+            let block = codec::decode_block(&v)
+                .map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
+            prev_hash = block.hash;
+            expected = Some(block.first_seq + u64::from(block.count));
+        }
+        Some(Err(e)) => return storage(e),
+        None => {}
+    }
+    let mut end = JournalEnd {
+        last_seq: expected.map_or(0, |e| e - 1),
+        last_hash: prev_hash,
+        blocks: 0,
+    };
+    for item in tree.range(start_key.as_slice()..) {
+        let (k, v) = item.map_err(|e| Err(JournalDamage::Storage(e.to_string())))?;
+        let key_seq = codec::seq_of_key(&k).unwrap_or(0);
+        let block = codec::decode_block(&v).map_err(|reason| {
+            Err(JournalDamage::CorruptBlock {
+                first_seq: key_seq,
+                reason,
+            })
+        })?;
+        if block.first_seq != key_seq {
+            return Err(Err(JournalDamage::CorruptBlock {
+                first_seq: key_seq,
+                reason: format!(
+                    "stored under sequence {key_seq} but says {}",
+                    block.first_seq
+                ),
+            }));
+        }
+        let want = expected.unwrap_or(1);
+        if block.first_seq != want {
+            return Err(Err(JournalDamage::Gap {
+                expected: want,
+                found: block.first_seq,
+            }));
+        }
+        if block.prev_hash != prev_hash {
+            return Err(Err(JournalDamage::BrokenChain {
+                first_seq: block.first_seq,
+            }));
+        }
+        if block.count == 0 {
+            return Err(Err(JournalDamage::CorruptBlock {
+                first_seq: key_seq,
+                reason: "empty block".into(),
+            }));
+        }
+        for r in block.records() {
+            let (seq, record) =
+                r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
+            if seq > after {
+                visit(seq, block.committed_at, record).map_err(Ok)?;
+            }
+        }
+        prev_hash = block.hash;
+        expected = Some(block.first_seq + u64::from(block.count));
+        end = JournalEnd {
+            last_seq: block.first_seq + u64::from(block.count) - 1,
+            last_hash: block.hash,
+            blocks: end.blocks + 1,
+        };
+    }
+    Ok(end)
+}
