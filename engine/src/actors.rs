@@ -88,15 +88,9 @@ impl Handler<Claim> for PlayerActor {
     type Result = ();
     fn handle(&mut self, msg: Claim, ctx: &mut Context<Self>) {
         let Claim { request, reply } = msg;
-        let hunt = self
-            .core
-            .catalog
-            .get(request.hunt.as_str())
-            .map(|e| e.clone());
+        let hunt = self.core.catalog.get(request.hunt.as_str()).map(|e| e.clone());
         let now = self.core.clock.now_ms();
-        let check = self
-            .state
-            .check_claim(&request, hunt.as_ref().map(|h| &*h.def), now);
+        let check = self.state.check_claim(&request, hunt.as_ref().map(|h| &*h.def), now);
         match check {
             ClaimCheck::Duplicate(e) => {
                 let _ = reply.send(Ok(Decided {
@@ -113,9 +107,7 @@ impl Handler<Claim> for PlayerActor {
                 }));
             }
             ClaimCheck::TooManyClaims => {
-                let _ = reply.send(Err(EngineError::TooManyClaims {
-                    player: request.player,
-                }));
+                let _ = reply.send(Err(EngineError::TooManyClaims { player: request.player }));
             }
             ClaimCheck::Reject(reason) => {
                 let outcome = Outcome::Rejected(reason);
@@ -148,32 +140,28 @@ impl Handler<Claim> for PlayerActor {
                 });
                 // Serialize this player's mailbox until the hunt has decided:
                 // the next claim must see this one's outcome.
-                ctx.wait(
-                    async move { rx.await }
-                        .into_actor(self)
-                        .map(move |res, act, _| {
-                            let res = match res {
-                                Ok(Ok((request, outcome, seq))) => {
-                                    act.state.record_claim(ClaimEntry {
-                                        claim_id: request.claim_id.into_boxed_str(),
-                                        hunt: hunt.id.clone(),
-                                        sku: hunt.skus[product].clone(),
-                                        outcome,
-                                        seq,
-                                    });
-                                    Ok(Decided {
-                                        outcome,
-                                        duplicate: false,
-                                        seq,
-                                    })
-                                }
-                                Ok(Err(e)) => Err(e),
-                                Err(_) => Err(EngineError::Stopped),
-                            };
-                            debug_assert!(act.id.len() <= limits::MAX_ID_BYTES);
-                            let _ = reply.send(res);
-                        }),
-                );
+                ctx.wait(async move { rx.await }.into_actor(self).map(move |res, act, _| {
+                    let res = match res {
+                        Ok(Ok((request, outcome, seq))) => {
+                            act.state.record_claim(ClaimEntry {
+                                claim_id: request.claim_id.into_boxed_str(),
+                                hunt: hunt.id.clone(),
+                                sku: hunt.skus[product].clone(),
+                                outcome,
+                                seq,
+                            });
+                            Ok(Decided {
+                                outcome,
+                                duplicate: false,
+                                seq,
+                            })
+                        }
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(EngineError::Stopped),
+                    };
+                    debug_assert!(act.id.len() <= limits::MAX_ID_BYTES);
+                    let _ = reply.send(res);
+                }));
             }
         }
     }
@@ -188,10 +176,7 @@ fn interned(hunt: Option<&HuntEntry>, request: &ClaimRequest) -> (Arc<str>, Arc<
                 .map_or_else(|| Arc::from(request.sku.as_str()), |i| h.skus[i].clone());
             (h.id.clone(), sku)
         }
-        None => (
-            Arc::from(request.hunt.as_str()),
-            Arc::from(request.sku.as_str()),
-        ),
+        None => (Arc::from(request.hunt.as_str()), Arc::from(request.sku.as_str())),
     }
 }
 
@@ -264,20 +249,15 @@ impl Handler<Reserve> for HuntActor {
             outcome,
         }];
         // Journal first, then change stock: if the journal refuses, nothing changed.
-        let result = self
-            .core
-            .journal
-            .append(&record)
-            .map_err(EngineError::from)
-            .map(|seq| {
-                self.state
-                    .apply_outcome(msg.product, outcome)
-                    .expect("decide() only grants when stock is left");
-                let [Record::Claim { request, .. }] = record else {
-                    unreachable!()
-                };
-                (request, outcome, seq)
-            });
+        let result = self.core.journal.append(&record).map_err(EngineError::from).map(|seq| {
+            self.state
+                .apply_outcome(msg.product, outcome)
+                .expect("decide() only grants when stock is left");
+            let [Record::Claim { request, .. }] = record else {
+                unreachable!()
+            };
+            (request, outcome, seq)
+        });
         let _ = msg.reply.send(result);
     }
 }
@@ -294,19 +274,19 @@ impl Handler<AddStock> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: AddStock, _: &mut Context<Self>) {
         let result = (|| {
-            let p = self.state.def.product_index(&msg.sku).ok_or_else(|| {
-                EngineError::UnknownProduct {
+            let p = self
+                .state
+                .def
+                .product_index(&msg.sku)
+                .ok_or_else(|| EngineError::UnknownProduct {
                     hunt: self.state.def.id.clone(),
                     sku: msg.sku.clone(),
-                }
-            })?;
+                })?;
             let mut probe = self.state.stock[p];
             probe = probe
                 .checked_add(msg.add)
                 .filter(|s| *s <= MAX_STOCK)
-                .ok_or_else(|| {
-                    EngineError::InvalidRequest(format!("stock would exceed {MAX_STOCK}"))
-                })?;
+                .ok_or_else(|| EngineError::InvalidRequest(format!("stock would exceed {MAX_STOCK}")))?;
             let record = [Record::StockAdded {
                 hunt: self.state.def.id.clone(),
                 sku: msg.sku,

@@ -36,9 +36,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            shards: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .clamp(1, 64),
+            shards: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 64),
             admission_units: 1 << 20,
             admission_timeout: Duration::from_secs(2),
             clock: Arc::new(SystemClock),
@@ -110,11 +108,9 @@ impl Engine {
         for _ in 0..shard_count {
             let arbiter = Arbiter::new();
             let core = core.clone();
-            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                ShardActor {
-                    core,
-                    players: Default::default(),
-                }
+            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| ShardActor {
+                core,
+                players: Default::default(),
             }));
             arbiters.push(arbiter);
         }
@@ -147,12 +143,7 @@ impl Engine {
         let entry = HuntEntry {
             id: state.id.clone(),
             def: state.def.clone(),
-            skus: state
-                .def
-                .products
-                .iter()
-                .map(|p| Arc::from(p.sku.as_str()))
-                .collect(),
+            skus: state.def.products.iter().map(|p| Arc::from(p.sku.as_str())).collect(),
             defined_at: state.defined_at,
             addr: {
                 let core = self.core.clone();
@@ -169,12 +160,7 @@ impl Engine {
     }
 
     async fn admit(&self, units: u32) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
-        match tokio::time::timeout(
-            self.config.admission_timeout,
-            self.admission.acquire_many(units),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.config.admission_timeout, self.admission.acquire_many(units)).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(EngineError::Stopped),
             Err(_) => {
@@ -194,10 +180,7 @@ impl Engine {
         if d.seq >= seq {
             Ok(())
         } else {
-            Err(crate::journal::JournalError::Failed(
-                d.failure.clone().unwrap_or_else(|| Arc::from("unknown")),
-            )
-            .into())
+            Err(crate::journal::JournalError::Failed(d.failure.clone().unwrap_or_else(|| Arc::from("unknown"))).into())
         }
     }
 
@@ -221,10 +204,7 @@ impl Engine {
                     },
                     dashmap::Entry::Occupied(_) => return Err(EngineError::HuntConflict(def.id)),
                     dashmap::Entry::Vacant(v) => {
-                        let seq = self
-                            .core
-                            .journal
-                            .append(&[Record::HuntDefined(def.clone())])?;
+                        let seq = self.core.journal.append(&[Record::HuntDefined(def.clone())])?;
                         v.insert(self.start_hunt(HuntState::new(Arc::new(def), seq)));
                         DefineResult { seq, created: true }
                     }
@@ -236,12 +216,7 @@ impl Engine {
     }
 
     /// Adds `add` units of stock to a product.
-    pub async fn add_stock(
-        &self,
-        hunt: &str,
-        sku: &str,
-        add: u64,
-    ) -> Result<StockResult, EngineError> {
+    pub async fn add_stock(&self, hunt: &str, sku: &str, add: u64) -> Result<StockResult, EngineError> {
         if add == 0 {
             return Err(EngineError::InvalidRequest("add must be at least 1".into()));
         }
@@ -376,10 +351,7 @@ impl Engine {
     pub async fn player_count(&self) -> Result<usize, EngineError> {
         let mut total = 0;
         for shard in self.shards.iter() {
-            total += shard
-                .send(CountPlayers)
-                .await
-                .map_err(|_| EngineError::Stopped)?;
+            total += shard.send(CountPlayers).await.map_err(|_| EngineError::Stopped)?;
         }
         Ok(total)
     }
@@ -412,12 +384,7 @@ impl Engine {
             last_seq,
             ..World::default()
         };
-        let entries: Vec<HuntEntry> = self
-            .core
-            .catalog
-            .iter()
-            .map(|e| e.value().clone())
-            .collect();
+        let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
         for entry in entries {
             let (tx, rx) = oneshot::channel();
             entry.addr.do_send(QueryHunt(tx));
@@ -427,15 +394,9 @@ impl Engine {
         for shard in self.shards.iter() {
             let (tx, rx) = oneshot::channel();
             shard.do_send(DumpPlayers(tx));
-            world
-                .players
-                .extend(rx.await.map_err(|_| EngineError::Stopped)?);
+            world.players.extend(rx.await.map_err(|_| EngineError::Stopped)?);
         }
-        debug_assert_eq!(
-            self.core.journal.last_seq(),
-            last_seq,
-            "journal moved during dump"
-        );
+        debug_assert_eq!(self.core.journal.last_seq(), last_seq, "journal moved during dump");
         Ok(world)
     }
 

@@ -73,10 +73,7 @@ impl MemoryJournal {
         let seq = records.len() as Seq;
         let (durable, _) = watch::channel(Durability { seq, failure: None });
         Arc::new(MemoryJournal {
-            inner: Mutex::new(MemoryInner {
-                records,
-                failure: None,
-            }),
+            inner: Mutex::new(MemoryInner { records, failure: None }),
             durable,
         })
     }

@@ -105,10 +105,7 @@ impl HuntDef {
                 return Err(format!("duplicate sku {:?}", p.sku));
             }
             if p.per_player_limit == 0 {
-                return Err(format!(
-                    "per_player_limit of {:?} must be at least 1",
-                    p.sku
-                ));
+                return Err(format!("per_player_limit of {:?} must be at least 1", p.sku));
             }
             if p.stock > MAX_STOCK {
                 return Err(format!("stock of {:?} exceeds {}", p.sku, MAX_STOCK));
@@ -133,10 +130,7 @@ pub(crate) fn check_id(what: &str, id: &str) -> Result<(), String> {
 
 pub(crate) fn check_text(what: &str, text: &str) -> Result<(), String> {
     if text.len() > limits::MAX_TEXT_BYTES {
-        return Err(format!(
-            "{what} longer than {} bytes",
-            limits::MAX_TEXT_BYTES
-        ));
+        return Err(format!("{what} longer than {} bytes", limits::MAX_TEXT_BYTES));
     }
     Ok(())
 }
@@ -188,10 +182,7 @@ impl ClaimRequest {
         check_id("hunt", &self.hunt)?;
         check_id("sku", &self.sku)?;
         if self.customs.len() > limits::MAX_CUSTOMS_BYTES {
-            return Err(format!(
-                "customs larger than {} bytes",
-                limits::MAX_CUSTOMS_BYTES
-            ));
+            return Err(format!("customs larger than {} bytes", limits::MAX_CUSTOMS_BYTES));
         }
         Ok(())
     }

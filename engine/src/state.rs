@@ -23,18 +23,15 @@ pub struct PlayerHunt {
 
 impl PlayerHunt {
     pub fn has_clue(&self, index: usize) -> bool {
-        self.clues
-            .get(index / 64)
-            .is_some_and(|w| w & (1 << (index % 64)) != 0)
+        self.clues.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
     }
 
     /// Indices of the clues found, ascending.
     pub fn clue_indices(&self) -> impl Iterator<Item = usize> + '_ {
-        self.clues.iter().enumerate().flat_map(|(w, bits)| {
-            (0..64)
-                .filter(move |b| bits & (1 << b) != 0)
-                .map(move |b| w * 64 + b)
-        })
+        self.clues
+            .iter()
+            .enumerate()
+            .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b))
     }
 }
 
@@ -134,12 +131,7 @@ impl PlayerState {
 
     /// The player-side claim checks, in the contract's order: dedup first,
     /// then hunt, product, open window, eligibility, per-player limit.
-    pub fn check_claim<'a>(
-        &'a self,
-        req: &ClaimRequest,
-        hunt: Option<&HuntDef>,
-        now: Millis,
-    ) -> ClaimCheck<'a> {
+    pub fn check_claim<'a>(&'a self, req: &ClaimRequest, hunt: Option<&HuntDef>, now: Millis) -> ClaimCheck<'a> {
         if let Some(entry) = self.find_claim(&req.claim_id) {
             return if *entry.hunt == *req.hunt && *entry.sku == *req.sku {
                 ClaimCheck::Duplicate(entry)
@@ -171,10 +163,7 @@ impl PlayerState {
 
     /// Remembers a decided claim. Callers have checked it is not a duplicate.
     pub fn record_claim(&mut self, entry: ClaimEntry) {
-        debug_assert!(
-            self.find_claim(&entry.claim_id).is_none(),
-            "claim recorded twice"
-        );
+        debug_assert!(self.find_claim(&entry.claim_id).is_none(), "claim recorded twice");
         self.claims.push(entry);
     }
 }
@@ -230,9 +219,7 @@ impl HuntState {
     }
 
     pub fn add_stock(&mut self, product: usize, n: u64) -> Result<(), String> {
-        let new = self.stock[product]
-            .checked_add(n)
-            .filter(|s| *s <= MAX_STOCK);
+        let new = self.stock[product].checked_add(n).filter(|s| *s <= MAX_STOCK);
         match new {
             Some(s) => {
                 self.stock[product] = s;
@@ -316,10 +303,7 @@ impl World {
             Record::Claim { request, outcome } => {
                 let hunt_arc = self.intern_hunt(&request.hunt);
                 let player = self.players.get(request.player.as_str());
-                if player
-                    .and_then(|p| p.find_claim(&request.claim_id))
-                    .is_some()
-                {
+                if player.and_then(|p| p.find_claim(&request.claim_id)).is_some() {
                     return Err(err(format!(
                         "claim {:?} of {:?} decided twice",
                         request.claim_id, request.player
@@ -331,22 +315,13 @@ impl World {
                         if outcome.is_granted() {
                             let def = &h.def.products[p];
                             let (score, granted) = player.map_or((0, 0), |pl| {
-                                (
-                                    pl.score(&request.hunt),
-                                    pl.granted_count(&request.hunt, &request.sku),
-                                )
+                                (pl.score(&request.hunt), pl.granted_count(&request.hunt, &request.sku))
                             });
                             if score < def.min_score {
-                                return Err(err(format!(
-                                    "grant to {:?} below min_score",
-                                    request.player
-                                )));
+                                return Err(err(format!("grant to {:?} below min_score", request.player)));
                             }
                             if granted >= def.per_player_limit {
-                                return Err(err(format!(
-                                    "grant to {:?} beyond per-player limit",
-                                    request.player
-                                )));
+                                return Err(err(format!("grant to {:?} beyond per-player limit", request.player)));
                             }
                         }
                         h.apply_outcome(p, *outcome).map_err(&err)?;
@@ -372,9 +347,7 @@ impl World {
 
     /// Players share their hunt's id allocation instead of one copy each.
     fn intern_hunt(&self, hunt: &str) -> Arc<str> {
-        self.hunts
-            .get(hunt)
-            .map_or_else(|| Arc::from(hunt), |h| h.id.clone())
+        self.hunts.get(hunt).map_or_else(|| Arc::from(hunt), |h| h.id.clone())
     }
 
     /// Makes players share their hunt's id and sku allocations again after
@@ -397,8 +370,7 @@ impl World {
 
     fn player_mut(&mut self, player: &str) -> &mut PlayerState {
         if !self.players.contains_key(player) {
-            self.players
-                .insert(Arc::from(player), PlayerState::default());
+            self.players.insert(Arc::from(player), PlayerState::default());
         }
         self.players.get_mut(player).expect("just inserted")
     }
@@ -424,13 +396,7 @@ impl World {
                     )
                 })
                 .collect();
-            hunts.insert(
-                id.clone(),
-                HuntSummary {
-                    players: 0,
-                    products,
-                },
-            );
+            hunts.insert(id.clone(), HuntSummary { players: 0, products });
         }
         let (mut events, mut claims, mut granted_by_players) = (0u64, 0u64, 0u64);
         for p in self.players.values() {
@@ -458,10 +424,7 @@ impl World {
     pub fn check_invariants(&self) -> Result<(), String> {
         for h in self.hunts.values() {
             if !h.ledger_balances() {
-                return Err(format!(
-                    "stock ledger of hunt {:?} does not balance",
-                    h.def.id
-                ));
+                return Err(format!("stock ledger of hunt {:?} does not balance", h.def.id));
             }
         }
         let s = self.summary();
@@ -574,11 +537,7 @@ impl World {
                         }
                     }
                 }
-                (x, y) => out.push(format!(
-                    "hunt {id}: present {} vs {}",
-                    x.is_some(),
-                    y.is_some()
-                )),
+                (x, y) => out.push(format!("hunt {id}: present {} vs {}", x.is_some(), y.is_some())),
             }
         }
         let mut shown = 0;
@@ -598,11 +557,7 @@ impl World {
                 }
                 (x, y) => {
                     shown += 1;
-                    out.push(format!(
-                        "player {id}: present {} vs {}",
-                        x.is_some(),
-                        y.is_some()
-                    ));
+                    out.push(format!("player {id}: present {} vs {}", x.is_some(), y.is_some()));
                 }
             }
         }

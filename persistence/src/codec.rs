@@ -48,8 +48,7 @@ pub enum CodecError {
 pub fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), CodecError> {
     let at = out.len();
     out.extend_from_slice(&[0; 4]);
-    bincode::serde::encode_into_std_write(record, out, config())
-        .map_err(|e| CodecError::Encode(e.to_string()))?;
+    bincode::serde::encode_into_std_write(record, out, config()).map_err(|e| CodecError::Encode(e.to_string()))?;
     let len = out.len() - at - 4;
     if len > MAX_RECORD_BYTES {
         out.truncate(at);
@@ -62,31 +61,24 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), CodecErro
 }
 
 pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
-    let (record, used) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    let (record, used) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != bytes.len() {
-        return Err(CodecError::Decode(format!(
-            "{} trailing bytes",
-            bytes.len() - used
-        )));
+        return Err(CodecError::Decode(format!("{} trailing bytes", bytes.len() - used)));
     }
     Ok(record)
 }
 
 /// Generic bincode helpers for snapshots.
 pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .map_err(|e| CodecError::Encode(e.to_string()))
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
 pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (v, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
         .map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != bytes.len() {
-        return Err(CodecError::Decode(format!(
-            "{} trailing bytes",
-            bytes.len() - used
-        )));
+        return Err(CodecError::Decode(format!("{} trailing bytes", bytes.len() - used)));
     }
     Ok(v)
 }
@@ -135,10 +127,7 @@ pub struct Block<'a> {
 /// Parses and checks a block: magic, version, lengths, hash.
 pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
     if bytes.len() < HEADER_LEN {
-        return Err(format!(
-            "block of {} bytes is shorter than its header",
-            bytes.len()
-        ));
+        return Err(format!("block of {} bytes is shorter than its header", bytes.len()));
     }
     if &bytes[0..4] != MAGIC {
         return Err("bad magic".into());

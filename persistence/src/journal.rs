@@ -47,9 +47,7 @@ impl std::str::FromStr for DurabilityMode {
         match s {
             "flush" => Ok(DurabilityMode::Flush),
             "strict" => Ok(DurabilityMode::Strict),
-            _ => Err(format!(
-                "unknown durability mode {s:?} (expected flush or strict)"
-            )),
+            _ => Err(format!("unknown durability mode {s:?} (expected flush or strict)")),
         }
     }
 }
@@ -174,8 +172,7 @@ impl Journal for SledJournal {
     fn append(&self, records: &[Record]) -> Result<Seq, JournalError> {
         let mut encoded = Vec::with_capacity(records.len() * 48);
         for r in records {
-            codec::encode_record(r, &mut encoded)
-                .map_err(|e| JournalError::Refused(e.to_string()))?;
+            codec::encode_record(r, &mut encoded).map_err(|e| JournalError::Refused(e.to_string()))?;
         }
         let (last, wake) = {
             let mut p = self.shared.pending.lock();
@@ -259,8 +256,7 @@ impl JournalWriter {
             let started = Instant::now();
             match self.write(first, &buf) {
                 Ok((last, count)) => {
-                    metrics::histogram!("trove_journal_flush_seconds")
-                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
                     metrics::histogram!("trove_journal_batch_records").record(count as f64);
                     metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
                     self.shared.durable.send_modify(|d| d.seq = last);
@@ -298,8 +294,7 @@ impl JournalWriter {
             pos += 4 + len;
             count += 1;
             if pos - start >= self.block_target_bytes || pos == buf.len() {
-                let (value, hash) =
-                    codec::encode_block(block_first, count, now, &prev, &buf[start..pos]);
+                let (value, hash) = codec::encode_block(block_first, count, now, &prev, &buf[start..pos]);
                 large |= value.len() > SLED_INLINE_LIMIT;
                 batch.insert(&codec::key_of(block_first), value);
                 prev = hash;

@@ -40,9 +40,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use trove_engine::{
-    Clock, Engine, EngineConfig, Journal, Millis, Record, ReplayError, Seq, SystemClock, World,
-};
+use trove_engine::{Clock, Engine, EngineConfig, Journal, Millis, Record, ReplayError, Seq, SystemClock, World};
 
 /// Storage settings.
 #[derive(Clone)]
@@ -74,24 +72,20 @@ impl Default for StoreOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("data folder {path} is in use by another Trove process{holder}; stop it first or use another --data folder")]
+    #[error(
+        "data folder {path} is in use by another Trove process{holder}; stop it first or use another --data folder"
+    )]
     Locked { path: PathBuf, holder: String },
     #[error(transparent)]
     Damaged(#[from] JournalDamage),
     #[error("journal cannot be replayed: {0}")]
     Replay(#[from] ReplayError),
     #[error("snapshot at sequence {snapshot_seq} is ahead of the journal, which ends at {journal_last}: journal records were lost")]
-    SnapshotAhead {
-        snapshot_seq: Seq,
-        journal_last: Seq,
-    },
+    SnapshotAhead { snapshot_seq: Seq, journal_last: Seq },
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     #[error("snapshot: {0}")]
     Snapshot(String),
     #[error(transparent)]
@@ -149,9 +143,7 @@ impl DirLock {
                     holder,
                 });
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io(format!("lock {}", path.display()))(e))
-            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(format!("lock {}", path.display()))(e)),
         }
         let _ = file
             .set_len(0)
@@ -190,10 +182,7 @@ fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Vec<(PathBuf, String)>)
 }
 
 /// Recovery: newest valid snapshot, then the journal tail.
-fn recover(
-    dir: &Path,
-    tree: &sled::Tree,
-) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
+fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
     let started = Instant::now();
     let (snap, skipped) = newest_snapshot(dir)?;
     let snapshot_seq = snap.as_ref().map(|w| w.last_seq);
@@ -235,10 +224,7 @@ pub struct Store {
 
 impl Store {
     /// Locks `dir`, recovers its state, and starts the journal writer.
-    pub fn open(
-        dir: &Path,
-        options: StoreOptions,
-    ) -> Result<(Store, World, RecoveryReport), StoreError> {
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, World, RecoveryReport), StoreError> {
         let lock = DirLock::acquire(dir)?;
         let (db, tree) = open_sled(dir, &options)?;
         let (world, end, report) = recover(dir, &tree)?;
@@ -306,11 +292,7 @@ impl Store {
 
     /// Waits for everything appended to be durable and stops taking appends.
     pub async fn close(&self) -> Result<Seq, StoreError> {
-        Ok(self
-            .journal
-            .close()
-            .await
-            .map_err(trove_engine::EngineError::from)?)
+        Ok(self.journal.close().await.map_err(trove_engine::EngineError::from)?)
     }
 }
 
@@ -390,11 +372,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
     let mut snapshot_results = Vec::new();
     while let Some(s) = pending.peek() {
         if s.last_seq == 0 {
-            snapshot_results.push((
-                s.last_seq,
-                replayed.digest() == s.digest(),
-                replayed.diff(s, 5),
-            ));
+            snapshot_results.push((s.last_seq, replayed.digest() == s.digest(), replayed.diff(s, 5)));
             pending.next();
         } else {
             break;
@@ -419,7 +397,10 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
             check(
                 "journal readable",
                 true,
-                format!("{} records in {} blocks, checksums, hash chain and sequence intact; replayed at {:.0} records/s", end.last_seq, end.blocks, rate),
+                format!(
+                    "{} records in {} blocks, checksums, hash chain and sequence intact; replayed at {:.0} records/s",
+                    end.last_seq, end.blocks, rate
+                ),
             );
             (Some(end), true)
         }
@@ -436,11 +417,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
         check(
             &format!("snapshot {seq} equals replay"),
             ok,
-            if ok {
-                "digests equal".into()
-            } else {
-                diff.join("; ")
-            },
+            if ok { "digests equal".into() } else { diff.join("; ") },
         );
     }
     for s in pending {

@@ -13,9 +13,7 @@ pub enum JournalDamage {
     CorruptRecord { seq: Seq, reason: String },
     #[error("journal gap: expected sequence {expected}, found block starting at {found}")]
     Gap { expected: Seq, found: Seq },
-    #[error(
-        "journal hash chain broken at block {first_seq}: it does not follow the block before it"
-    )]
+    #[error("journal hash chain broken at block {first_seq}: it does not follow the block before it")]
     BrokenChain { first_seq: Seq },
     #[error("journal read failed: {0}")]
     Storage(String),
@@ -25,8 +23,9 @@ impl JournalDamage {
     /// The first sequence the damage affects.
     pub fn position(&self) -> Option<Seq> {
         match self {
-            JournalDamage::CorruptBlock { first_seq, .. }
-            | JournalDamage::BrokenChain { first_seq } => Some(*first_seq),
+            JournalDamage::CorruptBlock { first_seq, .. } | JournalDamage::BrokenChain { first_seq } => {
+                Some(*first_seq)
+            }
             JournalDamage::CorruptRecord { seq, .. } => Some(*seq),
             JournalDamage::Gap { expected, .. } => Some(*expected),
             JournalDamage::Storage(_) => None,
@@ -62,8 +61,8 @@ pub fn scan<E>(
     match tree.range(..start_key.as_slice()).next_back() {
         Some(Ok((k, v))) => {
             let first_seq = codec::seq_of_key(&k).unwrap_or(0);
-            let block = codec::decode_block(&v)
-                .map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
+            let block =
+                codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
             prev_hash = block.hash;
             expected = Some(block.first_seq + u64::from(block.count));
         }
@@ -87,10 +86,7 @@ pub fn scan<E>(
         if block.first_seq != key_seq {
             return Err(Err(JournalDamage::CorruptBlock {
                 first_seq: key_seq,
-                reason: format!(
-                    "stored under sequence {key_seq} but says {}",
-                    block.first_seq
-                ),
+                reason: format!("stored under sequence {key_seq} but says {}", block.first_seq),
             }));
         }
         let want = expected.unwrap_or(1);
@@ -112,8 +108,7 @@ pub fn scan<E>(
             }));
         }
         for r in block.records() {
-            let (seq, record) =
-                r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
+            let (seq, record) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
             if seq > after {
                 visit(seq, block.committed_at, record).map_err(Ok)?;
             }

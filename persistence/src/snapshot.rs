@@ -48,10 +48,7 @@ pub fn list(data_dir: &Path) -> std::io::Result<Vec<(Seq, PathBuf)>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(seq) = name
-            .strip_prefix("snapshot-")
-            .and_then(|s| s.strip_suffix(".trv"))
-        {
+        if let Some(seq) = name.strip_prefix("snapshot-").and_then(|s| s.strip_suffix(".trv")) {
             if let Ok(seq) = seq.parse::<Seq>() {
                 out.push((seq, entry.path()));
             }
@@ -83,9 +80,7 @@ pub fn write(data_dir: &Path, world: &World, keep: usize) -> Result<PathBuf, Str
         f.sync_all().map_err(io)?;
     }
     fs::rename(&tmp, &path).map_err(io)?;
-    fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
+    fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
     if let Ok(all) = list(data_dir) {
         for (_, old) in all.into_iter().skip(keep.max(1)) {
             let _ = fs::remove_file(old);
@@ -120,10 +115,7 @@ pub fn read(path: &Path) -> Result<World, String> {
     }
     let mut world: World = codec::decode_value(payload).map_err(|e| e.to_string())?;
     if world.last_seq != seq {
-        return Err(format!(
-            "header says sequence {seq}, state says {}",
-            world.last_seq
-        ));
+        return Err(format!("header says sequence {seq}, state says {}", world.last_seq));
     }
     world.intern();
     Ok(world)

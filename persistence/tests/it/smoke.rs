@@ -28,8 +28,7 @@ fn hunt() -> HuntDef {
 }
 
 async fn session(dir: &Path, f: impl AsyncFnOnce(&Engine, &Store)) {
-    let (engine, store, _) =
-        open_engine(dir, StoreOptions::default(), EngineConfig::default()).unwrap();
+    let (engine, store, _) = open_engine(dir, StoreOptions::default(), EngineConfig::default()).unwrap();
     f(&engine, &store).await;
     store.close().await.unwrap();
     engine.stop();
