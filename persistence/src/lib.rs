@@ -217,6 +217,8 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
 /// An open data folder: the lock, sled, and the running journal writer.
 pub struct Store {
     dir: PathBuf,
+    /// For readers (feeds, exports) while the writer runs; sled allows both.
+    tree: sled::Tree,
     journal: Arc<SledJournal>,
     options: StoreOptions,
     _lock: DirLock,
@@ -228,6 +230,7 @@ impl Store {
         let lock = DirLock::acquire(dir)?;
         let (db, tree) = open_sled(dir, &options)?;
         let (world, end, report) = recover(dir, &tree)?;
+        let reader = tree.clone();
         let journal = SledJournal::start(journal::WriterStart {
             db,
             tree,
@@ -250,6 +253,7 @@ impl Store {
         Ok((
             Store {
                 dir: dir.to_path_buf(),
+                tree: reader,
                 journal: Arc::new(journal),
                 options,
                 _lock: lock,
@@ -269,6 +273,29 @@ impl Store {
 
     pub fn durability(&self) -> DurabilityMode {
         self.journal.shared().mode()
+    }
+
+    /// Reads up to `limit` durable records with sequence greater than `after`,
+    /// in order, with their commit time. Never returns a record that is not
+    /// yet durable, so a consumer never sees something a crash could undo.
+    pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<(Seq, Millis, Record)>, StoreError> {
+        let durable = self.journal.durability().borrow().seq;
+        let mut out = Vec::new();
+        if after >= durable || limit == 0 {
+            return Ok(out);
+        }
+        struct Enough;
+        let result = scan::scan(&self.tree, after, |seq, at, record| {
+            if seq > durable || out.len() >= limit {
+                return Err(Enough);
+            }
+            out.push((seq, at, record));
+            Ok(())
+        });
+        match result {
+            Ok(_) | Err(Ok(Enough)) => Ok(out),
+            Err(Err(damage)) => Err(StoreError::Damaged(damage)),
+        }
     }
 
     /// Dumps the engine's state at one sequence and writes it as a snapshot.
