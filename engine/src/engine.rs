@@ -13,8 +13,7 @@ use crate::state::*;
 use actix::prelude::*;
 use dashmap::DashMap;
 use parking_lot::Mutex;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch, Semaphore};
@@ -86,6 +85,8 @@ pub struct Engine {
     admission: Arc<Semaphore>,
     config: EngineConfig,
     durable: watch::Receiver<Durability>,
+    /// Picks a player's (or hunt's) shard.
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Engine {
@@ -108,9 +109,8 @@ impl Engine {
         for _ in 0..shard_count {
             let arbiter = Arbiter::new();
             let core = core.clone();
-            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| ShardActor {
-                core,
-                players: Default::default(),
+            shards.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                ShardActor::new(core)
             }));
             arbiters.push(arbiter);
         }
@@ -121,6 +121,7 @@ impl Engine {
             arbiters: Arc::new(Mutex::new(arbiters)),
             admission: Arc::new(Semaphore::new(config.admission_units as usize)),
             config,
+            hasher: Default::default(),
         };
         let World { hunts, players, .. } = world;
         for (id, state) in hunts {
@@ -154,9 +155,7 @@ impl Engine {
     }
 
     fn shard_of(&self, key: &str) -> usize {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        (h.finish() % self.shards.len() as u64) as usize
+        (self.hasher.hash_one(key) % self.shards.len() as u64) as usize
     }
 
     async fn admit(&self, units: u32) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
@@ -272,7 +271,7 @@ impl Engine {
             if matches!(ev.kind, EventKind::ClueFound { .. }) && !hunt.def.is_open_at(now) {
                 return Err(invalid(format!("hunt {:?} is not open", ev.hunt)));
             }
-            effects.push(effect_of(&hunt.def, &hunt.id, &ev.kind).map_err(invalid)?);
+            effects.push(effect_of(&hunt.def, &hunt.id, ev.kind.view()).map_err(invalid)?);
         }
         let accepted = events.len();
         let _permit = self.admit(accepted as u32).await?;
@@ -286,12 +285,20 @@ impl Engine {
             let shard = self.shard_of(&ev.player);
             routed[shard].push((ev.player, effect));
         }
-        for (shard, batch) in routed.into_iter().enumerate() {
-            if !batch.is_empty() {
-                self.shards[shard].do_send(RouteEvents(batch));
+        let mut applied = Vec::with_capacity(self.shards.len());
+        for (shard, events) in routed.into_iter().enumerate() {
+            if !events.is_empty() {
+                let (tx, rx) = oneshot::channel();
+                self.shards[shard].do_send(RouteEvents { events, applied: tx });
+                applied.push(rx);
             }
         }
         self.wait_durable(seq).await?;
+        // Keep the permits until the shards have applied the batch, so a
+        // backlog in the shards throttles ingest instead of growing mailboxes.
+        for rx in applied {
+            rx.await.map_err(|_| EngineError::Stopped)?;
+        }
         metrics::counter!("trove_events_total").increment(accepted as u64);
         Ok(IngestResult { accepted, seq })
     }
@@ -359,6 +366,12 @@ impl Engine {
     /// The last sequence handed out by the journal.
     pub fn last_seq(&self) -> Seq {
         self.core.journal.last_seq()
+    }
+
+    /// Admission units held by work in flight: the engine's queue depth, for
+    /// metrics.
+    pub fn admission_in_use(&self) -> usize {
+        (self.config.admission_units as usize).saturating_sub(self.admission.available_permits())
     }
 
     /// The last durable sequence.

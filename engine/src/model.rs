@@ -147,6 +147,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub fn view(&self) -> EventKindView<'_> {
+        match self {
+            EventKind::ClueFound { clue } => EventKindView::ClueFound { clue },
+            EventKind::Checkin { location } => EventKindView::Checkin { location },
+            EventKind::Interaction { kind } => EventKindView::Interaction { kind },
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::ClueFound { .. } => "clue_found",
@@ -279,6 +287,112 @@ impl Record {
             Record::StockAdded { .. } => "stock_added",
             Record::Event(e) => e.kind.type_name(),
             Record::Claim { .. } => "claim",
+        }
+    }
+}
+
+/// A borrowed view of a [`Record`], decoded from the journal without copying
+/// its strings. Replay runs on views: allocating three `String`s per event
+/// was most of its cost. Same shape as `Record`, so it decodes the same bytes;
+/// the variant and field order must match `Record` exactly.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordView<'a> {
+    HuntDefined(std::borrow::Cow<'a, HuntDef>),
+    StockAdded {
+        hunt: &'a str,
+        sku: &'a str,
+        added: u64,
+    },
+    Event(#[serde(borrow)] GameEventView<'a>),
+    Claim {
+        #[serde(borrow)]
+        request: ClaimRequestView<'a>,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameEventView<'a> {
+    pub player: &'a str,
+    pub hunt: &'a str,
+    #[serde(borrow)]
+    pub kind: EventKindView<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKindView<'a> {
+    ClueFound { clue: &'a str },
+    Checkin { location: &'a str },
+    Interaction { kind: &'a str },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequestView<'a> {
+    pub claim_id: &'a str,
+    pub player: &'a str,
+    pub hunt: &'a str,
+    pub sku: &'a str,
+    pub customs: &'a str,
+}
+
+impl Record {
+    pub fn view(&self) -> RecordView<'_> {
+        match self {
+            Record::HuntDefined(def) => RecordView::HuntDefined(std::borrow::Cow::Borrowed(def)),
+            Record::StockAdded { hunt, sku, added } => RecordView::StockAdded {
+                hunt,
+                sku,
+                added: *added,
+            },
+            Record::Event(ev) => RecordView::Event(GameEventView {
+                player: &ev.player,
+                hunt: &ev.hunt,
+                kind: ev.kind.view(),
+            }),
+            Record::Claim { request: r, outcome } => RecordView::Claim {
+                request: ClaimRequestView {
+                    claim_id: &r.claim_id,
+                    player: &r.player,
+                    hunt: &r.hunt,
+                    sku: &r.sku,
+                    customs: &r.customs,
+                },
+                outcome: *outcome,
+            },
+        }
+    }
+}
+
+impl RecordView<'_> {
+    pub fn to_record(&self) -> Record {
+        match self {
+            RecordView::HuntDefined(def) => Record::HuntDefined(def.clone().into_owned()),
+            RecordView::StockAdded { hunt, sku, added } => Record::StockAdded {
+                hunt: (*hunt).into(),
+                sku: (*sku).into(),
+                added: *added,
+            },
+            RecordView::Event(ev) => Record::Event(GameEvent {
+                player: ev.player.into(),
+                hunt: ev.hunt.into(),
+                kind: match ev.kind {
+                    EventKindView::ClueFound { clue } => EventKind::ClueFound { clue: clue.into() },
+                    EventKindView::Checkin { location } => EventKind::Checkin {
+                        location: location.into(),
+                    },
+                    EventKindView::Interaction { kind } => EventKind::Interaction { kind: kind.into() },
+                },
+            }),
+            RecordView::Claim { request: r, outcome } => Record::Claim {
+                request: ClaimRequest {
+                    claim_id: r.claim_id.into(),
+                    player: r.player.into(),
+                    hunt: r.hunt.into(),
+                    sku: r.sku.into(),
+                    customs: r.customs.into(),
+                },
+                outcome: *outcome,
+            },
         }
     }
 }

@@ -257,32 +257,42 @@ pub struct World {
     /// Last journal sequence this state includes.
     pub last_seq: Seq,
     pub hunts: BTreeMap<String, HuntState>,
-    pub players: HashMap<Arc<str>, PlayerState>,
+    pub players: PlayerMap,
 }
+
+/// Players by id. foldhash: several times faster than SipHash on short ids,
+/// and still seeded per process, so ids chosen by clients cannot be aimed at
+/// one bucket.
+pub type PlayerMap = HashMap<Arc<str>, PlayerState, foldhash::fast::RandomState>;
 
 impl World {
     /// Applies one journal record. Records must come in sequence order with no gap.
     pub fn apply(&mut self, seq: Seq, record: &Record) -> Result<(), ReplayError> {
+        self.apply_view(seq, &record.view())
+    }
+
+    /// [`World::apply`] on a borrowed record, as decoded from the journal.
+    pub fn apply_view(&mut self, seq: Seq, record: &RecordView<'_>) -> Result<(), ReplayError> {
         let err = |reason: String| ReplayError { seq, reason };
         if seq != self.last_seq + 1 {
             return Err(err(format!("expected sequence {}", self.last_seq + 1)));
         }
         match record {
-            Record::HuntDefined(def) => {
+            RecordView::HuntDefined(def) => {
                 if let Some(existing) = self.hunts.get(&def.id) {
-                    if *existing.def != *def {
+                    if *existing.def != **def {
                         return Err(err(format!("hunt {:?} redefined differently", def.id)));
                     }
                 } else {
                     def.validate().map_err(&err)?;
-                    self.hunts
-                        .insert(def.id.clone(), HuntState::new(Arc::new(def.clone()), seq));
+                    let def: HuntDef = def.clone().into_owned();
+                    self.hunts.insert(def.id.clone(), HuntState::new(Arc::new(def), seq));
                 }
             }
-            Record::StockAdded { hunt, sku, added } => {
+            RecordView::StockAdded { hunt, sku, added } => {
                 let h = self
                     .hunts
-                    .get_mut(hunt)
+                    .get_mut(*hunt)
                     .ok_or_else(|| err(format!("stock for unknown hunt {hunt:?}")))?;
                 let p = h
                     .def
@@ -290,32 +300,32 @@ impl World {
                     .ok_or_else(|| err(format!("stock for unknown sku {sku:?}")))?;
                 h.add_stock(p, *added).map_err(&err)?;
             }
-            Record::Event(ev) => {
+            RecordView::Event(ev) => {
                 let effect = {
                     let h = self
                         .hunts
-                        .get(&ev.hunt)
+                        .get(ev.hunt)
                         .ok_or_else(|| err(format!("event for unknown hunt {:?}", ev.hunt)))?;
-                    effect_of(&h.def, &self.intern_hunt(&ev.hunt), &ev.kind).map_err(&err)?
+                    effect_of(&h.def, &h.id, ev.kind).map_err(&err)?
                 };
-                self.player_mut(&ev.player).apply_event(&effect);
+                self.player_mut(ev.player).apply_event(&effect);
             }
-            Record::Claim { request, outcome } => {
-                let hunt_arc = self.intern_hunt(&request.hunt);
-                let player = self.players.get(request.player.as_str());
-                if player.and_then(|p| p.find_claim(&request.claim_id)).is_some() {
+            RecordView::Claim { request, outcome } => {
+                let hunt_arc = self.intern_hunt(request.hunt);
+                let player = self.players.get(request.player);
+                if player.and_then(|p| p.find_claim(request.claim_id)).is_some() {
                     return Err(err(format!(
                         "claim {:?} of {:?} decided twice",
                         request.claim_id, request.player
                     )));
                 }
-                let mut sku: Arc<str> = Arc::from(request.sku.as_str());
-                if let Some(h) = self.hunts.get_mut(&request.hunt) {
-                    if let Some(p) = h.def.product_index(&request.sku) {
+                let mut sku: Option<Arc<str>> = None;
+                if let Some(h) = self.hunts.get_mut(request.hunt) {
+                    if let Some(p) = h.def.product_index(request.sku) {
                         if outcome.is_granted() {
                             let def = &h.def.products[p];
                             let (score, granted) = player.map_or((0, 0), |pl| {
-                                (pl.score(&request.hunt), pl.granted_count(&request.hunt, &request.sku))
+                                (pl.score(request.hunt), pl.granted_count(request.hunt, request.sku))
                             });
                             if score < def.min_score {
                                 return Err(err(format!("grant to {:?} below min_score", request.player)));
@@ -325,17 +335,17 @@ impl World {
                             }
                         }
                         h.apply_outcome(p, *outcome).map_err(&err)?;
-                        sku = Arc::from(def_sku(&h.def, p));
+                        sku = Some(Arc::from(h.def.products[p].sku.as_str()));
                     } else if outcome.is_granted() {
                         return Err(err(format!("grant of unknown sku {:?}", request.sku)));
                     }
                 } else if outcome.is_granted() {
                     return Err(err(format!("grant in unknown hunt {:?}", request.hunt)));
                 }
-                self.player_mut(&request.player).record_claim(ClaimEntry {
-                    claim_id: request.claim_id.as_str().into(),
+                self.player_mut(request.player).record_claim(ClaimEntry {
+                    claim_id: request.claim_id.into(),
                     hunt: hunt_arc,
-                    sku,
+                    sku: sku.unwrap_or_else(|| Arc::from(request.sku)),
                     outcome: *outcome,
                     seq,
                 });
@@ -372,7 +382,7 @@ impl World {
         if !self.players.contains_key(player) {
             self.players.insert(Arc::from(player), PlayerState::default());
         }
-        self.players.get_mut(player).expect("just inserted")
+        self.players.get_mut(player).expect("present")
     }
 
     /// Counts that must agree between any two views of the same journal.
@@ -565,24 +575,20 @@ impl World {
     }
 }
 
-fn def_sku(def: &HuntDef, product: usize) -> &str {
-    &def.products[product].sku
-}
-
 /// Validates one event against its hunt and says what it does to the player.
-pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: &EventKind) -> Result<EventEffect, String> {
+pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: EventKindView<'_>) -> Result<EventEffect, String> {
     let clue = match kind {
-        EventKind::ClueFound { clue } => {
+        EventKindView::ClueFound { clue } => {
             let i = def
                 .clue_index(clue)
                 .ok_or_else(|| format!("unknown clue {clue:?} in hunt {:?}", def.id))?;
             Some((i, def.clues[i].points))
         }
-        EventKind::Checkin { location } => {
+        EventKindView::Checkin { location } => {
             check_text("location", location)?;
             None
         }
-        EventKind::Interaction { kind } => {
+        EventKindView::Interaction { kind } => {
             check_text("kind", kind)?;
             None
         }

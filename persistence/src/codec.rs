@@ -21,7 +21,7 @@
 //! `prev_hash`).
 
 use thiserror::Error;
-use trove_engine::{Millis, Record, Seq};
+use trove_engine::{Millis, Record, RecordView, Seq};
 
 pub const MAGIC: &[u8; 4] = b"TRVJ";
 pub const FORMAT_VERSION: u8 = 1;
@@ -162,45 +162,62 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
 }
 
 impl<'a> Block<'a> {
-    /// The records of the block with their sequence numbers.
-    pub fn records(&self) -> impl Iterator<Item = Result<(Seq, Record), (Seq, String)>> + 'a {
+    /// The encoded records of the block with their sequence numbers; framing
+    /// errors (a length running past the payload, trailing bytes) are errors.
+    pub fn bodies(&self) -> impl Iterator<Item = Result<(Seq, &'a [u8]), (Seq, String)>> + 'a {
         let mut rest = self.payload;
         let first = self.first_seq;
-        let count = self.count as u64;
+        let count = u64::from(self.count);
         let mut i = 0u64;
+        let mut done = false;
         std::iter::from_fn(move || {
-            if i == count {
-                if !rest.is_empty() {
-                    i += 1;
-                    return Some(Err((
-                        first + count,
-                        format!("{} bytes after the last record", rest.len()),
-                    )));
-                }
+            if done {
                 return None;
             }
-            if i > count {
-                return None;
+            if i == count {
+                done = true;
+                return (!rest.is_empty())
+                    .then(|| Err((first + count, format!("{} bytes after the last record", rest.len()))));
             }
             let seq = first + i;
             i += 1;
-            if rest.len() < 4 {
-                i = count + 1;
-                return Some(Err((seq, "record length cut short".into())));
+            let len = rest
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+            match len {
+                Some(len) if rest.len() >= 4 + len => {
+                    let body = &rest[4..4 + len];
+                    rest = &rest[4 + len..];
+                    Some(Ok((seq, body)))
+                }
+                _ => {
+                    done = true;
+                    Some(Err((seq, "record cut short".into())))
+                }
             }
-            let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-            if rest.len() < 4 + len {
-                i = count + 1;
-                return Some(Err((seq, "record cut short".into())));
-            }
-            let body = &rest[4..4 + len];
-            rest = &rest[4 + len..];
-            Some(decode_record(body).map(|r| (seq, r)).map_err(|e| {
-                i = count + 1;
-                (seq, e.to_string())
-            }))
         })
     }
+
+    /// The records of the block, decoded into owned values.
+    pub fn records(&self) -> impl Iterator<Item = Result<(Seq, Record), (Seq, String)>> + 'a {
+        self.bodies().map(|r| {
+            r.and_then(|(seq, body)| {
+                decode_record(body)
+                    .map(|rec| (seq, rec))
+                    .map_err(|e| (seq, e.to_string()))
+            })
+        })
+    }
+}
+
+/// Decodes a record without copying its strings.
+pub fn decode_view(bytes: &[u8]) -> Result<RecordView<'_>, CodecError> {
+    let (record, used) =
+        bincode::serde::borrow_decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode(format!("{} trailing bytes", bytes.len() - used)));
+    }
+    Ok(record)
 }
 
 pub fn key_of(first_seq: Seq) -> [u8; 8] {
@@ -209,4 +226,71 @@ pub fn key_of(first_seq: Seq) -> [u8; 8] {
 
 pub fn seq_of_key(key: &[u8]) -> Option<Seq> {
     Some(Seq::from_be_bytes(key.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trove_engine::*;
+
+    #[test]
+    fn views_decode_the_bytes_records_encode() {
+        let def = HuntDef {
+            id: "h".into(),
+            name: "n".into(),
+            opens_at: Some(1),
+            closes_at: None,
+            clues: vec![ClueDef {
+                id: "c".into(),
+                points: 3,
+            }],
+            products: vec![ProductDef {
+                sku: "s".into(),
+                stock: 2,
+                per_player_limit: 1,
+                min_score: 0,
+            }],
+        };
+        let records = vec![
+            Record::HuntDefined(def),
+            Record::StockAdded {
+                hunt: "h".into(),
+                sku: "s".into(),
+                added: 7,
+            },
+            Record::Event(GameEvent {
+                player: "p".into(),
+                hunt: "h".into(),
+                kind: EventKind::ClueFound { clue: "c".into() },
+            }),
+            Record::Event(GameEvent {
+                player: "p".into(),
+                hunt: "h".into(),
+                kind: EventKind::Checkin { location: "x".into() },
+            }),
+            Record::Event(GameEvent {
+                player: "p".into(),
+                hunt: "h".into(),
+                kind: EventKind::Interaction { kind: "k".into() },
+            }),
+            Record::Claim {
+                request: ClaimRequest {
+                    claim_id: "k1".into(),
+                    player: "p".into(),
+                    hunt: "h".into(),
+                    sku: "s".into(),
+                    customs: r#"{"v":1}"#.into(),
+                },
+                outcome: Outcome::Rejected(RejectReason::LimitReached),
+            },
+        ];
+        for r in records {
+            let mut buf = Vec::new();
+            encode_record(&r, &mut buf).unwrap();
+            let view = decode_view(&buf[4..]).unwrap();
+            assert_eq!(view, r.view());
+            assert_eq!(view.to_record(), r);
+            assert_eq!(decode_record(&buf[4..]).unwrap(), r);
+        }
+    }
 }

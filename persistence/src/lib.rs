@@ -52,6 +52,10 @@ pub struct StoreOptions {
     /// inline in sled's log (no blob files) and was the sweet spot measured
     /// here: ~4.7k flushed 32 KiB values per second.
     pub block_target_bytes: usize,
+    /// Shortest time between the starts of two group commits: the window in
+    /// which requests gather into one flush. Bounds flushes to 1/interval per
+    /// second; adds at most this much to an acknowledgement's latency.
+    pub commit_interval: Duration,
     /// Snapshot files kept (newest first).
     pub snapshots_kept: usize,
     /// Stamps journal blocks with their commit time.
@@ -64,6 +68,7 @@ impl Default for StoreOptions {
             durability: DurabilityMode::Flush,
             cache_capacity: 256 << 20,
             block_target_bytes: 32 << 10,
+            commit_interval: Duration::from_micros(500),
             snapshots_kept: 3,
             clock: Arc::new(SystemClock),
         }
@@ -191,7 +196,7 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
     let mut tail = 0u64;
     let end = scan::scan(tree, from, |seq, _, record| {
         tail += 1;
-        world.apply(seq, &record)
+        world.apply_view(seq, &record)
     })
     .map_err(|e| match e {
         Ok(replay) => StoreError::Replay(replay),
@@ -239,6 +244,7 @@ impl Store {
             last_hash: end.last_hash,
             mode: options.durability,
             block_target_bytes: options.block_target_bytes,
+            commit_interval: options.commit_interval,
             clock: options.clock.clone(),
         })
         .map_err(io("open sled data file"))?;
@@ -289,7 +295,7 @@ impl Store {
             if seq > durable || out.len() >= limit {
                 return Err(Enough);
             }
-            out.push((seq, at, record));
+            out.push((seq, at, record.to_record()));
             Ok(())
         });
         match result {
@@ -407,7 +413,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
     }
     let started = Instant::now();
     let scanned = scan::scan(tree, 0, |seq, _, record| {
-        replayed.apply(seq, &record)?;
+        replayed.apply_view(seq, &record)?;
         while let Some(s) = pending.peek() {
             if s.last_seq != seq {
                 break;
@@ -506,7 +512,7 @@ pub fn read_journal(
     let _lock = DirLock::acquire(dir)?;
     let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
     scan::scan(&tree, after, |s, t, r| {
-        visit(s, t, r);
+        visit(s, t, r.to_record());
         Ok::<(), std::convert::Infallible>(())
     })
     .map_err(|e| match e {

@@ -2,7 +2,7 @@
 //! sequence) before any of its records is handed out.
 
 use crate::codec::{self, Hash};
-use trove_engine::{Millis, Record, Seq};
+use trove_engine::{Millis, RecordView, Seq};
 
 /// Where and why the journal cannot be read past some point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,12 +42,12 @@ pub struct JournalEnd {
 }
 
 /// Visits every record with a sequence greater than `after`, in order, with
-/// the time its block was committed. Stops at the first damage, or when the
+/// the time its block was committed, as a borrowed view (no string copies). Stops at the first damage, or when the
 /// visitor returns an error (which is passed through as `Err(Ok(e))`).
 pub fn scan<E>(
     tree: &sled::Tree,
     after: Seq,
-    mut visit: impl FnMut(Seq, Millis, Record) -> Result<(), E>,
+    mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     let storage = |e: sled::Error| Err(Err(JournalDamage::Storage(e.to_string())));
     // Start at the block holding `after + 1`, and check the link from the block before it.
@@ -107,9 +107,15 @@ pub fn scan<E>(
                 reason: "empty block".into(),
             }));
         }
-        for r in block.records() {
-            let (seq, record) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
+        for r in block.bodies() {
+            let (seq, body) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
             if seq > after {
+                let record = codec::decode_view(body).map_err(|e| {
+                    Err(JournalDamage::CorruptRecord {
+                        seq,
+                        reason: e.to_string(),
+                    })
+                })?;
                 visit(seq, block.committed_at, record).map_err(Ok)?;
             }
         }

@@ -1,3 +1,7 @@
 //! Integration tests of trove-persistence: one binary for all of them.
 
+mod corruption;
+mod crash;
+mod failstop;
+mod lock;
 mod smoke;

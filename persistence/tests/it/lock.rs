@@ -1,0 +1,175 @@
+//! One process per data folder: a second open fails at once with
+//! `StoreError::Locked`, in this process and from another real process, and
+//! the folder opens again once the first owner has closed it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use trove_engine::*;
+use trove_persistence::*;
+
+const CHILD_DIR_ENV: &str = "TROVE_LOCK_CHILD_DIR";
+/// The libtest path of [`lock_child`] inside this test binary.
+const CHILD_TEST: &str = "lock::lock_child";
+
+fn open(dir: &Path) -> Result<(Engine, Store, RecoveryReport), StoreError> {
+    open_engine(dir, StoreOptions::default(), EngineConfig::default())
+}
+
+/// Asserts `err` is `Locked` on `dir`, with a message that names the folder and
+/// the pid holding it.
+fn assert_locked(err: &StoreError, dir: &Path, holder_pid: u32) {
+    match err {
+        StoreError::Locked { path, holder } => {
+            assert_eq!(path, dir, "Locked names the wrong folder");
+            assert_eq!(holder, &format!(" (pid {holder_pid})"), "Locked names the wrong holder");
+        }
+        other => panic!("expected StoreError::Locked, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.display().to_string()),
+        "message does not name the folder: {msg}"
+    );
+    assert!(
+        msg.contains(&format!("pid {holder_pid}")),
+        "message does not name the holder: {msg}"
+    );
+}
+
+async fn close(engine: Engine, store: Store) {
+    store.close().await.unwrap();
+    engine.stop();
+    drop(store);
+}
+
+#[test]
+fn second_open_in_process_fails_at_once_then_works_after_close() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    actix::System::new().block_on(async {
+        let (engine, store, _) = open(&dir).unwrap();
+
+        let started = Instant::now();
+        let err = match open(&dir) {
+            Err(e) => e,
+            Ok(_) => panic!("a second open of a folder in use succeeded"),
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "Locked took {:?}",
+            started.elapsed()
+        );
+        assert_locked(&err, &dir, std::process::id());
+        // Offline tools take the same lock.
+        assert_locked(&verify(&dir).unwrap_err(), &dir, std::process::id());
+        assert_locked(
+            &read_journal(&dir, 0, |_, _, _| {}).unwrap_err(),
+            &dir,
+            std::process::id(),
+        );
+        // The failed attempts did not disturb the owner.
+        let hunt = HuntDef {
+            id: "h".into(),
+            name: "H".into(),
+            opens_at: None,
+            closes_at: None,
+            clues: vec![],
+            products: vec![],
+        };
+        assert!(engine.define_hunt(hunt).await.unwrap().created);
+        close(engine, store).await;
+
+        let (engine, store, report) = open(&dir).expect("open after the owner closed");
+        assert_eq!(report.last_seq, 1);
+        assert_eq!(engine.hunt_ids(), vec!["h".to_string()]);
+        close(engine, store).await;
+    });
+    assert!(verify(&dir).unwrap().ok());
+}
+
+/// The other process of [`second_open_from_another_process_fails_at_once`]:
+/// tries to open the folder and prints `LOCKED <message>` or `OPENED <last_seq>`.
+/// Exits 0 in both cases; only other errors fail it.
+#[test]
+#[ignore = "child process of the lock test; does nothing unless TROVE_LOCK_CHILD_DIR is set"]
+fn lock_child() {
+    let Ok(dir) = std::env::var(CHILD_DIR_ENV) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    actix::System::new().block_on(async {
+        let started = Instant::now();
+        match open(dir) {
+            Err(e @ StoreError::Locked { .. }) => println!("LOCKED {}ms {e}", started.elapsed().as_millis()),
+            Err(e) => panic!("open failed with something else than Locked: {e}"),
+            Ok((engine, store, report)) => {
+                println!("OPENED {}", report.last_seq);
+                close(engine, store).await;
+            }
+        }
+    });
+}
+
+/// Runs [`lock_child`] on `dir` and returns its result line.
+fn run_child(dir: &Path) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", CHILD_TEST, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR_ENV, dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "lock child failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // libtest prints "test lock::lock_child ... " before the test runs.
+    stdout
+        .lines()
+        .find_map(|l| {
+            l.find("LOCKED ")
+                .or_else(|| l.find("OPENED "))
+                .map(|at| l[at..].to_string())
+        })
+        .unwrap_or_else(|| panic!("lock child printed no result:\n{stdout}"))
+}
+
+#[test]
+fn second_open_from_another_process_fails_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    actix::System::new().block_on(async {
+        let (engine, store, _) = open(&dir).unwrap();
+        let hunt = HuntDef {
+            id: "h".into(),
+            name: "H".into(),
+            opens_at: None,
+            closes_at: None,
+            clues: vec![],
+            products: vec![],
+        };
+        engine.define_hunt(hunt).await.unwrap();
+
+        let line = run_child(&dir);
+        let rest = line
+            .strip_prefix("LOCKED ")
+            .unwrap_or_else(|| panic!("second process opened a folder in use: {line}"));
+        let (ms, msg) = rest.split_once("ms ").unwrap();
+        let ms: u64 = ms.parse().unwrap();
+        assert!(ms < 1000, "Locked took {ms} ms in the other process");
+        assert!(
+            msg.contains(&dir.display().to_string()),
+            "message does not name the folder: {msg}"
+        );
+        assert!(
+            msg.contains(&format!("(pid {})", std::process::id())),
+            "message does not name this process as the holder: {msg}"
+        );
+        close(engine, store).await;
+    });
+    // The owner is gone: the other process opens it and sees its contents.
+    assert_eq!(run_child(&dir), "OPENED 1");
+}
