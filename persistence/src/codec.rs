@@ -12,20 +12,27 @@
 //! 20     4     payload_len     u32 LE
 //! 24     8     committed_at_ms i64 LE  (wall clock at group commit)
 //! 32     32    prev_hash       (hash of the previous block; zeros for the first)
-//! 64     32    hash            blake3(bytes 0..64 ++ payload)
-//! 96     ...   payload: count x (len u32 LE, bincode(Record))
+//! 64     32    leaf_root       blake3(leaf_1 ++ ... ++ leaf_count), leaf_i = blake3(record_i)
+//! 96     32    hash            blake3(bytes 0..96 ++ payload)
+//! 128    ...   payload: count x (len u32 LE, bincode(Record))
 //! ```
 //!
 //! The hash is both the checksum (a torn or flipped block fails it) and a link
 //! in a chain over all blocks (a removed, inserted or reordered block breaks
-//! `prev_hash`).
+//! `prev_hash`). Recovery checks only `hash`: one pass of blake3 over the block.
+//!
+//! `leaf_root` lets a record be proven part of a block without the block's
+//! other records: given a record, the leaf hashes of its block and the header,
+//! anyone can recompute `leaf_root` and then `hash`, and follow the chain. A
+//! filtered audit export (one player's claims) can so prove each record it
+//! holds authentic and in place without disclosing other players' records.
 
 use thiserror::Error;
 use trove_engine::{Millis, Record, RecordView, Seq};
 
 pub const MAGIC: &[u8; 4] = b"TRVJ";
 pub const FORMAT_VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 96;
+pub const HEADER_LEN: usize = 128;
 /// Largest single encoded record. Bigger than any record the engine's input
 /// limits allow (a hunt of 4096 clues and 1024 products is well under this).
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
@@ -100,10 +107,61 @@ pub fn encode_block(
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&committed_at.to_le_bytes());
     out.extend_from_slice(prev_hash);
-    let hash = block_hash(&out[..64], payload);
+    out.extend_from_slice(&leaf_root(leaf_hashes(payload)));
+    let hash = block_hash(&out[..96], payload);
     out.extend_from_slice(&hash);
     out.extend_from_slice(payload);
     (out, hash)
+}
+
+/// The hash of one encoded record (without its length prefix).
+pub fn leaf_hash(record: &[u8]) -> Hash {
+    *blake3::hash(record).as_bytes()
+}
+
+/// Leaf hashes of the length-prefixed records in `payload`, stopping at the
+/// first framing error (which `Block::bodies` reports).
+pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Hash> + '_ {
+    let mut rest = payload;
+    std::iter::from_fn(move || {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let body = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(leaf_hash(body))
+    })
+}
+
+/// The root over a block's leaf hashes, in order.
+pub fn leaf_root(leaves: impl IntoIterator<Item = Hash>) -> Hash {
+    let mut h = blake3::Hasher::new();
+    for leaf in leaves {
+        h.update(&leaf);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Recomputes a block's hash from its header fields; used to check a block
+/// (or a block of an export) whose payload is not at hand.
+pub fn header_hash(
+    first_seq: Seq,
+    count: u32,
+    payload_len: u32,
+    committed_at: Millis,
+    prev_hash: &Hash,
+    leaf_root: &Hash,
+    payload: &[u8],
+) -> Hash {
+    let mut head = Vec::with_capacity(96);
+    head.extend_from_slice(MAGIC);
+    head.push(FORMAT_VERSION);
+    head.extend_from_slice(&[0; 3]);
+    head.extend_from_slice(&first_seq.to_le_bytes());
+    head.extend_from_slice(&count.to_le_bytes());
+    head.extend_from_slice(&payload_len.to_le_bytes());
+    head.extend_from_slice(&committed_at.to_le_bytes());
+    head.extend_from_slice(prev_hash);
+    head.extend_from_slice(leaf_root);
+    block_hash(&head, payload)
 }
 
 fn block_hash(header: &[u8], payload: &[u8]) -> Hash {
@@ -120,6 +178,7 @@ pub struct Block<'a> {
     pub count: u32,
     pub committed_at: Millis,
     pub prev_hash: Hash,
+    pub leaf_root: Hash,
     pub hash: Hash,
     pub payload: &'a [u8],
 }
@@ -147,8 +206,8 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
         ));
     }
     let payload = &bytes[HEADER_LEN..];
-    let hash: Hash = bytes[64..96].try_into().expect("32 bytes");
-    if block_hash(&bytes[..64], payload) != hash {
+    let hash: Hash = bytes[96..128].try_into().expect("32 bytes");
+    if block_hash(&bytes[..96], payload) != hash {
         return Err("checksum mismatch".into());
     }
     Ok(Block {
@@ -156,12 +215,23 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
         count,
         committed_at: u64_at(24) as i64,
         prev_hash: bytes[32..64].try_into().expect("32 bytes"),
+        leaf_root: bytes[64..96].try_into().expect("32 bytes"),
         hash,
         payload,
     })
 }
 
 impl<'a> Block<'a> {
+    /// Checks `leaf_root` against the records (the block hash only proves the
+    /// writer's bytes are intact; this proves the leaves match them too).
+    pub fn check_leaves(&self) -> Result<(), String> {
+        if leaf_root(leaf_hashes(self.payload)) == self.leaf_root {
+            Ok(())
+        } else {
+            Err("leaf root does not match the records".into())
+        }
+    }
+
     /// The encoded records of the block with their sequence numbers; framing
     /// errors (a length running past the payload, trailing bytes) are errors.
     pub fn bodies(&self) -> impl Iterator<Item = Result<(Seq, &'a [u8]), (Seq, String)>> + 'a {

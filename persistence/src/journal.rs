@@ -18,6 +18,7 @@
 //! every waiter, and every later append is refused. Nothing past the last
 //! successful flush is ever reported durable.
 
+use crate::audit::{Projector, Rollup};
 use crate::codec::{self, Hash};
 use parking_lot::Mutex;
 use std::fs::File;
@@ -68,6 +69,8 @@ struct Pending {
     buf_first: Seq,
     /// Length-prefixed encoded records waiting for the writer.
     buf: Vec<u8>,
+    /// Counts of the records in `buf`, for the audit projection.
+    rollup: Rollup,
     /// A `Commit` message is on its way or being handled.
     scheduled: bool,
     failure: Option<Arc<str>>,
@@ -86,6 +89,7 @@ pub struct SledJournal {
 pub(crate) struct WriterStart {
     pub db: sled::Db,
     pub tree: sled::Tree,
+    pub audit: sled::Tree,
     pub sled_dir: PathBuf,
     pub last_seq: Seq,
     pub last_hash: Hash,
@@ -111,6 +115,7 @@ impl SledJournal {
                 last_seq: s.last_seq,
                 buf_first: s.last_seq + 1,
                 buf: Vec::new(),
+                rollup: Rollup::default(),
                 scheduled: false,
                 failure: None,
                 closed: false,
@@ -124,6 +129,8 @@ impl SledJournal {
             shared: shared.clone(),
             db: s.db,
             tree: s.tree,
+            audit: s.audit,
+            projector: Projector::default(),
             data_file,
             block_target_bytes: s.block_target_bytes,
             commit_interval: s.commit_interval,
@@ -180,8 +187,10 @@ impl SledJournal {
 impl Journal for SledJournal {
     fn append(&self, records: &[Record]) -> Result<Seq, JournalError> {
         let mut encoded = Vec::with_capacity(records.len() * 48);
+        let mut delta = Rollup::default();
         for r in records {
             codec::encode_record(r, &mut encoded).map_err(|e| JournalError::Refused(e.to_string()))?;
+            delta.add(&r.view());
         }
         let (last, wake) = {
             let mut p = self.shared.pending.lock();
@@ -202,6 +211,7 @@ impl Journal for SledJournal {
                 p.buf.extend_from_slice(&encoded);
             }
             p.last_seq += records.len() as Seq;
+            p.rollup.merge(&delta);
             let wake = !p.scheduled;
             p.scheduled = true;
             (p.last_seq, wake)
@@ -226,6 +236,8 @@ struct JournalWriter {
     shared: Arc<Shared>,
     db: sled::Db,
     tree: sled::Tree,
+    audit: sled::Tree,
+    projector: Projector,
     data_file: Option<File>,
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
@@ -274,7 +286,7 @@ impl JournalWriter {
                     std::thread::sleep(self.commit_interval - since);
                 }
             }
-            let (first, buf) = {
+            let (first, buf, rollup) = {
                 let mut p = self.shared.pending.lock();
                 if p.buf.is_empty() || p.failure.is_some() {
                     p.scheduled = false;
@@ -285,11 +297,11 @@ impl JournalWriter {
                     self.fail(why);
                     return;
                 }
-                (p.buf_first, std::mem::take(&mut p.buf))
+                (p.buf_first, std::mem::take(&mut p.buf), std::mem::take(&mut p.rollup))
             };
             let started = Instant::now();
             self.last_commit = Some(started);
-            match self.write(first, &buf) {
+            match self.write(first, &buf, &rollup) {
                 Ok((last, count)) => {
                     metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
                     metrics::histogram!("trove_journal_batch_records").record(count as f64);
@@ -312,13 +324,14 @@ impl JournalWriter {
             p.failure = Some(why.clone());
             p.scheduled = false;
             p.buf.clear();
+            p.rollup = Rollup::default();
         }
         self.shared.durable.send_modify(|d| d.failure = Some(why));
     }
 
     /// Writes records `first..` held in `buf` as blocks, then flushes once.
     /// Returns the last sequence written and the number of records.
-    fn write(&mut self, first: Seq, buf: &[u8]) -> Result<(Seq, u64), String> {
+    fn write(&mut self, first: Seq, buf: &[u8], rollup: &Rollup) -> Result<(Seq, u64), String> {
         let now = self.clock.now_ms();
         let mut batch = sled::Batch::default();
         let mut prev = self.prev_hash;
@@ -341,6 +354,15 @@ impl JournalWriter {
         self.tree
             .apply_batch(batch)
             .map_err(|e| format!("sled apply_batch: {e}"))?;
+        // The audit projection after the blocks: it may lag them after a
+        // crash (recovery catches it up), never lead them.
+        let mut audit = sled::Batch::default();
+        self.projector
+            .stage(&self.audit, &mut audit, now, first, block_first - 1, rollup)
+            .map_err(|e| format!("sled audit read: {e}"))?;
+        self.audit
+            .apply_batch(audit)
+            .map_err(|e| format!("sled apply_batch (audit): {e}"))?;
         self.db.flush().map_err(|e| format!("sled flush: {e}"))?;
         if let Some(f) = &self.data_file {
             f.sync_data().map_err(|e| format!("fdatasync: {e}"))?;

@@ -27,6 +27,7 @@
 //!   returned (see `docs/DURABILITY.md`). A failed write fail-stops the journal.
 //! - One process per data folder (an exclusive `flock` on `DATA/LOCK`).
 
+pub mod audit;
 pub mod codec;
 mod journal;
 pub mod scan;
@@ -159,16 +160,36 @@ impl DirLock {
 }
 
 fn open_sled(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree), StoreError> {
-    let db = sled::Config::new()
+    let (db, tree, _) = open_sled_audit(dir, options)?;
+    Ok((db, tree))
+}
+
+fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
+    let config = sled::Config::new()
         .path(dir.join("journal"))
         .cache_capacity(options.cache_capacity)
         // We flush explicitly at every group commit; a background timer would
         // only add flushes that nobody waits for.
         .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput)
-        .open()?;
+        .mode(sled::Mode::HighThroughput);
+    // sled lets go of its own lock on `journal/db` only when its background
+    // threads drop the file, a moment after the last handle is gone
+    // (spacejam/sled#1234), so reopening right after a close can find it still
+    // held. DirLock already keeps other Trove processes out: wait, briefly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let db = loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            result => break result?,
+        }
+    };
     let tree = db.open_tree("journal")?;
-    Ok((db, tree))
+    let audit = db.open_tree(audit::TREE)?;
+    Ok((db, tree, audit))
 }
 
 /// Loads the newest snapshot that passes its checks, reporting the others.
@@ -224,6 +245,7 @@ pub struct Store {
     dir: PathBuf,
     /// For readers (feeds, exports) while the writer runs; sled allows both.
     tree: sled::Tree,
+    audit: sled::Tree,
     journal: Arc<SledJournal>,
     options: StoreOptions,
     _lock: DirLock,
@@ -233,12 +255,17 @@ impl Store {
     /// Locks `dir`, recovers its state, and starts the journal writer.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, World, RecoveryReport), StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let (db, tree) = open_sled(dir, &options)?;
+        let (db, tree, audit_tree) = open_sled_audit(dir, &options)?;
         let (world, end, report) = recover(dir, &tree)?;
+        let caught_up = audit::catch_up(&tree, &audit_tree)?;
+        if caught_up > 0 {
+            tracing::info!(records = caught_up, "audit projection caught up with the journal");
+        }
         let reader = tree.clone();
         let journal = SledJournal::start(journal::WriterStart {
             db,
             tree,
+            audit: audit_tree.clone(),
             sled_dir: dir.join("journal"),
             last_seq: end.last_seq,
             last_hash: end.last_hash,
@@ -260,6 +287,7 @@ impl Store {
             Store {
                 dir: dir.to_path_buf(),
                 tree: reader,
+                audit: audit_tree,
                 journal: Arc::new(journal),
                 options,
                 _lock: lock,
@@ -302,6 +330,17 @@ impl Store {
             Ok(_) | Err(Ok(Enough)) => Ok(out),
             Err(Err(damage)) => Err(StoreError::Damaged(damage)),
         }
+    }
+
+    /// Counts per hunt, product, outcome and event type over `[from, to)`
+    /// (milliseconds, taken to whole seconds), from the audit rollups.
+    pub fn report(&self, from: Millis, to: Millis) -> Result<audit::Rollup, StoreError> {
+        audit::report(&self.audit, from, to)
+    }
+
+    /// Where a reader of records committed from `at` on should start.
+    pub fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
+        Ok(audit::first_seq_at(&self.audit, at)?)
     }
 
     /// Dumps the engine's state at one sequence and writes it as a snapshot.
@@ -412,7 +451,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
         }
     }
     let started = Instant::now();
-    let scanned = scan::scan(tree, 0, |seq, _, record| {
+    let scanned = scan::scan_with(tree, 0, true, |seq, _, record| {
         replayed.apply_view(seq, &record)?;
         while let Some(s) = pending.peek() {
             if s.last_seq != seq {
@@ -431,7 +470,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
                 "journal readable",
                 true,
                 format!(
-                    "{} records in {} blocks, checksums, hash chain and sequence intact; replayed at {:.0} records/s",
+                    "{} records in {} blocks; checksums, leaf roots, hash chain and sequence intact; replayed at {:.0} records/s",
                     end.last_seq, end.blocks, rate
                 ),
             );
@@ -519,4 +558,122 @@ pub fn read_journal(
         Ok(never) => match never {},
         Err(d) => StoreError::Damaged(d),
     })
+}
+
+/// Offline, read-mostly access to a stopped server's data folder, for the
+/// auditors' tools (export, report, verify, rebuild). Holds the folder's lock.
+pub struct Archive {
+    dir: PathBuf,
+    _db: sled::Db,
+    tree: sled::Tree,
+    audit: sled::Tree,
+    _lock: DirLock,
+}
+
+/// What [`Archive::rebuild`] did.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    pub records: u64,
+    pub players: usize,
+    pub digest: trove_engine::Digest,
+    pub replay_seconds: f64,
+    pub snapshot: PathBuf,
+}
+
+impl Archive {
+    pub fn open(dir: &Path) -> Result<Archive, StoreError> {
+        let lock = DirLock::acquire(dir)?;
+        let (db, tree, audit) = open_sled_audit(dir, &StoreOptions::default())?;
+        Ok(Archive {
+            dir: dir.to_path_buf(),
+            _db: db,
+            tree,
+            audit,
+            _lock: lock,
+        })
+    }
+
+    /// Brings the audit projection up to date (a no-op unless the server
+    /// crashed between its writes, or the projection was deleted).
+    pub fn catch_up(&self) -> Result<u64, StoreError> {
+        audit::catch_up(&self.tree, &self.audit)
+    }
+
+    pub fn report(&self, from: Millis, to: Millis) -> Result<audit::Rollup, StoreError> {
+        self.catch_up()?;
+        audit::report(&self.audit, from, to)
+    }
+
+    pub fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
+        self.catch_up()?;
+        Ok(audit::first_seq_at(&self.audit, at)?)
+    }
+
+    /// Visits every record after `after` as a borrowed view; the visitor
+    /// stops the scan by returning `false`. Returns the journal's end, or
+    /// `None` if the visitor stopped first.
+    pub fn scan(
+        &self,
+        after: Seq,
+        mut visit: impl FnMut(Seq, Millis, trove_engine::RecordView<'_>) -> bool,
+    ) -> Result<Option<JournalEnd>, StoreError> {
+        struct Stop;
+        match scan::scan(
+            &self.tree,
+            after,
+            |s, t, r| if visit(s, t, r) { Ok(()) } else { Err(Stop) },
+        ) {
+            Ok(end) => Ok(Some(end)),
+            Err(Ok(Stop)) => Ok(None),
+            Err(Err(d)) => Err(StoreError::Damaged(d)),
+        }
+    }
+
+    /// Every block, header fields and leaf hashes, for export proofs.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        verify_tree(&self.dir, &self.tree)
+    }
+
+    /// Recreates snapshots and the audit projection from the journal alone:
+    /// the recovery after an operator deleted derived data (the seed's DELETE).
+    /// Existing snapshots are replaced only once the new one is written.
+    pub fn rebuild(&self, mut progress: impl FnMut(Seq)) -> Result<RebuildReport, StoreError> {
+        let started = Instant::now();
+        let mut world = World::default();
+        let mut n = 0u64;
+        let end = scan::scan(&self.tree, 0, |seq, _, record| {
+            n += 1;
+            if n % 1_000_000 == 0 {
+                progress(seq);
+            }
+            world.apply_view(seq, &record)
+        })
+        .map_err(|e| match e {
+            Ok(replay) => StoreError::Replay(replay),
+            Err(damage) => StoreError::Damaged(damage),
+        })?;
+        let replay_seconds = started.elapsed().as_secs_f64();
+        debug_assert_eq!(end.last_seq, world.last_seq);
+        let old = snapshot::list(&self.dir).map_err(io("list snapshots"))?;
+        let path = snapshot::write(&self.dir, &world, usize::MAX).map_err(StoreError::Snapshot)?;
+        for (_, p) in old {
+            if p != path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        self.audit.clear()?;
+        audit::catch_up(&self.tree, &self.audit)?;
+        self._db.flush()?;
+        Ok(RebuildReport {
+            records: n,
+            players: world.players.len(),
+            digest: world.digest(),
+            replay_seconds,
+            snapshot: path,
+        })
+    }
 }

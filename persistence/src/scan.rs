@@ -47,6 +47,17 @@ pub struct JournalEnd {
 pub fn scan<E>(
     tree: &sled::Tree,
     after: Seq,
+    visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
+) -> Result<JournalEnd, Result<E, JournalDamage>> {
+    scan_with(tree, after, false, visit)
+}
+
+/// [`scan`], optionally also checking every block's leaf root (what `verify`
+/// does; recovery relies on the block hash alone).
+pub fn scan_with<E>(
+    tree: &sled::Tree,
+    after: Seq,
+    check_leaves: bool,
     mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     let storage = |e: sled::Error| Err(Err(JournalDamage::Storage(e.to_string())));
@@ -100,6 +111,14 @@ pub fn scan<E>(
             return Err(Err(JournalDamage::BrokenChain {
                 first_seq: block.first_seq,
             }));
+        }
+        if check_leaves {
+            block.check_leaves().map_err(|reason| {
+                Err(JournalDamage::CorruptBlock {
+                    first_seq: key_seq,
+                    reason,
+                })
+            })?;
         }
         if block.count == 0 {
             return Err(Err(JournalDamage::CorruptBlock {

@@ -215,11 +215,19 @@ fn build() -> Fixture {
 
 /// Opens the journal's sled database directly, as the store does.
 fn with_tree<T>(dir: &Path, f: impl FnOnce(&sled::Tree) -> T) -> T {
-    let db = sled::Config::new()
-        .path(dir.join("journal"))
-        .flush_every_ms(None)
-        .open()
-        .unwrap();
+    let config = sled::Config::new().path(dir.join("journal")).flush_every_ms(None);
+    // sled releases its file lock a moment after a close (spacejam/sled#1234).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let db = loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            r => break r.unwrap(),
+        }
+    };
     let tree = db.open_tree("journal").unwrap();
     let out = f(&tree);
     db.flush().unwrap();

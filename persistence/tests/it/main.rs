@@ -1,5 +1,6 @@
 //! Integration tests of trove-persistence: one binary for all of them.
 
+mod audit;
 mod corruption;
 mod crash;
 mod failstop;

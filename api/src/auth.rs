@@ -1,0 +1,340 @@
+//! API keys and roles.
+//!
+//! Each key has exactly one role. Keys are compared through their BLAKE3 hash
+//! so the table holds no key text and a lookup does not depend on how much of
+//! a guessed key matches. Keys are never logged.
+
+use crate::error::ApiError;
+use actix_web::HttpRequest;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Game,
+    Designer,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Game, Role::Designer, Role::Auditor];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Game => "game",
+            Role::Designer => "designer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim() {
+            "game" => Some(Role::Game),
+            "designer" => Some(Role::Designer),
+            "auditor" => Some(Role::Auditor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a request wants to do; each maps to the roles allowed to do it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send game events.
+    Events,
+    /// Claim products.
+    Claim,
+    /// Subscribe to the dispatch feed or leaderboard pushes.
+    Subscribe,
+    /// Read hunts, players, leaderboards.
+    Read,
+    /// Define hunts and add stock.
+    Design,
+    /// Export the claim audit trail.
+    Audit,
+    /// Consistency check, snapshots.
+    Admin,
+}
+
+impl Action {
+    pub fn allows(self, role: Role) -> bool {
+        use Role::*;
+        match self {
+            Action::Events | Action::Claim | Action::Subscribe => matches!(role, Game | Admin),
+            Action::Read => true,
+            Action::Design => matches!(role, Designer | Admin),
+            Action::Audit => matches!(role, Auditor | Admin),
+            Action::Admin => matches!(role, Admin),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Events => "send events",
+            Action::Claim => "claim products",
+            Action::Subscribe => "subscribe",
+            Action::Read => "read",
+            Action::Design => "define hunts or add stock",
+            Action::Audit => "export the audit trail",
+            Action::Admin => "use admin endpoints",
+        }
+    }
+
+    pub fn check(self, role: Role) -> Result<(), ApiError> {
+        if self.allows(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(role.name(), self.describe()))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid key list: {0}")]
+    Invalid(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+/// The key table.
+#[derive(Clone, Default)]
+pub struct Keys {
+    by_hash: HashMap<[u8; 32], Role>,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Keys({} keys)", self.by_hash.len())
+    }
+}
+
+impl Keys {
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn add(&mut self, role: Role, key: &str) -> Result<(), KeyError> {
+        let key = key.trim();
+        if key.len() < 8 {
+            return Err(KeyError::Invalid(format!(
+                "a key of the {role} role is shorter than 8 characters"
+            )));
+        }
+        if key.chars().any(|c| c.is_whitespace() || c == ',' || c.is_control()) {
+            return Err(KeyError::Invalid(format!(
+                "a key of the {role} role contains whitespace or a comma"
+            )));
+        }
+        let h = *blake3::hash(key.as_bytes()).as_bytes();
+        match self.by_hash.insert(h, role) {
+            Some(other) if other != role => Err(KeyError::Invalid(format!(
+                "one key is given for two roles ({other} and {role}); each key has one role"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parses `role:KEY,role:KEY,...` (the `TROVE_KEYS` format).
+    pub fn parse_list(list: &str) -> Result<Keys, KeyError> {
+        let mut keys = Keys::default();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (role, key) = item
+                .split_once(':')
+                .ok_or_else(|| KeyError::Invalid("expected role:KEY pairs separated by commas".into()))?;
+            let role = Role::parse(role).ok_or_else(|| {
+                KeyError::Invalid(format!(
+                    "unknown role {:?} (expected admin, game, designer or auditor)",
+                    role.trim()
+                ))
+            })?;
+            keys.add(role, key)?;
+        }
+        Ok(keys)
+    }
+
+    /// From a `[keys]` TOML table: `role = "KEY"` or `role = ["KEY", ...]`.
+    pub fn from_toml(table: &toml::Table) -> Result<Keys, KeyError> {
+        let mut keys = Keys::default();
+        for (role_name, v) in table {
+            let role = Role::parse(role_name).ok_or_else(|| {
+                KeyError::Invalid(format!(
+                    "unknown role {role_name:?} in [keys] (expected admin, game, designer or auditor)"
+                ))
+            })?;
+            match v {
+                toml::Value::String(k) => keys.add(role, k)?,
+                toml::Value::Array(a) => {
+                    for k in a {
+                        let k = k
+                            .as_str()
+                            .ok_or_else(|| KeyError::Invalid(format!("keys.{role_name} must hold strings")))?;
+                        keys.add(role, k)?;
+                    }
+                }
+                _ => {
+                    return Err(KeyError::Invalid(format!(
+                        "keys.{role_name} must be a string or a list of strings"
+                    )))
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    pub fn role_of(&self, key: &str) -> Option<Role> {
+        self.by_hash.get(blake3::hash(key.as_bytes()).as_bytes()).copied()
+    }
+
+    /// The role of the request's key: `Authorization: Bearer KEY`, or, where
+    /// `allow_query` (WebSocket upgrades from browsers), `?token=KEY`.
+    pub fn authenticate(&self, req: &HttpRequest, allow_query: bool) -> Result<Role, ApiError> {
+        let mut key: Option<String> = None;
+        if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+            let h = h.to_str().map_err(|_| ApiError::unauthorized())?;
+            let mut parts = h.splitn(2, ' ');
+            let scheme = parts.next().unwrap_or("");
+            let rest = parts.next().unwrap_or("").trim();
+            if !scheme.eq_ignore_ascii_case("bearer") || rest.is_empty() {
+                return Err(ApiError::unauthorized());
+            }
+            key = Some(rest.to_owned());
+        } else if allow_query {
+            key = query_param(req.query_string(), "token");
+        }
+        let key = key.ok_or_else(ApiError::unauthorized)?;
+        self.role_of(&key).ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// A percent-decoded query parameter.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(k).as_deref() == Some(name) {
+            return percent_decode(v);
+        }
+    }
+    None
+}
+
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The file in the data folder that generated keys are written to.
+pub fn generated_keys_path(data: &Path) -> PathBuf {
+    data.join("keys.toml")
+}
+
+/// Loads the generated key file of `data`, or creates one with a fresh key
+/// per role, readable only by its owner. Returns the keys, the path, and
+/// whether the file was just created.
+pub fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> {
+    let path = generated_keys_path(data);
+    let io = |context: String| move |source| KeyError::Io { context, source };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e| KeyError::Invalid(format!("{}: {e}", path.display())))?;
+        let table = doc
+            .get("keys")
+            .and_then(|k| k.as_table())
+            .ok_or_else(|| KeyError::Invalid(format!("{}: no [keys] table", path.display())))?;
+        let keys = Keys::from_toml(table)?;
+        if keys.is_empty() {
+            return Err(KeyError::Invalid(format!("{} holds no keys", path.display())));
+        }
+        return Ok((keys, path, false));
+    }
+    std::fs::create_dir_all(data).map_err(io(format!("create {}", data.display())))?;
+    let mut keys = Keys::default();
+    let mut text = String::from(
+        "# Generated by `trove serve` because no keys were configured.\n\
+         # One key per role. Keep this file private (mode 0600).\n[keys]\n",
+    );
+    for role in Role::ALL {
+        let key = new_key();
+        keys.add(role, &key)?;
+        text.push_str(&format!("{} = \"{}\"\n", role.name(), key));
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = data.join("keys.toml.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(format!("create {}", tmp.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io(format!("write {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
+    Ok((keys, path, true))
+}
+
+/// A fresh random key: `trv_` and 32 hex digits (128 bits from the OS).
+pub fn new_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    let mut s = String::from("trv_");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_key_lists() {
+        let k = Keys::parse_list("admin:adminkey1, game:gamekey01,game:gamekey02").unwrap();
+        assert_eq!(k.role_of("adminkey1"), Some(Role::Admin));
+        assert_eq!(k.role_of("gamekey02"), Some(Role::Game));
+        assert_eq!(k.role_of("nope-nope"), None);
+        assert!(Keys::parse_list("boss:abcdefgh").is_err());
+        assert!(Keys::parse_list("admin:samekey1,game:samekey1").is_err());
+    }
+
+    #[test]
+    fn decodes_query() {
+        assert_eq!(query_param("a=1&token=ab%2Bc", "token").as_deref(), Some("ab+c"));
+        assert_eq!(query_param("token=x+y", "token").as_deref(), Some("x y"));
+        assert_eq!(query_param("a=1", "token"), None);
+    }
+}

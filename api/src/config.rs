@@ -1,0 +1,245 @@
+//! Settings of `trove serve`: built-in defaults, overridden by a TOML config
+//! file, overridden by `TROVE_*` environment variables, overridden by flags
+//! given on the command line. See `docs/OPERATIONS.md`.
+
+use crate::auth::{KeyError, Keys};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use trove_persistence::DurabilityMode;
+
+pub const DEFAULT_DATA: &str = "./data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_LOG: &str = "info";
+pub const DEFAULT_SNAPSHOT_INTERVAL_SECS: u64 = 60;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Flags of `trove serve`. Every one is optional so that the config file and
+/// the environment can supply it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Data folder (journal, snapshots, generated keys) [default: ./data] [env: TROVE_DATA]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8787] [env: TROVE_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// TOML config file [env: TROVE_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log level or tracing filter, e.g. `info` or `trove_api=debug,info` [default: info] [env: TROVE_LOG]
+    #[arg(long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Journal durability: `flush` (survives a process crash) or `strict` (fdatasync; survives power loss)
+    /// [default: flush] [env: TROVE_DURABILITY]
+    #[arg(long, value_name = "MODE")]
+    pub durability: Option<String>,
+    /// Seconds between periodic snapshots (0 = only at shutdown) [default: 60] [env: TROVE_SNAPSHOT_INTERVAL_SECS]
+    #[arg(long, value_name = "SECS")]
+    pub snapshot_interval_secs: Option<u64>,
+    /// Seconds to wait for in-flight requests at shutdown [default: 10] [env: TROVE_SHUTDOWN_TIMEOUT_SECS]
+    #[arg(long, value_name = "SECS")]
+    pub shutdown_timeout_secs: Option<u64>,
+    /// HTTP worker threads [default: number of cores] [env: TROVE_WORKERS]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// The config file. Unknown keys are errors, so a typo does not silently
+/// fall back to a default.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub log: Option<String>,
+    pub durability: Option<String>,
+    pub snapshot_interval_secs: Option<u64>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub workers: Option<usize>,
+    pub keys: Option<toml::Table>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Where the keys came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Env,
+    ConfigFile(PathBuf),
+    /// None configured: the generated key file in the data folder is used.
+    Generated,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data: PathBuf,
+    pub listen: String,
+    pub log: String,
+    pub durability: DurabilityMode,
+    pub snapshot_interval: Duration,
+    pub shutdown_timeout: Duration,
+    pub workers: usize,
+    /// Empty when the source is `Generated` (filled in at start).
+    pub keys: Keys,
+    pub key_source: KeySource,
+}
+
+impl Settings {
+    /// Resolves settings from flags, the process environment and the config file.
+    pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
+        Self::resolve_with(args, &|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn resolve_with(args: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let config_path = args.config.clone().or_else(|| env("TROVE_CONFIG").map(PathBuf::from));
+        let file = match &config_path {
+            Some(p) => load_file(p)?,
+            None => FileConfig::default(),
+        };
+        let env_u64 = |name: &str| -> Result<Option<u64>, ConfigError> {
+            env(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| ConfigError::Invalid(format!("{name} must be a whole number, not {v:?}")))
+                })
+                .transpose()
+        };
+        let data = args
+            .data
+            .clone()
+            .or_else(|| env("TROVE_DATA").map(PathBuf::from))
+            .or(file.data.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+        let listen = args
+            .listen
+            .clone()
+            .or_else(|| env("TROVE_LISTEN"))
+            .or(file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let log = args
+            .log_level
+            .clone()
+            .or_else(|| env("TROVE_LOG"))
+            .or(file.log.clone())
+            .unwrap_or_else(|| DEFAULT_LOG.into());
+        let durability = args
+            .durability
+            .clone()
+            .or_else(|| env("TROVE_DURABILITY"))
+            .or(file.durability.clone())
+            .map(|s| s.parse::<DurabilityMode>().map_err(ConfigError::Invalid))
+            .transpose()?
+            .unwrap_or_default();
+        let snapshot_secs = match args.snapshot_interval_secs {
+            Some(v) => v,
+            None => env_u64("TROVE_SNAPSHOT_INTERVAL_SECS")?
+                .or(file.snapshot_interval_secs)
+                .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL_SECS),
+        };
+        let shutdown_secs = match args.shutdown_timeout_secs {
+            Some(v) => v,
+            None => env_u64("TROVE_SHUTDOWN_TIMEOUT_SECS")?
+                .or(file.shutdown_timeout_secs)
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+        };
+        let workers = match args.workers {
+            Some(v) => v,
+            None => env_u64("TROVE_WORKERS")?
+                .map(|v| v as usize)
+                .or(file.workers)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        }
+        .clamp(1, 64);
+        let (keys, key_source) = if let Some(list) = env("TROVE_KEYS") {
+            (Keys::parse_list(&list)?, KeySource::Env)
+        } else if let Some(table) = &file.keys {
+            (
+                Keys::from_toml(table)?,
+                KeySource::ConfigFile(config_path.clone().unwrap_or_default()),
+            )
+        } else {
+            (Keys::default(), KeySource::Generated)
+        };
+        if keys.is_empty() && key_source != KeySource::Generated {
+            return Err(ConfigError::Invalid(
+                "the configured key list is empty; configure at least one key or none at all".into(),
+            ));
+        }
+        Ok(Settings {
+            data,
+            listen,
+            log,
+            durability,
+            snapshot_interval: Duration::from_secs(snapshot_secs),
+            shutdown_timeout: Duration::from_secs(shutdown_secs),
+            workers,
+            keys,
+            key_source,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn precedence_is_flag_env_file_default() {
+        let dir = std::env::temp_dir().join(format!("trove-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trove.toml");
+        std::fs::write(
+            &path,
+            "data = \"/from/file\"\nlisten = \"127.0.0.1:1\"\nsnapshot_interval_secs = 5\n[keys]\nadmin = \"filekey-admin\"\ngame = [\"filekey-game1\", \"filekey-game2\"]\n",
+        )
+        .unwrap();
+        let vars: HashMap<&str, &str> = [("TROVE_LISTEN", "127.0.0.1:2")].into();
+        let env = |n: &str| vars.get(n).map(|s| s.to_string());
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = Settings::resolve_with(&args, &env).unwrap();
+        assert_eq!(s.data, PathBuf::from("/from/file"));
+        assert_eq!(s.listen, "127.0.0.1:2");
+        assert_eq!(s.snapshot_interval, Duration::from_secs(5));
+        assert_eq!(s.keys.len(), 3);
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
+        assert_eq!(Settings::resolve_with(&args, &env).unwrap().listen, "127.0.0.1:3");
+        let none = |_: &str| None;
+        let s = Settings::resolve_with(&ServeArgs::default(), &none).unwrap();
+        assert_eq!(s.data, PathBuf::from(DEFAULT_DATA));
+        assert_eq!(s.listen, DEFAULT_LISTEN);
+        assert_eq!(s.key_source, KeySource::Generated);
+        std::fs::write(&path, "datta = \"x\"\n").unwrap();
+        assert!(Settings::resolve_with(&args, &none).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

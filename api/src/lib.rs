@@ -1,0 +1,28 @@
+//! # trove-api
+//!
+//! The network face of Trove: a WebSocket endpoint for game servers and
+//! warehouse consumers, an HTTP API for designers, auditors and operators, and
+//! the `trove` binary that runs them on top of the engine and its sled journal.
+//!
+//! - [`ws`]: `GET /v1/ws`, JSON requests with ids, pushes for subscriptions.
+//! - [`http`]: the HTTP routes.
+//! - [`ops`]: the operations both transports share.
+//! - [`projection`]: the leaderboard, a read model tailing the durable journal.
+//! - [`server`]: startup, readiness, background tasks, graceful shutdown.
+//!
+//! The wire protocol is in `docs/PROTOCOL.md`; running it in `docs/OPERATIONS.md`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod projection;
+pub mod server;
+pub mod state;
+pub mod wire;
+pub mod ws;
+
+pub use config::{ServeArgs, Settings};
+pub use error::ApiError;
+pub use server::serve;

@@ -1,0 +1,403 @@
+//! `trove serve`: startup, background tasks and graceful shutdown.
+//!
+//! Startup: lock check on the data folder, keys, bind the port (so `/healthz`
+//! and `/readyz` answer during recovery), recover the engine from snapshot +
+//! journal, rebuild the leaderboard projection from the journal, run the
+//! consistency check, then report ready.
+//!
+//! Shutdown (SIGTERM or SIGINT): readiness goes to 503, the listener stops
+//! accepting, WebSocket connections finish their requests in flight and are
+//! closed with 1001, HTTP requests in flight finish, then a snapshot is
+//! written, the journal is closed (everything flushed) and the process exits 0.
+
+use crate::auth::{self, KeyError};
+use crate::config::{KeySource, Settings};
+use crate::http;
+use crate::ops;
+use crate::projection::{Projection, REFRESH_INTERVAL};
+use crate::state::{AppState, Core};
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpServer};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use trove_engine::{Engine, EngineConfig, Journal};
+use trove_persistence::{DirLock, Store, StoreError, StoreOptions};
+
+/// Latency buckets (seconds) for every `*_seconds` histogram.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+];
+/// Buckets for size histograms (records per journal batch, events per request, queue depth).
+pub const SIZE_BUCKETS: [f64; 14] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 50000.0,
+];
+/// How often gauges are sampled and the metrics recorder does its upkeep.
+pub const METRICS_INTERVAL: Duration = Duration::from_secs(2);
+/// While not ready, the consistency check is retried this often.
+pub const READINESS_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Installs the Prometheus recorder (once per process).
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full("trove_journal_batch_records".into()), &SIZE_BUCKETS))
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full("trove_api_event_batch_size".into()), &SIZE_BUCKETS))
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full("trove_ws_outbound_queue_depth".into()), &SIZE_BUCKETS));
+    match builder.and_then(|b| b.install_recorder()) {
+        Ok(h) => {
+            describe_metrics();
+            Some(h)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed");
+            None
+        }
+    }
+}
+
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!("trove_events_total", "Game events accepted (durable).");
+    describe_counter!(
+        "trove_claims_total",
+        "Claims answered, by outcome (granted or the reject reason) and whether it was a duplicate."
+    );
+    describe_counter!("trove_api_requests_total", "API operations by op and result code.");
+    describe_histogram!(
+        "trove_api_ack_seconds",
+        Unit::Seconds,
+        "Time from request to durable answer, by op."
+    );
+    describe_histogram!(
+        "trove_claim_ack_seconds",
+        Unit::Seconds,
+        "Engine claim latency up to durability."
+    );
+    describe_histogram!(
+        "trove_journal_flush_seconds",
+        Unit::Seconds,
+        "Journal group-commit flush latency."
+    );
+    describe_histogram!("trove_journal_batch_records", "Records per journal group commit.");
+    describe_gauge!("trove_journal_pending_records", "Records appended but not yet durable.");
+    describe_gauge!(
+        "trove_engine_admission_in_use",
+        "Engine admission units held by work in flight."
+    );
+    describe_gauge!("trove_players_resident", "Player actors resident in the engine.");
+    describe_gauge!("trove_ws_connections", "Open WebSocket connections.");
+    describe_histogram!(
+        "trove_ws_outbound_queue_depth",
+        "Frames queued for a WebSocket client when one is added."
+    );
+    describe_gauge!("trove_feed_subscribers", "Dispatch feed subscriptions.");
+    describe_gauge!(
+        "trove_projection_lag_records",
+        "Durable records the leaderboard projection has not applied."
+    );
+    describe_counter!("trove_http_requests_total", "HTTP requests by route and status.");
+    describe_histogram!(
+        "trove_http_request_seconds",
+        Unit::Seconds,
+        "HTTP request latency by route."
+    );
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn termination() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT. Must run inside an actix `System`.
+pub async fn serve(settings: Settings) -> Result<(), ServeError> {
+    let metrics_handle = install_metrics();
+    let data = settings.data.clone();
+    std::fs::create_dir_all(&data).map_err(|source| ServeError::Io {
+        context: format!("create data folder {}", data.display()),
+        source,
+    })?;
+    // Refuse early if another process owns the folder (Store::open checks again).
+    drop(DirLock::acquire(&data)?);
+
+    let keys = match settings.key_source {
+        KeySource::Generated => {
+            let (keys, path, created) = auth::load_or_generate(&data)?;
+            if created {
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "trove generated one key per role in {} (readable only by its owner)",
+                    path.display()
+                );
+                let _ = out.flush();
+                tracing::warn!(
+                    path = %path.display(),
+                    "no keys configured: generated one key per role (admin, game, designer, auditor) into {} (readable only by its owner)",
+                    path.display()
+                );
+            } else {
+                tracing::info!(path = %path.display(), "no keys configured: using the generated keys in {}", path.display());
+            }
+            keys
+        }
+        KeySource::Env => {
+            tracing::info!(keys = settings.keys.len(), "keys from TROVE_KEYS");
+            settings.keys.clone()
+        }
+        KeySource::ConfigFile(ref p) => {
+            tracing::info!(keys = settings.keys.len(), file = %p.display(), "keys from the config file");
+            settings.keys.clone()
+        }
+    };
+
+    let state = AppState::new(keys, metrics_handle.clone(), settings.shutdown_timeout);
+    let listener = std::net::TcpListener::bind(&settings.listen).map_err(|source| ServeError::Bind {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    let addr: SocketAddr = listener.local_addr().map_err(|source| ServeError::Io {
+        context: "read the listening address".into(),
+        source,
+    })?;
+    let data_state = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data_state.clone())
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let status = res.status().as_u16();
+                    let elapsed = started.elapsed();
+                    // Path pattern only: query strings (which may hold a key) are never logged.
+                    tracing::debug!(%method, %route, status, ms = elapsed.as_millis() as u64, "http");
+                    metrics::counter!("trove_http_requests_total", "route" => route.clone(), "status" => status.to_string())
+                        .increment(1);
+                    metrics::histogram!("trove_http_request_seconds", "route" => route).record(elapsed.as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(http::configure)
+            .default_service(web::to(http::not_found))
+    })
+    .workers(settings.workers)
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
+    .listen(listener)
+    .map_err(|source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?
+    .run();
+    let server_handle = server.handle();
+    let server_task = actix_web::rt::spawn(server);
+    tracing::info!(%addr, data = %data.display(), "listening");
+    // A machine-readable line on stdout for scripts and tests (logs go to stderr).
+    {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "trove listening on http://{addr}");
+        let _ = out.flush();
+    }
+
+    let signal = actix_web::rt::spawn(termination());
+
+    // Recovery.
+    let options = StoreOptions {
+        durability: settings.durability,
+        ..StoreOptions::default()
+    };
+    let dir = data.clone();
+    let opened = tokio::task::spawn_blocking(move || Store::open(&dir, options))
+        .await
+        .map_err(|e| ServeError::Other(format!("recovery panicked: {e}")))?;
+    let (store, world, report) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            server_handle.stop(false).await;
+            return Err(e.into());
+        }
+    };
+    tracing::info!(
+        last_seq = report.last_seq,
+        snapshot = ?report.snapshot_seq,
+        tail_records = report.tail_records,
+        players = report.players,
+        ms = report.elapsed.as_millis() as u64,
+        "recovery done"
+    );
+    let journal: Arc<dyn Journal> = store.journal();
+    let engine = Engine::start(EngineConfig::default(), journal, world);
+    let store = Arc::new(store);
+    let projection = Projection::new(store.clone());
+    let core = Arc::new(Core {
+        engine: engine.clone(),
+        store: store.clone(),
+        projection: projection.clone(),
+    });
+    state.set_ready(false, "rebuilding the leaderboard projection from the journal");
+    state.set_core(core.clone());
+
+    let started = Instant::now();
+    if let Err(e) = projection.refresh().await {
+        tracing::error!(error = %e, "leaderboard projection could not be built");
+    }
+    tracing::info!(
+        seq = projection.as_of_seq(),
+        ms = started.elapsed().as_millis() as u64,
+        "leaderboard projection built"
+    );
+    let mut tasks = Vec::new();
+    tasks.push(actix_web::rt::spawn(readiness_task(state.clone(), core.clone())));
+    tasks.push(actix_web::rt::spawn(projection_task(projection.clone())));
+    tasks.push(actix_web::rt::spawn(snapshot_task(
+        core.clone(),
+        settings.snapshot_interval,
+    )));
+    tasks.push(actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)));
+
+    let which = signal.await.unwrap_or("signal");
+    tracing::info!(signal = which, "shutting down: finishing requests in flight");
+    state.begin_shutdown();
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    for t in &tasks {
+        t.abort();
+    }
+    tracing::info!("server stopped; writing a snapshot");
+    match store.snapshot(&engine).await {
+        Ok(seq) => tracing::info!(seq, "snapshot written"),
+        Err(e) => tracing::error!(error = %e, "shutdown snapshot failed; the journal still holds everything"),
+    }
+    let closed = store.close().await;
+    engine.stop();
+    match closed {
+        Ok(seq) => tracing::info!(seq, "journal closed; bye"),
+        Err(e) => {
+            tracing::error!(error = %e, "closing the journal failed");
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// Marks the server ready once the consistency check passes (retrying).
+async fn readiness_task(state: Arc<AppState>, core: Arc<Core>) {
+    loop {
+        match ops::consistency(&core).await {
+            Ok(report) if report["ok"] == serde_json::Value::Bool(true) => {
+                tracing::info!(journal_seq = %report["journal_seq"], "consistency check passed; ready");
+                state.set_ready(true, "");
+                return;
+            }
+            Ok(report) => {
+                let failed: Vec<String> = report["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["ok"] == serde_json::Value::Bool(false))
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c["name"].as_str().unwrap_or("?"),
+                            c["detail"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                tracing::error!(failed = ?failed, "consistency check failed; not ready");
+                state.set_ready(false, &format!("consistency check failed: {}", failed.join("; ")));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "consistency check could not run; not ready");
+                state.set_ready(false, &format!("consistency check could not run: {e}"));
+            }
+        }
+        tokio::time::sleep(READINESS_RETRY).await;
+    }
+}
+
+async fn projection_task(projection: Arc<Projection>) {
+    let mut tick = tokio::time::interval(REFRESH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reported = false;
+    loop {
+        tick.tick().await;
+        if let Err(e) = projection.refresh().await {
+            if !reported {
+                tracing::error!(error = %e, "leaderboard projection refresh failed");
+                reported = true;
+            }
+        }
+    }
+}
+
+async fn snapshot_task(core: Arc<Core>, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let mut last = core.engine.durable_seq();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if core.engine.durable_seq() <= last {
+            continue;
+        }
+        let started = Instant::now();
+        match core.store.snapshot(&core.engine).await {
+            Ok(seq) => {
+                last = seq;
+                tracing::info!(
+                    seq,
+                    ms = started.elapsed().as_millis() as u64,
+                    "periodic snapshot written"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "periodic snapshot failed"),
+        }
+    }
+}
+
+async fn metrics_task(core: Arc<Core>, handle: Option<PrometheusHandle>) {
+    let mut tick = tokio::time::interval(METRICS_INTERVAL);
+    loop {
+        tick.tick().await;
+        let e = &core.engine;
+        let durable = e.durable_seq();
+        metrics::gauge!("trove_journal_pending_records").set(e.last_seq().saturating_sub(durable) as f64);
+        metrics::gauge!("trove_journal_durable_seq").set(durable as f64);
+        metrics::gauge!("trove_engine_admission_in_use").set(e.admission_in_use() as f64);
+        metrics::gauge!("trove_projection_lag_records").set(durable.saturating_sub(core.projection.as_of_seq()) as f64);
+        if let Ok(n) = e.player_count().await {
+            metrics::gauge!("trove_players_resident").set(n as f64);
+        }
+        if let Some(h) = &handle {
+            h.run_upkeep();
+        }
+    }
+}

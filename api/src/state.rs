@@ -1,0 +1,105 @@
+//! State shared by every request handler and connection.
+
+use crate::auth::Keys;
+use crate::error::ApiError;
+use crate::projection::Projection;
+use metrics_exporter_prometheus::PrometheusHandle;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use trove_engine::Engine;
+use trove_engine::Journal as _;
+use trove_persistence::Store;
+
+/// What exists once recovery is done.
+pub struct Core {
+    pub engine: Engine,
+    pub store: Arc<Store>,
+    pub projection: Arc<Projection>,
+}
+
+pub struct AppState {
+    pub keys: Keys,
+    core: OnceLock<Arc<Core>>,
+    /// Recovery done and the startup consistency check passed.
+    ready: AtomicBool,
+    /// Why the server is not ready, for `/readyz`.
+    not_ready_reason: Mutex<String>,
+    shutting_down: AtomicBool,
+    shutdown_tx: watch::Sender<bool>,
+    pub metrics: Option<PrometheusHandle>,
+    pub shutdown_timeout: Duration,
+}
+
+impl AppState {
+    pub fn new(keys: Keys, metrics: Option<PrometheusHandle>, shutdown_timeout: Duration) -> Arc<AppState> {
+        Arc::new(AppState {
+            keys,
+            core: OnceLock::new(),
+            ready: AtomicBool::new(false),
+            not_ready_reason: Mutex::new("recovering state from the journal".into()),
+            shutting_down: AtomicBool::new(false),
+            shutdown_tx: watch::channel(false).0,
+            metrics,
+            shutdown_timeout,
+        })
+    }
+
+    /// The engine and its companions, or `not_ready` during recovery and
+    /// `shutting_down` once shutdown began.
+    pub fn core(&self) -> Result<Arc<Core>, ApiError> {
+        if self.is_shutting_down() {
+            return Err(ApiError::shutting_down());
+        }
+        self.core.get().cloned().ok_or_else(ApiError::not_ready)
+    }
+
+    /// The core even during shutdown (for draining work).
+    pub fn core_any(&self) -> Option<Arc<Core>> {
+        self.core.get().cloned()
+    }
+
+    pub fn set_core(&self, core: Arc<Core>) {
+        let _ = self.core.set(core);
+    }
+
+    pub fn set_ready(&self, ready: bool, reason: &str) {
+        *self.not_ready_reason.lock() = reason.to_owned();
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Ready, or why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.is_shutting_down() {
+            return Err("shutting down".into());
+        }
+        if !self.ready.load(Ordering::SeqCst) {
+            return Err(self.not_ready_reason.lock().clone());
+        }
+        if let Some(core) = self.core.get() {
+            if let Some(f) = core.store.journal().durability().borrow().failure.clone() {
+                return Err(format!("journal failed: {f}"));
+            }
+            if let Some(f) = core.projection.failure() {
+                return Err(format!("leaderboard projection failed: {f}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown_tx.send_replace(true);
+    }
+
+    /// Becomes true when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+}

@@ -1,0 +1,350 @@
+//! JSON on the wire: parsing requests into engine types with precise error
+//! codes, and rendering engine answers. Shared by HTTP and WebSocket.
+
+use crate::error::ApiError;
+use serde_json::{json, Map, Value};
+use trove_engine::{
+    limits, ClaimRequest, ClaimResult, ClueDef, EventKind, GameEvent, HuntDef, HuntState, Millis, PlayerState,
+    ProductDef,
+};
+
+pub type Obj = Map<String, Value>;
+
+/// Parses a JSON document.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(format!("malformed JSON: {e}")))
+}
+
+pub fn as_object<'a>(v: &'a Value, what: &str) -> Result<&'a Obj, ApiError> {
+    v.as_object()
+        .ok_or_else(|| ApiError::invalid_request(format!("{what} must be a JSON object")))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A required string field.
+pub fn req_str<'a>(o: &'a Obj, field: &str) -> Result<&'a str, ApiError> {
+    match o.get(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(v) => Err(ApiError::invalid_request(format!(
+            "field {field:?} must be a string, not {}",
+            type_name(v)
+        ))),
+        None => Err(ApiError::invalid_request(format!("missing field {field:?}"))),
+    }
+}
+
+/// An optional string field (absent or null = None).
+pub fn opt_str<'a>(o: &'a Obj, field: &str) -> Result<Option<&'a str>, ApiError> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(ApiError::invalid_request(format!(
+            "field {field:?} must be a string, not {}",
+            type_name(v)
+        ))),
+    }
+}
+
+/// An optional non-negative integer field.
+pub fn opt_u64(o: &Obj, field: &str) -> Result<Option<u64>, ApiError> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            ApiError::invalid_request(format!("field {field:?} must be a non-negative integer, not {n}"))
+        }),
+        Some(v) => Err(ApiError::invalid_request(format!(
+            "field {field:?} must be a non-negative integer, not {}",
+            type_name(v)
+        ))),
+    }
+}
+
+/// The `events` array of an events request, parsed event by event. A bad
+/// event rejects the whole batch with `invalid_event` and its index.
+pub fn parse_events(o: &Obj) -> Result<Vec<GameEvent>, ApiError> {
+    let arr = match o.get("events") {
+        Some(Value::Array(a)) => a,
+        Some(v) => {
+            return Err(ApiError::invalid_request(format!(
+                "field \"events\" must be an array, not {}",
+                type_name(v)
+            )))
+        }
+        None => return Err(ApiError::invalid_request("missing field \"events\"")),
+    };
+    if arr.len() > limits::MAX_BATCH_EVENTS {
+        return Err(trove_engine::EngineError::BatchTooLarge {
+            len: arr.len(),
+            max: limits::MAX_BATCH_EVENTS,
+        }
+        .into());
+    }
+    arr.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            parse_event(v).map_err(|e| ApiError::invalid_event(i, format!("event {i} is invalid: {}", e.message)))
+        })
+        .collect()
+}
+
+fn parse_event(v: &Value) -> Result<GameEvent, ApiError> {
+    let o = as_object(v, "an event")?;
+    let player = req_str(o, "player")?.to_owned();
+    let hunt = req_str(o, "hunt")?.to_owned();
+    let kind = match req_str(o, "type")? {
+        "clue_found" => EventKind::ClueFound {
+            clue: req_str(o, "clue")?.to_owned(),
+        },
+        "checkin" => EventKind::Checkin {
+            location: req_str(o, "location")?.to_owned(),
+        },
+        "interaction" => EventKind::Interaction {
+            kind: req_str(o, "kind")?.to_owned(),
+        },
+        other => {
+            return Err(ApiError::invalid_request(format!(
+                "unknown event type {other:?} (expected clue_found, checkin or interaction)"
+            )))
+        }
+    };
+    Ok(GameEvent { player, hunt, kind })
+}
+
+/// A claim request. `customs` must be a JSON object (absent = `{}`); it is
+/// kept as its compact JSON text.
+pub fn parse_claim(o: &Obj) -> Result<ClaimRequest, ApiError> {
+    let customs = match o.get("customs") {
+        None | Some(Value::Null) => "{}".to_owned(),
+        Some(v @ Value::Object(_)) => serde_json::to_string(v).map_err(|e| ApiError::internal(e.to_string()))?,
+        Some(v) => {
+            return Err(ApiError::invalid_request(format!(
+                "field \"customs\" must be a JSON object, not {}",
+                type_name(v)
+            )))
+        }
+    };
+    Ok(ClaimRequest {
+        claim_id: req_str(o, "claim_id")?.to_owned(),
+        player: req_str(o, "player")?.to_owned(),
+        hunt: req_str(o, "hunt")?.to_owned(),
+        sku: req_str(o, "sku")?.to_owned(),
+        customs,
+    })
+}
+
+/// `customs` text back as JSON (it was stored from a JSON object).
+pub fn customs_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+pub fn claim_result(r: &ClaimResult) -> Value {
+    let mut v = json!({
+        "ok": true,
+        "claim_id": r.claim_id,
+        "status": r.outcome.status(),
+        "duplicate": r.duplicate,
+        "seq": r.seq,
+    });
+    if let Some(reason) = r.outcome.reason() {
+        v["reason"] = json!(reason.code());
+    }
+    v
+}
+
+/// A time: RFC 3339 text (`2026-05-01T18:00:00Z`) or integer unix milliseconds.
+pub fn parse_time(o: &Obj, field: &str) -> Result<Option<Millis>, ApiError> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "invalid_hunt",
+                format!("{field} must be integer unix milliseconds or an RFC 3339 string"),
+            )
+        }),
+        Some(Value::String(s)) => {
+            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
+                ApiError::new(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_hunt",
+                    format!("{field} {s:?} is not an RFC 3339 time: {e}"),
+                )
+            })?;
+            Ok(Some((t.unix_timestamp_nanos() / 1_000_000) as Millis))
+        }
+        Some(v) => Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_hunt",
+            format!(
+                "{field} must be integer unix milliseconds or an RFC 3339 string, not {}",
+                type_name(v)
+            ),
+        )),
+    }
+}
+
+fn hunt_err(e: ApiError) -> ApiError {
+    ApiError {
+        code: "invalid_hunt".into(),
+        ..e
+    }
+}
+
+/// A hunt definition as a designer posts it.
+pub fn parse_hunt(v: &Value) -> Result<HuntDef, ApiError> {
+    let o = as_object(v, "a hunt definition").map_err(hunt_err)?;
+    let id = req_str(o, "id").map_err(hunt_err)?.to_owned();
+    let name = opt_str(o, "name").map_err(hunt_err)?.unwrap_or(&id).to_owned();
+    let opens_at = parse_time(o, "opens_at")?;
+    let closes_at = parse_time(o, "closes_at")?;
+    let list = |field: &str| -> Result<Vec<Value>, ApiError> {
+        match o.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => Ok(a.clone()),
+            Some(v) => Err(hunt_err(ApiError::invalid_request(format!(
+                "field {field:?} must be an array, not {}",
+                type_name(v)
+            )))),
+        }
+    };
+    let mut clues = Vec::new();
+    for (i, c) in list("clues")?.iter().enumerate() {
+        let at = |e: ApiError| hunt_err(ApiError::invalid_request(format!("clue {i}: {}", e.message)));
+        let c = as_object(c, "a clue").map_err(at)?;
+        let points = opt_u64(c, "points").map_err(at)?.unwrap_or(0);
+        let points = u32::try_from(points).map_err(|_| at(ApiError::invalid_request("points must fit in 32 bits")))?;
+        clues.push(ClueDef {
+            id: req_str(c, "id").map_err(at)?.to_owned(),
+            points,
+        });
+    }
+    let mut products = Vec::new();
+    for (i, p) in list("products")?.iter().enumerate() {
+        let at = |e: ApiError| hunt_err(ApiError::invalid_request(format!("product {i}: {}", e.message)));
+        let p = as_object(p, "a product").map_err(at)?;
+        let per_player_limit = opt_u64(p, "per_player_limit").map_err(at)?.unwrap_or(1);
+        products.push(ProductDef {
+            sku: req_str(p, "sku").map_err(at)?.to_owned(),
+            stock: opt_u64(p, "stock").map_err(at)?.unwrap_or(0),
+            per_player_limit: u32::try_from(per_player_limit)
+                .map_err(|_| at(ApiError::invalid_request("per_player_limit must fit in 32 bits")))?,
+            min_score: opt_u64(p, "min_score").map_err(at)?.unwrap_or(0),
+        });
+    }
+    Ok(HuntDef {
+        id,
+        name,
+        opens_at,
+        closes_at,
+        clues,
+        products,
+    })
+}
+
+/// A hunt's definition with its stock ledger.
+pub fn hunt_json(h: &HuntState) -> Value {
+    let d = &h.def;
+    json!({
+        "ok": true,
+        "id": d.id,
+        "name": d.name,
+        "opens_at": d.opens_at,
+        "closes_at": d.closes_at,
+        "clues": d.clues.iter().map(|c| json!({"id": c.id, "points": c.points})).collect::<Vec<_>>(),
+        "products": d.products.iter().enumerate().map(|(i, p)| json!({
+            "sku": p.sku,
+            "stock": p.stock,
+            "per_player_limit": p.per_player_limit,
+            "min_score": p.min_score,
+            "remaining": h.stock[i],
+            "granted": h.granted[i],
+            "added": h.added[i],
+        })).collect::<Vec<_>>(),
+        "defined_seq": h.defined_at,
+    })
+}
+
+/// A player's view of one hunt.
+pub fn player_json(hunt: &HuntState, player: &str, state: Option<&PlayerState>) -> Value {
+    let ph = state.and_then(|s| s.hunt(&hunt.def.id));
+    let clues: Vec<&str> = ph.map_or_else(Vec::new, |ph| {
+        ph.clue_indices()
+            .filter_map(|i| hunt.def.clues.get(i).map(|c| c.id.as_str()))
+            .collect()
+    });
+    let mut claims: Vec<_> = state.map_or_else(Vec::new, |s| {
+        s.claims.iter().filter(|c| *c.hunt == *hunt.def.id).collect()
+    });
+    claims.sort_by_key(|c| c.seq);
+    let claims: Vec<Value> = claims
+        .into_iter()
+        .map(|c| {
+            let mut v = json!({
+                "claim_id": &*c.claim_id,
+                "sku": &*c.sku,
+                "status": c.outcome.status(),
+                "seq": c.seq,
+            });
+            if let Some(r) = c.outcome.reason() {
+                v["reason"] = json!(r.code());
+            }
+            v
+        })
+        .collect();
+    json!({
+        "ok": true,
+        "player": player,
+        "hunt": hunt.def.id,
+        "score": ph.map_or(0, |p| p.score),
+        "events": ph.map_or(0, |p| p.events),
+        "clues": clues,
+        "claims": claims,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_accept_rfc3339_and_millis() {
+        let o: Obj =
+            serde_json::from_str(r#"{"a":"1970-01-01T00:00:01.5Z","b":1234,"c":"2026-05-01T20:00:00+02:00"}"#).unwrap();
+        assert_eq!(parse_time(&o, "a").unwrap(), Some(1500));
+        assert_eq!(parse_time(&o, "b").unwrap(), Some(1234));
+        assert_eq!(parse_time(&o, "c").unwrap(), Some(1_777_658_400_000));
+        assert_eq!(parse_time(&o, "missing").unwrap(), None);
+    }
+
+    #[test]
+    fn events_report_their_index() {
+        let o: Obj = serde_json::from_str(
+            r#"{"events":[{"player":"p","hunt":"h","type":"checkin","location":"x"},{"player":"p","hunt":"h","type":"dance"}]}"#,
+        )
+        .unwrap();
+        let e = parse_events(&o).unwrap_err();
+        assert_eq!(e.code, "invalid_event");
+        assert_eq!(e.index, Some(1));
+    }
+
+    #[test]
+    fn customs_must_be_an_object() {
+        let o: Obj =
+            serde_json::from_str(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":[1]}"#).unwrap();
+        assert_eq!(parse_claim(&o).unwrap_err().code, "invalid_request");
+        let o: Obj =
+            serde_json::from_str(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"b":1,"a":"x"}}"#)
+                .unwrap();
+        assert_eq!(parse_claim(&o).unwrap().customs, r#"{"a":"x","b":1}"#);
+    }
+}

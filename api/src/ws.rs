@@ -1,0 +1,562 @@
+//! The WebSocket endpoint, `GET /v1/ws`.
+//!
+//! One connection = one reader loop, one writer task, one task per request
+//! in flight and one task per subscription. Everything the server sends goes
+//! through the connection's bounded outbound queue to the writer, which alone
+//! owns the socket. Nothing shared ever awaits one client: a request or
+//! subscription task waits at most [`OUTBOUND_STALL_TIMEOUT`] for queue space
+//! and then disconnects that client (close code 1008).
+//!
+//! Limits (see `docs/PROTOCOL.md`): [`MAX_MESSAGE_BYTES`] per message,
+//! [`MAX_IN_FLIGHT`] requests in flight (the reader stops reading until one
+//! finishes), [`OUTBOUND_QUEUE_FRAMES`] queued frames, [`MAX_SUBSCRIPTIONS`]
+//! subscriptions, and a ping every [`PING_INTERVAL`].
+
+use crate::auth::{Action, Role};
+use crate::error::ApiError;
+use crate::ops;
+use crate::state::{AppState, Core};
+use crate::wire::{self, Obj};
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Semaphore};
+use trove_engine::Journal as _;
+use trove_engine::{Outcome, Record, Seq};
+
+/// Largest message (text frame, or continuation frames together) the server
+/// answers; larger ones get a `message_too_large` error reply.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// A single frame larger than this is abuse: the server replies
+/// `message_too_large` and closes with 1009.
+pub const MAX_FRAME_BYTES: usize = 4 << 20;
+/// Requests one connection may have in flight; beyond, the server stops
+/// reading from that connection until one completes.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Frames (replies and pushes) queued for one connection.
+pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
+/// How long a reply or push waits for space in a full outbound queue before
+/// the client is disconnected as too slow (close code 1008).
+pub const OUTBOUND_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Server ping interval.
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// A connection that sends nothing (not even a pong) for this long is closed (1001).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 16;
+/// Dispatch feed: journal records read per step.
+pub const FEED_READ_CHUNK: usize = 1024;
+/// Leaderboard pushes: at most one per this interval per subscription.
+pub const LEADERBOARD_PUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+enum Out {
+    Text(String),
+    Ping,
+    Pong(web::Bytes),
+    Close(CloseReason),
+}
+
+struct Conn {
+    id: u64,
+    role: Role,
+    core: Arc<Core>,
+    state: web::Data<AppState>,
+    out: mpsc::Sender<Out>,
+    /// Set once to tear the connection down (with the close reason to send).
+    kill: watch::Sender<Option<CloseReason>>,
+    in_flight: Arc<Semaphore>,
+    subscriptions: AtomicUsize,
+}
+
+impl Conn {
+    /// Queues a frame; false if the connection is gone. A client whose queue
+    /// stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
+    async fn send(&self, v: Value) -> bool {
+        match self
+            .out
+            .send_timeout(Out::Text(v.to_string()), OUTBOUND_STALL_TIMEOUT)
+            .await
+        {
+            Ok(()) => {
+                metrics::histogram!("trove_ws_outbound_queue_depth")
+                    .record((OUTBOUND_QUEUE_FRAMES - self.out.capacity()) as f64);
+                true
+            }
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                tracing::warn!(conn = self.id, "client does not read its frames; disconnecting");
+                metrics::counter!("trove_ws_slow_disconnects_total").increment(1);
+                self.abort(CloseCode::Policy, "slow consumer: outbound queue full");
+                false
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
+        }
+    }
+
+    fn abort(&self, code: CloseCode, why: &str) {
+        let reason = CloseReason {
+            code,
+            description: Some(why.to_owned()),
+        };
+        self.kill.send_if_modified(|k| {
+            if k.is_none() {
+                *k = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn killed(&self) -> watch::Receiver<Option<CloseReason>> {
+        self.kill.subscribe()
+    }
+}
+
+fn err_reply(id: Option<&Value>, e: &ApiError) -> Value {
+    json!({"id": id.cloned().unwrap_or(Value::Null), "ok": false, "error": e.body()})
+}
+
+/// `GET /v1/ws`: authenticates before the upgrade (401 without a valid key).
+pub async fn upgrade(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let role = state.keys.authenticate(&req, true)?;
+    let core = state.core()?;
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::invalid_request(format!("WebSocket handshake failed: {e}")))?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let (out, out_rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
+    let conn = Arc::new(Conn {
+        id,
+        role,
+        core,
+        state,
+        out,
+        kill: watch::channel(None).0,
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        subscriptions: AtomicUsize::new(0),
+    });
+    tracing::debug!(conn = id, role = %role, "websocket connected");
+    actix_web::rt::spawn(writer(session, out_rx, conn.killed()));
+    actix_web::rt::spawn(reader(conn, stream));
+    Ok(response)
+}
+
+/// Owns the socket: sends queued frames until the queue closes or the
+/// connection is killed. Every send also watches for the kill signal, so a
+/// client that stopped reading cannot pin this task.
+async fn writer(mut session: Session, mut rx: mpsc::Receiver<Out>, mut kill: watch::Receiver<Option<CloseReason>>) {
+    async fn close(session: Session, reason: Option<CloseReason>) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), session.close(reason)).await;
+    }
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = kill.changed() => {
+                let reason = kill.borrow().clone();
+                return close(session, reason).await;
+            }
+            m = rx.recv() => m,
+        };
+        let send = async {
+            match msg {
+                None => Err(None),
+                Some(Out::Close(reason)) => Err(Some(reason)),
+                Some(Out::Text(t)) => Ok(session.text(t).await.is_ok()),
+                Some(Out::Ping) => Ok(session.ping(b"trove").await.is_ok()),
+                Some(Out::Pong(b)) => Ok(session.pong(&b).await.is_ok()),
+            }
+        };
+        let result = tokio::select! {
+            r = send => r,
+            _ = kill.changed() => {
+                let reason = kill.borrow().clone();
+                return close(session, reason).await;
+            }
+        };
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(reason) => return close(session, reason).await,
+        }
+    }
+}
+
+async fn reader(conn: Arc<Conn>, mut stream: actix_ws::AggregatedMessageStream) {
+    metrics::gauge!("trove_ws_connections").increment(1.0);
+    let mut kill = conn.killed();
+    let mut shutdown = conn.state.shutdown_signal();
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_seen = Instant::now();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = kill.changed() => break,
+            _ = shutdown.wait_for(|s| *s) => {
+                drain_and_close(&conn).await;
+                break;
+            }
+            _ = ping.tick() => {
+                if last_seen.elapsed() > IDLE_TIMEOUT {
+                    conn.abort(CloseCode::Away, "keep-alive timeout");
+                    break;
+                }
+                let _ = conn.out.try_send(Out::Ping);
+                continue;
+            }
+            m = stream.recv() => m,
+        };
+        let Some(msg) = msg else { break };
+        last_seen = Instant::now();
+        match msg {
+            Ok(AggregatedMessage::Text(text)) => {
+                if text.len() > MAX_MESSAGE_BYTES {
+                    let e = ApiError::message_too_large(text.len(), MAX_MESSAGE_BYTES);
+                    if !conn.send(err_reply(None, &e)).await {
+                        break;
+                    }
+                    continue;
+                }
+                if !handle_text(&conn, &mut kill, text.as_bytes()).await {
+                    break;
+                }
+            }
+            Ok(AggregatedMessage::Binary(_)) => {
+                let e = ApiError::invalid_request("binary frames are not supported; send JSON text frames");
+                let e = ApiError {
+                    code: "unsupported_frame".into(),
+                    ..e
+                };
+                if !conn.send(err_reply(None, &e)).await {
+                    break;
+                }
+            }
+            Ok(AggregatedMessage::Ping(b)) => {
+                let _ = conn.out.try_send(Out::Pong(b));
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => {
+                // Answer the client's close once replies in flight are sent.
+                wait_in_flight(&conn, Duration::from_secs(5)).await;
+                let _ = conn.out.try_send(Out::Close(CloseReason {
+                    code: CloseCode::Normal,
+                    description: None,
+                }));
+                break;
+            }
+            Err(ProtocolError::Io(e)) if e.to_string().contains("continuation size") => {
+                let e = ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "message_too_large",
+                    format!("message exceeds the maximum of {MAX_MESSAGE_BYTES} bytes"),
+                );
+                if !conn.send(err_reply(None, &e)).await {
+                    break;
+                }
+            }
+            Err(ProtocolError::Overflow) => {
+                let e = ApiError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "message_too_large",
+                    format!("frame exceeds {MAX_FRAME_BYTES} bytes; closing"),
+                );
+                let _ = conn.out.try_send(Out::Text(err_reply(None, &e).to_string()));
+                let _ = conn.out.try_send(Out::Close(CloseReason {
+                    code: CloseCode::Size,
+                    description: Some("frame too large".into()),
+                }));
+                break;
+            }
+            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                conn.abort(CloseCode::Invalid, "text frame is not valid UTF-8");
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(conn = conn.id, error = %e, "websocket protocol error");
+                conn.abort(CloseCode::Protocol, "protocol error");
+                break;
+            }
+        }
+    }
+    // The writer sends what is queued, then closes.
+    let _ = conn.out.try_send(Out::Close(CloseReason {
+        code: CloseCode::Normal,
+        description: None,
+    }));
+    // Give the writer a moment to flush, then make sure every task stops.
+    let conn2 = conn.clone();
+    actix_web::rt::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        conn2.abort(CloseCode::Normal, "closed");
+    });
+    metrics::gauge!("trove_ws_connections").decrement(1.0);
+    tracing::debug!(conn = conn.id, "websocket reader done");
+}
+
+async fn wait_in_flight(conn: &Conn, limit: Duration) {
+    let _ = tokio::time::timeout(limit, conn.in_flight.acquire_many(MAX_IN_FLIGHT as u32)).await;
+}
+
+/// Shutdown: finish requests in flight, then close with 1001.
+async fn drain_and_close(conn: &Conn) {
+    wait_in_flight(conn, conn.state.shutdown_timeout).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        conn.out.send(Out::Close(CloseReason {
+            code: CloseCode::Away,
+            description: Some("server shutting down".into()),
+        })),
+    )
+    .await;
+}
+
+/// Parses one request and starts it. False if the connection should end.
+async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: &[u8]) -> bool {
+    let v = match wire::parse_json(bytes) {
+        Ok(v) => v,
+        Err(e) => return conn.send(err_reply(None, &e)).await,
+    };
+    let Some(o) = v.as_object() else {
+        let e = ApiError::invalid_request("a request must be a JSON object");
+        return conn.send(err_reply(None, &e)).await;
+    };
+    let id = match o.get("id") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
+        Some(_) => {
+            let e = ApiError::invalid_request("field \"id\" must be an integer");
+            return conn.send(err_reply(None, &e)).await;
+        }
+        None => {
+            let e = ApiError::invalid_request("missing field \"id\"");
+            return conn.send(err_reply(None, &e)).await;
+        }
+    };
+    let op = match o.get("op") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            let e = ApiError::invalid_request("field \"op\" must be a string");
+            return conn.send(err_reply(Some(&id), &e)).await;
+        }
+        None => {
+            let e = ApiError::invalid_request("missing field \"op\"");
+            return conn.send(err_reply(Some(&id), &e)).await;
+        }
+    };
+    // Bound the requests in flight: stop reading until a slot frees up.
+    let permit = tokio::select! {
+        p = conn.in_flight.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return false },
+        _ = kill.changed() => return false,
+    };
+    let conn = conn.clone();
+    let Value::Object(body) = v else {
+        unreachable!("checked above")
+    };
+    actix_web::rt::spawn(async move {
+        let started = Instant::now();
+        let (reply, sub) = match dispatch(&conn, &op, &body).await {
+            Ok((mut r, sub)) => {
+                r["id"] = id;
+                r["ok"] = json!(true);
+                (r, sub)
+            }
+            Err(e) => (err_reply(Some(&id), &e), None),
+        };
+        metrics::histogram!("trove_ws_request_seconds").record(started.elapsed().as_secs_f64());
+        let sent = conn.send(reply).await;
+        drop(permit);
+        if let (true, Some(sub)) = (sent, sub) {
+            match sub {
+                Subscription::Claims { from } => claims_feed(conn, from).await,
+                Subscription::Leaderboard { hunt, limit } => leaderboard_feed(conn, hunt, limit).await,
+            }
+        }
+    });
+    true
+}
+
+enum Subscription {
+    Claims { from: Seq },
+    Leaderboard { hunt: String, limit: usize },
+}
+
+async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Subscription>), ApiError> {
+    let core = &conn.core;
+    if conn.state.is_shutting_down() {
+        return Err(ApiError::shutting_down());
+    }
+    match op {
+        "events" => {
+            Action::Events.check(conn.role)?;
+            Ok((ops::events(core, body).await?, None))
+        }
+        "claim" => {
+            Action::Claim.check(conn.role)?;
+            Ok((ops::claim(core, body).await?, None))
+        }
+        "player" => {
+            Action::Read.check(conn.role)?;
+            let player = wire::req_str(body, "player")?;
+            let hunt = wire::req_str(body, "hunt")?;
+            Ok((ops::player(core, hunt, player).await?, None))
+        }
+        "leaderboard" => {
+            Action::Read.check(conn.role)?;
+            let hunt = wire::req_str(body, "hunt")?;
+            let limit = ops::leaderboard_limit(wire::opt_u64(body, "limit")?)?;
+            let around = wire::opt_str(body, "around")?;
+            Ok((ops::leaderboard(core, hunt, limit, around).await?, None))
+        }
+        "subscribe" => {
+            Action::Subscribe.check(conn.role)?;
+            let sub = match wire::req_str(body, "topic")? {
+                "claims" => Subscription::Claims {
+                    from: wire::opt_u64(body, "from")?.unwrap_or(0),
+                },
+                "leaderboard" => {
+                    let hunt = wire::req_str(body, "hunt")?;
+                    let limit = ops::leaderboard_limit(wire::opt_u64(body, "limit")?)?;
+                    core.engine.hunt(hunt).await?;
+                    Subscription::Leaderboard {
+                        hunt: hunt.to_owned(),
+                        limit,
+                    }
+                }
+                other => {
+                    return Err(ApiError::invalid_request(format!(
+                        "unknown topic {other:?} (expected claims or leaderboard)"
+                    )))
+                }
+            };
+            let n = conn.subscriptions.fetch_add(1, Ordering::SeqCst);
+            if n >= MAX_SUBSCRIPTIONS {
+                conn.subscriptions.fetch_sub(1, Ordering::SeqCst);
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_subscriptions",
+                    format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
+                ));
+            }
+            let reply = match &sub {
+                Subscription::Claims { from } => json!({"topic": "claims", "from": from}),
+                Subscription::Leaderboard { hunt, limit } => {
+                    json!({"topic": "leaderboard", "hunt": hunt, "limit": limit})
+                }
+            };
+            Ok((reply, Some(sub)))
+        }
+        other => Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "unknown_op",
+            format!("unknown op {other:?} (expected events, claim, player, leaderboard or subscribe)"),
+        )),
+    }
+}
+
+/// The dispatch feed: every granted claim after `from`, in journal order,
+/// read from the durable journal only.
+async fn claims_feed(conn: Arc<Conn>, from: Seq) {
+    metrics::gauge!("trove_feed_subscribers").increment(1.0);
+    let store = conn.core.store.clone();
+    let mut durable = store.journal().durability();
+    let mut kill = conn.killed();
+    let mut shutdown = conn.state.shutdown_signal();
+    let mut cursor = from;
+    loop {
+        if kill.borrow().is_some() || *shutdown.borrow() {
+            break;
+        }
+        durable.borrow_and_update();
+        let s = store.clone();
+        let after = cursor;
+        let records = match tokio::task::spawn_blocking(move || s.read_after(after, FEED_READ_CHUNK)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(conn = conn.id, error = %e, "dispatch feed cannot read the journal");
+                let e = ApiError::internal(format!("the dispatch feed cannot read the journal: {e}"));
+                conn.send(json!({"push": "error", "topic": "claims", "error": e.body()}))
+                    .await;
+                break;
+            }
+            Err(_) => break,
+        };
+        if records.is_empty() {
+            tokio::select! {
+                _ = kill.changed() => break,
+                _ = shutdown.changed() => break,
+                r = durable.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        for (seq, at, record) in records {
+            cursor = seq;
+            if let Record::Claim {
+                request,
+                outcome: Outcome::Granted,
+            } = record
+            {
+                let push = json!({
+                    "push": "claim",
+                    "cursor": seq,
+                    "claim_id": request.claim_id,
+                    "player": request.player,
+                    "hunt": request.hunt,
+                    "sku": request.sku,
+                    "customs": wire::customs_value(&request.customs),
+                    "at": at,
+                });
+                if !conn.send(push).await {
+                    metrics::gauge!("trove_feed_subscribers").decrement(1.0);
+                    return;
+                }
+                metrics::counter!("trove_feed_pushes_total").increment(1);
+            }
+        }
+    }
+    metrics::gauge!("trove_feed_subscribers").decrement(1.0);
+}
+
+/// Leaderboard pushes: the top entries whenever they change, checked every
+/// [`LEADERBOARD_PUSH_INTERVAL`] (the first push is immediate).
+async fn leaderboard_feed(conn: Arc<Conn>, hunt: String, limit: usize) {
+    let mut kill = conn.killed();
+    let mut shutdown = conn.state.shutdown_signal();
+    let mut tick = tokio::time::interval(LEADERBOARD_PUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<(u64, Value)> = None;
+    loop {
+        if kill.borrow().is_some() || *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = kill.changed() => break,
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => {}
+        }
+        let version = conn.core.projection.board(&hunt).map_or(0, |b| b.version);
+        if last.as_ref().is_some_and(|(v, _)| *v == version) {
+            continue;
+        }
+        let mut v = ops::leaderboard_now(&conn.core, &hunt, limit, None);
+        let entries = v["entries"].take();
+        if last.as_ref().is_some_and(|(_, e)| *e == entries) {
+            last = Some((version, entries));
+            continue;
+        }
+        let push = json!({"push": "leaderboard", "hunt": hunt, "entries": entries, "as_of_seq": v["as_of_seq"]});
+        if !conn.send(push).await {
+            break;
+        }
+        last = Some((version, entries));
+    }
+}

@@ -1,0 +1,378 @@
+//! Runs the real `trove` binary on a temporary data folder and a free port,
+//! and talks to it over real sockets: a tiny HTTP/1.1 client and
+//! tokio-tungstenite for WebSocket.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const ADMIN: &str = "admin-key-0001";
+pub const GAME: &str = "game-key-00001";
+pub const GAME2: &str = "game-key-00002";
+pub const DESIGNER: &str = "designer-key-01";
+pub const AUDITOR: &str = "auditor-key-001";
+
+pub fn keys_env() -> String {
+    format!("admin:{ADMIN},game:{GAME},game:{GAME2},designer:{DESIGNER},auditor:{AUDITOR}")
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub data: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on a fresh temporary folder (kept alive by the returned guard).
+    pub async fn start() -> (Server, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Server::start_on(dir.path()).await;
+        (s, dir)
+    }
+
+    /// Starts a server on `root/data` with the test keys, waits until ready.
+    pub async fn start_on(root: &Path) -> Server {
+        let s = Server::spawn(root, &[("TROVE_KEYS", &keys_env())]).expect("server starts");
+        s.wait_ready(Duration::from_secs(60)).await;
+        s
+    }
+
+    /// Starts the binary and waits for its listening line (not for readiness).
+    pub fn spawn(root: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+        let data = root.join("data");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let log = root.join(format!(
+            "server-{}.log",
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trove"));
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--log-level")
+            .arg("info")
+            .env_remove("TROVE_KEYS")
+            .env_remove("TROVE_CONFIG")
+            .env_remove("TROVE_DATA")
+            .env_remove("TROVE_LISTEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                if let Some(addr) = line.trim().strip_prefix("trove listening on http://") {
+                    let _ = tx.send(addr.to_owned());
+                }
+                line.clear();
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => Ok(Server { child, addr, data, log }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(std::fs::read_to_string(&log).unwrap_or_default())
+            }
+        }
+    }
+
+    pub async fn wait_ready(&self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Ok((200, _)) = try_http(&self.addr, "GET", "/readyz", None, None).await {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "server not ready after {limit:?}; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn http(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let (status, bytes) = try_http(&self.addr, method, path, key, body.as_deref())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, v)
+    }
+
+    pub async fn http_raw(&self, method: &str, path: &str, key: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+        try_http(&self.addr, method, path, key, Some(body)).await.expect("http")
+    }
+
+    pub async fn ws(&self, key: &str) -> Ws {
+        Ws::connect(&self.addr, key).await.expect("websocket connects")
+    }
+
+    /// SIGKILL: no shutdown work at all.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                panic!("server did not exit after SIGTERM; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn define_example_hunt(&self, id: &str, stock: u64, per_player_limit: u32) {
+        let (st, body) = self
+            .http(
+                "POST",
+                "/v1/hunts",
+                Some(DESIGNER),
+                Some(&hunt_def(id, stock, per_player_limit)),
+            )
+            .await;
+        assert!(st == 201 || st == 200, "define hunt: {st} {body}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn hunt_def(id: &str, stock: u64, per_player_limit: u32) -> Value {
+    json!({
+        "id": id,
+        "name": format!("Hunt {id}"),
+        "opens_at": "2020-01-01T00:00:00Z",
+        "closes_at": 4102444800000u64,
+        "clues": [{"id": "c1", "points": 10}, {"id": "c2", "points": 20}, {"id": "c3", "points": 50}],
+        "products": [
+            {"sku": "mug", "stock": stock, "per_player_limit": per_player_limit, "min_score": 0},
+            {"sku": "hoodie", "stock": 1, "per_player_limit": 1, "min_score": 30}
+        ]
+    })
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub async fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>), String> {
+    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(k) = key {
+        head.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    head.push_str("\r\n");
+    let mut req = head.into_bytes();
+    if let Some(b) = body {
+        req.extend_from_slice(b);
+    }
+    let io = async {
+        s.write_all(&req).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(60), io)
+        .await
+        .map_err(|_| "http timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(&buf)))?;
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("bad status line")?;
+    let mut body = buf[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+    out
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client that matches replies to requests by id and keeps pushes.
+pub struct Ws {
+    pub stream: WsStream,
+    next_id: i64,
+    pub pushes: VecDeque<Value>,
+    /// Replies that arrived while waiting for another id.
+    replies: Vec<Value>,
+}
+
+impl Ws {
+    pub async fn connect(addr: &str, key: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut req = format!("ws://{addr}/v1/ws").into_client_request()?;
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {key}").parse().unwrap());
+        Ws::connect_request(req).await
+    }
+
+    pub async fn connect_request(
+        req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
+            .await
+            .map_err(|_| tokio_tungstenite::tungstenite::Error::ConnectionClosed)??;
+        Ok(Ws {
+            stream,
+            next_id: 1,
+            pushes: VecDeque::new(),
+            replies: Vec::new(),
+        })
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.stream.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next JSON frame (reply or push), or None on close/timeout.
+    pub async fn next_frame(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
+            match m.ok()? {
+                Message::Text(t) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends `req` with a fresh id and waits for the reply with that id.
+    pub async fn call(&mut self, mut req: Value) -> Value {
+        self.try_call(&mut req, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no reply to {req}"))
+    }
+
+    pub async fn try_call(&mut self, req: &mut Value, limit: Duration) -> Option<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        req["id"] = json!(id);
+        self.stream.send(Message::text(req.to_string())).await.ok()?;
+        self.reply_to(json!(id), limit).await
+    }
+
+    /// Waits for the reply carrying `id` (a JSON value, may be null).
+    pub async fn reply_to(&mut self, id: Value, limit: Duration) -> Option<Value> {
+        if let Some(i) = self.replies.iter().position(|r| r["id"] == id) {
+            return Some(self.replies.remove(i));
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.next_frame(left).await?;
+            if v.get("push").is_some() {
+                self.pushes.push_back(v);
+            } else if v["id"] == id {
+                return Some(v);
+            } else {
+                self.replies.push(v);
+            }
+        }
+    }
+
+    /// The next push (buffered or new).
+    pub async fn next_push(&mut self, limit: Duration) -> Option<Value> {
+        if let Some(p) = self.pushes.pop_front() {
+            return Some(p);
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.next_frame(left).await?;
+            if v.get("push").is_some() {
+                return Some(v);
+            }
+            self.replies.push(v);
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+pub fn claim(claim_id: &str, player: &str, hunt: &str, sku: &str) -> Value {
+    json!({"op": "claim", "claim_id": claim_id, "player": player, "hunt": hunt, "sku": sku,
+           "customs": {"name": format!("Player {player}"), "country": "NL", "declared_value_eur": 12.5}})
+}
+
+pub fn clue(player: &str, hunt: &str, clue: &str) -> Value {
+    json!({"player": player, "hunt": hunt, "type": "clue_found", "clue": clue})
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the `trove` binary: each test starts the real server
+//! on a temporary data folder and a free port and talks to it over sockets.
+
+mod auth;
+mod bad_input;
+mod crash;
+mod feed;
+mod flows;
+mod harness;

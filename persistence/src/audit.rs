@@ -1,0 +1,244 @@
+//! The audit projection: per-second rollups and a sparse time index.
+//!
+//! Auditors ask two kinds of question: "what happened between 14:00 and
+//! 15:00" (counts: claims per hunt, product and outcome; events per type) and
+//! "give me every record of that hour" (an export). The seed answered both
+//! from a TimescaleDB hypertable kept next to the event store. Trove answers
+//! them from the journal plus two small derived structures kept in sled tree
+//! `audit`, written by the journal writer in the same commit round as the
+//! blocks they describe:
+//!
+//! - `r` + second (i64 BE, sign-flipped): the [`Rollup`] of every record
+//!   committed in that second. A report over a window sums at most one row per
+//!   second, so an hour is 3,600 small rows whatever the journal's size.
+//! - `t` + second: the first sequence committed in that second. The sparse
+//!   time -> sequence index (what BRIN was to the seed): an export from time T
+//!   starts reading the journal at the right block instead of at the start.
+//! - `w`: the watermark, the last sequence the two above include.
+//!
+//! They are a projection: rebuildable from the journal alone. The writer
+//! applies them after the blocks and before the one flush, so after a crash
+//! they can lag the journal but never lead it; recovery catches them up from
+//! the watermark ([`catch_up`]).
+
+use crate::codec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use trove_engine::{Millis, Outcome, RecordView, Seq};
+
+pub const TREE: &str = "audit";
+
+/// Counts of records, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// (hunt, event type) -> events.
+    pub events: BTreeMap<(String, String), u64>,
+    /// (hunt, sku, outcome: "granted" or the reject reason) -> claims.
+    pub claims: BTreeMap<(String, String, String), u64>,
+    pub hunts_defined: u64,
+    pub stock_changes: u64,
+    pub records: u64,
+}
+
+impl Rollup {
+    pub fn add(&mut self, record: &RecordView<'_>) {
+        self.records += 1;
+        match record {
+            RecordView::HuntDefined(_) => self.hunts_defined += 1,
+            RecordView::StockAdded { .. } => self.stock_changes += 1,
+            RecordView::Event(ev) => {
+                let kind = match ev.kind {
+                    trove_engine::EventKindView::ClueFound { .. } => "clue_found",
+                    trove_engine::EventKindView::Checkin { .. } => "checkin",
+                    trove_engine::EventKindView::Interaction { .. } => "interaction",
+                };
+                // Batches are mostly one hunt: look up by borrowed key first.
+                match self.events.iter_mut().find(|((h, k), _)| h == ev.hunt && k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        self.events.insert((ev.hunt.to_owned(), kind.to_owned()), 1);
+                    }
+                }
+            }
+            RecordView::Claim { request, outcome } => {
+                let outcome = match outcome {
+                    Outcome::Granted => "granted",
+                    Outcome::Rejected(r) => r.code(),
+                };
+                *self
+                    .claims
+                    .entry((request.hunt.to_owned(), request.sku.to_owned(), outcome.to_owned()))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Rollup) {
+        for (k, v) in &other.events {
+            *self.events.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.claims {
+            *self.claims.entry(k.clone()).or_default() += v;
+        }
+        self.hunts_defined += other.hunts_defined;
+        self.stock_changes += other.stock_changes;
+        self.records += other.records;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+}
+
+fn second_key(prefix: u8, second: i64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = prefix;
+    // Flip the sign bit so negative times sort before positive ones.
+    k[1..].copy_from_slice(&((second as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+fn second_of_key(k: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(k.get(1..9)?.try_into().ok()?) ^ (1 << 63)) as i64)
+}
+
+pub fn second_of(ms: Millis) -> i64 {
+    ms.div_euclid(1000)
+}
+
+const WATERMARK: &[u8] = b"w";
+
+/// The writer's side: adds a commit's records to the projection.
+#[derive(Default)]
+pub struct Projector {
+    /// The second being filled and its rollup so far.
+    current: Option<(i64, Rollup)>,
+}
+
+impl Projector {
+    /// Adds `delta` (records `first..=last` committed at `at`) to `batch`.
+    pub fn stage(
+        &mut self,
+        tree: &sled::Tree,
+        batch: &mut sled::Batch,
+        at: Millis,
+        first: Seq,
+        last: Seq,
+        delta: &Rollup,
+    ) -> sled::Result<()> {
+        let second = second_of(at);
+        if self.current.as_ref().is_none_or(|(s, _)| *s != second) {
+            // Usually a new second; after a restart within the same second
+            // the row already exists and is added to.
+            let existing = match tree.get(second_key(b'r', second))? {
+                Some(v) => codec::decode_value(&v).unwrap_or_default(),
+                None => Rollup::default(),
+            };
+            if tree.get(second_key(b't', second))?.is_none() {
+                batch.insert(&second_key(b't', second), &first.to_le_bytes());
+            }
+            self.current = Some((second, existing));
+        }
+        let (_, rollup) = self.current.as_mut().expect("set above");
+        rollup.merge(delta);
+        batch.insert(
+            &second_key(b'r', second),
+            codec::encode_value(rollup).expect("rollups encode"),
+        );
+        batch.insert(WATERMARK, &last.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// The last sequence the projection includes.
+pub fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
+    Ok(tree
+        .get(WATERMARK)?
+        .and_then(|v| Some(u64::from_le_bytes(v.as_ref().try_into().ok()?)))
+        .unwrap_or(0))
+}
+
+/// Brings the projection up to the end of the journal (after a crash between
+/// the writer's two batches, or for a journal written without it). Returns
+/// the records added.
+pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::StoreError> {
+    let from = watermark(audit)?;
+    let mut projector = Projector::default();
+    let mut pending: Option<(Millis, Seq, Seq, Rollup)> = None;
+    let mut added = 0u64;
+    let flush = |p: (Millis, Seq, Seq, Rollup), projector: &mut Projector| -> Result<(), crate::StoreError> {
+        let mut batch = sled::Batch::default();
+        projector.stage(audit, &mut batch, p.0, p.1, p.2, &p.3)?;
+        audit.apply_batch(batch)?;
+        Ok(())
+    };
+    let result = crate::scan::scan(journal, from, |seq, at, record| {
+        added += 1;
+        match &mut pending {
+            Some((t, _, last, r)) if *t == at => {
+                *last = seq;
+                r.add(&record);
+            }
+            _ => {
+                if let Some(p) = pending.take() {
+                    flush(p, &mut projector)?;
+                }
+                let mut r = Rollup::default();
+                r.add(&record);
+                pending = Some((at, seq, seq, r));
+            }
+        }
+        Ok::<(), crate::StoreError>(())
+    });
+    match result {
+        Ok(_) => {}
+        Err(Ok(e)) => return Err(e),
+        Err(Err(d)) => return Err(d.into()),
+    }
+    if let Some(p) = pending.take() {
+        flush(p, &mut projector)?;
+    }
+    Ok(added)
+}
+
+/// Sums the rollups of the seconds in `[from, to)` (milliseconds; both are
+/// taken to whole seconds: `from` rounded down, `to` rounded up).
+pub fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, crate::StoreError> {
+    let mut total = Rollup::default();
+    let (a, b) = (second_of(from), second_of(to + 999));
+    if a >= b {
+        return Ok(total);
+    }
+    for item in audit.range(second_key(b'r', a)..second_key(b'r', b)) {
+        let (_, v) = item?;
+        let r: Rollup =
+            codec::decode_value(&v).map_err(|e| crate::StoreError::Snapshot(format!("audit rollup: {e}")))?;
+        total.merge(&r);
+    }
+    Ok(total)
+}
+
+/// The first sequence committed at or after second `second_of(at)`, from the
+/// sparse index: where an export from time `at` starts reading.
+pub fn first_seq_at(audit: &sled::Tree, at: Millis) -> sled::Result<Option<Seq>> {
+    let key = second_key(b't', second_of(at));
+    match audit.range(key..second_key(b't', i64::MAX)).next() {
+        Some(item) => {
+            let (_, v) = item?;
+            Ok(v.as_ref().try_into().ok().map(u64::from_le_bytes))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Seconds that have a rollup, for tests and tools.
+pub fn seconds(audit: &sled::Tree) -> sled::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for item in audit.scan_prefix(b"r") {
+        let (k, _) = item?;
+        if let Some(s) = second_of_key(&k) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
