@@ -13,26 +13,28 @@
 //! 24     8     committed_at_ms i64 LE  (wall clock at group commit)
 //! 32     32    prev_hash       (hash of the previous block; zeros for the first)
 //! 64     32    leaf_root       blake3(leaf_1 ++ ... ++ leaf_count), leaf_i = blake3(record_i)
-//! 96     32    hash            blake3(bytes 0..96 ++ payload)
-//! 128    ...   payload: count x (len u32 LE, bincode(Record))
+//! 96     32    payload_hash    blake3(payload)
+//! 128    32    hash            blake3(bytes 0..128)
+//! 160    ...   payload: count x (len u32 LE, bincode(Record))
 //! ```
 //!
-//! The hash is both the checksum (a torn or flipped block fails it) and a link
-//! in a chain over all blocks (a removed, inserted or reordered block breaks
-//! `prev_hash`). Recovery checks only `hash`: one pass of blake3 over the block.
+//! `hash` covers the header, and the header commits to the payload twice:
+//! `payload_hash` (one fast pass of blake3, what recovery checks: a torn or
+//! flipped block fails it) and `leaf_root` (one hash per record). `prev_hash`
+//! chains the blocks: a removed, inserted or reordered block breaks it.
 //!
 //! `leaf_root` lets a record be proven part of a block without the block's
-//! other records: given a record, the leaf hashes of its block and the header,
-//! anyone can recompute `leaf_root` and then `hash`, and follow the chain. A
-//! filtered audit export (one player's claims) can so prove each record it
-//! holds authentic and in place without disclosing other players' records.
+//! other records: given a record, the leaf hashes of its block and the header
+//! fields, anyone can recompute `leaf_root`, then `hash`, and follow the chain.
+//! A filtered audit export (one player's claims) so proves each record it holds
+//! authentic and in place without disclosing other players' records.
 
 use thiserror::Error;
 use trove_engine::{Millis, Record, RecordView, Seq};
 
 pub const MAGIC: &[u8; 4] = b"TRVJ";
 pub const FORMAT_VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 128;
+pub const HEADER_LEN: usize = 160;
 /// Largest single encoded record. Bigger than any record the engine's input
 /// limits allow (a hunt of 4096 clues and 1024 products is well under this).
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
@@ -108,7 +110,8 @@ pub fn encode_block(
     out.extend_from_slice(&committed_at.to_le_bytes());
     out.extend_from_slice(prev_hash);
     out.extend_from_slice(&leaf_root(leaf_hashes(payload)));
-    let hash = block_hash(&out[..96], payload);
+    out.extend_from_slice(blake3::hash(payload).as_bytes());
+    let hash = *blake3::hash(&out[..128]).as_bytes();
     out.extend_from_slice(&hash);
     out.extend_from_slice(payload);
     (out, hash)
@@ -140,35 +143,35 @@ pub fn leaf_root(leaves: impl IntoIterator<Item = Hash>) -> Hash {
     *h.finalize().as_bytes()
 }
 
-/// Recomputes a block's hash from its header fields; used to check a block
-/// (or a block of an export) whose payload is not at hand.
-pub fn header_hash(
-    first_seq: Seq,
-    count: u32,
-    payload_len: u32,
-    committed_at: Millis,
-    prev_hash: &Hash,
-    leaf_root: &Hash,
-    payload: &[u8],
-) -> Hash {
-    let mut head = Vec::with_capacity(96);
-    head.extend_from_slice(MAGIC);
-    head.push(FORMAT_VERSION);
-    head.extend_from_slice(&[0; 3]);
-    head.extend_from_slice(&first_seq.to_le_bytes());
-    head.extend_from_slice(&count.to_le_bytes());
-    head.extend_from_slice(&payload_len.to_le_bytes());
-    head.extend_from_slice(&committed_at.to_le_bytes());
-    head.extend_from_slice(prev_hash);
-    head.extend_from_slice(leaf_root);
-    block_hash(&head, payload)
+/// The fields of a block header; enough to recompute its hash and follow the
+/// chain without the payload (what an audit export carries per block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub first_seq: Seq,
+    pub count: u32,
+    pub payload_len: u32,
+    pub committed_at: Millis,
+    pub prev_hash: Hash,
+    pub leaf_root: Hash,
+    pub payload_hash: Hash,
 }
 
-fn block_hash(header: &[u8], payload: &[u8]) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(header);
-    h.update(payload);
-    *h.finalize().as_bytes()
+impl Header {
+    /// The block hash these fields give.
+    pub fn hash(&self) -> Hash {
+        let mut head = Vec::with_capacity(128);
+        head.extend_from_slice(MAGIC);
+        head.push(FORMAT_VERSION);
+        head.extend_from_slice(&[0; 3]);
+        head.extend_from_slice(&self.first_seq.to_le_bytes());
+        head.extend_from_slice(&self.count.to_le_bytes());
+        head.extend_from_slice(&self.payload_len.to_le_bytes());
+        head.extend_from_slice(&self.committed_at.to_le_bytes());
+        head.extend_from_slice(&self.prev_hash);
+        head.extend_from_slice(&self.leaf_root);
+        head.extend_from_slice(&self.payload_hash);
+        *blake3::hash(&head).as_bytes()
+    }
 }
 
 /// A block whose header and hash have been checked.
@@ -179,6 +182,7 @@ pub struct Block<'a> {
     pub committed_at: Millis,
     pub prev_hash: Hash,
     pub leaf_root: Hash,
+    pub payload_hash: Hash,
     pub hash: Hash,
     pub payload: &'a [u8],
 }
@@ -206,8 +210,12 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
         ));
     }
     let payload = &bytes[HEADER_LEN..];
-    let hash: Hash = bytes[96..128].try_into().expect("32 bytes");
-    if block_hash(&bytes[..96], payload) != hash {
+    let hash: Hash = bytes[128..160].try_into().expect("32 bytes");
+    if blake3::hash(&bytes[..128]).as_bytes() != &hash {
+        return Err("header checksum mismatch".into());
+    }
+    let payload_hash: Hash = bytes[96..128].try_into().expect("32 bytes");
+    if blake3::hash(payload).as_bytes() != &payload_hash {
         return Err("checksum mismatch".into());
     }
     Ok(Block {
@@ -216,12 +224,25 @@ pub fn decode_block(bytes: &[u8]) -> Result<Block<'_>, String> {
         committed_at: u64_at(24) as i64,
         prev_hash: bytes[32..64].try_into().expect("32 bytes"),
         leaf_root: bytes[64..96].try_into().expect("32 bytes"),
+        payload_hash,
         hash,
         payload,
     })
 }
 
 impl<'a> Block<'a> {
+    pub fn header(&self) -> Header {
+        Header {
+            first_seq: self.first_seq,
+            count: self.count,
+            payload_len: self.payload.len() as u32,
+            committed_at: self.committed_at,
+            prev_hash: self.prev_hash,
+            leaf_root: self.leaf_root,
+            payload_hash: self.payload_hash,
+        }
+    }
+
     /// Checks `leaf_root` against the records (the block hash only proves the
     /// writer's bytes are intact; this proves the leaves match them too).
     pub fn check_leaves(&self) -> Result<(), String> {
@@ -362,5 +383,27 @@ mod tests {
             assert_eq!(view.to_record(), r);
             assert_eq!(decode_record(&buf[4..]).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn header_fields_and_leaves_reproduce_the_block_hash() {
+        let mut payload = Vec::new();
+        for i in 0..5 {
+            let r = Record::StockAdded { hunt: "h".into(), sku: format!("s{i}"), added: i };
+            encode_record(&r, &mut payload).unwrap();
+        }
+        let (bytes, hash) = encode_block(7, 5, 1234, &[9; 32], &payload);
+        let block = decode_block(&bytes).unwrap();
+        assert_eq!(block.hash, hash);
+        assert_eq!(block.header().hash(), hash);
+        block.check_leaves().unwrap();
+        let leaves: Vec<Hash> = block.bodies().map(|b| leaf_hash(b.unwrap().1)).collect();
+        assert_eq!(leaf_root(leaves.iter().copied()), block.leaf_root);
+        let mut forged = block.header();
+        forged.committed_at += 1;
+        assert_ne!(forged.hash(), hash);
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(decode_block(&flipped).is_err());
     }
 }
