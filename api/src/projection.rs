@@ -453,7 +453,7 @@ fn compare(st: &ProjState, world: &World) -> Vec<Check> {
     for (hid, h) in &st.hunts {
         for (pid, p) in &h.players {
             compared += 1;
-            let engine_score = world.players.get(pid).and_then(|ps| ps.hunt(hid)).map(|ph| ph.score);
+            let engine_score = world.players.get(&**pid).and_then(|ps| ps.hunt(hid)).map(|ph| ph.score);
             if engine_score != Some(p.score) {
                 score_diffs.push(format!(
                     "{hid}/{pid}: leaderboard {} engine {:?}",

@@ -289,7 +289,7 @@ struct PlayerSlot {
 
 pub(crate) struct ShardActor {
     pub core: Arc<Core>,
-    players: HashMap<Arc<str>, PlayerSlot, foldhash::fast::RandomState>,
+    players: HashMap<PlayerId, PlayerSlot, foldhash::fast::RandomState>,
 }
 
 impl ShardActor {
@@ -302,12 +302,12 @@ impl ShardActor {
 
     fn player(&mut self, id: &str) -> &PlayerSlot {
         if !self.players.contains_key(id) {
-            self.spawn(Arc::from(id), PlayerState::default());
+            self.spawn(PlayerId::from(id), PlayerState::default());
         }
         &self.players[id]
     }
 
-    fn spawn(&mut self, id: Arc<str>, state: PlayerState) {
+    fn spawn(&mut self, id: PlayerId, state: PlayerState) {
         let state = Rc::new(RefCell::new(state));
         let actor = PlayerActor {
             state: state.clone(),
@@ -341,7 +341,7 @@ impl Handler<RouteEvents> for ShardActor {
                 None => {
                     let mut state = PlayerState::default();
                     state.apply_event(&effect);
-                    self.spawn(Arc::from(player), state);
+                    self.spawn(PlayerId::from(player), state);
                 }
             }
         }
@@ -381,7 +381,7 @@ impl Handler<RouteQuery> for ShardActor {
 
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct LoadPlayers(pub Vec<(Arc<str>, PlayerState)>);
+pub(crate) struct LoadPlayers(pub Vec<(PlayerId, PlayerState)>);
 
 impl Handler<LoadPlayers> for ShardActor {
     type Result = ();
@@ -398,7 +398,7 @@ impl Handler<LoadPlayers> for ShardActor {
 /// the engine holding all admission permits.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct DumpPlayers(pub oneshot::Sender<Vec<(Arc<str>, PlayerState)>>);
+pub(crate) struct DumpPlayers(pub oneshot::Sender<Vec<(PlayerId, PlayerState)>>);
 
 impl Handler<DumpPlayers> for ShardActor {
     type Result = ();

@@ -128,7 +128,7 @@ impl Engine {
             let entry = engine.start_hunt(state);
             engine.core.catalog.insert(id, entry);
         }
-        let mut per_shard: Vec<Vec<(Arc<str>, PlayerState)>> = vec![Vec::new(); shard_count];
+        let mut per_shard: Vec<Vec<(PlayerId, PlayerState)>> = vec![Vec::new(); shard_count];
         for (id, state) in players {
             per_shard[engine.shard_of(&id)].push((id, state));
         }

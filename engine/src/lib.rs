@@ -43,4 +43,6 @@ pub use engine::{ClaimResult, DefineResult, Engine, EngineConfig, IngestResult, 
 pub use error::EngineError;
 pub use journal::{Durability, Journal, JournalError, MemoryJournal};
 pub use model::*;
-pub use state::{ClaimEntry, Digest, HuntState, PlayerHunt, PlayerState, ReplayError, Summary, World};
+pub use state::{
+    ClaimEntry, Digest, HuntState, PlayerHunt, PlayerId, PlayerMap, PlayerState, ReplayError, Summary, World,
+};

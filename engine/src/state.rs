@@ -8,7 +8,8 @@
 
 use crate::model::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use smallvec::SmallVec;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One player's progress in one hunt.
@@ -17,8 +18,9 @@ pub struct PlayerHunt {
     pub hunt: Arc<str>,
     pub score: u64,
     pub events: u64,
-    /// Bit i set = clue i of the hunt definition found.
-    pub clues: Box<[u64]>,
+    /// Bit i set = clue i of the hunt definition found. Inline up to 64 clues:
+    /// one cache miss fewer per clue find.
+    pub clues: SmallVec<[u64; 1]>,
 }
 
 impl PlayerHunt {
@@ -49,7 +51,8 @@ pub struct ClaimEntry {
 /// Everything the engine knows about one player, across hunts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlayerState {
-    pub hunts: Vec<PlayerHunt>,
+    /// Almost always one hunt, kept inline with the player.
+    pub hunts: SmallVec<[PlayerHunt; 1]>,
     pub claims: Vec<ClaimEntry>,
 }
 
@@ -86,13 +89,20 @@ impl PlayerState {
         match self.hunts.iter().position(|h| h.hunt == *hunt) {
             Some(i) => &mut self.hunts[i],
             None => {
-                self.hunts.push(PlayerHunt {
-                    hunt: hunt.clone(),
-                    score: 0,
-                    events: 0,
-                    clues: vec![0u64; clue_count.div_ceil(64)].into_boxed_slice(),
-                });
-                self.hunts.last_mut().expect("just pushed")
+                // Kept sorted by hunt id, not in first-touch order: batches of
+                // different ingest calls can reach the shard in another order
+                // than the journal's, and live state must equal replayed state.
+                let at = self.hunts.partition_point(|h| h.hunt < *hunt);
+                self.hunts.insert(
+                    at,
+                    PlayerHunt {
+                        hunt: hunt.clone(),
+                        score: 0,
+                        events: 0,
+                        clues: smallvec::smallvec![0u64; clue_count.div_ceil(64)],
+                    },
+                );
+                &mut self.hunts[at]
             }
         }
     }
@@ -263,7 +273,14 @@ pub struct World {
 /// Players by id. foldhash: several times faster than SipHash on short ids,
 /// and still seeded per process, so ids chosen by clients cannot be aimed at
 /// one bucket.
-pub type PlayerMap = HashMap<Arc<str>, PlayerState, foldhash::fast::RandomState>;
+/// hashbrown's map for `entry_ref`: one probe per event in replay, and the
+/// key is allocated only for a new player.
+pub type PlayerMap = hashbrown::HashMap<PlayerId, PlayerState, foldhash::fast::RandomState>;
+
+/// A player id. Ids up to 23 bytes are stored inline, so comparing the key
+/// of a hash probe does not chase a pointer: one cache miss fewer per event
+/// in replay (it was a fifth of replay time), and no allocation per player.
+pub type PlayerId = smol_str::SmolStr;
 
 impl World {
     /// Applies one journal record. Records must come in sequence order with no gap.
@@ -379,10 +396,7 @@ impl World {
     }
 
     fn player_mut(&mut self, player: &str) -> &mut PlayerState {
-        if !self.players.contains_key(player) {
-            self.players.insert(Arc::from(player), PlayerState::default());
-        }
-        self.players.get_mut(player).expect("present")
+        self.players.entry_ref(player).or_default()
     }
 
     /// Counts that must agree between any two views of the same journal.
@@ -479,7 +493,7 @@ impl World {
                 put(&v.to_le_bytes());
             }
         }
-        let mut ids: Vec<&Arc<str>> = self.players.keys().collect();
+        let mut ids: Vec<&PlayerId> = self.players.keys().collect();
         ids.sort_unstable();
         for id in ids {
             let p = &self.players[id];
@@ -551,7 +565,7 @@ impl World {
             }
         }
         let mut shown = 0;
-        let mut ids: Vec<&Arc<str>> = self.players.keys().chain(other.players.keys()).collect();
+        let mut ids: Vec<&PlayerId> = self.players.keys().chain(other.players.keys()).collect();
         ids.sort_unstable();
         ids.dedup();
         for id in ids {

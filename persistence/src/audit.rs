@@ -163,6 +163,10 @@ pub fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
 /// the records added.
 pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::StoreError> {
     let from = watermark(audit)?;
+    if from == 0 && !audit.is_empty() {
+        // Rows without a watermark: a [`reset`] was interrupted. Start over.
+        audit.clear()?;
+    }
     let mut projector = Projector::default();
     let mut pending: Option<(Millis, Seq, Seq, Rollup)> = None;
     let mut added = 0u64;
@@ -199,6 +203,13 @@ pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::
         flush(p, &mut projector)?;
     }
     Ok(added)
+}
+
+/// Empties the projection, watermark first, so that an interrupted reset
+/// leaves rows without a watermark, which [`catch_up`] then discards.
+pub fn reset(audit: &sled::Tree) -> sled::Result<()> {
+    audit.remove(WATERMARK)?;
+    audit.clear()
 }
 
 /// Sums the rollups of the seconds in `[from, to)` (milliseconds; both are

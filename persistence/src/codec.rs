@@ -389,7 +389,11 @@ mod tests {
     fn header_fields_and_leaves_reproduce_the_block_hash() {
         let mut payload = Vec::new();
         for i in 0..5 {
-            let r = Record::StockAdded { hunt: "h".into(), sku: format!("s{i}"), added: i };
+            let r = Record::StockAdded {
+                hunt: "h".into(),
+                sku: format!("s{i}"),
+                added: i,
+            };
             encode_record(&r, &mut payload).unwrap();
         }
         let (bytes, hash) = encode_block(7, 5, 1234, &[9; 32], &payload);

@@ -28,6 +28,7 @@
 //! - One process per data folder (an exclusive `flock` on `DATA/LOCK`).
 
 pub mod audit;
+pub mod blocks;
 pub mod codec;
 mod journal;
 pub mod scan;
@@ -120,6 +121,19 @@ pub struct RecoveryReport {
 /// The exclusive lock on a data folder, held for the life of the store.
 pub struct DirLock {
     _file: File,
+    held: PathBuf,
+}
+
+/// Folders this process holds a [`DirLock`] on.
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|p| *p == self.held) {
+            held.swap_remove(i);
+        }
+    }
 }
 
 impl DirLock {
@@ -133,29 +147,45 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(io(format!("open {}", path.display())))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {holder})")
-                };
-                return Err(StoreError::Locked {
-                    path: dir.to_path_buf(),
-                    holder,
-                });
+        let held = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let e = match file.try_lock() {
+                Ok(()) => break,
+                Err(e) => e,
+            };
+            if let std::fs::TryLockError::Error(e) = e {
+                return Err(io(format!("lock {}", path.display()))(e));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(format!("lock {}", path.display()))(e)),
+            let mut holder = String::new();
+            let _ = file.rewind().and_then(|_| file.read_to_string(&mut holder));
+            let holder = holder.trim();
+            // A child that another thread of this process is spawning holds
+            // copies of our descriptors, locks included, from fork to exec: a
+            // folder this process has just closed can look locked for that
+            // moment. Wait that out; any other holder fails at once.
+            let ours = holder == std::process::id().to_string()
+                && !HELD.lock().unwrap_or_else(|e| e.into_inner()).contains(&held);
+            if ours && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            let holder = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {holder})")
+            };
+            return Err(StoreError::Locked {
+                path: dir.to_path_buf(),
+                holder,
+            });
         }
         let _ = file
             .set_len(0)
             .and_then(|_| file.rewind())
             .and_then(|_| write!(file, "{}", std::process::id()));
-        Ok(DirLock { _file: file })
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(held.clone());
+        Ok(DirLock { _file: file, held })
     }
 }
 
@@ -343,6 +373,22 @@ impl Store {
         Ok(audit::first_seq_at(&self.audit, at)?)
     }
 
+    /// The last durable sequence: what readers may hand out.
+    pub fn durable_seq(&self) -> Seq {
+        self.journal.durability().borrow().seq
+    }
+
+    /// Checked journal blocks from the one holding `from` on (see
+    /// [`blocks::visit`]); for audit exports. The caller stops at
+    /// [`Store::durable_seq`].
+    pub fn blocks<E>(
+        &self,
+        from: Seq,
+        visit: impl FnMut(&codec::Block<'_>) -> Result<bool, E>,
+    ) -> Result<(), Result<E, JournalDamage>> {
+        blocks::visit(&self.tree, from, visit)
+    }
+
     /// Dumps the engine's state at one sequence and writes it as a snapshot.
     pub async fn snapshot(&self, engine: &Engine) -> Result<Seq, StoreError> {
         let world = engine.dump().await?;
@@ -393,6 +439,8 @@ pub struct Check {
 pub struct VerifyReport {
     pub journal_last_seq: Seq,
     pub journal_blocks: u64,
+    /// Hash of the journal's last block (the chain head), if it could be read.
+    pub journal_last_hash: Option<codec::Hash>,
     pub checks: Vec<Check>,
     /// State rebuilt from the full journal (if it could be read).
     pub replayed: Option<World>,
@@ -411,10 +459,10 @@ impl VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
     let _lock = DirLock::acquire(dir)?;
     let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
-    verify_tree(dir, &tree)
+    verify_tree(dir, &tree, &mut |_| {})
 }
 
-fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError> {
+fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> Result<VerifyReport, StoreError> {
     let mut checks = Vec::new();
     let mut check = |name: &str, ok: bool, detail: String| {
         checks.push(Check {
@@ -453,6 +501,9 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
     let started = Instant::now();
     let scanned = scan::scan_with(tree, 0, true, |seq, _, record| {
         replayed.apply_view(seq, &record)?;
+        if seq % 65_536 == 0 {
+            progress(seq);
+        }
         while let Some(s) = pending.peek() {
             if s.last_seq != seq {
                 break;
@@ -537,6 +588,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree) -> Result<VerifyReport, StoreError
     Ok(VerifyReport {
         journal_last_seq: end.map_or(replayed.last_seq, |e| e.last_seq),
         journal_blocks: end.map_or(0, |e| e.blocks),
+        journal_last_hash: end.map(|e| e.last_hash),
         checks,
         replayed: replay_ok.then_some(replayed),
     })
@@ -635,7 +687,27 @@ impl Archive {
     }
 
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
-        verify_tree(&self.dir, &self.tree)
+        verify_tree(&self.dir, &self.tree, &mut |_| {})
+    }
+
+    /// [`Archive::verify`], calling `progress` with the replayed sequence now and then.
+    pub fn verify_with_progress(&self, mut progress: impl FnMut(Seq)) -> Result<VerifyReport, StoreError> {
+        verify_tree(&self.dir, &self.tree, &mut progress)
+    }
+
+    /// Checked journal blocks from the one holding `from` on (see [`blocks::visit`]).
+    pub fn blocks<E>(
+        &self,
+        from: Seq,
+        visit: impl FnMut(&codec::Block<'_>) -> Result<bool, E>,
+    ) -> Result<(), Result<E, JournalDamage>> {
+        blocks::visit(&self.tree, from, visit)
+    }
+
+    /// The journal's last sequence, from its last block header (unchecked;
+    /// for progress bars).
+    pub fn last_seq(&self) -> Result<Seq, StoreError> {
+        Ok(blocks::last_seq(&self.tree)?)
     }
 
     /// Recreates snapshots and the audit projection from the journal alone:
@@ -665,7 +737,7 @@ impl Archive {
                 let _ = std::fs::remove_file(p);
             }
         }
-        self.audit.clear()?;
+        audit::reset(&self.audit)?;
         audit::catch_up(&self.tree, &self.audit)?;
         self._db.flush()?;
         Ok(RebuildReport {

@@ -7,9 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use trove_engine::*;
 
-/// Runs a test body inside a fresh actix `System` (engines need one).
+/// No test body needs more than a few seconds; past this, the engine hung
+/// (e.g. waiting for the durability of a sequence that will never exist).
+const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a test body inside a fresh actix `System` (engines need one), and
+/// turns a hang into a failure.
 pub fn run<F: Future>(f: F) -> F::Output {
-    actix::System::new().block_on(f)
+    run_with_timeout(TEST_TIMEOUT, f)
+}
+
+pub fn run_with_timeout<F: Future>(timeout: Duration, f: F) -> F::Output {
+    actix::System::new().block_on(async {
+        tokio::time::timeout(timeout, f)
+            .await
+            .expect("test timed out: the engine hung")
+    })
 }
 
 /// Replays `records` (sequence = index + 1) into a fresh [`World`].

@@ -753,12 +753,14 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64),
         max_shrink_iters: 2_000,
+        // A hung engine costs a 5 s timeout per case: cap shrinking at a minute.
+        max_shrink_time: 60_000,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
     #[test]
     fn engine_matches_reference_model(p in program()) {
-        run(run_program(p));
+        run_with_timeout(std::time::Duration::from_secs(5), run_program(p));
     }
 }

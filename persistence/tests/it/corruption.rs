@@ -319,7 +319,8 @@ fn flipped_byte_in_a_block_stops_recovery_at_that_block() {
         ("payload_len", 20),
         ("committed_at", 26),
         ("prev_hash", 40),
-        ("hash", 80),
+        ("leaf_root", 80),
+        ("hash", HEADER_LEN - 10),
     ];
     for (i, (field, at)) in offsets.into_iter().enumerate() {
         let dir = f.copy(&format!("flip{i}"));

@@ -370,7 +370,7 @@ fn run_child(
     let stderr_path = tmp.join(format!("child-{cycle}.stderr"));
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+    let mut child = Command::new(this_test_binary())
         .args(["--exact", CHILD_TEST, "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR_ENV, dir)
         .env(CHILD_CYCLE_ENV, cycle.to_string())
@@ -633,5 +633,17 @@ fn check_journal(dir: &Path, acks: &Acks, hunt: Option<&HuntState>, stats: &Stat
             let _ = write!(msg, "\n  {e}");
         }
         Err(msg)
+    }
+}
+
+/// The running test binary, to start a child from. `/proc/self/exe` stays the
+/// binary this process runs even when a rebuild replaces the file meanwhile
+/// (cargo's target folder is shared).
+fn this_test_binary() -> std::path::PathBuf {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap()
     }
 }

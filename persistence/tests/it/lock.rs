@@ -113,7 +113,7 @@ fn lock_child() {
 
 /// Runs [`lock_child`] on `dir` and returns its result line.
 fn run_child(dir: &Path) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = Command::new(this_test_binary())
         .args(["--exact", CHILD_TEST, "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD_DIR_ENV, dir)
         .stdin(Stdio::null())
@@ -202,4 +202,66 @@ fn reopen_right_after_close_works_every_time() {
             }
         }
     });
+}
+
+/// The running test binary, to start a child from. `/proc/self/exe` stays the
+/// binary this process runs even when a rebuild replaces the file meanwhile
+/// (cargo's target folder is shared).
+fn this_test_binary() -> std::path::PathBuf {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap()
+    }
+}
+
+/// A child being spawned holds copies of its parent's descriptors, flock-ed
+/// ones included, until it execs. While another thread of this process spawns
+/// children, reopening a folder this process just closed must still work (it
+/// once failed with "in use by another Trove process (pid <this process>)"
+/// nearly every time), and a second open while it is held still fails at once.
+#[test]
+fn reopen_works_while_this_process_spawns_children() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spawner = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut spawned = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                Command::new("true").status().unwrap();
+                spawned += 1;
+            }
+            spawned
+        }
+    });
+    let mut failures = Vec::new();
+    for round in 0..300 {
+        match DirLock::acquire(&dir) {
+            Ok(lock) => {
+                let started = Instant::now();
+                match DirLock::acquire(&dir) {
+                    Err(StoreError::Locked { .. }) => {}
+                    Err(e) => failures.push(format!("round {round}: second acquire: {e}")),
+                    Ok(_) => failures.push(format!("round {round}: acquired twice")),
+                }
+                if started.elapsed() > Duration::from_millis(500) {
+                    failures.push(format!("round {round}: Locked took {:?}", started.elapsed()));
+                }
+                drop(lock);
+            }
+            Err(e) => failures.push(format!("round {round}: {e}")),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let spawned = spawner.join().unwrap();
+    assert!(spawned > 0);
+    assert!(
+        failures.is_empty(),
+        "{} of 300 rounds failed ({spawned} children spawned meanwhile); first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
 }
