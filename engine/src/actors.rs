@@ -62,6 +62,12 @@ pub struct Decided {
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
+/// Admission units held by a request. They travel *with* the request's
+/// messages and are released only once its state change is applied, so a
+/// caller that gives up (a client that disconnects) cannot make
+/// `Engine::dump` believe the engine is quiet while a change is in flight.
+pub(crate) type Permit = tokio::sync::OwnedSemaphorePermit;
+
 // ---------------------------------------------------------------- player
 
 pub(crate) struct PlayerActor {
@@ -78,6 +84,7 @@ impl Actor for PlayerActor {
 pub(crate) struct Claim {
     pub request: ClaimRequest,
     pub reply: Reply<Decided>,
+    pub permit: Permit,
 }
 
 /// What to do with a claim once the player-side checks ran.
@@ -90,7 +97,7 @@ enum Next {
 impl Handler<Claim> for PlayerActor {
     type Result = ();
     fn handle(&mut self, msg: Claim, ctx: &mut Context<Self>) {
-        let Claim { request, reply } = msg;
+        let Claim { request, reply, permit } = msg;
         let hunt = self.core.catalog.get(request.hunt.as_str()).map(|e| e.clone());
         let now = self.core.clock.now_ms();
         let next = match self
@@ -150,6 +157,7 @@ impl Handler<Claim> for PlayerActor {
                 // Serialize this player's claims until the hunt has decided:
                 // the next claim must see this one's outcome.
                 ctx.wait(async move { rx.await }.into_actor(self).map(move |res, act, _| {
+                    let _held_until_recorded = permit;
                     let res = match res {
                         Ok(Ok((request, outcome, seq))) => {
                             act.state.borrow_mut().record_claim(ClaimEntry {
@@ -235,6 +243,8 @@ pub(crate) struct AddStock {
     pub sku: String,
     pub add: u64,
     pub reply: Reply<(Seq, u64)>,
+    /// Released when the handler is done (the message is dropped).
+    pub _permit: Permit,
 }
 
 impl Handler<AddStock> for HuntActor {
@@ -322,14 +332,14 @@ impl Actor for ShardActor {
     type Context = Context<Self>;
 }
 
-/// Validated events for players of one shard, in journal order. `applied`
-/// is answered once they are in the players' state, so ingest holds its
-/// admission permits until then: the shard cannot fall behind without bound.
+/// Validated events for players of one shard, in journal order. The batch's
+/// admission permit is released once every shard has applied its part, so a
+/// shard that falls behind throttles ingest instead of growing its mailbox.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct RouteEvents {
     pub events: Vec<(String, EventEffect)>,
-    pub applied: oneshot::Sender<()>,
+    pub permit: Arc<Permit>,
 }
 
 impl Handler<RouteEvents> for ShardActor {
@@ -345,7 +355,7 @@ impl Handler<RouteEvents> for ShardActor {
                 }
             }
         }
-        let _ = msg.applied.send(());
+        drop(msg.permit);
     }
 }
 

@@ -158,8 +158,17 @@ impl Engine {
         (self.hasher.hash_one(key) % self.shards.len() as u64) as usize
     }
 
-    async fn admit(&self, units: u32) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
-        match tokio::time::timeout(self.config.admission_timeout, self.admission.acquire_many(units)).await {
+    async fn admit(&self, units: u32) -> Result<tokio::sync::OwnedSemaphorePermit, EngineError> {
+        // Fast path without arming a timer: nearly always there is room.
+        if let Ok(permit) = self.admission.clone().try_acquire_many_owned(units) {
+            return Ok(permit);
+        }
+        match tokio::time::timeout(
+            self.config.admission_timeout,
+            self.admission.clone().acquire_many_owned(units),
+        )
+        .await
+        {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(EngineError::Stopped),
             Err(_) => {
@@ -220,12 +229,13 @@ impl Engine {
             return Err(EngineError::InvalidRequest("add must be at least 1".into()));
         }
         let entry = self.hunt_entry(hunt)?;
-        let _permit = self.admit(1).await?;
+        let permit = self.admit(1).await?;
         let (tx, rx) = oneshot::channel();
         entry.addr.do_send(AddStock {
             sku: sku.to_owned(),
             add,
             reply: tx,
+            _permit: permit,
         });
         let (seq, remaining) = rx.await.map_err(|_| EngineError::Stopped)??;
         self.wait_durable(seq).await?;
@@ -274,7 +284,9 @@ impl Engine {
             effects.push(effect_of(&hunt.def, &hunt.id, ev.kind.view()).map_err(invalid)?);
         }
         let accepted = events.len();
-        let _permit = self.admit(accepted as u32).await?;
+        let permit = Arc::new(self.admit(accepted as u32).await?);
+        // From here to the last do_send nothing awaits: a caller that gives up
+        // cannot leave a batch journaled but unrouted.
         let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
         let seq = self.core.journal.append(&records)?;
         let mut routed: Vec<Vec<(String, EventEffect)>> = vec![Vec::new(); self.shards.len()];
@@ -285,20 +297,16 @@ impl Engine {
             let shard = self.shard_of(&ev.player);
             routed[shard].push((ev.player, effect));
         }
-        let mut applied = Vec::with_capacity(self.shards.len());
         for (shard, events) in routed.into_iter().enumerate() {
             if !events.is_empty() {
-                let (tx, rx) = oneshot::channel();
-                self.shards[shard].do_send(RouteEvents { events, applied: tx });
-                applied.push(rx);
+                self.shards[shard].do_send(RouteEvents {
+                    events,
+                    permit: permit.clone(),
+                });
             }
         }
+        drop(permit);
         self.wait_durable(seq).await?;
-        // Keep the permits until the shards have applied the batch, so a
-        // backlog in the shards throttles ingest instead of growing mailboxes.
-        for rx in applied {
-            rx.await.map_err(|_| EngineError::Stopped)?;
-        }
         metrics::counter!("trove_events_total").increment(accepted as u64);
         Ok(IngestResult { accepted, seq })
     }
@@ -307,11 +315,15 @@ impl Engine {
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimResult, EngineError> {
         let started = Instant::now();
         request.validate().map_err(EngineError::InvalidRequest)?;
-        let _permit = self.admit(1).await?;
+        let permit = self.admit(1).await?;
         let claim_id = request.claim_id.clone();
         let shard = self.shard_of(&request.player);
         let (tx, rx) = oneshot::channel();
-        self.shards[shard].do_send(RouteClaim(Claim { request, reply: tx }));
+        self.shards[shard].do_send(RouteClaim(Claim {
+            request,
+            reply: tx,
+            permit,
+        }));
         let decided = rx.await.map_err(|_| EngineError::Stopped)??;
         self.wait_durable(decided.seq).await?;
         let outcome_label = match decided.outcome {

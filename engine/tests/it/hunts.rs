@@ -3,6 +3,10 @@
 use crate::common::*;
 use trove_engine::*;
 
+/// A named change to a hunt definition.
+type Change = (&'static str, fn(&mut HuntDef));
+type BoxedChange = (&'static str, Box<dyn Fn(&mut HuntDef)>);
+
 fn def() -> HuntDef {
     hunt(
         "h",
@@ -21,7 +25,7 @@ fn identical_redefinition_is_idempotent_and_different_conflicts() {
         assert_eq!(h.define(def()).await, DefineResult { seq: 1, created: false });
         assert_eq!(h.last_seq(), 2, "an identical re-post journals nothing");
 
-        let variants: Vec<(&str, fn(&mut HuntDef))> = vec![
+        let variants: Vec<Change> = vec![
             ("name", |d| d.name.push('!')),
             ("opens_at", |d| d.opens_at = Some(11)),
             ("closes_at", |d| d.closes_at = None),
@@ -69,7 +73,7 @@ fn invalid_definitions_are_refused() {
     run(async {
         let h = Harness::new(0);
         let long = "x".repeat(limits::MAX_ID_BYTES + 1);
-        let cases: Vec<(&str, Box<dyn Fn(&mut HuntDef)>)> = vec![
+        let cases: Vec<BoxedChange> = vec![
             ("duplicate sku", Box::new(|d| d.products.push(product("tee", 1, 1, 0)))),
             ("per_player_limit 0", Box::new(|d| d.products[1].per_player_limit = 0)),
             ("opens == closes", Box::new(|d| d.closes_at = d.opens_at)),

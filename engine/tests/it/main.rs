@@ -3,6 +3,7 @@
 //! Every scenario ends by checking that the live state (`Engine::dump`) equals
 //! a replay of the journal and that the state invariants hold.
 
+mod abandoned;
 mod claims;
 mod common;
 mod concurrency;
