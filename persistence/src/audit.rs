@@ -108,15 +108,26 @@ pub fn second_of(ms: Millis) -> i64 {
 
 const WATERMARK: &[u8] = b"w";
 
-/// The writer's side: adds a commit's records to the projection.
+/// How often the writer rewrites the current second's rollup row. Between
+/// rewrites the row accumulates in memory; the watermark written with each
+/// row says what it includes, so a crash loses nothing (recovery catches up
+/// from the watermark) and a live report lags by at most this much.
+pub const ROW_REWRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The writer's side: adds each commit's records to the projection.
 #[derive(Default)]
 pub struct Projector {
-    /// The second being filled and its rollup so far.
-    current: Option<(i64, Rollup)>,
+    /// The second being filled, its rollup so far, and the last sequence in it.
+    current: Option<(i64, Rollup, Seq)>,
+    /// The current row has records not yet written.
+    dirty: bool,
+    last_write: Option<std::time::Instant>,
 }
 
 impl Projector {
-    /// Adds `delta` (records `first..=last` committed at `at`) to `batch`.
+    /// Adds `delta` (records `first..=last`, committed at `at`) to the
+    /// projection, staging writes into `batch` when a second ends or the
+    /// current row is due for a rewrite.
     pub fn stage(
         &mut self,
         tree: &sled::Tree,
@@ -127,7 +138,9 @@ impl Projector {
         delta: &Rollup,
     ) -> sled::Result<()> {
         let second = second_of(at);
-        if self.current.as_ref().is_none_or(|(s, _)| *s != second) {
+        if self.current.as_ref().is_none_or(|(s, _, _)| *s != second) {
+            // The previous second is complete: write its final row.
+            self.write_row(batch);
             // Usually a new second; after a restart within the same second
             // the row already exists and is added to.
             let existing = match tree.get(second_key(b'r', second))? {
@@ -137,16 +150,29 @@ impl Projector {
             if tree.get(second_key(b't', second))?.is_none() {
                 batch.insert(&second_key(b't', second), &first.to_le_bytes());
             }
-            self.current = Some((second, existing));
+            self.current = Some((second, existing, last));
         }
-        let (_, rollup) = self.current.as_mut().expect("set above");
+        let (_, rollup, seq) = self.current.as_mut().expect("set above");
         rollup.merge(delta);
-        batch.insert(
-            &second_key(b'r', second),
-            codec::encode_value(rollup).expect("rollups encode"),
-        );
-        batch.insert(WATERMARK, &last.to_le_bytes());
+        *seq = last;
+        self.dirty = true;
+        if self.last_write.is_none_or(|t| t.elapsed() >= ROW_REWRITE_INTERVAL) {
+            self.write_row(batch);
+        }
         Ok(())
+    }
+
+    /// Stages the current row (if it has unwritten records) with its watermark.
+    pub fn write_row(&mut self, batch: &mut sled::Batch) {
+        if let (true, Some((second, rollup, seq))) = (self.dirty, &self.current) {
+            batch.insert(
+                &second_key(b'r', *second),
+                codec::encode_value(rollup).expect("rollups encode"),
+            );
+            batch.insert(WATERMARK, &seq.to_le_bytes());
+            self.dirty = false;
+            self.last_write = Some(std::time::Instant::now());
+        }
     }
 }
 
@@ -173,6 +199,7 @@ pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::
     let flush = |p: (Millis, Seq, Seq, Rollup), projector: &mut Projector| -> Result<(), crate::StoreError> {
         let mut batch = sled::Batch::default();
         projector.stage(audit, &mut batch, p.0, p.1, p.2, &p.3)?;
+        projector.write_row(&mut batch);
         audit.apply_batch(batch)?;
         Ok(())
     };

@@ -255,6 +255,20 @@ enum WriterMsg {
 }
 
 impl JournalWriter {
+    /// Writes the audit row the projector holds in memory (at shutdown), so
+    /// the next start need not catch it up.
+    fn write_projection_row(&mut self) {
+        if self.shared.pending.lock().failure.is_some() {
+            return;
+        }
+        let mut batch = sled::Batch::default();
+        self.projector.write_row(&mut batch);
+        let written = self.audit.apply_batch(batch).and_then(|_| self.db.flush());
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not write the last audit row; the next start catches it up");
+        }
+    }
+
     fn run(&mut self, inbox: mpsc::Receiver<WriterMsg>) {
         while let Ok(msg) = inbox.recv() {
             match msg {
@@ -264,7 +278,10 @@ impl JournalWriter {
                         self.fail(why)
                     }
                 }
-                WriterMsg::Stop => break,
+                WriterMsg::Stop => {
+                    self.write_projection_row();
+                    break;
+                }
             }
         }
     }
