@@ -78,6 +78,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/audit/claims")
                 .route(web::get().to(audit_claims))
                 .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/audit/export")
+                .route(web::get().to(crate::audit::http::export))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/audit/report")
+                .route(web::get().to(crate::audit::http::report))
+                .default_service(web::to(method_not_allowed)),
         );
 }
 
@@ -95,7 +105,7 @@ async fn method_not_allowed() -> HttpResponse {
 }
 
 /// Authenticates, checks the role, and returns the ready core.
-fn enter(state: &AppState, req: &HttpRequest, action: Action) -> Result<(Role, Arc<Core>), ApiError> {
+pub(crate) fn enter(state: &AppState, req: &HttpRequest, action: Action) -> Result<(Role, Arc<Core>), ApiError> {
     let role = state.keys.authenticate(req, false)?;
     action.check(role)?;
     Ok((role, state.core()?))

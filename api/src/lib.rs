@@ -12,6 +12,7 @@
 //!
 //! The wire protocol is in `docs/PROTOCOL.md`; running it in `docs/OPERATIONS.md`.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod ops;
 pub mod projection;
 pub mod server;
 pub mod state;
+pub mod tools;
 pub mod wire;
 pub mod ws;
 

@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use trove_api::{ServeArgs, Settings};
 
 #[derive(Parser)]
@@ -20,12 +19,25 @@ struct Cli {
 enum Command {
     /// Run the server (WebSocket + HTTP) on a data folder.
     Serve(ServeArgs),
-    /// Check a data folder offline: replay the whole journal, compare every
-    /// snapshot with it, check invariants. The server must not be running.
+    /// Check a data folder offline: checksums, hash chain and gapless
+    /// sequence of the whole journal, replay compared with every snapshot,
+    /// invariants. The server must not be running. Exit status 1 on any failure.
     Verify {
-        /// Data folder [default: ./data] [env: TROVE_DATA]
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        data: trove_api::tools::DataArg,
+    },
+    /// Export journal records (offline; the server must not be running).
+    Export(trove_api::tools::ExportArgs),
+    /// Audit tools: reports over a time window, verifying an export.
+    Audit {
+        #[command(subcommand)]
+        command: trove_api::tools::AuditCommand,
+    },
+    /// Recreate snapshots and the audit projection from the journal alone
+    /// (offline; the server must not be running).
+    Rebuild {
+        #[command(flatten)]
+        data: trove_api::tools::DataArg,
     },
 }
 
@@ -57,21 +69,30 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Verify { data } => {
-            let data = data
-                .or_else(|| std::env::var_os("TROVE_DATA").map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(trove_api::config::DEFAULT_DATA));
             init_logging("warn")?;
-            let report = trove_persistence::verify(&data)?;
-            println!(
-                "journal: {} records in {} blocks",
-                report.journal_last_seq, report.journal_blocks
-            );
-            for c in &report.checks {
-                println!("[{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.detail);
-            }
-            println!("{}", if report.ok() { "verify: ok" } else { "verify: FAILED" });
-            Ok(report.ok())
+            exit_with(trove_api::tools::verify(data)?)
         }
+        Command::Export(args) => {
+            init_logging("warn")?;
+            exit_with(trove_api::tools::export(args)?)
+        }
+        Command::Audit { command } => {
+            init_logging("warn")?;
+            exit_with(trove_api::tools::audit(command)?)
+        }
+        Command::Rebuild { data } => {
+            init_logging("warn")?;
+            exit_with(trove_api::tools::rebuild(data)?)
+        }
+    }
+}
+
+/// Ok(true) for status 0, Ok(false) for 1, exits at once with any other.
+fn exit_with(code: i32) -> anyhow::Result<bool> {
+    match code {
+        0 => Ok(true),
+        1 => Ok(false),
+        other => std::process::exit(other),
     }
 }
 

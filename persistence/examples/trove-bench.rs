@@ -61,6 +61,7 @@ scenarios:
   claims     claims under paced concurrent ingest (target >= 20,000 claims/s, p99 <= 2 ms)
   memory     RSS per resident player (target <= 2 KB/player)
   recovery   reopen from snapshot (target <= 5 s) and full replay rate (target >= 3M records/s)
+  report     audit report over a one-hour window of per-second rollups (target <= 50 ms)
   all        runs the four above, each in its own process, with the given options
 
 common options:
@@ -97,6 +98,11 @@ recovery:
   --reuse DIR           skip the build, measure reopen/replay on an existing folder
   --verify              also time trove_persistence::verify(DIR) (slow: replays twice)
   --drop-caches         sync + drop the OS page cache before each measurement (needs root)
+
+report:
+  --seconds N           seconds of journal to build, one clock second per step  [3600]
+  --claims-per-second N claims per second (events per second: --batch)          [100]
+  --reuse DIR           skip the build, report over the whole journal of DIR
 ";
 
 #[derive(Clone, Debug)]
@@ -129,6 +135,8 @@ struct Opts {
     reuse: Option<PathBuf>,
     verify: bool,
     drop_caches: bool,
+    seconds: u64,
+    claims_per_second: usize,
 }
 
 fn parse_opts() -> Result<Opts, String> {
@@ -166,6 +174,8 @@ fn parse_opts() -> Result<Opts, String> {
         reuse: None,
         verify: false,
         drop_caches: false,
+        seconds: 3600,
+        claims_per_second: 100,
     };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -201,6 +211,8 @@ fn parse_opts() -> Result<Opts, String> {
             "--reuse" => o.reuse = Some(val()?.into()),
             "--verify" => o.verify = true,
             "--drop-caches" => o.drop_caches = true,
+            "--seconds" => o.seconds = num(flag, val()?)?,
+            "--claims-per-second" => o.claims_per_second = num(flag, val()?)?,
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
@@ -231,6 +243,7 @@ fn main() {
         "claims" => run_in_system(scenario_claims(o.clone())),
         "memory" => run_in_system(scenario_memory(o.clone())),
         "recovery" => scenario_recovery(o.clone()),
+        "report" => scenario_report(o.clone()),
         "all" => scenario_all(&o),
         other => Err(format!("unknown scenario {other:?} (see --help)")),
     };
@@ -2051,6 +2064,118 @@ fn measure_recovery(o: &Opts, dir: &Path) -> Result<(), String> {
             "verify": verify,
             "result": verdict(reopen_pass && replay_pass),
         }),
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ report
+
+const TARGET_REPORT_MS: f64 = 50.0;
+
+/// Audit report over a one-hour window. A report reads one rollup row per
+/// second of the window (looked up by second), so its cost depends on the
+/// window and on how varied each second is, not on the journal's size. The
+/// build journals `--seconds` seconds on a manual clock, one clock second per
+/// step with `--batch` events and `--claims-per-second` claims (random
+/// products, some sold out), then `Archive::report` (what `trove audit
+/// report` runs) is timed over the whole window.
+fn scenario_report(o: Opts) -> Result<(), String> {
+    print_machine();
+    let base: i64 = 1_777_000_000_000;
+    let (dir, data, window) = match &o.reuse {
+        Some(d) => {
+            println!("report: reusing {}", d.display());
+            (d.clone(), None, (i64::MIN / 2, i64::MAX / 2))
+        }
+        None => {
+            let data = DataDir::create(&o)?;
+            let dir = data.path.clone();
+            run_in_system(build_report_dir(o.clone(), dir.clone(), base))?;
+            (dir, Some(data), (base, base + o.seconds as i64 * 1000))
+        }
+    };
+    let archive = trove_persistence::Archive::open(&dir).map_err(|e| e.to_string())?;
+    archive.catch_up().map_err(|e| e.to_string())?;
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..9 {
+        let t = Instant::now();
+        let r = archive.report(window.0, window.1).map_err(|e| e.to_string())?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(r);
+    }
+    drop(archive);
+    let r = last.expect("ran");
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let (min, median, max) = (sorted[0], sorted[sorted.len() / 2], sorted[sorted.len() - 1]);
+    let pass = median <= TARGET_REPORT_MS;
+    println!(
+        "\n== report ==\n  window: {} seconds of rows; {} records, {} (hunt, sku, outcome) claim keys, {} (hunt, type) event keys\n  Archive::report: median {median:.2} ms (min {min:.2}, max {max:.2}, 9 runs)   target <= {TARGET_REPORT_MS} ms   {}",
+        if o.reuse.is_some() { "all".to_string() } else { o.seconds.to_string() },
+        r.records,
+        r.claims.len(),
+        r.events.len(),
+        verdict(pass)
+    );
+    emit(
+        &o,
+        json!({
+            "scenario": "report",
+            "result": verdict(pass),
+            "records": r.records,
+            "claim_keys": r.claims.len(),
+            "event_keys": r.events.len(),
+            "seconds": if o.reuse.is_some() { Value::Null } else { json!(o.seconds) },
+            "report_ms": {"median": median, "min": min, "max": max, "runs": times},
+            "target_ms": TARGET_REPORT_MS,
+        }),
+    );
+    if let Some(data) = data {
+        data.finish();
+    }
+    Ok(())
+}
+
+async fn build_report_dir(o: Opts, dir: PathBuf, base: i64) -> Result<(), String> {
+    println!(
+        "report build: {} seconds x ({} events + {} claims), data {}",
+        o.seconds,
+        o.batch,
+        o.claims_per_second,
+        dir.display()
+    );
+    let started = Instant::now();
+    let clock = Arc::new(trove_engine::ManualClock::new(base));
+    let options = StoreOptions {
+        clock: clock.clone(),
+        ..store_options(&o)
+    };
+    let (engine, store, _) = open_engine(&dir, options, engine_config(&o)).map_err(|e| e.to_string())?;
+    engine.define_hunt(hunt_def(&o)).await.map_err(|e| e.to_string())?;
+    let names = Names::new(&o);
+    let mut gen = Gen::new(&names, o.seed, 9000);
+    for s in 0..o.seconds {
+        clock.set(base + s as i64 * 1000 + 1);
+        engine.ingest(gen.batch(o.batch)).await.map_err(|e| e.to_string())?;
+        let mut handles = Vec::new();
+        for c in 0..o.claims_per_second {
+            let engine = engine.clone();
+            let req = gen.claim(format!("r-{s}-{c}"), None, o.soldout_share);
+            handles.push(actix::spawn(async move { engine.claim(req).await.map(|_| ()) }));
+        }
+        for h in handles {
+            h.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        }
+        if s % 600 == 599 {
+            println!("  {} s built in {:.1} s", s + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    let last = engine.last_seq();
+    close(&engine, &store).await?;
+    println!(
+        "build done: {last} journal records in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

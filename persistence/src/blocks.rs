@@ -4,8 +4,8 @@
 //! decoding the records.
 
 use crate::codec::{self, Block, Hash};
-use crate::scan::JournalDamage;
-use trove_engine::Seq;
+use crate::scan::{JournalDamage, JournalEnd};
+use trove_engine::{Millis, RecordView, Seq};
 
 /// Visits, in order, every block from the one holding `from` (or the first
 /// block, if `from` is before it) to the end of the journal, checking each
@@ -16,6 +16,15 @@ pub fn visit<E>(
     tree: &sled::Tree,
     from: Seq,
     mut visitor: impl FnMut(&Block<'_>) -> Result<bool, E>,
+) -> Result<(), Result<E, JournalDamage>> {
+    visit_raw(tree, from, |_, block| visitor(block))
+}
+
+/// [`visit`], also handing out the stored value the block was decoded from.
+fn visit_raw<E>(
+    tree: &sled::Tree,
+    from: Seq,
+    mut visitor: impl FnMut(&sled::IVec, &Block<'_>) -> Result<bool, E>,
 ) -> Result<(), Result<E, JournalDamage>> {
     let storage = |e: sled::Error| Err(JournalDamage::Storage(e.to_string()));
     let start_key = match tree.range(..=codec::key_of(from.max(1))).next_back() {
@@ -68,7 +77,7 @@ pub fn visit<E>(
                 reason: "empty block".into(),
             }));
         }
-        if !visitor(&block).map_err(Ok)? {
+        if !visitor(&v, &block).map_err(Ok)? {
             return Ok(());
         }
         prev_hash = block.hash;
@@ -91,5 +100,81 @@ pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {
         }
         Ok(None) => Ok(0),
         Err(e) => Err(JournalDamage::Storage(e.to_string())),
+    }
+}
+
+/// Visits every record of the journal in order, as [`crate::scan::scan`]
+/// from the start does (same checks, same errors, records before a damage
+/// are visited), with reading and checking blocks (sled, checksums, chain) on
+/// a second thread, a few blocks ahead of the visitor: a full replay then
+/// costs about the larger of the two halves instead of their sum.
+pub fn scan_pipelined<E>(
+    tree: &sled::Tree,
+    mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
+) -> Result<JournalEnd, Result<E, JournalDamage>> {
+    enum Item {
+        Block(sled::IVec),
+        End(Result<JournalEnd, JournalDamage>),
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut end = JournalEnd {
+                last_seq: 0,
+                last_hash: [0; 32],
+                blocks: 0,
+            };
+            struct Gone;
+            let walked = visit_raw(tree, 1, |bytes, block| {
+                tx.send(Item::Block(bytes.clone())).map_err(|_| Gone)?;
+                end = JournalEnd {
+                    last_seq: block.first_seq + u64::from(block.count) - 1,
+                    last_hash: block.hash,
+                    blocks: end.blocks + 1,
+                };
+                Ok::<bool, Gone>(true)
+            });
+            let _ = match walked {
+                Ok(()) => tx.send(Item::End(Ok(end))),
+                Err(Err(damage)) => tx.send(Item::End(Err(damage))),
+                Err(Ok(Gone)) => Ok(()),
+            };
+        });
+        for item in rx {
+            let bytes = match item {
+                Item::Block(bytes) => bytes,
+                Item::End(end) => return end.map_err(Err),
+            };
+            // Checked by the reader: only the fields are read here.
+            let block = unchecked(&bytes);
+            for r in block.bodies() {
+                let (seq, body) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
+                let record = codec::decode_view(body).map_err(|e| {
+                    Err(JournalDamage::CorruptRecord {
+                        seq,
+                        reason: e.to_string(),
+                    })
+                })?;
+                visit(seq, block.committed_at, record).map_err(Ok)?;
+            }
+        }
+        Err(Err(JournalDamage::Storage("journal reader stopped".into())))
+    })
+}
+
+/// The fields of a block [`codec::decode_block`] has already checked.
+fn unchecked(bytes: &[u8]) -> Block<'_> {
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let hash_at = |o: usize| -> Hash { bytes[o..o + 32].try_into().expect("32 bytes") };
+    Block {
+        first_seq: u64_at(8),
+        count: u32_at(16),
+        committed_at: u64_at(24) as i64,
+        prev_hash: hash_at(32),
+        leaf_root: hash_at(64),
+        payload_hash: hash_at(96),
+        hash: hash_at(128),
+        payload: &bytes[codec::HEADER_LEN..],
     }
 }

@@ -92,6 +92,16 @@ pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, C
     Ok(v)
 }
 
+/// [`decode_value`] into a type that borrows its strings from `bytes`.
+pub fn decode_borrowed<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, CodecError> {
+    let (v, used) = bincode::serde::borrow_decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::Decode(format!("{} trailing bytes", bytes.len() - used)));
+    }
+    Ok(v)
+}
+
 /// Builds one block from already length-prefixed records.
 pub fn encode_block(
     first_seq: Seq,

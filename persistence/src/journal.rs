@@ -87,6 +87,7 @@ pub struct SledJournal {
 }
 
 pub(crate) struct WriterStart {
+    pub hwm: crate::hwm::Writer,
     pub db: sled::Db,
     pub tree: sled::Tree,
     pub audit: sled::Tree,
@@ -127,6 +128,7 @@ impl SledJournal {
         let (mailbox, inbox) = mpsc::channel();
         let mut writer = JournalWriter {
             shared: shared.clone(),
+            hwm: s.hwm,
             db: s.db,
             tree: s.tree,
             audit: s.audit,
@@ -234,6 +236,7 @@ impl Journal for SledJournal {
 /// The persistence actor: the only writer of the journal.
 struct JournalWriter {
     shared: Arc<Shared>,
+    hwm: crate::hwm::Writer,
     db: sled::Db,
     tree: sled::Tree,
     audit: sled::Tree,
@@ -387,6 +390,13 @@ impl JournalWriter {
                 syncfs(f).map_err(|e| format!("syncfs: {e}"))?;
             }
         }
+        // Only now, with the blocks flushed, may the mark say they exist.
+        self.hwm
+            .write(crate::hwm::Mark {
+                seq: block_first - 1,
+                hash: prev,
+            })
+            .map_err(|e| format!("write {}: {e}", crate::hwm::FILE))?;
         self.prev_hash = prev;
         Ok((block_first - 1, block_first - first))
     }

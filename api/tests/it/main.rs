@@ -1,6 +1,7 @@
 //! Integration tests of the `trove` binary: each test starts the real server
 //! on a temporary data folder and a free port and talks to it over sockets.
 
+mod audit;
 mod auth;
 mod bad_input;
 mod crash;

@@ -467,26 +467,56 @@ fn truncated_tail_behind_a_snapshot_is_snapshot_ahead_and_otherwise_a_shorter_jo
         report.checks
     );
 
-    // The same cut with no snapshot: nothing says records are missing, so
-    // recovery serves the shorter journal (a correct prefix) and verify is ok.
+    // The same cut with no snapshot: the acknowledged high-water mark
+    // (DATA/journal.hwm) still says records up to the end were acknowledged,
+    // so recovery refuses the shorter journal and verify names the loss.
     let dir = f.copy("cut-nosnap");
     truncate(&dir, cut);
     std::fs::remove_dir_all(snapshot::dir_of(&dir)).unwrap();
-    let (world, report) = recover(&dir).unwrap();
-    assert_eq!((report.last_seq, report.snapshot_seq), (cut - 1, None));
-    assert_prefix_state(&f, &world, "cut, no snapshot");
-    assert!(verify(&dir).unwrap().ok());
+    expect_acknowledged_lost(&dir, cut - 1);
 
-    // Losing only blocks after the newest snapshot is likewise a shorter journal.
+    // Losing only blocks after the newest snapshot: caught the same way.
     let dir = f.copy("cut-tail");
     truncate(&dir, s2 + 1);
+    expect_acknowledged_lost(&dir, s2);
+
+    // If the mark is lost as well, nothing says records are missing: recovery
+    // serves the shorter journal, which is a correct prefix, and verify is ok.
+    let dir = f.copy("cut-nomark");
+    truncate(&dir, s2 + 1);
+    std::fs::remove_file(dir.join(hwm::FILE)).unwrap();
     let (world, report) = recover(&dir).unwrap();
     assert_eq!(
         (report.last_seq, report.snapshot_seq, report.tail_records),
         (s2, Some(s2), 0)
     );
-    assert_prefix_state(&f, &world, "tail after the newest snapshot cut");
+    assert_prefix_state(&f, &world, "tail after the newest snapshot cut, mark lost");
     assert!(verify(&dir).unwrap().ok());
+}
+
+fn expect_acknowledged_lost(dir: &Path, journal_last: Seq) {
+    match recover(dir) {
+        Err(StoreError::AcknowledgedLost(message)) => {
+            assert!(
+                message.contains(&format!("ends at sequence {journal_last},")),
+                "{message}"
+            )
+        }
+        Err(e) => panic!("expected AcknowledgedLost, got {e}"),
+        Ok((w, _)) => panic!(
+            "recovered at {} from a journal that lost acknowledged records",
+            w.last_seq
+        ),
+    }
+    let report = verify(dir).unwrap();
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.name == "acknowledged records present" && !c.ok),
+        "{:#?}",
+        report.checks
+    );
 }
 
 // ------------------------------------------------------------------ (d)

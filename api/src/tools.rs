@@ -1,0 +1,352 @@
+//! The offline tools of the `trove` binary: `export`, `audit report`,
+//! `audit verify`, `verify` and `rebuild`. They open a stopped server's data
+//! folder through [`Archive`] (which takes the folder's lock, so they refuse
+//! to run next to a server) and only read the journal; what they write
+//! (snapshots, the audit projection, an export file) is written so that an
+//! interruption leaves the old state or the new, never a mix.
+
+use crate::audit::{self, Filters, Format};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use trove_engine::Seq;
+use trove_persistence::Archive;
+
+/// Exit status after an interruption (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArg {
+    /// Data folder [default: ./data] [env: TROVE_DATA]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArg {
+    pub fn dir(&self) -> PathBuf {
+        self.data
+            .clone()
+            .or_else(|| std::env::var_os("TROVE_DATA").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_DATA))
+    }
+}
+
+/// `trove export`: the journal's records with their proofs (JSONL) or as a flat table (CSV).
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// jsonl (with hash-chain proofs, verifiable with `trove audit verify`) or csv (no proofs)
+    #[arg(long, default_value = "jsonl", value_name = "FORMAT")]
+    pub format: String,
+    /// Write to FILE (atomically: a temporary file renamed when complete) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Records committed at or after this time (RFC 3339, or unix ms)
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Records committed before this time (RFC 3339, or unix ms)
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Records of this hunt only
+    #[arg(long, value_name = "HUNT")]
+    pub hunt: Option<String>,
+    /// Records of this player only (claims and events)
+    #[arg(long, value_name = "PLAYER")]
+    pub player: Option<String>,
+    /// Record types, comma-separated: claims, events, hunts, stock (or claim,
+    /// clue_found, checkin, interaction, hunt_defined, stock_added)
+    #[arg(long = "type", value_name = "TYPES")]
+    pub types: Option<String>,
+    /// Records with a sequence number greater than this
+    #[arg(long, value_name = "SEQ")]
+    pub after_seq: Option<Seq>,
+    /// Records with a sequence number at most this
+    #[arg(long, value_name = "SEQ")]
+    pub until_seq: Option<Seq>,
+    /// Leave out block lines of blocks without matching records (smaller, but
+    /// the hash chain is no longer continuous: see docs/AUDIT.md)
+    #[arg(long)]
+    pub no_proof: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AuditCommand {
+    /// Counts of claims per hunt, product and outcome, and of events per type,
+    /// over a time window (from the audit rollups; no journal scan).
+    Report {
+        #[command(flatten)]
+        data: DataArg,
+        /// Window start (RFC 3339 or unix ms; rounded down to the second) [default: the beginning]
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Window end, exclusive (RFC 3339 or unix ms; rounded up to the second) [default: the end]
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// table or json
+        #[arg(long, default_value = "table", value_name = "FORMAT")]
+        format: String,
+    },
+    /// Checks a JSONL export on its own: every record against the hash chain,
+    /// the chain itself, order, completeness and the footer.
+    Verify {
+        /// The export (`-` for stdin)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT/SIGTERM set a flag that long loops poll, so they stop cleanly.
+fn catch_interrupts() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise (pipes, CI).
+fn progress_bar(total: u64, what: &str, bytes: bool) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let template = if bytes {
+        "{msg} [{bar:40}] {bytes}/{total_bytes} ({binary_bytes_per_sec}, eta {eta})"
+    } else {
+        "{msg} [{bar:40}] seq {human_pos}/{human_len} ({elapsed}, eta {eta})"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn open_archive(dir: &Path) -> anyhow::Result<Archive> {
+    if !dir.join("journal").exists() {
+        anyhow::bail!("{} is not a Trove data folder (no journal/ in it)", dir.display());
+    }
+    Archive::open(dir).with_context(|| format!("open {}", dir.display()))
+}
+
+/// `trove export`. Returns the exit status.
+pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
+    let format = Format::parse(&a.format).map_err(anyhow::Error::msg)?;
+    let filters = Filters::parse(
+        a.from.as_deref(),
+        a.to.as_deref(),
+        a.hunt.as_deref(),
+        a.player.as_deref(),
+        a.types.as_deref(),
+        a.after_seq,
+        a.until_seq,
+        a.no_proof,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let dir = a.data.dir();
+    let archive = open_archive(&dir)?;
+    let bar = progress_bar(archive.last_seq()?, "export", false);
+    catch_interrupts();
+    let started = Instant::now();
+    let mut progress = |seq: Seq| bar.set_position(seq);
+    let output = a.output.filter(|p| p.as_os_str() != "-");
+    let result = match &output {
+        Some(path) => {
+            let name = path
+                .file_name()
+                .ok_or_else(|| anyhow::anyhow!("{} is not a file name", path.display()))?;
+            let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+            let file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let r = audit::export(
+                &archive,
+                &filters,
+                format,
+                Seq::MAX,
+                &mut w,
+                &mut progress,
+                &interrupted,
+            );
+            let r = r.map_err(anyhow::Error::from).and_then(|sum| {
+                let file = w.into_inner().map_err(|e| e.into_error())?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+                Ok(sum)
+            });
+            if r.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            r
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            match audit::export(
+                &archive,
+                &filters,
+                format,
+                Seq::MAX,
+                &mut w,
+                &mut progress,
+                &interrupted,
+            ) {
+                // A reader that stopped early (`| head`) is not an error.
+                Err(audit::ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+                r => r.map_err(anyhow::Error::from),
+            }
+        }
+    };
+    bar.finish_and_clear();
+    match result {
+        Ok(sum) => {
+            let secs = started.elapsed().as_secs_f64();
+            let range = match (sum.first_seq, sum.last_seq) {
+                (Some(a), Some(b)) => format!("seq {a}..{b}"),
+                _ => "no records in range".into(),
+            };
+            let blocks = match format {
+                Format::Jsonl => format!("{} blocks, ", sum.blocks),
+                Format::Csv => String::new(),
+            };
+            eprintln!(
+                "exported {} records ({blocks}{range}) in {secs:.2} s ({:.0} records/s){}",
+                sum.records,
+                sum.records as f64 / secs.max(1e-9),
+                output.map(|p| format!(" to {}", p.display())).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        Err(e)
+            if matches!(
+                e.downcast_ref::<audit::ExportError>(),
+                Some(audit::ExportError::Interrupted)
+            ) =>
+        {
+            eprintln!("export interrupted; no output file was written");
+            Ok(EXIT_INTERRUPTED)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `trove audit ...`. Returns the exit status.
+pub fn audit(cmd: AuditCommand) -> anyhow::Result<i32> {
+    match cmd {
+        AuditCommand::Report { data, from, to, format } => {
+            let parse = |s: Option<String>| s.map(|s| audit::parse_time(&s).map_err(anyhow::Error::msg)).transpose();
+            let (from, to) = (parse(from)?, parse(to)?);
+            let json = match format.as_str() {
+                "json" => true,
+                "table" => false,
+                other => anyhow::bail!("unknown format {other:?} (expected table or json)"),
+            };
+            let archive = open_archive(&data.dir())?;
+            let (a, b) = audit::report_window(from, to);
+            let started = Instant::now();
+            let rollup = archive.report(a, b)?;
+            let elapsed = started.elapsed();
+            if json {
+                println!("{}", audit::report_json(&rollup, from, to));
+            } else {
+                print!("{}", audit::report_table(&rollup, from, to));
+                println!("\n(report computed in {:.1} ms)", elapsed.as_secs_f64() * 1e3);
+            }
+            Ok(0)
+        }
+        AuditCommand::Verify { file } => {
+            let (input, len): (Box<dyn std::io::BufRead>, u64) = if file.as_os_str() == "-" {
+                (Box::new(std::io::BufReader::new(std::io::stdin().lock())), 0)
+            } else {
+                let f = std::fs::File::open(&file).with_context(|| format!("open {}", file.display()))?;
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
+            };
+            let bar = progress_bar(len, "verify", true);
+            let outcome = audit::verify_export(input, &mut |bytes| bar.set_position(bytes));
+            bar.finish_and_clear();
+            print!("{}", outcome.render());
+            Ok(if outcome.ok() { 0 } else { 1 })
+        }
+    }
+}
+
+/// `trove verify`: the whole journal (checksums, leaf roots, chain, gapless
+/// sequence), replay against every snapshot, invariants. Returns the exit status.
+pub fn verify(data: DataArg) -> anyhow::Result<i32> {
+    let archive = open_archive(&data.dir())?;
+    let bar = progress_bar(archive.last_seq()?, "verify", false);
+    let report = archive.verify_with_progress(|seq| bar.set_position(seq));
+    bar.finish_and_clear();
+    let report = report?;
+    match report.journal_last_hash {
+        Some(h) => {
+            println!(
+                "journal: {} records in {} blocks",
+                report.journal_last_seq, report.journal_blocks
+            );
+            println!(
+                "chain head: seq {}, block hash {}",
+                report.journal_last_seq,
+                blake3::Hash::from(h).to_hex()
+            );
+        }
+        None => println!(
+            "journal: cannot be read past seq {} (see the failed checks)",
+            report.journal_last_seq
+        ),
+    }
+    if let Some(w) = &report.replayed {
+        println!("digest: {}", w.digest());
+    }
+    for c in &report.checks {
+        println!("[{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.detail);
+    }
+    let failed = report.checks.iter().filter(|c| !c.ok).count();
+    if failed == 0 {
+        println!("verify: ok ({} checks passed)", report.checks.len());
+        Ok(0)
+    } else {
+        println!("verify: FAILED ({failed} of {} checks failed)", report.checks.len());
+        Ok(1)
+    }
+}
+
+/// `trove rebuild`: snapshots and the audit projection from the journal alone.
+pub fn rebuild(data: DataArg) -> anyhow::Result<i32> {
+    let dir = data.dir();
+    let archive = open_archive(&dir)?;
+    let bar = progress_bar(archive.last_seq()?, "rebuild", false);
+    let started = Instant::now();
+    let report = archive.rebuild(|seq| bar.set_position(seq));
+    bar.finish_and_clear();
+    let report = report?;
+    let total = started.elapsed().as_secs_f64();
+    println!(
+        "replayed {} records in {:.3} s: {:.0} records/s",
+        report.records,
+        report.replay_seconds,
+        report.records as f64 / report.replay_seconds.max(1e-9)
+    );
+    println!("players: {}", report.players);
+    println!("digest: {}", report.digest);
+    println!("snapshot: {}", report.snapshot.display());
+    println!("audit projection: rebuilt");
+    println!("rebuild: ok in {total:.2} s");
+    let _ = std::io::stdout().flush();
+    Ok(0)
+}
