@@ -76,6 +76,7 @@ common options:
   --seed S              rng seed                                     [42]
   --shards N            engine shards (default: EngineConfig::default(), = nproc)
   --strict              DurabilityMode::Strict (fdatasync) instead of the default Flush
+  --commit-interval-us N  StoreOptions::commit_interval (default 200)
   --perf FILE           run `perf record -e cpu-clock -g` on this process during the
                         measured window(s) and print the top functions (events, claims)
   --json-out FILE       also append the JSON result lines to FILE
@@ -120,6 +121,7 @@ struct Opts {
     seed: u64,
     shards: Option<usize>,
     strict: bool,
+    commit_interval_us: Option<u64>,
     perf: Option<PathBuf>,
     json_out: Option<PathBuf>,
     ingest_rate: f64,
@@ -159,6 +161,7 @@ fn parse_opts() -> Result<Opts, String> {
         seed: 42,
         shards: None,
         strict: false,
+        commit_interval_us: None,
         perf: None,
         json_out: None,
         ingest_rate: 300_000.0,
@@ -196,6 +199,7 @@ fn parse_opts() -> Result<Opts, String> {
             "--seed" => o.seed = num(flag, val()?)?,
             "--shards" => o.shards = Some(num(flag, val()?)?),
             "--strict" => o.strict = true,
+            "--commit-interval-us" => o.commit_interval_us = Some(num(flag, val()?)?),
             "--perf" => o.perf = Some(val()?.into()),
             "--json-out" => o.json_out = Some(val()?.into()),
             "--ingest-rate" => o.ingest_rate = num(flag, val()?)?,
@@ -1116,6 +1120,9 @@ fn store_options(o: &Opts) -> StoreOptions {
         } else {
             DurabilityMode::Flush
         },
+        commit_interval: o
+            .commit_interval_us
+            .map_or(StoreOptions::default().commit_interval, std::time::Duration::from_micros),
         ..StoreOptions::default()
     }
 }

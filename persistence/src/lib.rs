@@ -74,7 +74,7 @@ impl Default for StoreOptions {
             durability: DurabilityMode::Flush,
             cache_capacity: 256 << 20,
             block_target_bytes: 256 << 10,
-            commit_interval: Duration::from_micros(500),
+            commit_interval: Duration::from_micros(200),
             snapshots_kept: 3,
             clock: Arc::new(SystemClock),
         }
