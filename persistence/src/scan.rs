@@ -60,71 +60,20 @@ pub fn scan_with<E>(
     check_leaves: bool,
     mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
-    let storage = |e: sled::Error| Err(Err(JournalDamage::Storage(e.to_string())));
-    // Start at the block holding `after + 1`, and check the link from the block before it.
-    let start_key = match tree.range(..=codec::key_of(after + 1)).next_back() {
-        Some(Ok((k, _))) => k.to_vec(),
-        Some(Err(e)) => return storage(e),
-        None => codec::key_of(1).to_vec(),
-    };
-    let mut prev_hash: Hash = [0; 32];
-    let mut expected: Option<Seq> = None;
-    match tree.range(..start_key.as_slice()).next_back() {
-        Some(Ok((k, v))) => {
-            let first_seq = codec::seq_of_key(&k).unwrap_or(0);
-            let block =
-                codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
-            prev_hash = block.hash;
-            expected = Some(block.first_seq + u64::from(block.count));
-        }
-        Some(Err(e)) => return storage(e),
-        None => {}
-    }
     let mut end = JournalEnd {
-        last_seq: expected.map_or(0, |e| e - 1),
-        last_hash: prev_hash,
+        last_seq: 0,
+        last_hash: [0; 32],
         blocks: 0,
     };
-    for item in tree.range(start_key.as_slice()..) {
-        let (k, v) = item.map_err(|e| Err(JournalDamage::Storage(e.to_string())))?;
-        let key_seq = codec::seq_of_key(&k).unwrap_or(0);
-        let block = codec::decode_block(&v).map_err(|reason| {
-            Err(JournalDamage::CorruptBlock {
-                first_seq: key_seq,
-                reason,
-            })
-        })?;
-        if block.first_seq != key_seq {
-            return Err(Err(JournalDamage::CorruptBlock {
-                first_seq: key_seq,
-                reason: format!("stored under sequence {key_seq} but says {}", block.first_seq),
-            }));
-        }
-        let want = expected.unwrap_or(1);
-        if block.first_seq != want {
-            return Err(Err(JournalDamage::Gap {
-                expected: want,
-                found: block.first_seq,
-            }));
-        }
-        if block.prev_hash != prev_hash {
-            return Err(Err(JournalDamage::BrokenChain {
-                first_seq: block.first_seq,
-            }));
-        }
+    // The block walk checks hashes, keys, sequence and chain; this decodes.
+    let walked = crate::blocks::visit(tree, after + 1, |block| -> Result<bool, Result<E, JournalDamage>> {
         if check_leaves {
             block.check_leaves().map_err(|reason| {
                 Err(JournalDamage::CorruptBlock {
-                    first_seq: key_seq,
+                    first_seq: block.first_seq,
                     reason,
                 })
             })?;
-        }
-        if block.count == 0 {
-            return Err(Err(JournalDamage::CorruptBlock {
-                first_seq: key_seq,
-                reason: "empty block".into(),
-            }));
         }
         for r in block.bodies() {
             let (seq, body) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
@@ -138,13 +87,16 @@ pub fn scan_with<E>(
                 visit(seq, block.committed_at, record).map_err(Ok)?;
             }
         }
-        prev_hash = block.hash;
-        expected = Some(block.first_seq + u64::from(block.count));
         end = JournalEnd {
             last_seq: block.first_seq + u64::from(block.count) - 1,
             last_hash: block.hash,
             blocks: end.blocks + 1,
         };
+        Ok(true)
+    });
+    match walked {
+        Ok(()) => Ok(end),
+        Err(Ok(inner)) => Err(inner),
+        Err(Err(damage)) => Err(Err(damage)),
     }
-    Ok(end)
 }
