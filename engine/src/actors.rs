@@ -156,7 +156,7 @@ impl Handler<Claim> for PlayerActor {
                 });
                 // Serialize this player's claims until the hunt has decided:
                 // the next claim must see this one's outcome.
-                ctx.wait(async move { rx.await }.into_actor(self).map(move |res, act, _| {
+                ctx.wait(rx.into_actor(self).map(move |res, act, _| {
                     let _held_until_recorded = permit;
                     let res = match res {
                         Ok(Ok((request, outcome, seq))) => {

@@ -1120,9 +1120,10 @@ fn store_options(o: &Opts) -> StoreOptions {
         } else {
             DurabilityMode::Flush
         },
-        commit_interval: o
-            .commit_interval_us
-            .map_or(StoreOptions::default().commit_interval, std::time::Duration::from_micros),
+        commit_interval: o.commit_interval_us.map_or(
+            StoreOptions::default().commit_interval,
+            std::time::Duration::from_micros,
+        ),
         ..StoreOptions::default()
     }
 }

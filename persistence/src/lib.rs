@@ -228,8 +228,11 @@ fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled
     Ok((db, tree, audit))
 }
 
+/// Snapshot files that failed their checks, with the reason.
+type Skipped = Vec<(PathBuf, String)>;
+
 /// Loads the newest snapshot that passes its checks, reporting the others.
-fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Vec<(PathBuf, String)>), StoreError> {
+fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Skipped), StoreError> {
     let mut skipped = Vec::new();
     for (_, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
         match snapshot::read(&path) {
@@ -753,7 +756,7 @@ impl Archive {
         let mut n = 0u64;
         let end = blocks::scan_pipelined(&self.tree, |seq, _, record| {
             n += 1;
-            if n % 1_000_000 == 0 {
+            if n.is_multiple_of(1_000_000) {
                 progress(seq);
             }
             world.apply_view(seq, &record)

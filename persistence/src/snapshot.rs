@@ -54,7 +54,7 @@ pub fn list(data_dir: &Path) -> std::io::Result<Vec<(Seq, PathBuf)>> {
             }
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|s| std::cmp::Reverse(s.0));
     Ok(out)
 }
 

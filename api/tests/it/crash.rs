@@ -42,7 +42,7 @@ async fn client(k: usize, addr: watch::Receiver<String>, stop: Arc<AtomicBool>) 
                 }
             }
             let c = ws.as_mut().unwrap();
-            if n % 7 == 0 && retries == 0 {
+            if n.is_multiple_of(7) && retries == 0 {
                 // Mix in events so the journal holds more than claims.
                 let mut ev = json!({"op": "events", "events": [clue(&player, "x", "c1"), {"player": player, "hunt": "x", "type": "checkin", "location": "gate"}]});
                 if c.try_call(&mut ev, Duration::from_secs(3)).await.is_none() {
