@@ -264,10 +264,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     state.set_core(core.clone());
 
     let started = Instant::now();
+    let (from, ignored) = projection.start_from_checkpoint(store.dir()).await;
+    if let Some(why) = ignored {
+        tracing::warn!(reason = %why, "leaderboard checkpoint not used; rebuilding from the journal");
+    }
     if let Err(e) = projection.refresh().await {
         tracing::error!(error = %e, "leaderboard projection could not be built");
     }
     tracing::info!(
+        from_checkpoint = from,
         seq = projection.as_of_seq(),
         ms = started.elapsed().as_millis() as u64,
         "leaderboard projection built"
@@ -294,6 +299,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         Ok(seq) => tracing::info!(seq, "snapshot written"),
         Err(e) => tracing::error!(error = %e, "shutdown snapshot failed; the journal still holds everything"),
     }
+    save_projection(&projection, store.dir()).await;
     let closed = store.close().await;
     engine.stop();
     match closed {
@@ -380,6 +386,19 @@ async fn snapshot_task(core: Arc<Core>, every: Duration) {
             }
             Err(e) => tracing::error!(error = %e, "periodic snapshot failed"),
         }
+        save_projection(&core.projection, core.store.dir()).await;
+    }
+}
+
+/// Checkpoints the leaderboard projection next to the snapshots; a failure
+/// only costs a slower next start (the projection is rebuilt from the journal).
+async fn save_projection(projection: &crate::projection::Projection, dir: &std::path::Path) {
+    if let Err(e) = projection.refresh().await {
+        tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
+    }
+    match projection.save(dir).await {
+        Ok(seq) => tracing::info!(seq, "leaderboard checkpoint written"),
+        Err(e) => tracing::warn!(error = %e, "leaderboard checkpoint not written"),
     }
 }
 

@@ -346,6 +346,13 @@ pub fn rebuild(data: DataArg) -> anyhow::Result<i32> {
     println!("digest: {}", report.digest);
     println!("snapshot: {}", report.snapshot.display());
     println!("audit projection: rebuilt");
+    // The leaderboard checkpoint is derived data too: drop it, so the next
+    // `trove serve` rebuilds the projection from the journal alone.
+    match std::fs::remove_file(dir.join(crate::projection::CHECKPOINT_FILE)) {
+        Ok(()) => println!("leaderboard checkpoint: removed (rebuilt from the journal at the next start)"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("could not remove the leaderboard checkpoint: {e}"),
+    }
     println!("rebuild: ok in {total:.2} s");
     let _ = std::io::stdout().flush();
     Ok(0)

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod checkpoint;
 mod crash;
 mod feed;
 mod flows;
