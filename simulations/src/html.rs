@@ -119,19 +119,11 @@ pub fn run_page(r: &Report, charts: &[(String, String)]) -> String {
             "INVARIANT VIOLATED — see the checks below. This run is not trustworthy."
         }
     );
-    let rows: Vec<Vec<String>> = r
-        .invariants
-        .checks
-        .iter()
-        .map(|c| {
-            vec![
-                c.name.clone(),
-                if c.ok { "ok".into() } else { "FAILED".into() },
-                c.detail.clone(),
-            ]
-        })
-        .collect();
-    table(&mut out, &["check", "result", "detail"], &rows);
+    table(
+        &mut out,
+        &["check", "result", "detail"],
+        &check_rows(&r.invariants.checks),
+    );
     if !r.notes.is_empty() {
         out.push_str("<ul class=\"muted\">\n");
         for n in &r.notes {
@@ -305,18 +297,11 @@ pub fn run_page(r: &Report, charts: &[(String, String)]) -> String {
             l.events_offered, l.events_offered_per_sec, l.events_accepted, l.events_accepted_per_sec
         );
         if !l.server_checks.is_empty() {
-            let rows: Vec<Vec<String>> = l
-                .server_checks
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.name.clone(),
-                        if c.ok { "ok".into() } else { "FAILED".into() },
-                        c.detail.clone(),
-                    ]
-                })
-                .collect();
-            table(&mut out, &["server check", "result", "detail"], &rows);
+            table(
+                &mut out,
+                &["server check", "result", "detail"],
+                &check_rows(&l.server_checks),
+            );
         }
     }
 
@@ -385,4 +370,18 @@ pub fn run_page(r: &Report, charts: &[(String, String)]) -> String {
     );
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// Table rows for a list of checks: name, "ok"/"FAILED", detail.
+fn check_rows(checks: &[crate::observe::Check]) -> Vec<Vec<String>> {
+    checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                if c.ok { "ok".into() } else { "FAILED".into() },
+                c.detail.clone(),
+            ]
+        })
+        .collect()
 }
