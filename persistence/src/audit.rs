@@ -73,12 +73,37 @@ impl Rollup {
         }
     }
 
+    /// Adds `other`'s counts; copies a key only when it is new here.
     pub fn merge(&mut self, other: &Rollup) {
         for (k, v) in &other.events {
-            *self.events.entry(k.clone()).or_default() += v;
+            match self.events.get_mut(k) {
+                Some(n) => *n += v,
+                None => {
+                    self.events.insert(k.clone(), *v);
+                }
+            }
         }
         for (k, v) in &other.claims {
-            *self.claims.entry(k.clone()).or_default() += v;
+            match self.claims.get_mut(k) {
+                Some(n) => *n += v,
+                None => {
+                    self.claims.insert(k.clone(), *v);
+                }
+            }
+        }
+        self.hunts_defined += other.hunts_defined;
+        self.stock_changes += other.stock_changes;
+        self.records += other.records;
+    }
+
+    /// [`Rollup::merge`] that takes `other`'s keys instead of copying them:
+    /// what the journal's append does under its lock.
+    pub fn absorb(&mut self, other: Rollup) {
+        for (k, v) in other.events {
+            *self.events.entry(k).or_default() += v;
+        }
+        for (k, v) in other.claims {
+            *self.claims.entry(k).or_default() += v;
         }
         self.hunts_defined += other.hunts_defined;
         self.stock_changes += other.stock_changes;

@@ -213,7 +213,7 @@ impl Journal for SledJournal {
                 p.buf.extend_from_slice(&encoded);
             }
             p.last_seq += records.len() as Seq;
-            p.rollup.merge(&delta);
+            p.rollup.absorb(delta);
             let wake = !p.scheduled;
             p.scheduled = true;
             (p.last_seq, wake)

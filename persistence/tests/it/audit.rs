@@ -211,8 +211,8 @@ fn projection_catches_up_when_it_lags_the_journal() {
         let archive = Archive::open(tmp.path()).unwrap();
         all_rollups(&archive)
     };
-    // Simulate a crash after the blocks but before the audit batch: roll the
-    // projection back to an earlier watermark and drop its later rows.
+    // The projection lagging the journal, at the extreme: as after a crash
+    // before any audit batch was written, or a projection deleted by hand.
     {
         let db = sled::open(tmp.path().join("journal")).unwrap();
         let audit = db.open_tree(audit::TREE).unwrap();
