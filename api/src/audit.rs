@@ -24,7 +24,8 @@ use trove_persistence::codec::{self, Block, Hash, Header};
 use trove_persistence::{audit::Rollup, Archive, JournalDamage, Store, StoreError};
 
 pub const FORMAT_NAME: &str = "trove-export";
-pub const FORMAT_VERSION: u64 = 1;
+/// 2: journal format 2 (leaf roots split by class; compacted blocks).
+pub const FORMAT_VERSION: u64 = 2;
 
 // ------------------------------------------------------------------ times
 
@@ -560,13 +561,42 @@ fn csv_record(buf: &mut Vec<u8>, seq: Seq, at_text: &str, at: Millis, r: &Record
     buf.extend_from_slice(b"\r\n");
 }
 
-fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, leaves: Option<&[Hash]>) {
+/// The class of each position of a block: `k` a kept record, `t` telemetry,
+/// `-` telemetry retention removed; and the leaf of each record still held.
+fn block_leaves(b: &Block<'_>, classes: &mut String, leaves: &mut Vec<Option<Hash>>) -> Result<(), ExportError> {
+    classes.clear();
+    leaves.clear();
+    for r in b.raw_records() {
+        let r = r.map_err(|(seq, reason)| ExportError::Damaged(JournalDamage::CorruptRecord { seq, reason }))?;
+        let index = (r.seq - b.first_seq) as usize;
+        while leaves.len() < index {
+            classes.push('-');
+            leaves.push(None);
+        }
+        classes.push(if r.telemetry { 't' } else { 'k' });
+        leaves.push(Some(codec::leaf_hash(r.body)));
+    }
+    while leaves.len() < b.count as usize {
+        classes.push('-');
+        leaves.push(None);
+    }
+    Ok(())
+}
+
+/// What a block line carries besides the header fields: per-position classes
+/// and leaves when the export does not hold the whole block.
+struct BlockProof<'a> {
+    classes: &'a str,
+    leaves: Option<&'a [Option<Hash>]>,
+}
+
+fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, proof: Option<BlockProof<'_>>) {
     buf.extend_from_slice(b"{\"type\":\"block\",\"first_seq\":");
     push_u64(buf, b.first_seq);
     buf.extend_from_slice(b",\"count\":");
     push_u64(buf, u64::from(b.count));
     buf.extend_from_slice(b",\"payload_len\":");
-    push_u64(buf, b.payload.len() as u64);
+    push_u64(buf, u64::from(b.payload_len));
     buf.extend_from_slice(b",\"committed_at\":\"");
     buf.extend_from_slice(at_text.as_bytes());
     buf.extend_from_slice(b"\",\"committed_at_ms\":");
@@ -577,25 +607,44 @@ fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, leaves: Option<&[
         ("payload_hash", &b.payload_hash),
         ("hash", &b.hash),
     ] {
-        buf.extend_from_slice(b",\"");
-        buf.extend_from_slice(name.as_bytes());
-        buf.extend_from_slice(b"\":\"");
-        buf.extend_from_slice(hex(h).as_bytes());
-        buf.push(b'"');
+        push_hash_field(buf, name, h);
     }
-    if let Some(leaves) = leaves {
-        buf.extend_from_slice(b",\"leaves\":[");
-        for (i, l) in leaves.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
+    if let Some(c) = &b.compacted {
+        buf.extend_from_slice(b",\"removed\":");
+        push_u64(buf, u64::from(b.count - c.kept));
+        push_hash_field(buf, "telemetry_root", &c.telemetry_root);
+    }
+    if let Some(proof) = proof {
+        buf.extend_from_slice(b",\"classes\":\"");
+        buf.extend_from_slice(proof.classes.as_bytes());
+        buf.push(b'"');
+        if let Some(leaves) = proof.leaves {
+            buf.extend_from_slice(b",\"leaves\":[");
+            for (i, l) in leaves.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                match l {
+                    Some(l) => {
+                        buf.push(b'"');
+                        buf.extend_from_slice(hex(l).as_bytes());
+                        buf.push(b'"');
+                    }
+                    None => buf.extend_from_slice(b"null"),
+                }
             }
-            buf.push(b'"');
-            buf.extend_from_slice(hex(l).as_bytes());
-            buf.push(b'"');
+            buf.push(b']');
         }
-        buf.push(b']');
     }
     buf.extend_from_slice(b"}\n");
+}
+
+fn push_hash_field(buf: &mut Vec<u8>, name: &str, h: &Hash) {
+    buf.extend_from_slice(b",\"");
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b"\":\"");
+    buf.extend_from_slice(hex(h).as_bytes());
+    buf.push(b'"');
 }
 
 /// Writes an export of `source` to `out`: the records matching `filters` with
@@ -645,7 +694,8 @@ pub fn export(
     let mut sum = ExportSummary::default();
     if !empty {
         let proofs = format == Format::Jsonl;
-        let mut leaves: Vec<Hash> = Vec::new();
+        let mut leaves: Vec<Option<Hash>> = Vec::new();
+        let mut classes = String::new();
         source.walk(start, &mut |block| {
             if cancelled() {
                 return Err(ExportError::Interrupted);
@@ -668,12 +718,10 @@ pub fn export(
             sum.last_seq = Some(hi);
             // Which records go in, before the block line (which says whether
             // it carries leaves).
-            let mut matched: Vec<(Seq, RecordView<'_>)> = Vec::with_capacity(block.count as usize);
-            let mut local_bodies: Vec<&[u8]> = Vec::with_capacity(block.count as usize);
+            let mut matched: Vec<(Seq, RecordView<'_>)> = Vec::with_capacity(block.held() as usize);
             for item in block.bodies() {
                 let (seq, body) =
                     item.map_err(|(seq, reason)| ExportError::Damaged(JournalDamage::CorruptRecord { seq, reason }))?;
-                local_bodies.push(body);
                 if time_ok && seq >= lo && seq <= hi {
                     let view = codec::decode_view(body).map_err(|e| {
                         ExportError::Damaged(JournalDamage::CorruptRecord {
@@ -686,17 +734,19 @@ pub fn export(
                     }
                 }
             }
-            let complete = matched.len() == block.count as usize;
+            let complete = matched.len() == block.held() as usize;
             let at_text = format_ms(block.committed_at);
             if proofs && (!matched.is_empty() || !filters.no_proof) {
-                let leaves = if complete {
+                let proof = if complete && block.compacted.is_none() {
                     None
                 } else {
-                    leaves.clear();
-                    leaves.extend(local_bodies.iter().map(|b| codec::leaf_hash(b)));
-                    Some(leaves.as_slice())
+                    block_leaves(block, &mut classes, &mut leaves)?;
+                    Some(BlockProof {
+                        classes: &classes,
+                        leaves: (!complete).then_some(leaves.as_slice()),
+                    })
                 };
-                block_line(&mut buf, block, &at_text, leaves);
+                block_line(&mut buf, block, &at_text, proof);
                 sum.blocks += 1;
                 sum.last_hash = Some(block.hash);
             }
@@ -737,7 +787,7 @@ pub fn export(
     Ok(sum)
 }
 
-fn now_ms() -> Millis {
+pub fn now_ms() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
@@ -765,7 +815,10 @@ struct Line {
     leaf_root: Option<String>,
     payload_hash: Option<String>,
     hash: Option<String>,
-    leaves: Option<Vec<String>>,
+    removed: Option<u32>,
+    telemetry_root: Option<String>,
+    classes: Option<String>,
+    leaves: Option<Vec<Option<String>>>,
     // record
     seq: Option<Seq>,
     record_type: Option<String>,
@@ -869,14 +922,47 @@ struct OpenBlock {
     line: u64,
     header: Header,
     hash: Hash,
-    leaves: Option<Vec<Hash>>,
-    /// (line, seq, leaf) of its records.
-    seen: Vec<(u64, Seq, Hash)>,
+    /// Per position: `k` kept, `t` telemetry, `-` removed by retention.
+    classes: Option<Vec<u8>>,
+    /// Of a compacted block: stands for its removed records.
+    telemetry_root: Option<Hash>,
+    removed: u32,
+    leaves: Option<Vec<Option<Hash>>>,
+    /// (line, seq, leaf, telemetry) of its records.
+    seen: Vec<(u64, Seq, Hash, bool)>,
 }
 
 impl OpenBlock {
     fn last(&self) -> Seq {
         self.header.first_seq + u64::from(self.header.count) - 1
+    }
+
+    fn is_removed(&self, seq: Seq) -> bool {
+        self.classes
+            .as_ref()
+            .is_some_and(|c| c[(seq - self.header.first_seq) as usize] == b'-')
+    }
+
+    /// The block's sequences the export can hold: all but the removed.
+    fn present(&self, lo: Seq, hi: Seq) -> Vec<Seq> {
+        (lo..=hi).filter(|s| !self.is_removed(*s)).collect()
+    }
+
+    /// The leaf root of the records seen (and the telemetry root, if compacted).
+    fn root_of_seen(&self) -> Hash {
+        let (mut kept, mut telemetry) = (codec::ClassRoot::default(), codec::ClassRoot::default());
+        for &(_, seq, leaf, t) in &self.seen {
+            let index = (seq - self.header.first_seq) as u32;
+            if t {
+                telemetry.add(index, &leaf);
+            } else {
+                kept.add(index, &leaf);
+            }
+        }
+        codec::leaf_root(
+            &kept.finish(),
+            &self.telemetry_root.unwrap_or_else(|| telemetry.finish()),
+        )
     }
 }
 
@@ -893,6 +979,10 @@ pub struct VerifyOutcome {
     pub filters: Value,
     /// Whether the export proves it holds every record of its range.
     pub complete: bool,
+    /// Telemetry records retention removed from the blocks of the export
+    /// (the chain proves where they were and how many).
+    pub removed: u64,
+    pub compacted_blocks: u64,
     /// The first problem: (line, seq, reason).
     pub problem: Option<(u64, Option<Seq>, String)>,
 }
@@ -931,9 +1021,15 @@ impl VerifyOutcome {
                         self.last_seq.unwrap_or(0)
                     ));
                 }
+                if self.removed > 0 {
+                    s.push_str(&format!(
+                        "retention: {} telemetry records were removed from {} compacted blocks; their blocks' hashes, counts and telemetry roots are intact\n",
+                        self.removed, self.compacted_blocks
+                    ));
+                }
                 if self.complete {
                     s.push_str(
-                        "complete: every record of this range (within its time window) is present and authentic\n",
+                        "complete: every record of this range (within its time window) that the journal holds is present and authentic\n",
                     );
                 } else {
                     s.push_str(&format!(
@@ -1031,6 +1127,8 @@ struct Verifier {
     last_record_seq: Option<Seq>,
     records: u64,
     blocks: u64,
+    removed: u64,
+    compacted_blocks: u64,
     range: Option<(Seq, Seq)>,
     encode_buf: Vec<u8>,
     /// The line a problem is at, when not the line being read (found when a
@@ -1097,9 +1195,46 @@ impl Verifier {
                 "block hash does not match its header fields (the block line was altered)".into(),
             ));
         }
+        let telemetry_root = match l.telemetry_root {
+            Some(t) => Some(unhex(&t).ok_or_else(|| bad("telemetry_root is not 64 hex digits".into()))?),
+            None => None,
+        };
+        let removed = l.removed.unwrap_or(0);
+        let classes = match l.classes {
+            None => None,
+            Some(c) => {
+                if c.len() != header.count as usize || !c.bytes().all(|b| matches!(b, b'k' | b't' | b'-')) {
+                    return Err(bad(format!(
+                        "classes must be {} characters of k, t and -",
+                        header.count
+                    )));
+                }
+                Some(c.into_bytes())
+            }
+        };
+        let dashes = classes.as_ref().map_or(0, |c| c.iter().filter(|b| **b == b'-').count());
+        if removed > 0 || telemetry_root.is_some() || dashes > 0 {
+            // A compacted block.
+            if removed == 0 || telemetry_root.is_none() || classes.is_none() {
+                return Err(bad(
+                    "a compacted block needs removed, telemetry_root and classes together".into(),
+                ));
+            }
+            if dashes != removed as usize {
+                return Err(bad(format!(
+                    "block says {removed} records were removed but its classes mark {dashes}"
+                )));
+            }
+            if classes.as_ref().is_some_and(|c| c.contains(&b't')) {
+                return Err(bad("a compacted block cannot still hold telemetry".into()));
+            }
+        }
         let leaves = match l.leaves {
             None => None,
             Some(list) => {
+                let Some(classes) = &classes else {
+                    return Err(bad("leaves without classes".into()));
+                };
                 if list.len() != header.count as usize {
                     return Err(bad(format!(
                         "block lists {} leaves for {} records",
@@ -1107,11 +1242,25 @@ impl Verifier {
                         header.count
                     )));
                 }
-                let leaves: Vec<Hash> = list
-                    .iter()
-                    .map(|s| unhex(s).ok_or_else(|| bad("a leaf is not 64 hex digits".into())))
-                    .collect::<Result<_, _>>()?;
-                if codec::leaf_root(leaves.iter().copied()) != header.leaf_root {
+                let (mut kept, mut telemetry) = (codec::ClassRoot::default(), codec::ClassRoot::default());
+                let mut leaves = Vec::with_capacity(list.len());
+                for (i, (leaf, class)) in list.iter().zip(classes).enumerate() {
+                    let leaf = match (leaf, class) {
+                        (None, b'-') => None,
+                        (Some(l), b'k' | b't') => {
+                            Some(unhex(l).ok_or_else(|| bad("a leaf is not 64 hex digits".into()))?)
+                        }
+                        _ => return Err(bad(format!("leaf {i} does not agree with its class"))),
+                    };
+                    match (leaf, class) {
+                        (Some(l), b't') => telemetry.add(i as u32, &l),
+                        (Some(l), _) => kept.add(i as u32, &l),
+                        (None, _) => {}
+                    }
+                    leaves.push(leaf);
+                }
+                let telemetry = telemetry_root.unwrap_or_else(|| telemetry.finish());
+                if codec::leaf_root(&kept.finish(), &telemetry) != header.leaf_root {
                     return Err(bad("the block's leaves do not give its leaf_root".into()));
                 }
                 Some(leaves)
@@ -1153,6 +1302,9 @@ impl Verifier {
             line: n,
             header,
             hash,
+            classes,
+            telemetry_root,
+            removed,
             leaves,
             seen: Vec::new(),
         });
@@ -1172,7 +1324,7 @@ impl Verifier {
                 format!("record outside its block (seq {first}..{last}): records reordered or moved"),
             ));
         }
-        if let Some(&(_, prev, _)) = b.seen.last() {
+        if let Some(&(_, prev, _, _)) = b.seen.last() {
             if seq <= prev {
                 return Err((
                     Some(seq),
@@ -1180,9 +1332,16 @@ impl Verifier {
                 ));
             }
         }
+        if b.is_removed(seq) {
+            return Err((
+                Some(seq),
+                format!("record {seq} is where its block says retention removed a record"),
+            ));
+        }
         if b.leaves.is_none() {
             // A whole block: its records must all be here, in order.
-            let expected = first + b.seen.len() as u64;
+            let after = b.seen.last().map_or(first, |s| s.1 + 1);
+            let expected = (after..=last).find(|s| !b.is_removed(*s)).unwrap_or(last + 1);
             if seq != expected {
                 return Err((
                     Some(expected),
@@ -1197,15 +1356,24 @@ impl Verifier {
         self.encode_buf.clear();
         codec::encode_record(&record, &mut self.encode_buf).map_err(|e| (Some(seq), e.to_string()))?;
         let leaf = codec::leaf_hash(&self.encode_buf[4..]);
+        let telemetry = record.is_telemetry();
+        if let Some(classes) = &b.classes {
+            if classes[(seq - first) as usize] != if telemetry { b't' } else { b'k' } {
+                return Err((
+                    Some(seq),
+                    "record's type does not match its class in the block: its content was altered".into(),
+                ));
+            }
+        }
         if let Some(leaves) = &b.leaves {
-            if leaves[(seq - first) as usize] != leaf {
+            if leaves[(seq - first) as usize] != Some(leaf) {
                 return Err((
                     Some(seq),
                     "record does not match its leaf hash in the block: its content was altered".into(),
                 ));
             }
         }
-        b.seen.push((n, seq, leaf));
+        b.seen.push((n, seq, leaf, telemetry));
         self.records += 1;
         self.last_record_seq = Some(seq);
         Ok(())
@@ -1217,20 +1385,21 @@ impl Verifier {
         };
         let (first, last) = (b.header.first_seq, b.last());
         if b.leaves.is_none() {
-            if b.seen.len() != b.header.count as usize {
-                let missing = first + b.seen.len() as u64;
+            let held = b.header.count - b.removed;
+            if b.seen.len() != held as usize {
+                let present = b.present(first, last);
+                let missing = present.get(b.seen.len()).copied().unwrap_or(last);
                 self.at_line = Some(b.seen.last().map_or(b.line, |s| s.0) + 1);
                 return Err((
                     Some(missing),
                     format!(
-                        "block seq {first}..{last} (line {}) has {} records but the export holds {}: record {missing} is missing",
+                        "block seq {first}..{last} (line {}) holds {held} records but the export holds {}: record {missing} is missing",
                         b.line,
-                        b.header.count,
                         b.seen.len()
                     ),
                 ));
             }
-            if codec::leaf_root(b.seen.iter().map(|s| s.2)) != b.header.leaf_root {
+            if b.root_of_seen() != b.header.leaf_root {
                 self.at_line = Some(b.seen.first().map_or(b.line, |s| s.0));
                 return Err((
                     Some(first),
@@ -1251,7 +1420,7 @@ impl Verifier {
         }
         if !self.filters.by_content() && !self.filters.no_proof {
             let expect: Vec<Seq> = if self.filters.time_ok(b.header.committed_at) {
-                (lo..=hi).collect()
+                b.present(lo, hi)
             } else {
                 Vec::new()
             };
@@ -1279,6 +1448,10 @@ impl Verifier {
             Some((a, _)) => (a, hi),
         });
         self.blocks += 1;
+        if b.removed > 0 {
+            self.removed += u64::from(b.removed);
+            self.compacted_blocks += 1;
+        }
         self.prev = Some((b.hash, last + 1));
         Ok(())
     }
@@ -1327,6 +1500,8 @@ impl Verifier {
         }
         out.records = self.records;
         out.blocks = self.blocks;
+        out.removed = self.removed;
+        out.compacted_blocks = self.compacted_blocks;
         out.first_seq = self.range.map(|r| r.0);
         out.last_seq = self.range.map(|r| r.1);
         out.last_hash = last_hash;

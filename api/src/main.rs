@@ -39,6 +39,11 @@ enum Command {
         #[command(flatten)]
         data: trove_api::tools::DataArg,
     },
+    /// Retention: remove checkins and interactions older than --older-than
+    /// (default 7 days) from journal blocks that every snapshot covers,
+    /// keeping the hash chain, every other record, and their counts
+    /// (offline; the server must not be running).
+    Compact(trove_api::tools::CompactArgs),
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {
@@ -83,6 +88,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Rebuild { data } => {
             init_logging("warn")?;
             exit_with(trove_api::tools::rebuild(data)?)
+        }
+        Command::Compact(args) => {
+            init_logging("warn")?;
+            exit_with(trove_api::tools::compact(args)?)
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::wire::{self, Obj};
 use serde_json::{json, Value};
 use std::time::Instant;
 use trove_engine::{Outcome, Record, Seq, World};
-use trove_persistence::Check;
+use trove_persistence::{Check, Item};
 
 /// Largest `limit` of a leaderboard query.
 pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
@@ -156,7 +156,7 @@ async fn replay_check(core: &Core, live: &World) -> Check {
                 if seq > upto {
                     break;
                 }
-                w.apply(seq, &r).map_err(|e| e.to_string())?;
+                r.replay(&mut w, seq).map_err(|e| e.to_string())?;
             }
         }
         Ok(w)
@@ -212,7 +212,8 @@ pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, 
             }
             for (seq, at, r) in recs {
                 scanned += 1;
-                if let Record::Claim { request, outcome } = r {
+                let resumable = !matches!(r, Item::RemovedTelemetry(_));
+                if let Item::Record(Record::Claim { request, outcome }) = r {
                     let mut v = json!({
                         "seq": seq,
                         "at": at,
@@ -228,7 +229,9 @@ pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, 
                     }
                     items.push(v);
                 }
-                cursor = seq;
+                if resumable {
+                    cursor = seq;
+                }
                 if items.len() as u64 >= limit {
                     break;
                 }

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use trove_engine::{EventKind, HuntDef, Record, Seq, World};
-use trove_persistence::{Check, Store};
+use trove_persistence::{Check, Item, Store};
 
 /// How often the projection catches up with the durable journal. Together with
 /// the journal's group commit this keeps it well under 500 ms behind.
@@ -97,6 +97,26 @@ impl HuntProj {
     }
 }
 
+impl HuntProj {
+    /// The player's entry, created (unranked score 0, first seen at `seq`) if new.
+    fn join(&mut self, player: &Arc<str>, seq: Seq) {
+        let words = self.def.clues.len().div_ceil(64);
+        self.players.entry(player.clone()).or_insert_with(|| {
+            self.ranking.insert(RankKey {
+                score: Reverse(0),
+                reached: seq,
+                player: player.clone(),
+            });
+            self.dirty = true;
+            PlayerProj {
+                score: 0,
+                reached: seq,
+                clues: vec![0; words],
+            }
+        });
+    }
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct ProjState {
     applied: Seq,
@@ -108,6 +128,34 @@ struct ProjState {
 }
 
 impl ProjState {
+    fn apply_item(&mut self, seq: Seq, item: &Item) -> Result<(), String> {
+        match item {
+            Item::Record(r) => self.apply(seq, r),
+            Item::Removed { first } => {
+                if *first != self.applied + 1 {
+                    return Err(format!("projection expected record {}, got {first}", self.applied + 1));
+                }
+                self.applied = seq;
+                Ok(())
+            }
+            // Telemetry retention removed: counted, and its players joined
+            // their hunts where they first appeared.
+            Item::RemovedTelemetry(counts) => {
+                for c in counts {
+                    let n = c.checkins + c.interactions;
+                    self.events += n;
+                    let player = self.intern_player(&c.player);
+                    let Some(h) = self.hunts.get_mut(&c.hunt) else {
+                        return Err(format!("record {seq}: removed telemetry for unknown hunt {:?}", c.hunt));
+                    };
+                    h.events += n;
+                    h.join(&player, c.first_seq);
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn apply(&mut self, seq: Seq, record: &Record) -> Result<(), String> {
         if seq != self.applied + 1 {
             return Err(format!("projection expected record {}, got {seq}", self.applied + 1));
@@ -133,20 +181,8 @@ impl ProjState {
                     return Err(format!("record {seq}: event for unknown hunt {:?}", ev.hunt));
                 };
                 h.events += 1;
-                let words = h.def.clues.len().div_ceil(64);
-                let p = h.players.entry(player.clone()).or_insert_with(|| {
-                    h.ranking.insert(RankKey {
-                        score: Reverse(0),
-                        reached: seq,
-                        player: player.clone(),
-                    });
-                    h.dirty = true;
-                    PlayerProj {
-                        score: 0,
-                        reached: seq,
-                        clues: vec![0; words],
-                    }
-                });
+                h.join(&player, seq);
+                let p = h.players.get_mut(&player).expect("joined above");
                 if let EventKind::ClueFound { clue } = &ev.kind {
                     if let Some(&i) = h.clue_index.get(clue) {
                         let (w, b) = (i / 64, i % 64);
@@ -364,7 +400,7 @@ impl Projection {
                 if upto.is_some_and(|u| seq > u) {
                     return Ok(());
                 }
-                st.apply(seq, &record).map_err(ApiError::internal)?;
+                st.apply_item(seq, &record).map_err(ApiError::internal)?;
             }
             if n < READ_CHUNK {
                 return Ok(());
@@ -594,6 +630,17 @@ mod tests {
 /// The projection checkpoint in the data folder.
 pub const CHECKPOINT_FILE: &str = "leaderboard.proj";
 const CHECKPOINT_MAGIC: &[u8; 4] = b"TRVL";
+
+/// The sequence a data folder's leaderboard checkpoint resumes from, if it
+/// has one that looks usable: the projection will read the journal after it,
+/// so retention must not compact past it.
+pub fn checkpoint_seq(dir: &Path) -> Option<Seq> {
+    let bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).ok()?;
+    if bytes.len() < 76 || &bytes[..4] != CHECKPOINT_MAGIC {
+        return None;
+    }
+    Some(u64::from_le_bytes(bytes[4..12].try_into().ok()?))
+}
 
 /// The hash of the journal block holding `seq` (zeros for 0).
 fn block_hash_holding(store: &Store, seq: Seq) -> Result<[u8; 32], String> {

@@ -74,6 +74,17 @@ pub struct ExportArgs {
     pub no_proof: bool,
 }
 
+/// `trove compact`: retention of telemetry.
+#[derive(Args, Debug, Clone)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Compact telemetry (checkin, interaction) committed longer ago than
+    /// this: 7d, 36h, 90m, 45s [default: 7d] [env: TROVE_RETENTION]
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+}
+
 #[derive(Subcommand, Debug, Clone)]
 pub enum AuditCommand {
     /// Counts of claims per hunt, product and outcome, and of events per type,
@@ -324,6 +335,67 @@ pub fn verify(data: DataArg) -> anyhow::Result<i32> {
         println!("verify: FAILED ({failed} of {} checks failed)", report.checks.len());
         Ok(1)
     }
+}
+
+/// `trove compact`: removes telemetry older than the retention age from the
+/// journal blocks every snapshot covers (see `trove_persistence::retention`).
+pub fn compact(args: CompactArgs) -> anyhow::Result<i32> {
+    catch_interrupts();
+    let age_text = args
+        .older_than
+        .clone()
+        .or_else(|| std::env::var("TROVE_RETENTION").ok())
+        .unwrap_or_else(|| "7d".into());
+    let age = trove_persistence::retention::parse_age(&age_text).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    let dir = args.data.dir();
+    let archive = open_archive(&dir)?;
+    let snapshot_bound = archive.oldest_snapshot_seq()?;
+    if snapshot_bound == 0 {
+        println!(
+            "compact: nothing to do: no valid snapshot covers any of the journal (the server writes them; so does `trove rebuild`)"
+        );
+        return Ok(0);
+    }
+    let checkpoint = crate::projection::checkpoint_seq(&dir);
+    let bound = checkpoint.map_or(snapshot_bound, |c| c.min(snapshot_bound));
+    let cutoff = audit::now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+    println!(
+        "compact: telemetry committed before {} ({age_text} ago) in blocks ending at or before seq {bound} (oldest snapshot {snapshot_bound}{})",
+        audit::format_ms(cutoff),
+        checkpoint.map_or(String::new(), |c| format!(", leaderboard checkpoint {c}"))
+    );
+    let bar = progress_bar(bound, "compact", false);
+    let started = Instant::now();
+    let report = archive.compact(bound, cutoff, &mut |seq| bar.set_position(seq), &interrupted);
+    bar.finish_and_clear();
+    let r = report?;
+    println!(
+        "examined {} blocks through seq {}: compacted {}, already compacted {}, kept whole {} (they define a hunt)",
+        r.blocks_examined,
+        r.reached_seq,
+        r.blocks_compacted,
+        r.blocks_already_compacted,
+        r.blocks_with_hunt_definitions
+    );
+    let mb = |b: u64| b as f64 / 1e6;
+    println!(
+        "removed {} telemetry records, kept {} records in those blocks: {:.1} MB -> {:.1} MB",
+        r.records_removed,
+        r.records_kept,
+        mb(r.bytes_before),
+        mb(r.bytes_after)
+    );
+    if let Some(why) = &r.stopped_by {
+        println!("stopped where retention ends: {why}");
+    }
+    let _ = std::io::stdout().flush();
+    if r.interrupted {
+        eprintln!("compact: interrupted; every block is either as written or compacted; run it again to finish");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    println!("compact: ok in {:.2} s", started.elapsed().as_secs_f64());
+    let _ = std::io::stdout().flush();
+    Ok(0)
 }
 
 /// `trove rebuild`: snapshots and the audit projection from the journal alone.

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Semaphore};
 use trove_engine::Journal as _;
 use trove_engine::{Outcome, Record, Seq};
+use trove_persistence::Item;
 
 /// Largest message (text frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
@@ -499,11 +500,15 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
             continue;
         }
         for (seq, at, record) in records {
-            cursor = seq;
-            if let Record::Claim {
+            // A block's removed-telemetry counts sit at its first sequence,
+            // before that sequence's own entry: not a position to resume after.
+            if !matches!(record, Item::RemovedTelemetry(_)) {
+                cursor = seq;
+            }
+            if let Item::Record(Record::Claim {
                 request,
                 outcome: Outcome::Granted,
-            } = record
+            }) = record
             {
                 let push = json!({
                     "push": "claim",

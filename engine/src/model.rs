@@ -155,6 +155,12 @@ impl EventKind {
         }
     }
 
+    /// Checkins and interactions: what retention may compact (see
+    /// [`TelemetryCount`]). Clue finds score, so they are never telemetry.
+    pub fn is_telemetry(&self) -> bool {
+        self.view().is_telemetry()
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::ClueFound { .. } => "clue_found",
@@ -326,6 +332,31 @@ pub enum EventKindView<'a> {
     Interaction { kind: &'a str },
 }
 
+impl EventKindView<'_> {
+    pub fn is_telemetry(&self) -> bool {
+        matches!(self, EventKindView::Checkin { .. } | EventKindView::Interaction { .. })
+    }
+}
+
+/// What the telemetry events retention removed from one journal block did to
+/// one player in one hunt: they were counted ([`PlayerHunt::events`]) and
+/// changed nothing else. Replaying a compacted block applies these counts in
+/// place of the removed records ([`World::apply_removed_telemetry`]), so a
+/// replay still reaches the state the records gave.
+///
+/// [`PlayerHunt::events`]: crate::PlayerHunt::events
+/// [`World::apply_removed_telemetry`]: crate::World::apply_removed_telemetry
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelemetryCount {
+    pub player: String,
+    pub hunt: String,
+    /// Sequence of the first removed record of this player and hunt in the
+    /// block: when a projection first saw the player there.
+    pub first_seq: Seq,
+    pub checkins: u64,
+    pub interactions: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequestView<'a> {
     pub claim_id: &'a str,
@@ -363,7 +394,19 @@ impl Record {
     }
 }
 
+impl Record {
+    /// See [`EventKind::is_telemetry`].
+    pub fn is_telemetry(&self) -> bool {
+        matches!(self, Record::Event(ev) if ev.kind.is_telemetry())
+    }
+}
+
 impl RecordView<'_> {
+    /// See [`EventKind::is_telemetry`].
+    pub fn is_telemetry(&self) -> bool {
+        matches!(self, RecordView::Event(ev) if ev.kind.is_telemetry())
+    }
+
     pub fn to_record(&self) -> Record {
         match self {
             RecordView::HuntDefined(def) => Record::HuntDefined(def.clone().into_owned()),

@@ -373,6 +373,47 @@ impl World {
     }
 
     /// Players share their hunt's id allocation instead of one copy each.
+    /// Records `first..=last` were telemetry that retention removed from the
+    /// journal: advances the sequence over them. Their effect comes back with
+    /// [`World::apply_removed_telemetry`].
+    pub fn skip_removed(&mut self, first: Seq, last: Seq) -> Result<(), ReplayError> {
+        if first != self.last_seq + 1 || last < first {
+            return Err(ReplayError {
+                seq: first,
+                reason: format!(
+                    "removed records {first}..={last} do not follow sequence {}",
+                    self.last_seq
+                ),
+            });
+        }
+        self.last_seq = last;
+        Ok(())
+    }
+
+    /// Applies what a compacted block's removed telemetry did: each counted
+    /// event adds one to its player's event count in its hunt, exactly as
+    /// [`PlayerState::apply_event`] did for the records themselves (telemetry
+    /// changes no score and no clue). `seq` is for errors.
+    pub fn apply_removed_telemetry(&mut self, seq: Seq, counts: &[TelemetryCount]) -> Result<(), ReplayError> {
+        for c in counts {
+            let (hunt, clue_count) = match self.hunts.get(c.hunt.as_str()) {
+                Some(h) => (h.id.clone(), h.def.clues.len()),
+                None => {
+                    return Err(ReplayError {
+                        seq,
+                        reason: format!("removed telemetry for unknown hunt {:?}", c.hunt),
+                    })
+                }
+            };
+            let n = c.checkins + c.interactions;
+            if n == 0 {
+                continue;
+            }
+            self.player_mut(&c.player).hunt_mut(&hunt, clue_count).events += n;
+        }
+        Ok(())
+    }
+
     fn intern_hunt(&self, hunt: &str) -> Arc<str> {
         self.hunts.get(hunt).map_or_else(|| Arc::from(hunt), |h| h.id.clone())
     }

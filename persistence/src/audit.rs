@@ -22,9 +22,10 @@
 //! the watermark ([`catch_up`]).
 
 use crate::codec;
+use crate::scan::Entry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use trove_engine::{Millis, Outcome, RecordView, Seq};
+use trove_engine::{Millis, Outcome, RecordView, Seq, TelemetryCount};
 
 pub const TREE: &str = "audit";
 
@@ -108,6 +109,28 @@ impl Rollup {
         self.hunts_defined += other.hunts_defined;
         self.stock_changes += other.stock_changes;
         self.records += other.records;
+    }
+
+    /// Adds telemetry that retention removed from the journal (each removed
+    /// record still counts, in the second its block was committed).
+    pub fn add_removed(&mut self, counts: &[TelemetryCount]) {
+        for c in counts {
+            for (kind, n) in [("checkin", c.checkins), ("interaction", c.interactions)] {
+                if n > 0 {
+                    *self.events.entry((c.hunt.clone(), kind.to_owned())).or_default() += n;
+                    self.records += n;
+                }
+            }
+        }
+    }
+
+    /// What one journal entry adds.
+    pub fn add_entry(&mut self, entry: &Entry<'_>) {
+        match entry {
+            Entry::Record(r) => self.add(r),
+            Entry::RemovedTelemetry(counts) => self.add_removed(counts),
+            Entry::Removed { .. } => {}
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -228,20 +251,24 @@ pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::
         audit.apply_batch(batch)?;
         Ok(())
     };
-    let result = crate::scan::scan(journal, from, |seq, at, record| {
-        added += 1;
+    let result = crate::scan::scan_entries(journal, from, false, |seq, at, entry| {
+        added += u64::from(matches!(entry, Entry::Record(_)));
         match &mut pending {
             Some((t, _, last, r)) if *t == at => {
-                *last = seq;
-                r.add(&record);
+                *last = (*last).max(seq);
+                r.add_entry(&entry);
             }
             _ => {
                 if let Some(p) = pending.take() {
                     flush(p, &mut projector)?;
                 }
                 let mut r = Rollup::default();
-                r.add(&record);
-                pending = Some((at, seq, seq, r));
+                r.add_entry(&entry);
+                let first = match entry {
+                    Entry::Removed { first } => first,
+                    _ => seq,
+                };
+                pending = Some((at, first, seq, r));
             }
         }
         Ok::<(), crate::StoreError>(())
@@ -347,13 +374,13 @@ pub fn report_live(
     }
     let (a, b) = (second_of(from), second_of(to + 999));
     struct Done;
-    let tail = crate::scan::scan(journal, mark, |seq, at, record| {
+    let tail = crate::scan::scan_entries(journal, mark, false, |seq, at, entry| {
         if seq > upto {
             return Err(Done);
         }
         let s = second_of(at);
         if s >= a && s < b {
-            total.add(&record);
+            total.add_entry(&entry);
         }
         Ok(())
     });

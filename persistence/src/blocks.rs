@@ -4,8 +4,8 @@
 //! decoding the records.
 
 use crate::codec::{self, Block, Hash};
-use crate::scan::{JournalDamage, JournalEnd};
-use trove_engine::{Millis, RecordView, Seq};
+use crate::scan::{block_entries, Entry, JournalDamage, JournalEnd};
+use trove_engine::{Millis, Seq};
 
 /// Visits, in order, every block from the one holding `from` (or the first
 /// block, if `from` is before it) to the end of the journal, checking each
@@ -21,7 +21,7 @@ pub fn visit<E>(
 }
 
 /// [`visit`], also handing out the stored value the block was decoded from.
-fn visit_raw<E>(
+pub(crate) fn visit_raw<E>(
     tree: &sled::Tree,
     from: Seq,
     mut visitor: impl FnMut(&sled::IVec, &Block<'_>) -> Result<bool, E>,
@@ -40,7 +40,7 @@ fn visit_raw<E>(
             let block =
                 codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
             prev_hash = block.hash;
-            expected = block.first_seq + u64::from(block.count);
+            expected = block.last_seq() + 1;
         }
         Some(Err(e)) => return Err(storage(e)),
         None => {}
@@ -81,7 +81,7 @@ fn visit_raw<E>(
             return Ok(());
         }
         prev_hash = block.hash;
-        expected = block.first_seq + u64::from(block.count);
+        expected = block.last_seq() + 1;
     }
     Ok(())
 }
@@ -92,10 +92,7 @@ pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {
     match tree.last() {
         Ok(Some((k, v))) => {
             let first_seq = codec::seq_of_key(&k).unwrap_or(0);
-            let count = v
-                .get(16..20)
-                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-                .unwrap_or(1);
+            let count = codec::decode_checked_block(&v).map_or(1, |b| b.count);
             Ok(first_seq + u64::from(count).max(1) - 1)
         }
         Ok(None) => Ok(0),
@@ -103,14 +100,14 @@ pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {
     }
 }
 
-/// Visits every record of the journal in order, as [`crate::scan::scan`]
-/// from the start does (same checks, same errors, records before a damage
+/// Visits every entry of the journal in order, as [`crate::scan::scan_entries`]
+/// from the start does (same checks, same errors, entries before a damage
 /// are visited), with reading and checking blocks (sled, checksums, chain) on
 /// a second thread, a few blocks ahead of the visitor: a full replay then
 /// costs about the larger of the two halves instead of their sum.
 pub fn scan_pipelined<E>(
     tree: &sled::Tree,
-    mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
+    mut visit: impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     enum Item {
         Block(sled::IVec),
@@ -128,7 +125,7 @@ pub fn scan_pipelined<E>(
             let walked = visit_raw(tree, 1, |bytes, block| {
                 tx.send(Item::Block(bytes.clone())).map_err(|_| Gone)?;
                 end = JournalEnd {
-                    last_seq: block.first_seq + u64::from(block.count) - 1,
+                    last_seq: block.last_seq(),
                     last_hash: block.hash,
                     blocks: end.blocks + 1,
                 };
@@ -146,35 +143,14 @@ pub fn scan_pipelined<E>(
                 Item::End(end) => return end.map_err(Err),
             };
             // Checked by the reader: only the fields are read here.
-            let block = unchecked(&bytes);
-            for r in block.bodies() {
-                let (seq, body) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
-                let record = codec::decode_view(body).map_err(|e| {
-                    Err(JournalDamage::CorruptRecord {
-                        seq,
-                        reason: e.to_string(),
-                    })
-                })?;
-                visit(seq, block.committed_at, record).map_err(Ok)?;
-            }
+            let block = codec::decode_checked_block(&bytes).map_err(|reason| {
+                Err(JournalDamage::CorruptBlock {
+                    first_seq: codec::seq_of_key(&bytes[8..16]).unwrap_or(0),
+                    reason,
+                })
+            })?;
+            block_entries(&block, 0, false, &mut visit)?;
         }
         Err(Err(JournalDamage::Storage("journal reader stopped".into())))
     })
-}
-
-/// The fields of a block [`codec::decode_block`] has already checked.
-fn unchecked(bytes: &[u8]) -> Block<'_> {
-    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-    let hash_at = |o: usize| -> Hash { bytes[o..o + 32].try_into().expect("32 bytes") };
-    Block {
-        first_seq: u64_at(8),
-        count: u32_at(16),
-        committed_at: u64_at(24) as i64,
-        prev_hash: hash_at(32),
-        leaf_root: hash_at(64),
-        payload_hash: hash_at(96),
-        hash: hash_at(128),
-        payload: &bytes[codec::HEADER_LEN..],
-    }
 }

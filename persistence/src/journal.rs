@@ -321,7 +321,18 @@ impl JournalWriter {
             };
             let started = Instant::now();
             self.last_commit = Some(started);
-            match self.write(first, &buf, &rollup) {
+            // A panic in the writer must not leave callers waiting forever
+            // for a durability that will never come: it fail-stops instead.
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write(first, &buf, &rollup)))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("unknown panic");
+                    Err(format!("journal writer panicked: {why}"))
+                });
+            match written {
                 Ok((last, count)) => {
                     metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
                     metrics::histogram!("trove_journal_batch_records").record(count as f64);
@@ -358,7 +369,8 @@ impl JournalWriter {
         let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
         let mut large = false;
         while pos < buf.len() {
-            let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+            let word = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes"));
+            let len = (word & !codec::TELEMETRY_BIT) as usize;
             pos += 4 + len;
             count += 1;
             if pos - start >= self.block_target_bytes || pos == buf.len() {

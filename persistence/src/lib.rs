@@ -32,6 +32,7 @@ pub mod blocks;
 pub mod codec;
 pub mod hwm;
 mod journal;
+pub mod retention;
 pub mod scan;
 pub mod snapshot;
 
@@ -254,9 +255,9 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
     let mut world = snap.unwrap_or_default();
     let from = world.last_seq;
     let mut tail = 0u64;
-    let end = scan::scan(tree, from, |seq, _, record| {
+    let end = scan::scan_entries(tree, from, false, |seq, _, entry| {
         tail += 1;
-        world.apply_view(seq, &record)
+        scan::replay(&mut world, seq, entry)
     })
     .map_err(|e| match e {
         Ok(replay) => StoreError::Replay(replay),
@@ -283,6 +284,40 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
         elapsed: started.elapsed(),
     };
     Ok((world, end, report))
+}
+
+/// One journal entry, owned: what [`Store::read_after`] hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Record(Record),
+    /// Records `first..=seq` were telemetry that retention removed.
+    Removed {
+        first: Seq,
+    },
+    /// What the telemetry removed from the block starting at this sequence
+    /// did (see [`scan::Entry::RemovedTelemetry`]).
+    RemovedTelemetry(Vec<trove_engine::TelemetryCount>),
+}
+
+impl From<scan::Entry<'_>> for Item {
+    fn from(entry: scan::Entry<'_>) -> Item {
+        match entry {
+            scan::Entry::Record(r) => Item::Record(r.to_record()),
+            scan::Entry::Removed { first } => Item::Removed { first },
+            scan::Entry::RemovedTelemetry(c) => Item::RemovedTelemetry(c.to_vec()),
+        }
+    }
+}
+
+impl Item {
+    /// Applies this entry at `seq` to a replayed state.
+    pub fn replay(&self, world: &mut World, seq: Seq) -> Result<(), ReplayError> {
+        match self {
+            Item::Record(r) => world.apply(seq, r),
+            Item::Removed { first } => world.skip_removed(*first, seq),
+            Item::RemovedTelemetry(counts) => world.apply_removed_telemetry(seq, counts),
+        }
+    }
 }
 
 /// An open data folder: the lock, sled, and the running journal writer.
@@ -360,18 +395,25 @@ impl Store {
     /// Reads up to `limit` durable records with sequence greater than `after`,
     /// in order, with their commit time. Never returns a record that is not
     /// yet durable, so a consumer never sees something a crash could undo.
-    pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<(Seq, Millis, Record)>, StoreError> {
+    ///
+    /// Telemetry that retention removed comes as [`Item::Removed`] and
+    /// [`Item::RemovedTelemetry`]: a consumer that counts (a projection, a
+    /// replay) accounts for it; one that wants claims skips it.
+    pub fn read_after(&self, after: Seq, limit: usize) -> Result<Vec<(Seq, Millis, Item)>, StoreError> {
         let durable = self.journal.durability().borrow().seq;
-        let mut out = Vec::new();
+        let mut out: Vec<(Seq, Millis, Item)> = Vec::new();
         if after >= durable || limit == 0 {
             return Ok(out);
         }
         struct Enough;
-        let result = scan::scan(&self.tree, after, |seq, at, record| {
-            if seq > durable || out.len() >= limit {
+        let result = scan::scan_entries(&self.tree, after, false, |seq, at, entry| {
+            // Never end a page on a block's counts: the next page, starting
+            // after the last sequence handed out, would not repeat them.
+            let open = matches!(out.last(), Some((_, _, Item::RemovedTelemetry(_))));
+            if seq > durable || (out.len() >= limit && !open) {
                 return Err(Enough);
             }
-            out.push((seq, at, record.to_record()));
+            out.push((seq, at, Item::from(entry)));
             Ok(())
         });
         match result {
@@ -518,16 +560,37 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
         }
     }
     let started = Instant::now();
-    let scanned = scan::scan_with(tree, 0, true, |seq, _, record| {
-        replayed.apply_view(seq, &record)?;
-        if seq % 65_536 == 0 {
-            progress(seq);
+    let mut removed = 0u64;
+    let scanned = scan::scan_entries(tree, 0, true, |seq, _, entry| {
+        if let scan::Entry::Removed { first } = entry {
+            removed += seq - first + 1;
         }
+        let before = replayed.last_seq;
+        scan::replay(&mut replayed, seq, entry)?;
+        if replayed.last_seq / 65_536 != before / 65_536 {
+            progress(replayed.last_seq);
+        }
+        // A snapshot is compared where replay reaches its sequence. Removed
+        // telemetry's counts come at the start of its block, and compaction
+        // only reaches blocks that end at or before every snapshot, so state
+        // is complete wherever `last_seq` lands.
         while let Some(s) = pending.peek() {
-            if s.last_seq != seq {
+            if s.last_seq > replayed.last_seq {
                 break;
             }
-            snapshot_results.push((seq, replayed.digest() == s.digest(), replayed.diff(s, 5)));
+            let at = replayed.last_seq;
+            if s.last_seq == at {
+                snapshot_results.push((at, replayed.digest() == s.digest(), replayed.diff(s, 5)));
+            } else {
+                snapshot_results.push((
+                    s.last_seq,
+                    false,
+                    vec![format!(
+                        "the journal skips sequence {} (replay went from {before} to {at})",
+                        s.last_seq
+                    )],
+                ));
+            }
             pending.next();
         }
         Ok::<(), ReplayError>(())
@@ -540,8 +603,15 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
                 "journal readable",
                 true,
                 format!(
-                    "{} records in {} blocks; checksums, leaf roots, hash chain and sequence intact; replayed at {:.0} records/s",
-                    end.last_seq, end.blocks, rate
+                    "{} records in {} blocks{}; checksums, leaf roots, hash chain and sequence intact; replayed at {:.0} records/s",
+                    end.last_seq,
+                    end.blocks,
+                    if removed > 0 {
+                        format!(" ({removed} telemetry records removed by retention, accounted for by their blocks' counts)")
+                    } else {
+                        String::new()
+                    },
+                    rate
                 ),
             );
             (Some(end), true)
@@ -741,6 +811,32 @@ impl Archive {
         blocks::visit(&self.tree, from, visit)
     }
 
+    /// The oldest sequence recovery may start from: the lowest of the valid
+    /// snapshots' (0 without one). Retention compacts only up to here.
+    pub fn oldest_snapshot_seq(&self) -> Result<Seq, StoreError> {
+        let mut oldest: Option<Seq> = None;
+        for (_, path) in snapshot::list(&self.dir).map_err(io("list snapshots"))? {
+            if let Ok(world) = snapshot::read(&path) {
+                oldest = Some(oldest.map_or(world.last_seq, |o| o.min(world.last_seq)));
+            }
+        }
+        Ok(oldest.unwrap_or(0))
+    }
+
+    /// Compacts telemetry committed before `cutoff` out of the blocks that
+    /// end at or before `bound` (see [`retention`]; the caller gives the
+    /// bound, normally [`Archive::oldest_snapshot_seq`]).
+    pub fn compact(
+        &self,
+        bound: Seq,
+        cutoff: Millis,
+        progress: &mut dyn FnMut(Seq),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<retention::CompactReport, StoreError> {
+        let now = SystemClock.now_ms();
+        retention::compact(&self._db, &self.tree, bound, cutoff, now, progress, cancelled)
+    }
+
     /// The journal's last sequence, from its last block header (unchecked;
     /// for progress bars).
     pub fn last_seq(&self) -> Result<Seq, StoreError> {
@@ -754,12 +850,17 @@ impl Archive {
         let started = Instant::now();
         let mut world = World::default();
         let mut n = 0u64;
-        let end = blocks::scan_pipelined(&self.tree, |seq, _, record| {
-            n += 1;
-            if n.is_multiple_of(1_000_000) {
+        let end = blocks::scan_pipelined(&self.tree, |seq, _, entry| {
+            let before = n;
+            n += match &entry {
+                scan::Entry::Record(_) => 1,
+                scan::Entry::Removed { first } => seq - first + 1,
+                scan::Entry::RemovedTelemetry(_) => 0,
+            };
+            if n / 1_000_000 != before / 1_000_000 {
                 progress(seq);
             }
-            world.apply_view(seq, &record)
+            scan::replay(&mut world, seq, entry)
         })
         .map_err(|e| match e {
             Ok(replay) => StoreError::Replay(replay),

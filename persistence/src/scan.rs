@@ -1,8 +1,8 @@
 //! Reading the journal back: every block checked (hash, chain, gapless
 //! sequence) before any of its records is handed out.
 
-use crate::codec::{self, Hash};
-use trove_engine::{Millis, RecordView, Seq};
+use crate::codec::{self, Block, Hash};
+use trove_engine::{Millis, RecordView, ReplayError, Seq, TelemetryCount, World};
 
 /// Where and why the journal cannot be read past some point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,24 +41,44 @@ pub struct JournalEnd {
     pub blocks: u64,
 }
 
+/// One step of reading the journal in order.
+#[derive(Debug, Clone)]
+pub enum Entry<'a> {
+    /// The record at this sequence.
+    Record(RecordView<'a>),
+    /// Records `first..=seq` were telemetry that retention removed.
+    Removed { first: Seq },
+    /// What the telemetry removed from the compacted block starting at this
+    /// sequence did, per player and hunt. Comes before the block's other
+    /// entries: a compacted block never holds a hunt definition, so every
+    /// hunt these name is already defined.
+    RemovedTelemetry(&'a [TelemetryCount]),
+}
+
 /// Visits every record with a sequence greater than `after`, in order, with
-/// the time its block was committed, as a borrowed view (no string copies). Stops at the first damage, or when the
+/// the time its block was committed, as a borrowed view (no string copies);
+/// telemetry removed by retention is skipped (see [`scan_entries`] for
+/// readers that must account for it). Stops at the first damage, or when the
 /// visitor returns an error (which is passed through as `Err(Ok(e))`).
 pub fn scan<E>(
     tree: &sled::Tree,
     after: Seq,
-    visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
+    mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
-    scan_with(tree, after, false, visit)
+    scan_entries(tree, after, false, |seq, at, entry| match entry {
+        Entry::Record(r) => visit(seq, at, r),
+        Entry::Removed { .. } | Entry::RemovedTelemetry(_) => Ok(()),
+    })
 }
 
-/// [`scan`], optionally also checking every block's leaf root (what `verify`
-/// does; recovery relies on the block hash alone).
-pub fn scan_with<E>(
+/// Every [`Entry`] after `after`, in order: what a replay needs. With
+/// `check_leaves` (what `verify` does; recovery relies on the block hash
+/// alone), also checks every block's leaf root and every record's class bit.
+pub fn scan_entries<E>(
     tree: &sled::Tree,
     after: Seq,
     check_leaves: bool,
-    mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
+    mut visit: impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     let mut end = JournalEnd {
         last_seq: 0,
@@ -75,20 +95,9 @@ pub fn scan_with<E>(
                 })
             })?;
         }
-        for r in block.bodies() {
-            let (seq, body) = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
-            if seq > after {
-                let record = codec::decode_view(body).map_err(|e| {
-                    Err(JournalDamage::CorruptRecord {
-                        seq,
-                        reason: e.to_string(),
-                    })
-                })?;
-                visit(seq, block.committed_at, record).map_err(Ok)?;
-            }
-        }
+        block_entries(block, after, check_leaves, &mut visit)?;
         end = JournalEnd {
-            last_seq: block.first_seq + u64::from(block.count) - 1,
+            last_seq: block.last_seq(),
             last_hash: block.hash,
             blocks: end.blocks + 1,
         };
@@ -98,5 +107,76 @@ pub fn scan_with<E>(
         Ok(()) => Ok(end),
         Err(Ok(inner)) => Err(inner),
         Err(Err(damage)) => Err(Err(damage)),
+    }
+}
+
+/// Hands the entries of one checked block with sequence greater than `after`
+/// to `visit`. With `check_classes`, a record whose class bit disagrees with
+/// its content is damage.
+pub(crate) fn block_entries<E>(
+    block: &Block<'_>,
+    after: Seq,
+    check_classes: bool,
+    visit: &mut impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
+) -> Result<(), Result<E, JournalDamage>> {
+    let at = block.committed_at;
+    let counts;
+    if let Some(c) = &block.compacted {
+        if block.first_seq > after {
+            counts = c.counts().map_err(|e| {
+                Err(JournalDamage::CorruptBlock {
+                    first_seq: block.first_seq,
+                    reason: format!("removed telemetry counts: {e}"),
+                })
+            })?;
+            visit(block.first_seq, at, Entry::RemovedTelemetry(&counts)).map_err(Ok)?;
+        }
+    }
+    let removed = |visit: &mut dyn FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
+                   first: Seq,
+                   last: Seq|
+     -> Result<(), Result<E, JournalDamage>> {
+        let first = first.max(after + 1);
+        if last >= first {
+            visit(last, at, Entry::Removed { first }).map_err(Ok)?;
+        }
+        Ok(())
+    };
+    let mut next = block.first_seq;
+    for r in block.raw_records() {
+        let r = r.map_err(|(seq, reason)| Err(JournalDamage::CorruptRecord { seq, reason }))?;
+        if r.seq > next {
+            removed(visit, next, r.seq - 1)?;
+        }
+        next = r.seq + 1;
+        if r.seq <= after {
+            continue;
+        }
+        let record = codec::decode_view(r.body).map_err(|e| {
+            Err(JournalDamage::CorruptRecord {
+                seq: r.seq,
+                reason: e.to_string(),
+            })
+        })?;
+        if check_classes && record.is_telemetry() != r.telemetry {
+            return Err(Err(JournalDamage::CorruptRecord {
+                seq: r.seq,
+                reason: "its class bit does not match its content (telemetry or kept)".into(),
+            }));
+        }
+        visit(r.seq, at, Entry::Record(record)).map_err(Ok)?;
+    }
+    if next <= block.last_seq() {
+        removed(visit, next, block.last_seq())?;
+    }
+    Ok(())
+}
+
+/// Applies one entry to a replayed state.
+pub fn replay(world: &mut World, seq: Seq, entry: Entry<'_>) -> Result<(), ReplayError> {
+    match entry {
+        Entry::Record(r) => world.apply_view(seq, &r),
+        Entry::Removed { first } => world.skip_removed(first, seq),
+        Entry::RemovedTelemetry(counts) => world.apply_removed_telemetry(seq, counts),
     }
 }

@@ -611,7 +611,7 @@ async fn export_verify_report_rebuild() {
     let all = lines(&full);
     assert_eq!(all[0]["type"], "header");
     assert_eq!(all[0]["format"], "trove-export");
-    assert_eq!(all[0]["version"], 1);
+    assert_eq!(all[0]["version"], 2);
     let footer = all.last().unwrap();
     assert_eq!(footer["type"], "footer");
     assert_eq!(footer["records"], sent.len());
