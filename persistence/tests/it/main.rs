@@ -6,4 +6,5 @@ mod corruption;
 mod crash;
 mod failstop;
 mod lock;
+mod retention;
 mod smoke;

@@ -1,0 +1,429 @@
+//! Retention: compacting old telemetry out of the journal keeps every other
+//! record byte for byte, the hash chain, the state a replay reaches (verify,
+//! rebuild without snapshots, recovery), the audit rollups, and claim dedup;
+//! it respects the age cutoff and the snapshot bound, skips blocks that
+//! define a hunt, is idempotent, and refuses to rewrite a damaged block.
+
+use std::path::Path;
+use std::sync::Arc;
+use trove_engine::*;
+use trove_persistence::*;
+
+const DAY: Millis = 86_400_000;
+const STEPS: u32 = 30;
+
+fn hunt(id: &str) -> HuntDef {
+    HuntDef {
+        id: id.into(),
+        name: format!("Retention hunt {id}"),
+        opens_at: None,
+        closes_at: None,
+        clues: (1..=3)
+            .map(|i| ClueDef {
+                id: format!("c{i}"),
+                points: i * 2,
+            })
+            .collect(),
+        products: vec![ProductDef {
+            sku: "mug".into(),
+            stock: 12,
+            per_player_limit: 1,
+            min_score: 2,
+        }],
+    }
+}
+
+fn event(player: String, hunt: &str, i: u32) -> GameEvent {
+    let kind = match i % 5 {
+        0 => EventKind::ClueFound {
+            clue: format!("c{}", 1 + i % 3),
+        },
+        1 | 3 => EventKind::Checkin {
+            location: format!("spot-{i}"),
+        },
+        _ => EventKind::Interaction { kind: "tap".into() },
+    };
+    GameEvent {
+        player,
+        hunt: hunt.into(),
+        kind,
+    }
+}
+
+fn claim(step: u32) -> ClaimRequest {
+    ClaimRequest {
+        claim_id: format!("k{step}"),
+        player: format!("p{}", step % 7),
+        hunt: "h1".into(),
+        sku: "mug".into(),
+        customs: format!(r#"{{"step":{step}}}"#),
+    }
+}
+
+/// A journal whose first `STEPS` seconds are 30 days old, then a snapshot,
+/// then a few more (recent) seconds. Returns the clock's start.
+fn build(dir: &Path) -> Millis {
+    let t0 = SystemClock.now_ms() - 30 * DAY;
+    let clock = Arc::new(ManualClock::new(t0));
+    let options = StoreOptions {
+        clock: clock.clone(),
+        ..StoreOptions::default()
+    };
+    let config = EngineConfig {
+        clock: clock.clone(),
+        ..EngineConfig::default()
+    };
+    actix::System::new().block_on(async {
+        let (engine, store, _) = open_engine(dir, options, config).unwrap();
+        engine.define_hunt(hunt("h1")).await.unwrap();
+        for step in 0..STEPS {
+            clock.advance(1000);
+            if step == 10 {
+                engine.define_hunt(hunt("h2")).await.unwrap();
+            }
+            let mut batch: Vec<GameEvent> = (0..24)
+                .map(|i| event(format!("p{}", (step + i) % 9), "h1", step + i))
+                .collect();
+            if step >= 10 {
+                batch.push(event(format!("q{step}"), "h2", 1));
+            }
+            engine.ingest(batch).await.unwrap();
+            engine.claim(claim(step)).await.unwrap();
+            if step % 8 == 3 {
+                engine.add_stock("h1", "mug", 1).await.unwrap();
+            }
+        }
+        store.snapshot(&engine).await.unwrap();
+        clock.set(SystemClock.now_ms());
+        for step in 0..4 {
+            clock.advance(1000);
+            engine
+                .ingest((0..10).map(|i| event(format!("p{i}"), "h1", step + i)).collect())
+                .await
+                .unwrap();
+        }
+        store.close().await.unwrap();
+        engine.stop();
+    });
+    t0
+}
+
+type Journal = Vec<(Seq, Millis, Record)>;
+
+fn journal(dir: &Path) -> Journal {
+    let mut out = Vec::new();
+    read_journal(dir, 0, |seq, at, r| out.push((seq, at, r))).unwrap();
+    out
+}
+
+fn compact(dir: &Path, cutoff: Millis) -> retention::CompactReport {
+    let archive = Archive::open(dir).unwrap();
+    let bound = archive.oldest_snapshot_seq().unwrap();
+    archive.compact(bound, cutoff, &mut |_| {}, &|| false).unwrap()
+}
+
+#[test]
+fn compaction_keeps_claims_chain_state_rollups_and_dedup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let t0 = build(dir);
+    let before = journal(dir);
+    let verified = verify(dir).unwrap();
+    assert!(verified.ok(), "{:?}", verified.checks);
+    let digest = verified.replayed.as_ref().unwrap().digest();
+    let head = verified.journal_last_hash;
+    let window = (t0 - 1000, SystemClock.now_ms() + DAY);
+    let rollup = Archive::open(dir).unwrap().report(window.0, window.1).unwrap();
+    let snapshot_seq = Archive::open(dir).unwrap().oldest_snapshot_seq().unwrap();
+    assert!(snapshot_seq > 0 && snapshot_seq < before.last().unwrap().0);
+
+    // 1. The cutoff: only blocks committed before it.
+    let cutoff = t0 + 8_000;
+    let first = compact(dir, cutoff);
+    assert!(first.blocks_compacted > 0 && first.records_removed > 0, "{first:?}");
+    assert!(
+        first.stopped_by.as_deref().unwrap().contains("after the cutoff"),
+        "{first:?}"
+    );
+    let mid = journal(dir);
+    let removed: Vec<&(Seq, Millis, Record)> = before.iter().filter(|r| !mid.contains(r)).collect();
+    assert_eq!(removed.len() as u64, first.records_removed);
+    assert!(removed.iter().all(|(_, at, r)| r.is_telemetry() && *at < cutoff));
+    assert!(mid.iter().all(|r| before.contains(r)), "nothing changed or added");
+
+    // 2. Everything old enough, up to the snapshot.
+    let second = compact(dir, SystemClock.now_ms());
+    assert!(second.blocks_compacted > 0, "{second:?}");
+    assert!(second.blocks_already_compacted >= first.blocks_compacted);
+    assert_eq!(second.blocks_with_hunt_definitions, 2, "{second:?}");
+    assert_eq!(second.reached_seq, snapshot_seq, "{second:?}");
+    // Small test blocks: the fixed 252 bytes of a compacted block's framing
+    // weigh more here than in 256 KiB production blocks (BENCHMARKS.md).
+    assert!(second.bytes_after < second.bytes_before, "{second:?}");
+    let after = journal(dir);
+    let kept: Journal = before.iter().filter(|(_, _, r)| !r.is_telemetry()).cloned().collect();
+    assert!(
+        kept.iter().all(|r| after.contains(r)),
+        "every claim, clue find, hunt definition and stock change is kept"
+    );
+    assert!(after.iter().all(|r| before.contains(r)));
+    let gone = (before.len() - after.len()) as u64;
+    assert_eq!(gone, first.records_removed + second.records_removed);
+    assert!(
+        after.iter().any(|(seq, _, r)| r.is_telemetry() && *seq > snapshot_seq),
+        "telemetry after the snapshot stays"
+    );
+    assert!(
+        before
+            .iter()
+            .filter(|(seq, _, r)| r.is_telemetry() && *seq > snapshot_seq)
+            .all(|r| after.contains(r)),
+        "nothing past the snapshot bound is compacted"
+    );
+
+    // 3. Idempotent.
+    let third = compact(dir, SystemClock.now_ms());
+    assert_eq!((third.blocks_compacted, third.records_removed), (0, 0), "{third:?}");
+
+    // 4. The chain, the state and the rollups are those of the whole journal.
+    let v = verify(dir).unwrap();
+    assert!(v.ok(), "{:?}", v.checks);
+    assert_eq!(v.journal_last_hash, head);
+    assert_eq!(v.replayed.as_ref().unwrap().digest(), digest);
+    let readable = v.checks.iter().find(|c| c.name == "journal readable").unwrap();
+    assert!(
+        readable.detail.contains(&format!("{gone} telemetry records removed")),
+        "{}",
+        readable.detail
+    );
+    let archive = Archive::open(dir).unwrap();
+    assert_eq!(archive.report(window.0, window.1).unwrap(), rollup);
+    let rebuilt = archive.rebuild(|_| {}).unwrap();
+    assert_eq!(rebuilt.digest, digest);
+    assert_eq!(
+        archive.report(window.0, window.1).unwrap(),
+        rollup,
+        "rollups rebuilt from compacted blocks"
+    );
+    drop(archive);
+
+    // 5. Without any snapshot: the journal alone still gives the same state.
+    for (_, path) in snapshot::list(dir).unwrap() {
+        std::fs::remove_file(path).unwrap();
+    }
+    let archive = Archive::open(dir).unwrap();
+    assert_eq!(archive.oldest_snapshot_seq().unwrap(), 0);
+    let rebuilt = archive.rebuild(|_| {}).unwrap();
+    assert_eq!(rebuilt.digest, digest);
+    drop(archive);
+
+    // 6. Recovery, and claim retries: answered with the original decision.
+    actix::System::new().block_on(async {
+        let (engine, store, _) = open_engine(dir, StoreOptions::default(), EngineConfig::default()).unwrap();
+        assert_eq!(engine.dump().await.unwrap().digest(), digest);
+        let last = engine.last_seq();
+        for step in [0, 1, 5, STEPS - 1] {
+            let original = before
+                .iter()
+                .find_map(|(seq, _, r)| match r {
+                    Record::Claim { request, outcome } if request.claim_id == format!("k{step}") => {
+                        Some((*seq, *outcome))
+                    }
+                    _ => None,
+                })
+                .unwrap();
+            let retry = engine.claim(claim(step)).await.unwrap();
+            assert!(retry.duplicate, "k{step}");
+            assert_eq!((retry.seq, retry.outcome), original, "k{step}");
+        }
+        assert_eq!(engine.last_seq(), last, "a retry journals nothing");
+        store.close().await.unwrap();
+        engine.stop();
+    });
+}
+
+#[test]
+fn nothing_is_compacted_without_a_snapshot_or_past_the_cutoff() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t0 = build(tmp.path());
+    let before = journal(tmp.path());
+    let archive = Archive::open(tmp.path()).unwrap();
+    // Bound 0: no snapshot covers anything.
+    let r = archive
+        .compact(0, SystemClock.now_ms(), &mut |_| {}, &|| false)
+        .unwrap();
+    assert_eq!((r.blocks_compacted, r.blocks_examined), (0, 0), "{r:?}");
+    // A cutoff before the first block.
+    let bound = archive.oldest_snapshot_seq().unwrap();
+    let r = archive.compact(bound, t0, &mut |_| {}, &|| false).unwrap();
+    assert_eq!(r.blocks_compacted, 0, "{r:?}");
+    drop(archive);
+    assert_eq!(journal(tmp.path()), before);
+    // A bound below the snapshot (a projection checkpoint's, say): blocks
+    // ending after it stay whole.
+    let archive = Archive::open(tmp.path()).unwrap();
+    let r = archive
+        .compact(bound / 2, SystemClock.now_ms(), &mut |_| {}, &|| false)
+        .unwrap();
+    assert!(r.blocks_compacted > 0, "{r:?}");
+    assert!(
+        r.stopped_by.as_deref().unwrap().contains("oldest state recovery"),
+        "{r:?}"
+    );
+    drop(archive);
+    let after = journal(tmp.path());
+    assert!(before
+        .iter()
+        .filter(|(seq, _, _)| *seq > bound / 2)
+        .all(|r| after.contains(r)));
+    assert!(after.len() < before.len());
+}
+
+#[test]
+fn an_interrupted_compaction_leaves_a_valid_journal_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    let digest = verify(tmp.path()).unwrap().replayed.unwrap().digest();
+    let archive = Archive::open(tmp.path()).unwrap();
+    let bound = archive.oldest_snapshot_seq().unwrap();
+    let r = archive
+        .compact(bound, SystemClock.now_ms(), &mut |_| {}, &|| true)
+        .unwrap();
+    assert!(r.interrupted, "{r:?}");
+    drop(archive);
+    let v = verify(tmp.path()).unwrap();
+    assert!(v.ok(), "{:?}", v.checks);
+    assert_eq!(v.replayed.unwrap().digest(), digest);
+    let rest = compact(tmp.path(), SystemClock.now_ms());
+    assert!(rest.blocks_already_compacted >= r.blocks_compacted, "{rest:?}");
+    let v = verify(tmp.path()).unwrap();
+    assert!(v.ok(), "{:?}", v.checks);
+}
+
+/// The first block holding telemetry, as stored.
+fn first_telemetry_block(dir: &Path) -> (Vec<u8>, sled::IVec) {
+    let db = open_db(dir);
+    let tree = db.open_tree("journal").unwrap();
+    for item in tree.iter() {
+        let (k, v) = item.unwrap();
+        let block = codec::decode_block(&v).unwrap();
+        if block.raw_records().any(|r| r.unwrap().telemetry) {
+            return (k.to_vec(), v);
+        }
+    }
+    panic!("no telemetry");
+}
+
+/// sled lets go of its file lock a moment after the last handle is dropped.
+fn open_db(dir: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(dir.join("journal")) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => panic!("open sled: {e}"),
+        }
+    }
+}
+
+fn rewrite(dir: &Path, key: &[u8], value: Vec<u8>) {
+    let db = open_db(dir);
+    let tree = db.open_tree("journal").unwrap();
+    tree.insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn damage_is_reported_never_compacted_into_a_block_that_looks_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    // A leaf root that does not match the records (payload checksum fixed
+    // up, so only the leaf check sees it): the block stays as it is.
+    let (key, value) = first_telemetry_block(tmp.path());
+    let block = codec::decode_block(&value).unwrap();
+    let mut header = block.header();
+    header.leaf_root[0] ^= 1;
+    let mut forged = header.bytes().to_vec();
+    forged.extend_from_slice(block.payload);
+    rewrite(tmp.path(), &key, forged.clone());
+    let archive = Archive::open(tmp.path()).unwrap();
+    let bound = archive.oldest_snapshot_seq().unwrap();
+    let err = archive
+        .compact(bound, SystemClock.now_ms(), &mut |_| {}, &|| false)
+        .unwrap_err();
+    assert!(err.to_string().contains("leaf root"), "{err}");
+    drop(archive);
+    let (_, still) = first_telemetry_block(tmp.path());
+    assert_eq!(still.to_vec(), forged, "the damaged block was not rewritten");
+}
+
+#[test]
+fn damaged_or_forged_compacted_blocks_fail_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    let (key, _) = first_telemetry_block(tmp.path());
+    compact(tmp.path(), SystemClock.now_ms());
+    let db = open_db(tmp.path());
+    let compacted = db.open_tree("journal").unwrap().get(&key).unwrap().unwrap().to_vec();
+    drop(db);
+    let block = codec::decode_block(&compacted).unwrap();
+    let c = block.compacted.expect("compacted");
+
+    // A flipped byte anywhere: the compaction checksum.
+    let mut flipped = compacted.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x20;
+    rewrite(tmp.path(), &key, flipped);
+    let v = verify(tmp.path()).unwrap();
+    assert!(!v.ok());
+    let failed: Vec<_> = v.checks.iter().filter(|x| !x.ok).collect();
+    assert!(failed[0].detail.contains("checksum"), "{failed:?}");
+
+    // Forged counts with a valid checksum: the chain cannot see them (they
+    // are derived data), the snapshot comparison does.
+    let mut counts = c.counts().unwrap();
+    counts[0].checkins += 5;
+    let mut kept = Vec::new();
+    let rest = block.payload;
+    kept.extend_from_slice(rest);
+    let forged = codec::encode_compacted(&block, &c.telemetry_root, c.compacted_at, c.kept, &kept, &counts).unwrap();
+    rewrite(tmp.path(), &key, forged);
+    let v = verify(tmp.path()).unwrap();
+    assert!(!v.ok());
+    assert!(
+        v.checks
+            .iter()
+            .any(|x| !x.ok && x.name.starts_with("snapshot") && x.name.ends_with("equals replay")),
+        "{:?}",
+        v.checks
+    );
+
+    // A claim dropped from the kept records: the leaf root.
+    let mut records: Vec<(u32, &[u8])> = Vec::new();
+    for r in block.raw_records() {
+        let r = r.unwrap();
+        records.push(((r.seq - block.first_seq) as u32, r.body));
+    }
+    let mut kept = Vec::new();
+    for (index, body) in &records[1..] {
+        kept.extend_from_slice(&index.to_le_bytes());
+        kept.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        kept.extend_from_slice(body);
+    }
+    let dropped = codec::encode_compacted(
+        &block,
+        &c.telemetry_root,
+        c.compacted_at,
+        c.kept - 1,
+        &kept,
+        &c.counts().unwrap(),
+    )
+    .unwrap();
+    rewrite(tmp.path(), &key, dropped);
+    let v = verify(tmp.path()).unwrap();
+    let failed: Vec<_> = v.checks.iter().filter(|x| !x.ok).collect();
+    assert!(failed.iter().any(|x| x.detail.contains("leaf root")), "{failed:?}");
+}
