@@ -9,3 +9,4 @@ mod crash;
 mod feed;
 mod flows;
 mod harness;
+mod retention;
