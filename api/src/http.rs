@@ -259,6 +259,8 @@ async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiErro
         .await
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "snapshot_failed", e.to_string()))?;
     tracing::info!(seq, "snapshot written on request");
+    // With every snapshot, as the periodic ones: retention is bounded by both.
+    crate::server::save_projection(&core.projection, core.store.dir()).await;
     Ok(ok(json!({"ok": true, "seq": seq})))
 }
 

@@ -392,7 +392,7 @@ async fn snapshot_task(core: Arc<Core>, every: Duration) {
 
 /// Checkpoints the leaderboard projection next to the snapshots; a failure
 /// only costs a slower next start (the projection is rebuilt from the journal).
-async fn save_projection(projection: &crate::projection::Projection, dir: &std::path::Path) {
+pub(crate) async fn save_projection(projection: &crate::projection::Projection, dir: &std::path::Path) {
     if let Err(e) = projection.refresh().await {
         tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
     }
