@@ -212,7 +212,7 @@ pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, 
             }
             for (seq, at, r) in recs {
                 scanned += 1;
-                let resumable = !matches!(r, Item::RemovedTelemetry(_));
+                let resumable = !matches!(r, Item::RemovedTelemetry { .. });
                 if let Item::Record(Record::Claim { request, outcome }) = r {
                     let mut v = json!({
                         "seq": seq,

@@ -140,7 +140,7 @@ impl ProjState {
             }
             // Telemetry retention removed: counted, and its players joined
             // their hunts where they first appeared.
-            Item::RemovedTelemetry(counts) => {
+            Item::RemovedTelemetry { players: counts, .. } => {
                 for c in counts {
                     let n = c.checkins + c.interactions;
                     self.events += n;

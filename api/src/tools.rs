@@ -364,38 +364,57 @@ pub fn compact(args: CompactArgs) -> anyhow::Result<i32> {
         audit::format_ms(cutoff),
         checkpoint.map_or(String::new(), |c| format!(", leaderboard checkpoint {c}"))
     );
-    let bar = progress_bar(bound, "compact", false);
+    let journal_dir = dir.join("journal");
+    let disk_before = dir_bytes(&journal_dir);
+    let bar = progress_bar(archive.last_seq()?, "compact", false);
     let started = Instant::now();
     let report = archive.compact(bound, cutoff, &mut |seq| bar.set_position(seq), &interrupted);
     bar.finish_and_clear();
     let r = report?;
+    if r.interrupted {
+        eprintln!("compact: interrupted; the journal is unchanged (the partial copy was removed)");
+        return Ok(EXIT_INTERRUPTED);
+    }
     println!(
-        "examined {} blocks through seq {}: compacted {}, already compacted {}, kept whole {} (they define a hunt)",
-        r.blocks_examined,
-        r.reached_seq,
-        r.blocks_compacted,
-        r.blocks_already_compacted,
-        r.blocks_with_hunt_definitions
+        "copied {} blocks: compacted {} in {} runs, already compacted {}, kept whole {} (they define a hunt)",
+        r.blocks, r.blocks_compacted, r.runs, r.blocks_already_compacted, r.blocks_with_hunt_definitions
     );
     let mb = |b: u64| b as f64 / 1e6;
     println!(
-        "removed {} telemetry records, kept {} records in those blocks: {:.1} MB -> {:.1} MB",
+        "removed {} telemetry records, kept {} records in those blocks: {:.1} MB -> {:.1} MB of blocks",
         r.records_removed,
         r.records_kept,
         mb(r.bytes_before),
         mb(r.bytes_after)
     );
-    if let Some(why) = &r.stopped_by {
-        println!("stopped where retention ends: {why}");
+    if r.blocks_compacted > 0 {
+        println!(
+            "journal on disk: {:.1} MB -> {:.1} MB",
+            mb(disk_before),
+            mb(dir_bytes(&journal_dir))
+        );
     }
-    let _ = std::io::stdout().flush();
-    if r.interrupted {
-        eprintln!("compact: interrupted; every block is either as written or compacted; run it again to finish");
-        return Ok(EXIT_INTERRUPTED);
+    if let Some(why) = &r.stopped_by {
+        println!("retention reached seq {}: {why}", r.reached_seq);
     }
     println!("compact: ok in {:.2} s", started.elapsed().as_secs_f64());
     let _ = std::io::stdout().flush();
     Ok(0)
+}
+
+/// Bytes of the files under `path` (0 if unreadable): what the journal takes on disk.
+fn dir_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// `trove rebuild`: snapshots and the audit projection from the journal alone.

@@ -502,7 +502,7 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
         for (seq, at, record) in records {
             // A block's removed-telemetry counts sit at its first sequence,
             // before that sequence's own entry: not a position to resume after.
-            if !matches!(record, Item::RemovedTelemetry(_)) {
+            if !matches!(record, Item::RemovedTelemetry { .. }) {
                 cursor = seq;
             }
             if let Item::Record(Record::Claim {

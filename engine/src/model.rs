@@ -338,20 +338,29 @@ impl EventKindView<'_> {
     }
 }
 
-/// What the telemetry events retention removed from one journal block did to
-/// one player in one hunt: they were counted ([`PlayerHunt::events`]) and
-/// changed nothing else. Replaying a compacted block applies these counts in
-/// place of the removed records ([`World::apply_removed_telemetry`]), so a
-/// replay still reaches the state the records gave.
+/// What the telemetry events retention removed from a run of journal blocks
+/// did to one player in one hunt: they were counted ([`PlayerHunt::events`])
+/// and changed nothing else. Replaying the run applies these counts in place
+/// of the removed records ([`World::apply_removed_telemetry`]), so a replay
+/// still reaches the state the records gave.
 ///
 /// [`PlayerHunt::events`]: crate::PlayerHunt::events
 /// [`World::apply_removed_telemetry`]: crate::World::apply_removed_telemetry
+/// The telemetry retention removed from one journal block, per hunt: what
+/// the audit rollups count in the second the block was committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HuntTelemetry {
+    pub hunt: String,
+    pub checkins: u64,
+    pub interactions: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetryCount {
     pub player: String,
     pub hunt: String,
     /// Sequence of the first removed record of this player and hunt in the
-    /// block: when a projection first saw the player there.
+    /// run: when a projection first saw the player there.
     pub first_seq: Seq,
     pub checkins: u64,
     pub interactions: u64,

@@ -25,7 +25,7 @@ use crate::codec;
 use crate::scan::Entry;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use trove_engine::{Millis, Outcome, RecordView, Seq, TelemetryCount};
+use trove_engine::{HuntTelemetry, Millis, Outcome, RecordView, Seq};
 
 pub const TREE: &str = "audit";
 
@@ -111,10 +111,10 @@ impl Rollup {
         self.records += other.records;
     }
 
-    /// Adds telemetry that retention removed from the journal (each removed
+    /// Adds telemetry that retention removed from a block (each removed
     /// record still counts, in the second its block was committed).
-    pub fn add_removed(&mut self, counts: &[TelemetryCount]) {
-        for c in counts {
+    pub fn add_removed(&mut self, hunts: &[HuntTelemetry]) {
+        for c in hunts {
             for (kind, n) in [("checkin", c.checkins), ("interaction", c.interactions)] {
                 if n > 0 {
                     *self.events.entry((c.hunt.clone(), kind.to_owned())).or_default() += n;
@@ -128,7 +128,7 @@ impl Rollup {
     pub fn add_entry(&mut self, entry: &Entry<'_>) {
         match entry {
             Entry::Record(r) => self.add(r),
-            Entry::RemovedTelemetry(counts) => self.add_removed(counts),
+            Entry::RemovedTelemetry { hunts, .. } => self.add_removed(hunts),
             Entry::Removed { .. } => {}
         }
     }

@@ -53,9 +53,13 @@
 //! 200    8     compacted_at_ms i64 LE
 //! 208    4     kept count      u32 LE
 //! 212    4     kept_len        u32 LE
-//! 216    4     counts_len      u32 LE
-//! 220    ...   kept records: kept count x (index u32 LE, len u32 LE, bincode(Record))
-//! ...    ...   counts: bincode(Vec<TelemetryCount>), what the removed records did
+//! 216    4     hunts_len       u32 LE
+//! 220    4     players_len     u32 LE
+//! 224    ...   kept records: kept count x (index u32 LE, len u32 LE, bincode(Record))
+//! ...    ...   hunts: bincode(Vec<HuntTelemetry>), removed per hunt, this block
+//! ...    ...   players: bincode(Vec<TelemetryCount>), removed per player and
+//!              hunt over the whole run of blocks this one starts (empty in
+//!              the run's other blocks)
 //! end-32 32    blake3(every byte before it)
 //! ```
 //!
@@ -63,17 +67,20 @@
 //! records stay provable against the chain. The counts are not covered by the
 //! chain (they are derived from the removed records); the trailing checksum
 //! protects them from damage, and `trove verify` checks them against the
-//! snapshots taken before compaction.
+//! snapshots taken before compaction. Per-player counts are kept per run of
+//! up to [`crate::retention::RUN_BLOCKS`] blocks, not per block: with 200k
+//! players nearly every telemetry record of a block is a different player's,
+//! and per-block counts would be almost as large as the records.
 
 use thiserror::Error;
-use trove_engine::{Millis, Record, RecordView, Seq, TelemetryCount};
+use trove_engine::{HuntTelemetry, Millis, Record, RecordView, Seq, TelemetryCount};
 
 pub const MAGIC: &[u8; 4] = b"TRVJ";
 pub const COMPACTED_MAGIC: &[u8; 4] = b"TRVC";
 pub const FORMAT_VERSION: u8 = 2;
 pub const HEADER_LEN: usize = 160;
 /// Fixed part of a compacted block before its kept records.
-pub const COMPACTED_HEAD_LEN: usize = 220;
+pub const COMPACTED_HEAD_LEN: usize = 224;
 /// Bit 31 of a record's length prefix: the record is telemetry.
 pub const TELEMETRY_BIT: u32 = 1 << 31;
 /// Largest single encoded record. Bigger than any record the engine's input
@@ -289,14 +296,22 @@ pub struct Compaction<'a> {
     pub compacted_at: Millis,
     /// Records still in the block.
     pub kept: u32,
-    /// bincode(Vec<TelemetryCount>): see [`Compaction::counts`].
-    pub counts: &'a [u8],
+    /// bincode(Vec<HuntTelemetry>): see [`Compaction::hunts`].
+    pub hunts: &'a [u8],
+    /// bincode(Vec<TelemetryCount>): see [`Compaction::players`].
+    pub players: &'a [u8],
 }
 
 impl Compaction<'_> {
-    /// What the removed records did, per player and hunt.
-    pub fn counts(&self) -> Result<Vec<TelemetryCount>, CodecError> {
-        decode_value(self.counts)
+    /// What was removed from this block, per hunt.
+    pub fn hunts(&self) -> Result<Vec<HuntTelemetry>, CodecError> {
+        decode_value(self.hunts)
+    }
+
+    /// What the removed records of the run this block starts did, per player
+    /// and hunt (empty for a block inside a run).
+    pub fn players(&self) -> Result<Vec<TelemetryCount>, CodecError> {
+        decode_value(self.players)
     }
 }
 
@@ -408,19 +423,22 @@ fn parse_compacted(bytes: &[u8], check: bool) -> Result<Block<'_>, String> {
     let header = decode_header(&bytes[8..8 + HEADER_LEN], check)?;
     let kept = u32_at(bytes, 208);
     let kept_len = u32_at(bytes, 212) as usize;
-    let counts_len = u32_at(bytes, 216) as usize;
-    if COMPACTED_HEAD_LEN + kept_len + counts_len != body.len() {
+    let hunts_len = u32_at(bytes, 216) as usize;
+    let players_len = u32_at(bytes, 220) as usize;
+    if COMPACTED_HEAD_LEN + kept_len + hunts_len + players_len != body.len() {
         return Err("compacted block lengths do not add up".into());
     }
     if kept > header.count {
         return Err(format!("compacted block keeps {kept} of {} records", header.count));
     }
     let payload = &body[COMPACTED_HEAD_LEN..COMPACTED_HEAD_LEN + kept_len];
+    let hunts_at = COMPACTED_HEAD_LEN + kept_len;
     let compaction = Compaction {
         telemetry_root: hash_at(bytes, 168),
         compacted_at: u64_at(bytes, 200) as i64,
         kept,
-        counts: &body[COMPACTED_HEAD_LEN + kept_len..],
+        hunts: &body[hunts_at..hunts_at + hunts_len],
+        players: &body[hunts_at + hunts_len..],
     };
     Ok(Block::from_header(
         &header,
@@ -430,29 +448,41 @@ fn parse_compacted(bytes: &[u8], check: bool) -> Result<Block<'_>, String> {
     ))
 }
 
-/// The stored value of `block` with its telemetry removed: `kept` holds the
-/// kept records as `index ++ len ++ record`, `kept_count` of them.
+/// What replaces a block's removed telemetry.
+pub struct Removed<'a> {
+    pub telemetry_root: Hash,
+    pub compacted_at: Millis,
+    /// Per hunt, this block.
+    pub hunts: &'a [HuntTelemetry],
+    /// Per player and hunt, the whole run (empty inside a run).
+    pub players: &'a [TelemetryCount],
+}
+
+/// The stored value of the block with `header` with its telemetry removed:
+/// `kept` holds the kept records as `index ++ len ++ record`, `kept_count`
+/// of them.
 pub fn encode_compacted(
-    block: &Block<'_>,
-    telemetry_root: &Hash,
-    compacted_at: Millis,
+    header: &Header,
     kept_count: u32,
     kept: &[u8],
-    counts: &[TelemetryCount],
+    removed: &Removed<'_>,
 ) -> Result<Vec<u8>, CodecError> {
-    let counts = encode_value(&counts)?;
-    let mut out = Vec::with_capacity(COMPACTED_HEAD_LEN + kept.len() + counts.len() + 32);
+    let hunts = encode_value(&removed.hunts)?;
+    let players = encode_value(&removed.players)?;
+    let mut out = Vec::with_capacity(COMPACTED_HEAD_LEN + kept.len() + hunts.len() + players.len() + 32);
     out.extend_from_slice(COMPACTED_MAGIC);
     out.push(FORMAT_VERSION);
     out.extend_from_slice(&[0; 3]);
-    out.extend_from_slice(&block.header().bytes());
-    out.extend_from_slice(telemetry_root);
-    out.extend_from_slice(&compacted_at.to_le_bytes());
+    out.extend_from_slice(&header.bytes());
+    out.extend_from_slice(&removed.telemetry_root);
+    out.extend_from_slice(&removed.compacted_at.to_le_bytes());
     out.extend_from_slice(&kept_count.to_le_bytes());
     out.extend_from_slice(&(kept.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(counts.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(hunts.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(players.len() as u32).to_le_bytes());
     out.extend_from_slice(kept);
-    out.extend_from_slice(&counts);
+    out.extend_from_slice(&hunts);
+    out.extend_from_slice(&players);
     let sum = *blake3::hash(&out).as_bytes();
     out.extend_from_slice(&sum);
     Ok(out)
@@ -771,14 +801,25 @@ mod tests {
                 n += 1;
             }
         }
-        let counts = vec![TelemetryCount {
+        let players = vec![TelemetryCount {
             player: "p1".into(),
             hunt: "h".into(),
             first_seq: 11,
             checkins: 1,
             interactions: 0,
         }];
-        let value = encode_compacted(&block, &telemetry_root, 99, n, &kept, &counts).unwrap();
+        let hunts = vec![HuntTelemetry {
+            hunt: "h".into(),
+            checkins: 3,
+            interactions: 3,
+        }];
+        let removed = |root: Hash| Removed {
+            telemetry_root: root,
+            compacted_at: 99,
+            hunts: &hunts,
+            players: &players,
+        };
+        let value = encode_compacted(&block.header(), n, &kept, &removed(telemetry_root)).unwrap();
         let c = decode_block(&value).unwrap();
         assert_eq!((c.hash, c.first_seq, c.count, c.held()), (hash, 10, 9, 3));
         c.check_leaves().unwrap();
@@ -786,9 +827,10 @@ mod tests {
         assert_eq!(seqs, vec![10, 13, 16]);
         let got: Vec<Record> = c.records().map(|r| r.unwrap().1).collect();
         assert_eq!(got, vec![records[0].clone(), records[3].clone(), records[6].clone()]);
-        assert_eq!(c.compacted.unwrap().counts().unwrap(), counts);
+        assert_eq!(c.compacted.unwrap().players().unwrap(), players);
+        assert_eq!(c.compacted.unwrap().hunts().unwrap(), hunts);
         // A wrong telemetry root breaks the leaf root; a flipped byte the checksum.
-        let forged = encode_compacted(&block, &[0; 32], 99, n, &kept, &counts).unwrap();
+        let forged = encode_compacted(&block.header(), n, &kept, &removed([0; 32])).unwrap();
         assert!(decode_block(&forged).unwrap().check_leaves().is_err());
         for at in [0, 9, 170, COMPACTED_HEAD_LEN + 2, value.len() - 40, value.len() - 1] {
             let mut flipped = value.clone();

@@ -201,14 +201,67 @@ fn open_sled(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree
     Ok((db, tree))
 }
 
-fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
-    let config = sled::Config::new()
-        .path(dir.join("journal"))
+/// The sled database of a data folder.
+const JOURNAL_DIR: &str = "journal";
+/// A compacted copy of the journal being built, and its completion mark.
+const NEXT_JOURNAL_DIR: &str = "journal.next";
+const COMPLETE_MARK: &str = "COMPLETE";
+/// The journal a compaction replaced, until it is deleted.
+const OLD_JOURNAL_DIR: &str = "journal.old";
+
+/// Finishes or undoes a journal swap that a crash interrupted (see
+/// [`Archive::compact`]): a complete `journal.next` replaces `journal`, an
+/// incomplete one is deleted, and a leftover `journal.old` is deleted.
+/// Called with the folder's lock held, before sled opens the journal.
+fn finish_journal_swap(dir: &Path) -> Result<(), StoreError> {
+    let (current, next, old) = (
+        dir.join(JOURNAL_DIR),
+        dir.join(NEXT_JOURNAL_DIR),
+        dir.join(OLD_JOURNAL_DIR),
+    );
+    if next.exists() {
+        if next.join(COMPLETE_MARK).exists() {
+            if current.exists() {
+                std::fs::rename(&current, &old).map_err(io(format!("rename {}", current.display())))?;
+            }
+            std::fs::rename(&next, &current).map_err(io(format!("rename {}", next.display())))?;
+            sync_dir(dir)?;
+            // The mark has done its job; left in place it would say nothing.
+            match std::fs::remove_file(current.join(COMPLETE_MARK)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(format!("remove {}", current.join(COMPLETE_MARK).display()))(e)),
+            }
+            tracing::info!("finished replacing the journal with its compacted copy");
+        } else {
+            std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;
+        }
+    }
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(io(format!("remove {}", old.display())))?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io(format!("fsync {}", dir.display())))
+}
+
+fn sled_config(path: &Path, options: &StoreOptions) -> sled::Config {
+    sled::Config::new()
+        .path(path)
         .cache_capacity(options.cache_capacity)
         // We flush explicitly at every group commit; a background timer would
         // only add flushes that nobody waits for.
         .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput);
+        .mode(sled::Mode::HighThroughput)
+}
+
+fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
+    finish_journal_swap(dir)?;
+    let config = sled_config(&dir.join(JOURNAL_DIR), options);
     // sled lets go of its own lock on `journal/db` only when its background
     // threads drop the file, a moment after the last handle is gone
     // (spacejam/sled#1234), so reopening right after a close can find it still
@@ -296,7 +349,10 @@ pub enum Item {
     },
     /// What the telemetry removed from the block starting at this sequence
     /// did (see [`scan::Entry::RemovedTelemetry`]).
-    RemovedTelemetry(Vec<trove_engine::TelemetryCount>),
+    RemovedTelemetry {
+        hunts: Vec<trove_engine::HuntTelemetry>,
+        players: Vec<trove_engine::TelemetryCount>,
+    },
 }
 
 impl From<scan::Entry<'_>> for Item {
@@ -304,7 +360,10 @@ impl From<scan::Entry<'_>> for Item {
         match entry {
             scan::Entry::Record(r) => Item::Record(r.to_record()),
             scan::Entry::Removed { first } => Item::Removed { first },
-            scan::Entry::RemovedTelemetry(c) => Item::RemovedTelemetry(c.to_vec()),
+            scan::Entry::RemovedTelemetry { hunts, players } => Item::RemovedTelemetry {
+                hunts: hunts.to_vec(),
+                players: players.to_vec(),
+            },
         }
     }
 }
@@ -315,7 +374,7 @@ impl Item {
         match self {
             Item::Record(r) => world.apply(seq, r),
             Item::Removed { first } => world.skip_removed(*first, seq),
-            Item::RemovedTelemetry(counts) => world.apply_removed_telemetry(seq, counts),
+            Item::RemovedTelemetry { players, .. } => world.apply_removed_telemetry(seq, players),
         }
     }
 }
@@ -409,7 +468,7 @@ impl Store {
         let result = scan::scan_entries(&self.tree, after, false, |seq, at, entry| {
             // Never end a page on a block's counts: the next page, starting
             // after the last sequence handed out, would not repeat them.
-            let open = matches!(out.last(), Some((_, _, Item::RemovedTelemetry(_))));
+            let open = matches!(out.last(), Some((_, _, Item::RemovedTelemetry { .. })));
             if seq > durable || (out.len() >= limit && !open) {
                 return Err(Enough);
             }
@@ -823,18 +882,83 @@ impl Archive {
         Ok(oldest.unwrap_or(0))
     }
 
-    /// Compacts telemetry committed before `cutoff` out of the blocks that
-    /// end at or before `bound` (see [`retention`]; the caller gives the
-    /// bound, normally [`Archive::oldest_snapshot_seq`]).
+    /// Retention: copies the journal into `DATA/journal.next`, compacting
+    /// the telemetry committed before `cutoff` out of the blocks that end at
+    /// or before `bound` (see [`retention`]; the caller gives the bound,
+    /// normally [`Archive::oldest_snapshot_seq`]), then swaps the copy in:
+    ///
+    /// 1. build `journal.next` (the journal and the audit projection), flush;
+    /// 2. write `journal.next/COMPLETE`, fsync it and the folder;
+    /// 3. rename `journal` to `journal.old`, `journal.next` to `journal`,
+    ///    fsync the folder; delete `journal.old`.
+    ///
+    /// A crash before 2 leaves an incomplete `journal.next`, deleted at the
+    /// next open; after 2, the next open finishes 3. Either way the folder
+    /// holds one whole journal. Consumes the archive: its sled handles must
+    /// be closed before the swap. Nothing is swapped when nothing was
+    /// compacted or the run was interrupted.
     pub fn compact(
-        &self,
+        self,
         bound: Seq,
         cutoff: Millis,
         progress: &mut dyn FnMut(Seq),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<retention::CompactReport, StoreError> {
-        let now = SystemClock.now_ms();
-        retention::compact(&self._db, &self.tree, bound, cutoff, now, progress, cancelled)
+        let next = self.dir.join(NEXT_JOURNAL_DIR);
+        if next.exists() {
+            std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;
+        }
+        let built = (|| -> Result<retention::CompactReport, StoreError> {
+            let db = sled_config(&next, &StoreOptions::default()).open()?;
+            let journal = db.open_tree("journal")?;
+            let audit_copy = db.open_tree(audit::TREE)?;
+            let report = retention::compact_into(
+                &self.tree,
+                &journal,
+                bound,
+                cutoff,
+                SystemClock.now_ms(),
+                progress,
+                cancelled,
+            )?;
+            if !report.interrupted && report.blocks_compacted > 0 {
+                let mut batch = sled::Batch::default();
+                for item in self.audit.iter() {
+                    let (k, v) = item?;
+                    batch.insert(k, v);
+                }
+                audit_copy.apply_batch(batch)?;
+                db.flush()?;
+            }
+            Ok(report)
+        })();
+        let report = match built {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&next);
+                return Err(e);
+            }
+        };
+        if report.interrupted || report.blocks_compacted == 0 {
+            std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;
+            return Ok(report);
+        }
+        let mark = next.join(COMPLETE_MARK);
+        File::create(&mark)
+            .and_then(|f| f.sync_all())
+            .map_err(io(format!("write {}", mark.display())))?;
+        sync_dir(&next)?;
+        let Archive {
+            dir,
+            _db,
+            tree,
+            audit,
+            _lock,
+        } = self;
+        drop((tree, audit, _db));
+        finish_journal_swap(&dir)?;
+        drop(_lock);
+        Ok(report)
     }
 
     /// The journal's last sequence, from its last block header (unchecked;
@@ -855,7 +979,7 @@ impl Archive {
             n += match &entry {
                 scan::Entry::Record(_) => 1,
                 scan::Entry::Removed { first } => seq - first + 1,
-                scan::Entry::RemovedTelemetry(_) => 0,
+                scan::Entry::RemovedTelemetry { .. } => 0,
             };
             if n / 1_000_000 != before / 1_000_000 {
                 progress(seq);

@@ -6,45 +6,59 @@
 //! hunt definitions and stock changes are the audit trail and are kept
 //! forever.
 //!
-//! Compaction rewrites one old block at a time, under its own key, into the
-//! compacted layout of [`crate::codec`]: the original header (so the block's
-//! hash, and with it the whole chain, is unchanged), the kept records with
-//! their indices, the telemetry root (so the kept records still prove
-//! `leaf_root`), and per (player, hunt) counts of what was removed (so a
-//! replay from the journal alone still reaches the same state).
+//! Compaction copies the journal into a new sled database, block by block,
+//! writing each eligible block in the compacted layout of [`crate::codec`]:
+//! the original header (so the block's hash, and with it the whole chain, is
+//! unchanged), the kept records with their indices, the telemetry root (so
+//! the kept records still prove `leaf_root`), the removed telemetry per hunt
+//! (for the audit rollups), and, in the first block of each *run* of up to
+//! [`RUN_BLOCKS`] compacted blocks, the removed telemetry per player and hunt
+//! over the whole run (so a replay from the journal alone still reaches the
+//! same state). [`crate::Archive::compact`] then swaps the new database in.
 //!
-//! A block is compacted only if all of these hold, and the walk stops at the
-//! first block that is too new:
+//! Why a copy and not a rewrite in place: sled 0.34 does not give back the
+//! space of overwritten large values (its blob files stay; spacejam/sled#786),
+//! so rewriting blocks in place made the folder *grow*. A fresh database holds
+//! only what is live.
+//!
+//! A block is compacted only if all of these hold; the first block that is
+//! too new or past the bound ends compaction (the rest is copied as is):
 //!
 //! 1. it was committed before the cutoff (now minus the retention age);
 //! 2. it ends at or before `bound`, the oldest state that recovery may start
 //!    from (the oldest valid snapshot; the caller may lower it for its own
 //!    checkpoints). Recovery then never replays a compacted block: every
 //!    snapshot already holds what its telemetry did;
-//! 3. it holds telemetry, and no hunt definition (a replay applies the
-//!    removed telemetry's counts at the start of the block, when every hunt
-//!    they name must already exist);
+//! 3. it holds telemetry, and no hunt definition (a replay applies a run's
+//!    per-player counts at the start of the run, when every hunt they name
+//!    must already exist, so a hunt definition also ends a run);
 //! 4. its leaves check out: damage is reported, never rewritten into a
 //!    block that would then look intact.
 //!
-//! Each rewrite is one sled compare-and-swap of one key, checked before it
-//! is written (the new value decodes, has the old hash and leaf root, and
-//! keeps every kept record byte for byte); the whole run ends with one flush.
-//! An interruption or crash leaves every block either as written or
-//! compacted, both valid: run it again to finish.
+//! Every compacted value is checked before it is written (it decodes, has the
+//! old hash and leaf root, and keeps every kept record byte for byte).
 
-use crate::codec::{self, ClassRoot, Hash};
+use crate::codec::{self, ClassRoot, Hash, Header};
 use crate::scan::JournalDamage;
 use crate::StoreError;
 use std::collections::HashMap;
 use std::time::Duration;
-use trove_engine::{Millis, RecordView, Seq, TelemetryCount};
+use trove_engine::{EventKindView, HuntTelemetry, Millis, RecordView, Seq, TelemetryCount};
 
 /// The seed's tombstone retention.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Blocks rewritten between checks of the cancel flag and progress calls.
+/// Compacted blocks per run: the per-player counts of a run live in its first
+/// block. Longer runs make the counts smaller (one entry per player and hunt
+/// per run instead of per block); 1024 blocks of 256 KiB is ~256 MiB of
+/// journal per entry.
+pub const RUN_BLOCKS: u32 = 1024;
+
+/// Blocks between progress calls and checks of the cancel flag.
 const PROGRESS_EVERY_BLOCKS: u64 = 64;
+
+/// Bytes gathered before a sled batch is applied to the new database.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,32 +67,62 @@ pub struct CompactReport {
     pub cutoff: Millis,
     /// Blocks ending at or before this sequence were eligible.
     pub bound: Seq,
-    /// Blocks looked at (from the start of the journal).
-    pub blocks_examined: u64,
+    /// Blocks copied (all of the journal).
+    pub blocks: u64,
     pub blocks_compacted: u64,
     /// Blocks compacted by an earlier run.
     pub blocks_already_compacted: u64,
-    /// Old enough blocks left alone because they hold a hunt definition.
+    /// Old enough blocks left whole because they hold a hunt definition.
     pub blocks_with_hunt_definitions: u64,
+    /// Runs of compacted blocks (each carries its per-player counts once).
+    pub runs: u64,
     pub records_removed: u64,
     /// Records kept in the blocks compacted by this run.
     pub records_kept: u64,
     /// Stored bytes of the blocks compacted by this run, before and after.
     pub bytes_before: u64,
     pub bytes_after: u64,
-    /// Last sequence of the last block examined.
+    /// Last sequence of the last block compaction could reach.
     pub reached_seq: Seq,
-    /// Why the walk stopped before the end of the journal, if it did.
+    /// Why compaction stopped before the end of the journal, if it did.
     pub stopped_by: Option<String>,
     pub interrupted: bool,
 }
 
-/// Compacts telemetry out of `tree`'s blocks that end at or before `bound`
-/// and were committed before `cutoff`. `progress` gets the last sequence
-/// examined now and then; `cancelled` is polled between groups of blocks.
-pub fn compact(
-    db: &sled::Db,
-    tree: &sled::Tree,
+/// A run's first block, written when the run closes (it carries the run's
+/// per-player counts).
+struct RunStart {
+    header: Header,
+    kept_count: u32,
+    kept: Vec<u8>,
+    telemetry_root: Hash,
+    hunts: Vec<HuntTelemetry>,
+    blocks: u32,
+    players: Vec<TelemetryCount>,
+    /// hunt -> player -> index in `players` (looked up by `&str`, so only a
+    /// new entry allocates).
+    index: HashMap<String, HashMap<String, usize>>,
+}
+
+/// One block's compaction, before it is encoded.
+struct Compacted<'a> {
+    kept_count: u32,
+    kept: Vec<u8>,
+    removed: u64,
+    telemetry_root: Hash,
+    hunts: Vec<HuntTelemetry>,
+    /// (player, hunt, seq, checkin?) of each removed record, in order.
+    events: Vec<(&'a str, &'a str, Seq, bool)>,
+}
+
+/// Copies every block of `src` into `dst` (an empty tree), compacting the
+/// telemetry of blocks that end at or before `bound` and were committed
+/// before `cutoff`. `progress` gets the last sequence copied now and then;
+/// `cancelled` is polled between groups of blocks (then `interrupted` is set
+/// and `dst` is incomplete: discard it).
+pub fn compact_into(
+    src: &sled::Tree,
+    dst: &sled::Tree,
     bound: Seq,
     cutoff: Millis,
     now: Millis,
@@ -90,31 +134,92 @@ pub fn compact(
         bound,
         ..CompactReport::default()
     };
-    let mut writes: Vec<(Seq, sled::IVec, Vec<u8>)> = Vec::new();
-    let walked = crate::blocks::visit_raw(tree, 1, |stored, block| -> Result<bool, StoreError> {
-        if block.committed_at >= cutoff {
-            report.stopped_by = Some(format!(
-                "block at sequence {} was committed after the cutoff",
-                block.first_seq
-            ));
-            return Ok(false);
+    let mut out = Output {
+        dst,
+        batch: sled::Batch::default(),
+        bytes: 0,
+    };
+    let mut run: Option<RunStart> = None;
+    let walked = crate::blocks::visit_raw(src, 1, |stored, block| -> Result<bool, StoreError> {
+        report.blocks += 1;
+        if report.stopped_by.is_none() {
+            if block.committed_at >= cutoff {
+                report.stopped_by = Some(format!(
+                    "block at sequence {} was committed after the cutoff",
+                    block.first_seq
+                ));
+            } else if block.last_seq() > bound {
+                report.stopped_by = Some(format!(
+                    "block at sequence {} ends after {bound}, the oldest state recovery may start from",
+                    block.first_seq
+                ));
+            } else {
+                report.reached_seq = block.last_seq();
+            }
         }
-        if block.last_seq() > bound {
-            report.stopped_by = Some(format!(
-                "block at sequence {} ends after {bound}, the oldest state recovery may start from",
-                block.first_seq
-            ));
-            return Ok(false);
-        }
-        report.blocks_examined += 1;
-        report.reached_seq = block.last_seq();
-        if block.compacted.is_some() {
+        let compacted = if report.stopped_by.is_some() {
+            None
+        } else if block.compacted.is_some() {
             report.blocks_already_compacted += 1;
-        } else if let Some(value) = compacted_value(block, now, &mut report)? {
-            writes.push((block.first_seq, stored.clone(), value));
+            None
+        } else {
+            match compact_block(block)? {
+                Outcome::Compacted(c) => Some(c),
+                Outcome::HuntDefinition => {
+                    report.blocks_with_hunt_definitions += 1;
+                    close_run(&mut run, now, &mut out, &mut report)?;
+                    None
+                }
+                Outcome::NoTelemetry => None,
+            }
+        };
+        match compacted {
+            None => {
+                if report.stopped_by.is_some() || block.compacted.is_some() {
+                    close_run(&mut run, now, &mut out, &mut report)?;
+                }
+                out.put(block.first_seq, stored.to_vec())?;
+            }
+            Some(c) => {
+                report.blocks_compacted += 1;
+                report.records_removed += c.removed;
+                report.records_kept += u64::from(c.kept_count);
+                report.bytes_before += stored.len() as u64;
+                if run.as_ref().is_some_and(|r| r.blocks >= RUN_BLOCKS) {
+                    close_run(&mut run, now, &mut out, &mut report)?;
+                }
+                match &mut run {
+                    Some(r) => {
+                        r.blocks += 1;
+                        add_players(r, &c.events);
+                        let removed = codec::Removed {
+                            telemetry_root: c.telemetry_root,
+                            compacted_at: now,
+                            hunts: &c.hunts,
+                            players: &[],
+                        };
+                        let value = encode_checked(block, c.kept_count, &c.kept, &removed)?;
+                        report.bytes_after += value.len() as u64;
+                        out.put(block.first_seq, value)?;
+                    }
+                    None => {
+                        let mut r = RunStart {
+                            header: block.header(),
+                            kept_count: c.kept_count,
+                            kept: c.kept,
+                            telemetry_root: c.telemetry_root,
+                            hunts: c.hunts,
+                            blocks: 1,
+                            players: Vec::new(),
+                            index: HashMap::new(),
+                        };
+                        add_players(&mut r, &c.events);
+                        run = Some(r);
+                    }
+                }
+            }
         }
-        if report.blocks_examined.is_multiple_of(PROGRESS_EVERY_BLOCKS) {
-            write_all(tree, &mut writes)?;
+        if report.blocks.is_multiple_of(PROGRESS_EVERY_BLOCKS) {
             progress(block.last_seq());
             if cancelled() {
                 report.interrupted = true;
@@ -128,45 +233,116 @@ pub fn compact(
         Err(Ok(e)) => return Err(e),
         Err(Err(damage)) => return Err(StoreError::Damaged(damage)),
     }
-    write_all(tree, &mut writes)?;
-    db.flush()?;
-    progress(report.reached_seq);
+    if !report.interrupted {
+        close_run(&mut run, now, &mut out, &mut report)?;
+        out.flush()?;
+    }
     Ok(report)
 }
 
-fn write_all(tree: &sled::Tree, writes: &mut Vec<(Seq, sled::IVec, Vec<u8>)>) -> Result<(), StoreError> {
-    for (first_seq, old, new) in writes.drain(..) {
-        let swapped = tree.compare_and_swap(codec::key_of(first_seq), Some(old), Some(new))?;
-        if swapped.is_err() {
-            // Nothing else rewrites old blocks; if one changed, stop rather than guess.
-            return Err(StoreError::Damaged(JournalDamage::CorruptBlock {
-                first_seq,
-                reason: "the block changed while it was being compacted".into(),
-            }));
-        }
-    }
-    Ok(())
+/// Batched writes to the new database.
+struct Output<'a> {
+    dst: &'a sled::Tree,
+    batch: sled::Batch,
+    bytes: usize,
 }
 
-/// The compacted value of `block`, or `None` if it is to stay as it is.
-fn compacted_value(
-    block: &codec::Block<'_>,
+impl Output<'_> {
+    fn put(&mut self, first_seq: Seq, value: Vec<u8>) -> Result<(), StoreError> {
+        self.bytes += value.len();
+        self.batch.insert(&codec::key_of(first_seq), value);
+        if self.bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.dst.apply_batch(std::mem::take(&mut self.batch))?;
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+fn add_players(run: &mut RunStart, events: &[(&str, &str, Seq, bool)]) {
+    for &(player, hunt, seq, checkin) in events {
+        if !run.index.contains_key(hunt) {
+            run.index.insert(hunt.to_owned(), HashMap::new());
+        }
+        let by_player = run.index.get_mut(hunt).expect("inserted above");
+        let i = match by_player.get(player) {
+            Some(&i) => i,
+            None => {
+                run.players.push(TelemetryCount {
+                    player: player.to_owned(),
+                    hunt: hunt.to_owned(),
+                    first_seq: seq,
+                    checkins: 0,
+                    interactions: 0,
+                });
+                by_player.insert(player.to_owned(), run.players.len() - 1);
+                run.players.len() - 1
+            }
+        };
+        if checkin {
+            run.players[i].checkins += 1;
+        } else {
+            run.players[i].interactions += 1;
+        }
+    }
+}
+
+/// Writes the open run's first block, with the run's per-player counts.
+fn close_run(
+    run: &mut Option<RunStart>,
     now: Millis,
+    out: &mut Output<'_>,
     report: &mut CompactReport,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let damaged = |seq: Seq, reason: String| StoreError::Damaged(JournalDamage::CorruptRecord { seq, reason });
+) -> Result<(), StoreError> {
+    let Some(r) = run.take() else {
+        return Ok(());
+    };
+    let removed = codec::Removed {
+        telemetry_root: r.telemetry_root,
+        compacted_at: now,
+        hunts: &r.hunts,
+        players: &r.players,
+    };
+    let value = codec::encode_compacted(&r.header, r.kept_count, &r.kept, &removed)
+        .map_err(|e| damaged(r.header.first_seq, e.to_string()))?;
+    check_compacted(&value, &r.header.hash(), r.kept_count)?;
+    report.bytes_after += value.len() as u64;
+    report.runs += 1;
+    out.put(r.header.first_seq, value)
+}
+
+fn damaged(seq: Seq, reason: String) -> StoreError {
+    StoreError::Damaged(JournalDamage::CorruptRecord { seq, reason })
+}
+
+enum Outcome<'a> {
+    Compacted(Compacted<'a>),
+    HuntDefinition,
+    NoTelemetry,
+}
+
+/// Splits one checked block into what it keeps and what it removes.
+fn compact_block<'a>(block: &codec::Block<'a>) -> Result<Outcome<'a>, StoreError> {
     block.check_leaves().map_err(|reason| {
         StoreError::Damaged(JournalDamage::CorruptBlock {
             first_seq: block.first_seq,
             reason,
         })
     })?;
-    let mut kept = Vec::with_capacity(block.payload.len() / 4);
-    let mut kept_count = 0u32;
-    let mut removed = 0u64;
+    let mut c = Compacted {
+        kept_count: 0,
+        kept: Vec::with_capacity(block.payload.len() / 3),
+        removed: 0,
+        telemetry_root: [0; 32],
+        hunts: Vec::new(),
+        events: Vec::new(),
+    };
     let mut telemetry_root = ClassRoot::default();
-    let mut counts: Vec<TelemetryCount> = Vec::new();
-    let mut index_of: HashMap<(&str, &str), usize> = HashMap::new();
     for r in block.raw_records() {
         let r = r.map_err(|(seq, reason)| damaged(seq, reason))?;
         let view = codec::decode_view(r.body).map_err(|e| damaged(r.seq, e.to_string()))?;
@@ -175,67 +351,77 @@ fn compacted_value(
         }
         let index = (r.seq - block.first_seq) as u32;
         match view {
-            RecordView::HuntDefined(_) => {
-                report.blocks_with_hunt_definitions += 1;
-                return Ok(None);
-            }
+            RecordView::HuntDefined(_) => return Ok(Outcome::HuntDefinition),
             RecordView::Event(ev) if r.telemetry => {
-                removed += 1;
+                c.removed += 1;
                 telemetry_root.add(index, &codec::leaf_hash(r.body));
-                let i = *index_of.entry((ev.player, ev.hunt)).or_insert_with(|| {
-                    counts.push(TelemetryCount {
-                        player: ev.player.to_owned(),
-                        hunt: ev.hunt.to_owned(),
-                        first_seq: r.seq,
-                        checkins: 0,
-                        interactions: 0,
-                    });
-                    counts.len() - 1
-                });
-                match ev.kind {
-                    trove_engine::EventKindView::Checkin { .. } => counts[i].checkins += 1,
-                    _ => counts[i].interactions += 1,
+                let checkin = matches!(ev.kind, EventKindView::Checkin { .. });
+                let h = match c.hunts.iter().position(|h| h.hunt == ev.hunt) {
+                    Some(i) => &mut c.hunts[i],
+                    None => {
+                        c.hunts.push(HuntTelemetry {
+                            hunt: ev.hunt.to_owned(),
+                            checkins: 0,
+                            interactions: 0,
+                        });
+                        c.hunts.last_mut().expect("pushed")
+                    }
+                };
+                if checkin {
+                    h.checkins += 1;
+                } else {
+                    h.interactions += 1;
                 }
+                c.events.push((ev.player, ev.hunt, r.seq, checkin));
             }
             _ => {
-                kept.extend_from_slice(&index.to_le_bytes());
-                kept.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
-                kept.extend_from_slice(r.body);
-                kept_count += 1;
+                c.kept.extend_from_slice(&index.to_le_bytes());
+                c.kept.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
+                c.kept.extend_from_slice(r.body);
+                c.kept_count += 1;
             }
         }
     }
-    if removed == 0 {
-        return Ok(None);
+    if c.removed == 0 {
+        return Ok(Outcome::NoTelemetry);
     }
-    let telemetry_root: Hash = telemetry_root.finish();
-    let value = codec::encode_compacted(block, &telemetry_root, now, kept_count, &kept, &counts)
+    assert_eq!(u64::from(c.kept_count) + c.removed, u64::from(block.count));
+    c.telemetry_root = telemetry_root.finish();
+    Ok(Outcome::Compacted(c))
+}
+
+/// Encodes a compacted block and checks it against the original.
+fn encode_checked(
+    block: &codec::Block<'_>,
+    kept_count: u32,
+    kept: &[u8],
+    removed: &codec::Removed<'_>,
+) -> Result<Vec<u8>, StoreError> {
+    let value = codec::encode_compacted(&block.header(), kept_count, kept, removed)
         .map_err(|e| damaged(block.first_seq, e.to_string()))?;
-    // Check the rewrite before it replaces the only copy.
+    check_compacted(&value, &block.hash, kept_count)?;
     {
-        let check =
-            codec::decode_block(&value).map_err(|e| damaged(block.first_seq, format!("compacted block: {e}")))?;
-        assert_eq!(check.hash, block.hash, "compaction must keep the block hash");
-        assert_eq!(check.held(), kept_count);
-        assert_eq!(u64::from(kept_count) + removed, u64::from(block.count));
-        check
-            .check_leaves()
-            .map_err(|e| damaged(block.first_seq, format!("compacted block: {e}")))?;
-        let originals = block.bodies().filter_map(|r| r.ok());
+        let check = codec::decode_block(&value).map_err(|e| damaged(block.first_seq, e))?;
         let mut retained = check.bodies().filter_map(|r| r.ok()).peekable();
-        for (seq, body) in originals {
+        for (seq, body) in block.bodies().filter_map(|r| r.ok()) {
             if retained.peek().is_some_and(|(s, _)| *s == seq) {
                 let (_, kept_body) = retained.next().expect("peeked");
                 assert_eq!(kept_body, body, "kept record {seq} must be unchanged");
             }
         }
+        assert!(retained.next().is_none(), "every kept record is one of the block's");
     }
-    report.blocks_compacted += 1;
-    report.records_removed += removed;
-    report.records_kept += u64::from(kept_count);
-    report.bytes_before += (codec::HEADER_LEN + block.payload.len()) as u64;
-    report.bytes_after += value.len() as u64;
-    Ok(Some(value))
+    Ok(value)
+}
+
+/// A compacted value must decode, keep the block hash and give its leaf root.
+fn check_compacted(value: &[u8], hash: &Hash, kept_count: u32) -> Result<(), StoreError> {
+    let check = codec::decode_block(value).map_err(|e| damaged(0, format!("compacted block: {e}")))?;
+    assert_eq!(&check.hash, hash, "compaction must keep the block hash");
+    assert_eq!(check.held(), kept_count);
+    check
+        .check_leaves()
+        .map_err(|e| damaged(check.first_seq, format!("compacted block: {e}")))
 }
 
 /// The retention age as the CLI and config write it: `7d`, `36h`, `90m`,

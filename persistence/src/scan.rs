@@ -2,7 +2,7 @@
 //! sequence) before any of its records is handed out.
 
 use crate::codec::{self, Block, Hash};
-use trove_engine::{Millis, RecordView, ReplayError, Seq, TelemetryCount, World};
+use trove_engine::{HuntTelemetry, Millis, RecordView, ReplayError, Seq, TelemetryCount, World};
 
 /// Where and why the journal cannot be read past some point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,10 +49,14 @@ pub enum Entry<'a> {
     /// Records `first..=seq` were telemetry that retention removed.
     Removed { first: Seq },
     /// What the telemetry removed from the compacted block starting at this
-    /// sequence did, per player and hunt. Comes before the block's other
-    /// entries: a compacted block never holds a hunt definition, so every
-    /// hunt these name is already defined.
-    RemovedTelemetry(&'a [TelemetryCount]),
+    /// sequence did: per hunt for this block, and per player and hunt for
+    /// the whole run of compacted blocks it starts (empty inside a run).
+    /// Comes before the block's other entries: a run never holds a hunt
+    /// definition, so every hunt these name is already defined.
+    RemovedTelemetry {
+        hunts: &'a [HuntTelemetry],
+        players: &'a [TelemetryCount],
+    },
 }
 
 /// Visits every record with a sequence greater than `after`, in order, with
@@ -67,7 +71,7 @@ pub fn scan<E>(
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     scan_entries(tree, after, false, |seq, at, entry| match entry {
         Entry::Record(r) => visit(seq, at, r),
-        Entry::Removed { .. } | Entry::RemovedTelemetry(_) => Ok(()),
+        Entry::Removed { .. } | Entry::RemovedTelemetry { .. } => Ok(()),
     })
 }
 
@@ -120,16 +124,25 @@ pub(crate) fn block_entries<E>(
     visit: &mut impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
 ) -> Result<(), Result<E, JournalDamage>> {
     let at = block.committed_at;
-    let counts;
     if let Some(c) = &block.compacted {
         if block.first_seq > after {
-            counts = c.counts().map_err(|e| {
+            let damaged = |e: codec::CodecError| {
                 Err(JournalDamage::CorruptBlock {
                     first_seq: block.first_seq,
                     reason: format!("removed telemetry counts: {e}"),
                 })
-            })?;
-            visit(block.first_seq, at, Entry::RemovedTelemetry(&counts)).map_err(Ok)?;
+            };
+            let hunts = c.hunts().map_err(damaged)?;
+            let players = c.players().map_err(damaged)?;
+            visit(
+                block.first_seq,
+                at,
+                Entry::RemovedTelemetry {
+                    hunts: &hunts,
+                    players: &players,
+                },
+            )
+            .map_err(Ok)?;
         }
     }
     let removed = |visit: &mut dyn FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
@@ -177,6 +190,6 @@ pub fn replay(world: &mut World, seq: Seq, entry: Entry<'_>) -> Result<(), Repla
     match entry {
         Entry::Record(r) => world.apply_view(seq, &r),
         Entry::Removed { first } => world.skip_removed(first, seq),
-        Entry::RemovedTelemetry(counts) => world.apply_removed_telemetry(seq, counts),
+        Entry::RemovedTelemetry { players, .. } => world.apply_removed_telemetry(seq, players),
     }
 }

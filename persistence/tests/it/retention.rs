@@ -248,16 +248,20 @@ fn nothing_is_compacted_without_a_snapshot_or_past_the_cutoff() {
     let t0 = build(tmp.path());
     let before = journal(tmp.path());
     let archive = Archive::open(tmp.path()).unwrap();
+    let bound = archive.oldest_snapshot_seq().unwrap();
     // Bound 0: no snapshot covers anything.
     let r = archive
         .compact(0, SystemClock.now_ms(), &mut |_| {}, &|| false)
         .unwrap();
-    assert_eq!((r.blocks_compacted, r.blocks_examined), (0, 0), "{r:?}");
+    assert_eq!((r.blocks_compacted, r.reached_seq), (0, 0), "{r:?}");
+    assert!(
+        !tmp.path().join("journal.next").exists(),
+        "nothing to swap: the copy is removed"
+    );
     // A cutoff before the first block.
-    let bound = archive.oldest_snapshot_seq().unwrap();
+    let archive = Archive::open(tmp.path()).unwrap();
     let r = archive.compact(bound, t0, &mut |_| {}, &|| false).unwrap();
     assert_eq!(r.blocks_compacted, 0, "{r:?}");
-    drop(archive);
     assert_eq!(journal(tmp.path()), before);
     // A bound below the snapshot (a projection checkpoint's, say): blocks
     // ending after it stay whole.
@@ -270,7 +274,6 @@ fn nothing_is_compacted_without_a_snapshot_or_past_the_cutoff() {
         r.stopped_by.as_deref().unwrap().contains("oldest state recovery"),
         "{r:?}"
     );
-    drop(archive);
     let after = journal(tmp.path());
     assert!(before
         .iter()
@@ -290,12 +293,12 @@ fn an_interrupted_compaction_leaves_a_valid_journal_and_resumes() {
         .compact(bound, SystemClock.now_ms(), &mut |_| {}, &|| true)
         .unwrap();
     assert!(r.interrupted, "{r:?}");
-    drop(archive);
+    assert!(!tmp.path().join("journal.next").exists(), "the partial copy is removed");
     let v = verify(tmp.path()).unwrap();
     assert!(v.ok(), "{:?}", v.checks);
     assert_eq!(v.replayed.unwrap().digest(), digest);
     let rest = compact(tmp.path(), SystemClock.now_ms());
-    assert!(rest.blocks_already_compacted >= r.blocks_compacted, "{rest:?}");
+    assert!(rest.blocks_compacted > 0, "{rest:?}");
     let v = verify(tmp.path()).unwrap();
     assert!(v.ok(), "{:?}", v.checks);
 }
@@ -355,7 +358,7 @@ fn damage_is_reported_never_compacted_into_a_block_that_looks_intact() {
         .compact(bound, SystemClock.now_ms(), &mut |_| {}, &|| false)
         .unwrap_err();
     assert!(err.to_string().contains("leaf root"), "{err}");
-    drop(archive);
+    assert!(!tmp.path().join("journal.next").exists(), "the partial copy is removed");
     let (_, still) = first_telemetry_block(tmp.path());
     assert_eq!(still.to_vec(), forged, "the damaged block was not rewritten");
 }
@@ -384,12 +387,17 @@ fn damaged_or_forged_compacted_blocks_fail_verify() {
 
     // Forged counts with a valid checksum: the chain cannot see them (they
     // are derived data), the snapshot comparison does.
-    let mut counts = c.counts().unwrap();
-    counts[0].checkins += 5;
-    let mut kept = Vec::new();
-    let rest = block.payload;
-    kept.extend_from_slice(rest);
-    let forged = codec::encode_compacted(&block, &c.telemetry_root, c.compacted_at, c.kept, &kept, &counts).unwrap();
+    let hunts = c.hunts().unwrap();
+    let mut players = c.players().unwrap();
+    assert!(!players.is_empty(), "the first compacted block starts a run");
+    players[0].checkins += 5;
+    let removed = |players| codec::Removed {
+        telemetry_root: c.telemetry_root,
+        compacted_at: c.compacted_at,
+        hunts: &hunts,
+        players,
+    };
+    let forged = codec::encode_compacted(&block.header(), c.kept, block.payload, &removed(&players)).unwrap();
     rewrite(tmp.path(), &key, forged);
     let v = verify(tmp.path()).unwrap();
     assert!(!v.ok());
@@ -413,17 +421,67 @@ fn damaged_or_forged_compacted_blocks_fail_verify() {
         kept.extend_from_slice(&(body.len() as u32).to_le_bytes());
         kept.extend_from_slice(body);
     }
-    let dropped = codec::encode_compacted(
-        &block,
-        &c.telemetry_root,
-        c.compacted_at,
-        c.kept - 1,
-        &kept,
-        &c.counts().unwrap(),
-    )
-    .unwrap();
+    let dropped = codec::encode_compacted(&block.header(), c.kept - 1, &kept, &removed(&c.players().unwrap())).unwrap();
     rewrite(tmp.path(), &key, dropped);
     let v = verify(tmp.path()).unwrap();
     let failed: Vec<_> = v.checks.iter().filter(|x| !x.ok).collect();
     assert!(failed.iter().any(|x| x.detail.contains("leaf root")), "{failed:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The states a crash can leave between building the compacted copy and the
+/// swap: each is finished or undone when the folder is next opened.
+#[test]
+fn an_interrupted_swap_is_finished_or_undone_at_the_next_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = tmp.path().join("original");
+    build(&original);
+    let digest = verify(&original).unwrap().replayed.unwrap().digest();
+    let compacted = tmp.path().join("compacted");
+    copy_dir(&original, &compacted);
+    let r = compact(&compacted, SystemClock.now_ms());
+    assert!(r.records_removed > 0);
+    assert!(!compacted.join("journal").join("COMPLETE").exists());
+    assert!(!compacted.join("journal.next").exists() && !compacted.join("journal.old").exists());
+    let removed_records = journal(&original).len() - journal(&compacted).len();
+    assert_eq!(removed_records as u64, r.records_removed);
+
+    // A copy that never got its completion mark: deleted, the journal stays.
+    let a = tmp.path().join("a");
+    copy_dir(&original, &a);
+    copy_dir(&compacted.join("journal"), &a.join("journal.next"));
+    assert!(journal(&a) == journal(&original), "the incomplete copy is not used");
+    assert!(!a.join("journal.next").exists());
+
+    // A complete copy, crash before the renames: the copy replaces the journal.
+    let b = tmp.path().join("b");
+    copy_dir(&original, &b);
+    copy_dir(&compacted.join("journal"), &b.join("journal.next"));
+    std::fs::write(b.join("journal.next").join("COMPLETE"), b"").unwrap();
+    assert!(journal(&b) == journal(&compacted), "the complete copy is put in place");
+    assert!(!b.join("journal.next").exists() && !b.join("journal.old").exists());
+
+    // Crash between the two renames: the copy is put in place.
+    let c = tmp.path().join("c");
+    copy_dir(&original, &c);
+    std::fs::remove_dir_all(c.join("journal")).unwrap();
+    copy_dir(&original.join("journal"), &c.join("journal.old"));
+    copy_dir(&compacted.join("journal"), &c.join("journal.next"));
+    std::fs::write(c.join("journal.next").join("COMPLETE"), b"").unwrap();
+    let v = verify(&c).unwrap();
+    assert!(v.ok(), "{:?}", v.checks);
+    assert_eq!(v.replayed.unwrap().digest(), digest);
+    assert!(journal(&c) == journal(&compacted), "the complete copy is put in place");
+    assert!(!c.join("journal.old").exists());
 }
