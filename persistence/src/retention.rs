@@ -60,6 +60,10 @@ const PROGRESS_EVERY_BLOCKS: u64 = 64;
 /// Bytes gathered before a sled batch is applied to the new database.
 const BATCH_BYTES: usize = 32 << 20;
 
+/// Bytes written to the new database between flushes: sled holds what is
+/// not yet flushed in memory, so this bounds compaction's memory.
+const FLUSH_BYTES: usize = 256 << 20;
+
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompactReport {
@@ -138,6 +142,7 @@ pub fn compact_into(
         dst,
         batch: sled::Batch::default(),
         bytes: 0,
+        unflushed: 0,
     };
     let mut run: Option<RunStart> = None;
     let walked = crate::blocks::visit_raw(src, 1, |stored, block| -> Result<bool, StoreError> {
@@ -245,6 +250,7 @@ struct Output<'a> {
     dst: &'a sled::Tree,
     batch: sled::Batch,
     bytes: usize,
+    unflushed: usize,
 }
 
 impl Output<'_> {
@@ -259,7 +265,12 @@ impl Output<'_> {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         self.dst.apply_batch(std::mem::take(&mut self.batch))?;
+        self.unflushed += self.bytes;
         self.bytes = 0;
+        if self.unflushed >= FLUSH_BYTES {
+            self.dst.flush()?;
+            self.unflushed = 0;
+        }
         Ok(())
     }
 }
