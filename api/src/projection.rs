@@ -569,64 +569,6 @@ fn compare(st: &ProjState, world: &World) -> Vec<Check> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use trove_engine::{ClueDef, GameEvent};
-
-    fn ev(p: &str, clue: &str) -> Record {
-        Record::Event(GameEvent {
-            player: p.into(),
-            hunt: "h".into(),
-            kind: EventKind::ClueFound { clue: clue.into() },
-        })
-    }
-
-    #[test]
-    fn ranks_by_score_then_first_to_reach() {
-        let mut st = ProjState::default();
-        let def = HuntDef {
-            id: "h".into(),
-            name: "h".into(),
-            opens_at: None,
-            closes_at: None,
-            clues: vec![
-                ClueDef {
-                    id: "a".into(),
-                    points: 10,
-                },
-                ClueDef {
-                    id: "b".into(),
-                    points: 5,
-                },
-            ],
-            products: vec![],
-        };
-        let recs = [
-            Record::HuntDefined(def),
-            ev("p1", "a"),
-            ev("p2", "a"),
-            ev("p2", "a"),
-            ev("p3", "b"),
-        ];
-        for (i, r) in recs.iter().enumerate() {
-            st.apply(i as Seq + 1, r).unwrap();
-        }
-        let h = &st.hunts["h"];
-        let order: Vec<(&str, u64)> = h.ranking.iter().map(|k| (&*k.player, k.score.0)).collect();
-        assert_eq!(order, vec![("p1", 10), ("p2", 10), ("p3", 5)]);
-        let board = Board {
-            version: 1,
-            entries: h.ranking.iter().map(|k| (k.player.clone(), k.score.0)).collect(),
-            index: OnceLock::new(),
-        };
-        let around: Vec<usize> = board.query(2, Some("p3")).iter().map(|e| e.0).collect();
-        assert_eq!(around, vec![2, 3]);
-        assert!(board.query(2, Some("nobody")).is_empty());
-        assert!(st.apply(9, &ev("p1", "b")).is_err());
-    }
-}
-
 /// The projection checkpoint in the data folder.
 pub const CHECKPOINT_FILE: &str = "leaderboard.proj";
 const CHECKPOINT_MAGIC: &[u8; 4] = b"TRVL";
@@ -703,4 +645,62 @@ fn load_checkpoint(path: &Path, store: &Store) -> Result<Option<ProjState>, Stri
         return Err("leaderboard checkpoint header and state disagree".into());
     }
     Ok(Some(st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trove_engine::{ClueDef, GameEvent};
+
+    fn ev(p: &str, clue: &str) -> Record {
+        Record::Event(GameEvent {
+            player: p.into(),
+            hunt: "h".into(),
+            kind: EventKind::ClueFound { clue: clue.into() },
+        })
+    }
+
+    #[test]
+    fn ranks_by_score_then_first_to_reach() {
+        let mut st = ProjState::default();
+        let def = HuntDef {
+            id: "h".into(),
+            name: "h".into(),
+            opens_at: None,
+            closes_at: None,
+            clues: vec![
+                ClueDef {
+                    id: "a".into(),
+                    points: 10,
+                },
+                ClueDef {
+                    id: "b".into(),
+                    points: 5,
+                },
+            ],
+            products: vec![],
+        };
+        let recs = [
+            Record::HuntDefined(def),
+            ev("p1", "a"),
+            ev("p2", "a"),
+            ev("p2", "a"),
+            ev("p3", "b"),
+        ];
+        for (i, r) in recs.iter().enumerate() {
+            st.apply(i as Seq + 1, r).unwrap();
+        }
+        let h = &st.hunts["h"];
+        let order: Vec<(&str, u64)> = h.ranking.iter().map(|k| (&*k.player, k.score.0)).collect();
+        assert_eq!(order, vec![("p1", 10), ("p2", 10), ("p3", 5)]);
+        let board = Board {
+            version: 1,
+            entries: h.ranking.iter().map(|k| (k.player.clone(), k.score.0)).collect(),
+            index: OnceLock::new(),
+        };
+        let around: Vec<usize> = board.query(2, Some("p3")).iter().map(|e| e.0).collect();
+        assert_eq!(around, vec![2, 3]);
+        assert!(board.query(2, Some("nobody")).is_empty());
+        assert!(st.apply(9, &ev("p1", "b")).is_err());
+    }
 }

@@ -277,14 +277,12 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         ms = started.elapsed().as_millis() as u64,
         "leaderboard projection built"
     );
-    let mut tasks = Vec::new();
-    tasks.push(actix_web::rt::spawn(readiness_task(state.clone(), core.clone())));
-    tasks.push(actix_web::rt::spawn(projection_task(projection.clone())));
-    tasks.push(actix_web::rt::spawn(snapshot_task(
-        core.clone(),
-        settings.snapshot_interval,
-    )));
-    tasks.push(actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)));
+    let tasks = vec![
+        actix_web::rt::spawn(readiness_task(state.clone(), core.clone())),
+        actix_web::rt::spawn(projection_task(projection.clone())),
+        actix_web::rt::spawn(snapshot_task(core.clone(), settings.snapshot_interval)),
+        actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)),
+    ];
 
     let which = signal.await.unwrap_or("signal");
     tracing::info!(signal = which, "shutting down: finishing requests in flight");
