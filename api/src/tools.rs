@@ -375,6 +375,15 @@ pub fn compact(args: CompactArgs) -> anyhow::Result<i32> {
         eprintln!("compact: interrupted; the journal is unchanged (the partial copy was removed)");
         return Ok(EXIT_INTERRUPTED);
     }
+    if r.blocks == 0 {
+        println!(
+            "nothing to compact: {}",
+            r.stopped_by.as_deref().unwrap_or("no eligible block")
+        );
+        println!("compact: ok in {:.2} s", started.elapsed().as_secs_f64());
+        let _ = std::io::stdout().flush();
+        return Ok(0);
+    }
     println!(
         "copied {} blocks: compacted {} in {} runs, already compacted {}, kept whole {} (they define a hunt)",
         r.blocks, r.blocks_compacted, r.runs, r.blocks_already_compacted, r.blocks_with_hunt_definitions

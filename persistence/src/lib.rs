@@ -904,6 +904,14 @@ impl Archive {
         progress: &mut dyn FnMut(Seq),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<retention::CompactReport, StoreError> {
+        if !retention::has_work(&self.tree, bound, cutoff)? {
+            return Ok(retention::CompactReport {
+                cutoff,
+                bound,
+                stopped_by: Some("no block is old enough, within the bound and still holding telemetry".into()),
+                ..retention::CompactReport::default()
+            });
+        }
         let next = self.dir.join(NEXT_JOURNAL_DIR);
         if next.exists() {
             std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;

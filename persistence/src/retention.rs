@@ -119,6 +119,27 @@ struct Compacted<'a> {
     events: Vec<(&'a str, &'a str, Seq, bool)>,
 }
 
+/// Whether any block of `src` is eligible: old enough, within the bound, not
+/// compacted yet, holding telemetry. Reads blocks up to the first that is
+/// too new, writes nothing: the copy is skipped when there is nothing to do.
+/// (A block whose telemetry sits next to a hunt definition counts as work
+/// here and is then left whole; the copy finds nothing and is discarded.)
+pub fn has_work(src: &sled::Tree, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
+    let mut found = false;
+    let walked = crate::blocks::visit_raw(src, 1, |_, block| -> Result<bool, StoreError> {
+        if block.committed_at >= cutoff || block.last_seq() > bound {
+            return Ok(false);
+        }
+        found = block.compacted.is_none() && block.raw_records().any(|r| r.is_ok_and(|r| r.telemetry));
+        Ok(!found)
+    });
+    match walked {
+        Ok(()) => Ok(found),
+        Err(Ok(e)) => Err(e),
+        Err(Err(damage)) => Err(StoreError::Damaged(damage)),
+    }
+}
+
 /// Copies every block of `src` into `dst` (an empty tree), compacting the
 /// telemetry of blocks that end at or before `bound` and were committed
 /// before `cutoff`. `progress` gets the last sequence copied now and then;
