@@ -339,14 +339,6 @@ pub trait BlockSource {
     ) -> Result<(), ExportError>;
 }
 
-fn walk_result(r: Result<(), Result<ExportError, JournalDamage>>) -> Result<(), ExportError> {
-    match r {
-        Ok(()) => Ok(()),
-        Err(Ok(e)) => Err(e),
-        Err(Err(d)) => Err(ExportError::Damaged(d)),
-    }
-}
-
 impl BlockSource for Archive {
     fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
         Archive::first_seq_at(self, at)
@@ -356,7 +348,7 @@ impl BlockSource for Archive {
         from: Seq,
         visit: &mut dyn FnMut(&Block<'_>) -> Result<bool, ExportError>,
     ) -> Result<(), ExportError> {
-        walk_result(self.blocks(from, visit))
+        trove_persistence::scan::flatten(self.blocks(from, visit))
     }
 }
 
@@ -369,7 +361,7 @@ impl BlockSource for Store {
         from: Seq,
         visit: &mut dyn FnMut(&Block<'_>) -> Result<bool, ExportError>,
     ) -> Result<(), ExportError> {
-        walk_result(self.blocks(from, visit))
+        trove_persistence::scan::flatten(self.blocks(from, visit))
     }
 }
 

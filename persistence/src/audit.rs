@@ -273,11 +273,7 @@ pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::
         }
         Ok::<(), crate::StoreError>(())
     });
-    match result {
-        Ok(_) => {}
-        Err(Ok(e)) => return Err(e),
-        Err(Err(d)) => return Err(d.into()),
-    }
+    crate::scan::flatten(result)?;
     if let Some(p) = pending.take() {
         flush(p, &mut projector)?;
     }

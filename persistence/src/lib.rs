@@ -369,13 +369,18 @@ impl From<scan::Entry<'_>> for Item {
 }
 
 impl Item {
-    /// Applies this entry at `seq` to a replayed state.
-    pub fn replay(&self, world: &mut World, seq: Seq) -> Result<(), ReplayError> {
+    /// The same entry, borrowed.
+    pub fn as_entry(&self) -> scan::Entry<'_> {
         match self {
-            Item::Record(r) => world.apply(seq, r),
-            Item::Removed { first } => world.skip_removed(*first, seq),
-            Item::RemovedTelemetry { players, .. } => world.apply_removed_telemetry(seq, players),
+            Item::Record(r) => scan::Entry::Record(r.view()),
+            Item::Removed { first } => scan::Entry::Removed { first: *first },
+            Item::RemovedTelemetry { hunts, players } => scan::Entry::RemovedTelemetry { hunts, players },
         }
+    }
+
+    /// Applies this entry at `seq` to a replayed state (see [`scan::replay`]).
+    pub fn replay(&self, world: &mut World, seq: Seq) -> Result<(), ReplayError> {
+        scan::replay(world, seq, self.as_entry())
     }
 }
 

@@ -133,11 +133,8 @@ pub fn has_work(src: &sled::Tree, bound: Seq, cutoff: Millis) -> Result<bool, St
         found = block.compacted.is_none() && block.raw_records().any(|r| r.is_ok_and(|r| r.telemetry));
         Ok(!found)
     });
-    match walked {
-        Ok(()) => Ok(found),
-        Err(Ok(e)) => Err(e),
-        Err(Err(damage)) => Err(StoreError::Damaged(damage)),
-    }
+    crate::scan::flatten(walked)?;
+    Ok(found)
 }
 
 /// Copies every block of `src` into `dst` (an empty tree), compacting the
@@ -254,11 +251,7 @@ pub fn compact_into(
         }
         Ok(true)
     });
-    match walked {
-        Ok(()) => {}
-        Err(Ok(e)) => return Err(e),
-        Err(Err(damage)) => return Err(StoreError::Damaged(damage)),
-    }
+    crate::scan::flatten(walked)?;
     if !report.interrupted {
         close_run(&mut run, now, &mut out, &mut report)?;
         out.flush()?;

@@ -185,6 +185,13 @@ pub(crate) fn block_entries<E>(
     Ok(())
 }
 
+/// The result of a walk whose visitor fails with `E`, with damage turned
+/// into an `E` too (the walks return damage and the visitor's own errors
+/// apart, as `Err(Err(damage))` and `Err(Ok(e))`).
+pub fn flatten<T, E: From<JournalDamage>>(walked: Result<T, Result<E, JournalDamage>>) -> Result<T, E> {
+    walked.map_err(|e| e.unwrap_or_else(E::from))
+}
+
 /// Applies one entry to a replayed state.
 pub fn replay(world: &mut World, seq: Seq, entry: Entry<'_>) -> Result<(), ReplayError> {
     match entry {
