@@ -18,7 +18,6 @@ use crate::harness::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// One journal record as the test sent it.
@@ -31,25 +30,6 @@ struct Sent {
     player: Option<String>,
     record_type: &'static str,
     phase_b: bool,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn trove(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_trove"))
-        .args(args)
-        .env_remove("TROVE_DATA")
-        .output()
-        .expect("run trove");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 fn now_ms() -> i64 {

@@ -373,3 +373,26 @@ pub fn claim(claim_id: &str, player: &str, hunt: &str, sku: &str) -> Value {
 pub fn clue(player: &str, hunt: &str, clue: &str) -> Value {
     json!({"player": player, "hunt": hunt, "type": "clue_found", "clue": clue})
 }
+
+/// What an offline `trove` command printed, and its exit status.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs an offline `trove` command (export, verify, compact, ...) to its end,
+/// without the environment variables that would change its defaults.
+pub fn trove(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_trove"))
+        .args(args)
+        .env_remove("TROVE_DATA")
+        .env_remove("TROVE_RETENTION")
+        .output()
+        .expect("run trove");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -13,28 +13,7 @@
 use crate::harness::*;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn trove(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_trove"))
-        .args(args)
-        .env_remove("TROVE_DATA")
-        .env_remove("TROVE_RETENTION")
-        .output()
-        .expect("run trove");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn lines(text: &str) -> Vec<Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()

@@ -60,11 +60,8 @@ fn claim(step: u32) -> ClaimRequest {
     }
 }
 
-/// A journal whose first `STEPS` seconds are 30 days old, then a snapshot,
-/// then a few more (recent) seconds. Returns the clock's start.
-fn build(dir: &Path) -> Millis {
-    let t0 = SystemClock.now_ms() - 30 * DAY;
-    let clock = Arc::new(ManualClock::new(t0));
+/// An engine on `dir` whose journal and engine both read `clock`.
+fn open_on_clock(dir: &Path, clock: &Arc<ManualClock>) -> (Engine, Store) {
     let options = StoreOptions {
         clock: clock.clone(),
         ..StoreOptions::default()
@@ -73,8 +70,17 @@ fn build(dir: &Path) -> Millis {
         clock: clock.clone(),
         ..EngineConfig::default()
     };
+    let (engine, store, _) = open_engine(dir, options, config).unwrap();
+    (engine, store)
+}
+
+/// A journal whose first `STEPS` seconds are 30 days old, then a snapshot,
+/// then a few more (recent) seconds. Returns the clock's start.
+fn build(dir: &Path) -> Millis {
+    let t0 = SystemClock.now_ms() - 30 * DAY;
+    let clock = Arc::new(ManualClock::new(t0));
     actix::System::new().block_on(async {
-        let (engine, store, _) = open_engine(dir, options, config).unwrap();
+        let (engine, store) = open_on_clock(dir, &clock);
         engine.define_hunt(hunt("h1")).await.unwrap();
         for step in 0..STEPS {
             clock.advance(1000);
@@ -524,15 +530,7 @@ fn a_killed_compaction_leaves_one_whole_journal() {
     let t0 = SystemClock.now_ms() - 30 * DAY;
     let clock = Arc::new(ManualClock::new(t0));
     actix::System::new().block_on(async {
-        let options = StoreOptions {
-            clock: clock.clone(),
-            ..StoreOptions::default()
-        };
-        let config = EngineConfig {
-            clock: clock.clone(),
-            ..EngineConfig::default()
-        };
-        let (engine, store, _) = open_engine(&pristine, options, config).unwrap();
+        let (engine, store) = open_on_clock(&pristine, &clock);
         engine.define_hunt(hunt("h1")).await.unwrap();
         for step in 0..600u32 {
             clock.advance(100);
