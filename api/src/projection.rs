@@ -577,11 +577,15 @@ const CHECKPOINT_MAGIC: &[u8; 4] = b"TRVL";
 /// has one that looks usable: the projection will read the journal after it,
 /// so retention must not compact past it.
 pub fn checkpoint_seq(dir: &Path) -> Option<Seq> {
-    let bytes = std::fs::read(dir.join(CHECKPOINT_FILE)).ok()?;
+    checkpoint_header_seq(&std::fs::read(dir.join(CHECKPOINT_FILE)).ok()?).ok()
+}
+
+/// The sequence in a checkpoint's header, if the header is one.
+fn checkpoint_header_seq(bytes: &[u8]) -> Result<Seq, String> {
     if bytes.len() < 76 || &bytes[..4] != CHECKPOINT_MAGIC {
-        return None;
+        return Err("leaderboard checkpoint is damaged".into());
     }
-    Some(u64::from_le_bytes(bytes[4..12].try_into().ok()?))
+    Ok(u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes")))
 }
 
 /// The hash of the journal block holding `seq` (zeros for 0).
@@ -626,10 +630,7 @@ fn load_checkpoint(path: &Path, store: &Store) -> Result<Option<ProjState>, Stri
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("read {}: {e}", path.display())),
     };
-    if bytes.len() < 76 || &bytes[..4] != CHECKPOINT_MAGIC {
-        return Err("leaderboard checkpoint is damaged".into());
-    }
-    let seq = u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
+    let seq = checkpoint_header_seq(&bytes)?;
     let payload = &bytes[76..];
     if blake3::hash(payload).as_bytes() != &bytes[44..76] {
         return Err("leaderboard checkpoint fails its checksum".into());

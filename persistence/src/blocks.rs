@@ -110,7 +110,7 @@ pub fn scan_pipelined<E>(
     mut visit: impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     enum Item {
-        Block(sled::IVec),
+        Block(Seq, sled::IVec),
         End(Result<JournalEnd, JournalDamage>),
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
@@ -123,7 +123,7 @@ pub fn scan_pipelined<E>(
             };
             struct Gone;
             let walked = visit_raw(tree, 1, |bytes, block| {
-                tx.send(Item::Block(bytes.clone())).map_err(|_| Gone)?;
+                tx.send(Item::Block(block.first_seq, bytes.clone())).map_err(|_| Gone)?;
                 end = JournalEnd {
                     last_seq: block.last_seq(),
                     last_hash: block.hash,
@@ -138,17 +138,13 @@ pub fn scan_pipelined<E>(
             };
         });
         for item in rx {
-            let bytes = match item {
-                Item::Block(bytes) => bytes,
+            let (first_seq, bytes) = match item {
+                Item::Block(first_seq, bytes) => (first_seq, bytes),
                 Item::End(end) => return end.map_err(Err),
             };
             // Checked by the reader: only the fields are read here.
-            let block = codec::decode_checked_block(&bytes).map_err(|reason| {
-                Err(JournalDamage::CorruptBlock {
-                    first_seq: codec::seq_of_key(&bytes[8..16]).unwrap_or(0),
-                    reason,
-                })
-            })?;
+            let block = codec::decode_checked_block(&bytes)
+                .map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
             block_entries(&block, 0, false, &mut visit)?;
         }
         Err(Err(JournalDamage::Storage("journal reader stopped".into())))

@@ -201,7 +201,7 @@ pub fn compact_into(
                 if report.stopped_by.is_some() || block.compacted.is_some() {
                     close_run(&mut run, now, &mut out, &mut report)?;
                 }
-                out.put(block.first_seq, stored.to_vec())?;
+                out.put(block.first_seq, stored.clone())?;
             }
             Some(c) => {
                 report.blocks_compacted += 1;
@@ -268,7 +268,10 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
-    fn put(&mut self, first_seq: Seq, value: Vec<u8>) -> Result<(), StoreError> {
+    /// Unchanged blocks are handed over as the `IVec` they were read as (a
+    /// reference count, not a copy of up to 256 KiB).
+    fn put(&mut self, first_seq: Seq, value: impl Into<sled::IVec>) -> Result<(), StoreError> {
+        let value = value.into();
         self.bytes += value.len();
         self.batch.insert(&codec::key_of(first_seq), value);
         if self.bytes >= BATCH_BYTES {
