@@ -6,6 +6,7 @@ use crate::charts::{self, Line};
 use crate::html::{self, esc};
 use crate::inprocess::{run_in_process, RunOptions};
 use crate::observe::Check;
+use crate::report::write_files;
 use crate::report::{r4, Report, ScenarioSummary};
 use crate::scenario::Scenario;
 use crate::SimError;
@@ -431,23 +432,14 @@ impl McReport {
     }
 
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<String>> {
-        std::fs::create_dir_all(dir)?;
         let charts = self.charts();
-        let mut files = vec![
+        let files = vec![
             ("report.json".to_owned(), self.to_json()),
             ("summary.csv".to_owned(), self.summary_csv()),
             ("runs.csv".to_owned(), self.runs_csv()),
             ("report.html".to_owned(), self.html(&charts)),
         ];
-        for (name, svg) in &charts {
-            files.push((format!("{name}.svg"), svg.clone()));
-        }
-        let mut written = Vec::new();
-        for (name, text) in files {
-            std::fs::write(dir.join(&name), text)?;
-            written.push(name);
-        }
-        Ok(written)
+        write_files(dir, files, &charts)
     }
 
     pub fn summary_text(&self) -> String {

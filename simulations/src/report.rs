@@ -656,10 +656,9 @@ impl Report {
 
     /// Writes report.json, the CSV files, the charts and report.html into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<Vec<String>> {
-        std::fs::create_dir_all(dir)?;
         let charts = crate::charts::run_charts(self);
         let html = crate::html::run_page(self, &charts);
-        let mut files = vec![
+        let files = vec![
             ("report.json".to_owned(), self.to_json()),
             ("series.csv".to_owned(), self.series_csv()),
             ("products.csv".to_owned(), self.products_csv()),
@@ -667,15 +666,7 @@ impl Report {
             ("leaderboard.csv".to_owned(), self.leaderboard_csv()),
             ("report.html".to_owned(), html),
         ];
-        for (name, svg) in &charts {
-            files.push((format!("{name}.svg"), svg.clone()));
-        }
-        let mut written = Vec::new();
-        for (name, text) in files {
-            std::fs::write(dir.join(&name), text)?;
-            written.push(name);
-        }
-        Ok(written)
+        write_files(dir, files, &charts)
     }
 
     /// A few lines for the terminal.
@@ -762,4 +753,23 @@ pub fn fmt_secs(secs: u32) -> String {
     } else {
         format!("{s}s")
     }
+}
+
+/// Creates `dir` and writes `files` and the charts (`name.svg` each) into it;
+/// returns the file names written. Shared by single runs and Monte Carlo.
+pub(crate) fn write_files(
+    dir: &Path,
+    mut files: Vec<(String, String)>,
+    charts: &[(String, String)],
+) -> std::io::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    for (name, svg) in charts {
+        files.push((format!("{name}.svg"), svg.clone()));
+    }
+    let mut written = Vec::new();
+    for (name, text) in files {
+        std::fs::write(dir.join(&name), text)?;
+        written.push(name);
+    }
+    Ok(written)
 }
