@@ -170,16 +170,19 @@ pub fn run_charts(r: &Report) -> Vec<(String, String)> {
         line_chart("Stock over time", unit, "units left", &stock, 12),
     ));
 
-    let mut claims = vec![Line {
-        name: "granted".into(),
-        points: s.granted.iter().enumerate().map(|(i, v)| (end(i), *v as f64)).collect(),
-    }];
+    // One line per interval: point i at the end of interval i.
+    let series = |name: String, values: &mut dyn Iterator<Item = f64>| Line {
+        name,
+        points: values.enumerate().map(|(i, v)| (end(i), v)).collect(),
+    };
+
+    let mut claims = vec![series("granted".into(), &mut s.granted.iter().map(|v| *v as f64))];
     for rj in &s.rejected {
         if rj.values.iter().any(|v| *v > 0) {
-            claims.push(Line {
-                name: format!("rejected: {}", rj.name),
-                points: rj.values.iter().enumerate().map(|(i, v)| (end(i), *v as f64)).collect(),
-            });
+            claims.push(series(
+                format!("rejected: {}", rj.name),
+                &mut rj.values.iter().map(|v| *v as f64),
+            ));
         }
     }
     out.push((
@@ -193,55 +196,35 @@ pub fn run_charts(r: &Report) -> Vec<(String, String)> {
         ),
     ));
 
-    let load = vec![Line {
-        name: "events/s".into(),
-        points: s.events_per_sec.iter().enumerate().map(|(i, v)| (end(i), *v)).collect(),
-    }];
-    out.push((
-        "events".to_owned(),
-        line_chart("Events per second", unit, "events/s", &load, 0),
-    ));
-    let claims_rate = vec![Line {
-        name: "claims/s".into(),
-        points: s.claims_per_sec.iter().enumerate().map(|(i, v)| (end(i), *v)).collect(),
-    }];
-    out.push((
-        "claim-rate".to_owned(),
-        line_chart("Claim requests per second", unit, "claims/s", &claims_rate, 0),
-    ));
-
-    let players = vec![Line {
-        name: "active players".into(),
-        points: s
-            .active_players
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (end(i), *v as f64))
-            .collect(),
-    }];
-    out.push((
-        "players".to_owned(),
-        line_chart("Players in the hunt", unit, "players", &players, 0),
-    ));
-    let claimed = vec![Line {
-        name: "claimed".into(),
-        points: s
-            .claimed_share
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (end(i), v * 100.0))
-            .collect(),
-    }];
-    out.push((
-        "claimed-share".to_owned(),
-        line_chart(
-            "Share of arrived players holding a product",
-            unit,
-            "% of players",
-            &claimed,
-            0,
+    let single = [
+        (
+            "events",
+            "Events per second",
+            "events/s",
+            series("events/s".into(), &mut s.events_per_sec.iter().copied()),
         ),
-    ));
+        (
+            "claim-rate",
+            "Claim requests per second",
+            "claims/s",
+            series("claims/s".into(), &mut s.claims_per_sec.iter().copied()),
+        ),
+        (
+            "players",
+            "Players in the hunt",
+            "players",
+            series("active players".into(), &mut s.active_players.iter().map(|v| *v as f64)),
+        ),
+        (
+            "claimed-share",
+            "Share of arrived players holding a product",
+            "% of players",
+            series("claimed".into(), &mut s.claimed_share.iter().map(|v| v * 100.0)),
+        ),
+    ];
+    for (file, title, axis, line) in single {
+        out.push((file.to_owned(), line_chart(title, unit, axis, &[line], 0)));
+    }
 
     let bins: Vec<(f64, f64, f64)> = r
         .scores
