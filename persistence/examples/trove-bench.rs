@@ -1118,6 +1118,16 @@ async fn open(dir: &Path, o: &Opts) -> Result<(Engine, Rc<Store>), String> {
     Ok((engine, Rc::new(store)))
 }
 
+/// [`open`], then the benchmark hunt and its players (the events and claims
+/// scenarios start from there).
+async fn open_with_players(dir: &Path, o: &Opts) -> Result<(Engine, Rc<Store>, Rc<Names>), String> {
+    let (engine, store) = open(dir, o).await?;
+    engine.define_hunt(hunt_def(o)).await.map_err(|e| e.to_string())?;
+    let names = Names::new(o);
+    create_players(&engine, &names, o).await?;
+    Ok((engine, store, names))
+}
+
 fn store_options(o: &Opts) -> StoreOptions {
     StoreOptions {
         durability: if o.strict {
@@ -1172,10 +1182,7 @@ async fn scenario_events(o: Opts) -> Result<(), String> {
         o.duration,
         data.path.display()
     );
-    let (engine, store) = open(&data.path, &o).await?;
-    engine.define_hunt(hunt_def(&o)).await.map_err(|e| e.to_string())?;
-    let names = Names::new(&o);
-    create_players(&engine, &names, &o).await?;
+    let (engine, store, names) = open_with_players(&data.path, &o).await?;
 
     let stats = IngestStats::new();
     let win = Window::start(&engine, o.perf.as_deref());
@@ -1342,10 +1349,7 @@ async fn scenario_claims(o: Opts) -> Result<(), String> {
         o.duration,
         data.path.display()
     );
-    let (engine, store) = open(&data.path, &o).await?;
-    engine.define_hunt(hunt_def(&o)).await.map_err(|e| e.to_string())?;
-    let names = Names::new(&o);
-    create_players(&engine, &names, &o).await?;
+    let (engine, store, names) = open_with_players(&data.path, &o).await?;
 
     let ingest = IngestStats::new();
     let stop = Rc::new(Cell::new(false));
