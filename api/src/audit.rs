@@ -287,6 +287,20 @@ impl Filters {
         true
     }
 
+    /// Whether the filters select every record of a class (`k` kept, `t`
+    /// telemetry): only record types, and all of that class's.
+    fn selects_class(&self, class: u8) -> bool {
+        if self.hunt.is_some() || self.player.is_some() {
+            return false;
+        }
+        let need = if class == b't' {
+            TypeSet::CHECKIN | TypeSet::INTERACTION
+        } else {
+            TypeSet::CLAIM | TypeSet::CLUE_FOUND | TypeSet::HUNT_DEFINED | TypeSet::STOCK_ADDED
+        };
+        self.types.as_ref().is_none_or(|(_, t)| t.0 & need == need)
+    }
+
     fn time_ok(&self, at: Millis) -> bool {
         self.from.as_ref().is_none_or(|(_, f)| at >= *f) && self.to.as_ref().is_none_or(|(_, t)| at < *t)
     }
@@ -583,28 +597,44 @@ struct BlockProof<'a> {
 }
 
 fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, proof: Option<BlockProof<'_>>) {
+    let compacted = b.compacted.as_ref().map(|c| (b.count - c.kept, &c.telemetry_root));
+    block_line_of(buf, &b.header(), &b.hash, at_text, compacted, proof);
+    buf.push(b'\n');
+}
+
+/// A block line (without the newline) from the header fields: what the
+/// export writes, and what verify regenerates to compare with what it reads.
+/// `compacted` is (records removed, telemetry root).
+fn block_line_of(
+    buf: &mut Vec<u8>,
+    h: &Header,
+    hash: &Hash,
+    at_text: &str,
+    compacted: Option<(u32, &Hash)>,
+    proof: Option<BlockProof<'_>>,
+) {
     buf.extend_from_slice(b"{\"type\":\"block\",\"first_seq\":");
-    push_u64(buf, b.first_seq);
+    push_u64(buf, h.first_seq);
     buf.extend_from_slice(b",\"count\":");
-    push_u64(buf, u64::from(b.count));
+    push_u64(buf, u64::from(h.count));
     buf.extend_from_slice(b",\"payload_len\":");
-    push_u64(buf, u64::from(b.payload_len));
+    push_u64(buf, u64::from(h.payload_len));
     buf.extend_from_slice(b",\"committed_at\":\"");
     buf.extend_from_slice(at_text.as_bytes());
     buf.extend_from_slice(b"\",\"committed_at_ms\":");
-    push_i64(buf, b.committed_at);
-    for (name, h) in [
-        ("prev_hash", &b.prev_hash),
-        ("leaf_root", &b.leaf_root),
-        ("payload_hash", &b.payload_hash),
-        ("hash", &b.hash),
+    push_i64(buf, h.committed_at);
+    for (name, v) in [
+        ("prev_hash", &h.prev_hash),
+        ("leaf_root", &h.leaf_root),
+        ("payload_hash", &h.payload_hash),
+        ("hash", hash),
     ] {
-        push_hash_field(buf, name, h);
+        push_hash_field(buf, name, v);
     }
-    if let Some(c) = &b.compacted {
+    if let Some((removed, telemetry_root)) = compacted {
         buf.extend_from_slice(b",\"removed\":");
-        push_u64(buf, u64::from(b.count - c.kept));
-        push_hash_field(buf, "telemetry_root", &c.telemetry_root);
+        push_u64(buf, u64::from(removed));
+        push_hash_field(buf, "telemetry_root", telemetry_root);
     }
     if let Some(proof) = proof {
         buf.extend_from_slice(b",\"classes\":\"");
@@ -628,7 +658,31 @@ fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, proof: Option<Blo
             buf.push(b']');
         }
     }
-    buf.extend_from_slice(b"}\n");
+    buf.push(b'}');
+}
+
+/// The header line (without the newline).
+fn header_line(buf: &mut Vec<u8>, filters: &Value, generated_at: &str) {
+    buf.extend_from_slice(
+        format!(
+            "{{\"type\":\"header\",\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"filters\":{filters},\"generated_at\":\"{generated_at}\"}}"
+        )
+        .as_bytes(),
+    );
+}
+
+/// The footer line (without the newline).
+fn footer_line(buf: &mut Vec<u8>, records: u64, blocks: u64, range: Option<(Seq, Seq)>, last_hash: Option<&Hash>) {
+    let opt = |v: Option<Seq>| v.map_or("null".to_string(), |s| s.to_string());
+    buf.extend_from_slice(
+        format!(
+            "{{\"type\":\"footer\",\"records\":{records},\"blocks\":{blocks},\"first_seq\":{},\"last_seq\":{},\"last_hash\":{}}}",
+            opt(range.map(|r| r.0)),
+            opt(range.map(|r| r.1)),
+            last_hash.map_or("null".to_string(), |h| format!("\"{}\"", hex(h)))
+        )
+        .as_bytes(),
+    );
 }
 
 fn push_hash_field(buf: &mut Vec<u8>, name: &str, h: &Hash) {
@@ -656,14 +710,8 @@ pub fn export(
     match format {
         Format::Jsonl => {
             // Written by hand to keep the documented key order.
-            buf.extend_from_slice(
-                format!(
-                    "{{\"type\":\"header\",\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"filters\":{},\"generated_at\":\"{}\"}}\n",
-                    filters.to_json(),
-                    format_ms(now_ms())
-                )
-                .as_bytes(),
-            );
+            header_line(&mut buf, &filters.to_json(), &format_ms(now_ms()));
+            buf.push(b'\n');
         }
         Format::Csv => {
             buf.extend_from_slice(CSV_COLUMNS.join(",").as_bytes());
@@ -761,18 +809,9 @@ pub fn export(
         })?;
     }
     if format == Format::Jsonl {
-        let opt = |v: Option<Seq>| v.map_or("null".to_string(), |s| s.to_string());
-        buf.extend_from_slice(
-            format!(
-                "{{\"type\":\"footer\",\"records\":{},\"blocks\":{},\"first_seq\":{},\"last_seq\":{},\"last_hash\":{}}}\n",
-                sum.records,
-                sum.blocks,
-                opt(sum.first_seq),
-                opt(sum.last_seq),
-                sum.last_hash.as_ref().map_or("null".to_string(), |h| format!("\"{}\"", hex(h)))
-            )
-            .as_bytes(),
-        );
+        let range = sum.first_seq.zip(sum.last_seq);
+        footer_line(&mut buf, sum.records, sum.blocks, range, sum.last_hash.as_ref());
+        buf.push(b'\n');
     }
     out.write_all(&buf)?;
     out.flush()?;
@@ -798,6 +837,7 @@ struct Line {
     format: Option<String>,
     version: Option<u64>,
     filters: Option<Value>,
+    generated_at: Option<String>,
     // block
     first_seq: Option<Seq>,
     count: Option<u32>,
@@ -909,11 +949,73 @@ fn record_of(l: Line) -> Result<Record, String> {
     })
 }
 
+/// A chain head an auditor recorded earlier: the hash of the block ending at
+/// `seq`, as `trove verify` prints it (`chain head: seq 7, block hash …`) and
+/// as an export's footer gives it (`last_seq`, `last_hash`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: Seq,
+    pub hash: Hash,
+}
+
+impl ChainHead {
+    /// `SEQ:HASH`, the hash as 64 hex digits.
+    pub fn parse(s: &str) -> Result<ChainHead, String> {
+        let (seq, hash) = s.trim().split_once(':').ok_or_else(|| {
+            format!("{s:?} is not SEQ:HASH (like 7:688ec99e…d2be, as trove verify prints the chain head)")
+        })?;
+        let seq = seq
+            .trim()
+            .parse::<Seq>()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| format!("{seq:?} is not a sequence number (1 or more)"))?;
+        let hash = hash.trim();
+        let hash = Some(hash)
+            .filter(|h| h.len() == 64)
+            .and_then(unhex)
+            .ok_or_else(|| format!("{hash:?} is not a block hash (64 hex digits)"))?;
+        Ok(ChainHead { seq, hash })
+    }
+}
+
+/// A problem found: (seq, stable code, what is wrong).
+type Problem = (Option<Seq>, &'static str, String);
+type LineResult = Result<(), Problem>;
+
+fn fail<T>(seq: Option<Seq>, code: &'static str, reason: impl Into<String>) -> Result<T, Problem> {
+    Err((seq, code, reason.into()))
+}
+
+/// Why a line that verify regenerated from what it proved differs from the
+/// line read: the first field added, missing or changed.
+fn canonical_diff(given: &str, want: &[u8], what: &str, source: &str) -> String {
+    let g = serde_json::from_str::<serde_json::Map<String, Value>>(given);
+    let w = serde_json::from_slice::<serde_json::Map<String, Value>>(want);
+    if let (Ok(g), Ok(w)) = (g, w) {
+        for (k, v) in &g {
+            match w.get(k) {
+                None => return format!("field {k:?} is not part of {what}: an added field, not covered by the proof"),
+                Some(x) if x != v => return format!("field {k:?} is {v}, but {source} gives {x}: the line was edited"),
+                Some(_) => {}
+            }
+        }
+        if let Some(k) = w.keys().find(|k| !g.contains_key(*k)) {
+            return format!("field {k:?} of {what} is missing");
+        }
+    }
+    format!(
+        "{what} is not byte for byte as trove writes it (field order, spacing or escapes differ): verify accepts export lines only exactly as exported"
+    )
+}
+
 /// The block being checked and the records seen in it.
 struct OpenBlock {
     line: u64,
     header: Header,
     hash: Hash,
+    /// `committed_at` as record lines of this block must spell it.
+    at_text: String,
     /// Per position: `k` kept, `t` telemetry, `-` removed by retention.
     classes: Option<Vec<u8>>,
     /// Of a compacted block: stands for its removed records.
@@ -922,6 +1024,8 @@ struct OpenBlock {
     leaves: Option<Vec<Option<Hash>>>,
     /// (line, seq, leaf, telemetry) of its records.
     seen: Vec<(u64, Seq, Hash, bool)>,
+    /// Whether a record seen defines a hunt.
+    defines_hunt: bool,
 }
 
 impl OpenBlock {
@@ -929,10 +1033,12 @@ impl OpenBlock {
         self.header.first_seq + u64::from(self.header.count) - 1
     }
 
+    fn class(&self, seq: Seq) -> Option<u8> {
+        self.classes.as_ref().map(|c| c[(seq - self.header.first_seq) as usize])
+    }
+
     fn is_removed(&self, seq: Seq) -> bool {
-        self.classes
-            .as_ref()
-            .is_some_and(|c| c[(seq - self.header.first_seq) as usize] == b'-')
+        self.class(seq) == Some(b'-')
     }
 
     /// The block's sequences the export can hold: all but the removed.
@@ -956,6 +1062,37 @@ impl OpenBlock {
             &self.telemetry_root.unwrap_or_else(|| telemetry.finish()),
         )
     }
+
+    /// Whether the block still holds telemetry and is known not to define a
+    /// hunt (every kept record of it was seen): retention would have
+    /// compacted it before any later block.
+    fn compactable_but_whole(&self) -> bool {
+        if self.removed > 0 || self.defines_hunt {
+            return false;
+        }
+        match &self.classes {
+            None => self.leaves.is_none() && self.seen.iter().any(|s| s.3),
+            Some(c) => {
+                let kept = c.iter().filter(|b| **b == b'k').count();
+                let kept_seen = self.seen.iter().filter(|s| !s.3).count();
+                c.contains(&b't') && kept == kept_seen
+            }
+        }
+    }
+}
+
+/// How the start of an export is anchored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Start {
+    /// No blocks.
+    #[default]
+    Empty,
+    /// The first block holds seq 1 and has a zero `prev_hash`.
+    Journal,
+    /// The first block holds `after_seq + 1`.
+    AfterSeq(Seq),
+    /// Not provable from the export (a `from` filter, `--no-proof`).
+    NotProven(&'static str),
 }
 
 /// The result of [`verify_export`].
@@ -971,12 +1108,15 @@ pub struct VerifyOutcome {
     pub filters: Value,
     /// Whether the export proves it holds every record of its range.
     pub complete: bool,
-    /// Telemetry records retention removed from the blocks of the export
-    /// (the chain proves where they were and how many).
+    pub start: Start,
+    /// The recorded chain head the export was checked against (and matched).
+    pub head: Option<ChainHead>,
+    /// Telemetry records absent from blocks marked compacted (the chain
+    /// proves where they were and how many).
     pub removed: u64,
     pub compacted_blocks: u64,
-    /// The first problem: (line, seq, reason).
-    pub problem: Option<(u64, Option<Seq>, String)>,
+    /// The first problem: (line, seq, stable code, reason).
+    pub problem: Option<(u64, Option<Seq>, &'static str, String)>,
 }
 
 impl VerifyOutcome {
@@ -984,52 +1124,103 @@ impl VerifyOutcome {
         self.problem.is_none()
     }
 
+    /// The stable code of the problem found (`record_missing`, …), if any.
+    pub fn code(&self) -> Option<&'static str> {
+        self.problem.as_ref().map(|p| p.2)
+    }
+
     /// The lines `trove audit verify` prints.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        match &self.problem {
-            Some((line, seq, reason)) => {
-                match seq {
-                    Some(seq) => s.push_str(&format!("line {line} (seq {seq}): {reason}\n")),
-                    None => s.push_str(&format!("line {line}: {reason}\n")),
-                }
-                s.push_str("verify: FAILED\n");
+        if let Some((line, seq, code, reason)) = &self.problem {
+            match seq {
+                Some(seq) => s.push_str(&format!("line {line} (seq {seq}): {reason}\n")),
+                None => s.push_str(&format!("line {line}: {reason}\n")),
             }
-            None => {
-                let range = match (self.first_seq, self.last_seq) {
-                    (Some(a), Some(b)) => format!("seq {a}..{b}"),
-                    _ => "no sequence range".into(),
-                };
+            s.push_str(&format!("verify: FAILED ({code})\n"));
+            return s;
+        }
+        let range = match (self.first_seq, self.last_seq) {
+            (Some(a), Some(b)) => format!("seq {a}..{b}"),
+            _ => "no sequence range".into(),
+        };
+        s.push_str(&format!(
+            "OK: {} records in {} blocks, {range}, intact\n",
+            self.records, self.blocks
+        ));
+        if let (Some(p), Some(h)) = (self.anchor_prev_hash, self.last_hash) {
+            s.push_str(&format!(
+                "chain: first block's prev_hash {} (block before seq {}), last block hash {} (through seq {})\n",
+                hex(&p),
+                self.first_seq.unwrap_or(0),
+                hex(&h),
+                self.last_seq.unwrap_or(0)
+            ));
+        }
+        let no_filters = self.filters.as_object().is_none_or(|m| m.is_empty());
+        s.push_str(&format!(
+            "filters: {} (every record shown matches them)\n",
+            if no_filters {
+                "none".to_string()
+            } else {
+                self.filters.to_string()
+            }
+        ));
+        match &self.start {
+            Start::Empty => {}
+            Start::Journal => s.push_str(
+                "start: the start of the journal (the first block holds seq 1 and has a zero prev_hash)\n",
+            ),
+            Start::AfterSeq(a) => s.push_str(&format!(
+                "start: the block holding seq {} (after_seq {a}): nothing after seq {a} is missing before it\n",
+                a + 1
+            )),
+            Start::NotProven(why) => s.push_str(&format!(
+                "start: not proven ({why}): blocks before seq {} could have been left out; check its first prev_hash against the block before it (an earlier export), or export with --after-seq\n",
+                self.first_seq.unwrap_or(0)
+            )),
+        }
+        match &self.head {
+            Some(h) => {
                 s.push_str(&format!(
-                    "OK: {} records in {} blocks, {range}, intact\n",
-                    self.records, self.blocks
+                    "head: the block ending at seq {} has the hash you recorded ({}): this export is the journal you recorded through seq {}",
+                    h.seq,
+                    hex(&h.hash),
+                    h.seq
                 ));
-                if let (Some(p), Some(h)) = (self.anchor_prev_hash, self.last_hash) {
-                    s.push_str(&format!(
-                        "chain: first block's prev_hash {} (block before seq {}), last block hash {} (through seq {})\n",
-                        hex(&p),
-                        self.first_seq.unwrap_or(0),
-                        hex(&h),
-                        self.last_seq.unwrap_or(0)
-                    ));
-                }
-                if self.removed > 0 {
-                    s.push_str(&format!(
-                        "retention: {} telemetry records were removed from {} compacted blocks; their blocks' hashes, counts and telemetry roots are intact\n",
-                        self.removed, self.compacted_blocks
-                    ));
-                }
-                if self.complete {
-                    s.push_str(
-                        "complete: every record of this range (within its time window) that the journal holds is present and authentic\n",
-                    );
-                } else {
-                    s.push_str(&format!(
-                        "filtered ({}): every record present is authentic and in place in the hash chain, but this export cannot prove that no other matching record was left out\n",
-                        self.filters
-                    ));
+                match self.last_seq {
+                    Some(b) if b > h.seq => s.push_str(&format!(
+                        "; seq {}..{b} is newer than that head (a cut after seq {} is not detectable)\n",
+                        h.seq + 1,
+                        h.seq
+                    )),
+                    _ => s.push('\n'),
                 }
             }
+            None => s.push_str(
+                "end: not proven: removing the last blocks (and rewriting the footer) is detectable only against a chain head recorded earlier: trove audit verify FILE --head SEQ:HASH\n",
+            ),
+        }
+        if self.removed > 0 {
+            s.push_str(&format!(
+                "retention: {} telemetry records were removed from {} compacted blocks; their blocks' hashes, counts and telemetry roots are intact (the chain proves they were checkins or interactions, how many and where, not their content, nor that retention rather than whoever made this file removed them; no claim, clue find, hunt definition or stock change can be hidden this way)\n",
+                self.removed, self.compacted_blocks
+            ));
+        }
+        if self.complete {
+            s.push_str(&format!(
+                "complete: every record of {range} (within its time window) is present and authentic{}\n",
+                if self.removed > 0 {
+                    ", but for the removed telemetry above"
+                } else {
+                    ""
+                }
+            ));
+        } else {
+            s.push_str(&format!(
+                "filtered ({}): every record present is authentic, in place in the hash chain and matches the filters, but this export cannot prove that no other matching record was left out\n",
+                self.filters
+            ));
         }
         s
     }
@@ -1042,13 +1233,18 @@ fn sniff_seq(line: &str) -> Option<Seq> {
     digits.parse().ok()
 }
 
-/// Checks an export read from `input` (JSONL): every block's hash and
-/// leaves, the chain between blocks, every record against its leaf, order,
-/// completeness where the filters allow it, and the footer. `progress` gets
-/// the bytes read so far.
-pub fn verify_export(mut input: impl BufRead, progress: &mut dyn FnMut(u64)) -> VerifyOutcome {
+/// Checks an export read from `input` (JSONL): every line exactly as the
+/// export writes it from what it proves, every block's hash and leaves, the
+/// chain between blocks, every record against its leaf and the filters,
+/// order, the start, completeness where the filters allow it, the footer,
+/// and, given `head`, the chain head an auditor recorded earlier.
+/// `progress` gets the bytes read so far.
+pub fn verify_export(mut input: impl BufRead, head: Option<ChainHead>, progress: &mut dyn FnMut(u64)) -> VerifyOutcome {
     let mut out = VerifyOutcome::default();
-    let mut v = Verifier::default();
+    let mut v = Verifier {
+        head,
+        ..Verifier::default()
+    };
     let mut line = String::new();
     let mut n = 0u64;
     let mut bytes = 0u64;
@@ -1058,7 +1254,7 @@ pub fn verify_export(mut input: impl BufRead, progress: &mut dyn FnMut(u64)) -> 
         let read = match input.read_line(&mut line) {
             Ok(r) => r,
             Err(e) => {
-                out.problem = Some((n + 1, None, format!("cannot read the export: {e}")));
+                out.problem = Some((n + 1, None, "unreadable", format!("cannot read the export: {e}")));
                 return out;
             }
         };
@@ -1070,39 +1266,42 @@ pub fn verify_export(mut input: impl BufRead, progress: &mut dyn FnMut(u64)) -> 
         if n.is_multiple_of(4096) {
             progress(bytes);
         }
-        let text = line.trim_end_matches(['\n', '\r']);
+        let text = line.strip_suffix('\n').unwrap_or(&line);
         if footer_seen {
-            if text.trim().is_empty() {
-                continue;
-            }
-            out.problem = Some((n, sniff_seq(text), "content after the footer".into()));
+            out.problem = Some((n, sniff_seq(text), "after_footer", "content after the footer".into()));
             return out;
         }
         if !line.ends_with('\n') {
             // The last line has no newline: the file was cut.
-            out.problem = Some((n, sniff_seq(text), "line cut short: the export is truncated".into()));
+            out.problem = Some((
+                n,
+                sniff_seq(text),
+                "truncated",
+                "line cut short: the export is truncated".into(),
+            ));
             return out;
         }
         let parsed: Line = match serde_json::from_str(text) {
             Ok(l) => l,
             Err(e) => {
-                out.problem = Some((n, sniff_seq(text), format!("not a valid export line: {e}")));
+                out.problem = Some((n, sniff_seq(text), "bad_line", format!("not a valid export line: {e}")));
                 return out;
             }
         };
-        if let Err((seq, reason)) = v.line(n, parsed, &mut out, &mut footer_seen) {
-            out.problem = Some((v.at_line.take().unwrap_or(n), seq, reason));
+        if let Err((seq, code, reason)) = v.line(n, text, parsed, &mut out, &mut footer_seen) {
+            out.problem = Some((v.at_line.take().unwrap_or(n), seq, code, reason));
             return out;
         }
     }
     progress(bytes);
     if n == 0 {
-        out.problem = Some((1, None, "empty file: not an export".into()));
+        out.problem = Some((1, None, "not_an_export", "empty file: not an export".into()));
     } else if !footer_seen {
         let seq = v.last_record_seq;
         out.problem = Some((
             n,
             seq,
+            "truncated",
             format!("truncated: the export ends at line {n} without its footer"),
         ));
     }
@@ -1113,9 +1312,15 @@ pub fn verify_export(mut input: impl BufRead, progress: &mut dyn FnMut(u64)) -> 
 struct Verifier {
     header: bool,
     filters: Filters,
+    filters_json: Value,
+    head: Option<ChainHead>,
+    head_found: bool,
     open: Option<OpenBlock>,
     /// (hash, next first_seq) of the last closed block.
     prev: Option<(Hash, Seq)>,
+    /// The last block that is first seen and still holds telemetry that
+    /// retention would have removed: (line, first, last).
+    whole_telemetry: Option<(u64, Seq, Seq)>,
     last_record_seq: Option<Seq>,
     records: u64,
     blocks: u64,
@@ -1123,72 +1328,95 @@ struct Verifier {
     compacted_blocks: u64,
     range: Option<(Seq, Seq)>,
     encode_buf: Vec<u8>,
+    line_buf: Vec<u8>,
     /// The line a problem is at, when not the line being read (found when a
     /// block is closed).
     at_line: Option<u64>,
 }
 
-type LineResult = Result<(), (Option<Seq>, String)>;
-
 impl Verifier {
-    fn line(&mut self, n: u64, l: Line, out: &mut VerifyOutcome, footer_seen: &mut bool) -> LineResult {
+    fn line(&mut self, n: u64, text: &str, l: Line, out: &mut VerifyOutcome, footer_seen: &mut bool) -> LineResult {
         if !self.header {
-            if l.line_type != "header" {
-                return Err((None, "the first line is not an export header".into()));
-            }
-            if l.format.as_deref() != Some(FORMAT_NAME) {
-                return Err((None, format!("format is not {FORMAT_NAME:?}")));
-            }
-            if l.version != Some(FORMAT_VERSION) {
-                return Err((None, format!("unsupported export version {:?}", l.version)));
-            }
-            let filters = l.filters.unwrap_or_else(|| json!({}));
-            self.filters = Filters::from_json(&filters).map_err(|e| (None, format!("header filters: {e}")))?;
-            out.filters = filters;
-            self.header = true;
-            return Ok(());
+            return self.header_line(text, l, out);
         }
         match l.line_type.as_str() {
-            "block" => self.block(n, l, out),
-            "record" => self.record(n, l),
+            "block" => self.block(n, text, l, out),
+            "record" => self.record(n, text, l),
             "footer" => {
                 self.close_block()?;
                 *footer_seen = true;
-                self.footer(l, out)
+                self.footer(text, l, out)
             }
-            "header" => Err((None, "a second header".into())),
-            other => Err((None, format!("unknown line type {other:?}"))),
+            "header" => fail(None, "bad_line", "a second header"),
+            other => fail(None, "bad_line", format!("unknown line type {other:?}")),
         }
     }
 
-    fn block(&mut self, n: u64, l: Line, out: &mut VerifyOutcome) -> LineResult {
+    fn header_line(&mut self, text: &str, l: Line, out: &mut VerifyOutcome) -> LineResult {
+        if l.line_type != "header" {
+            return fail(None, "not_an_export", "the first line is not an export header");
+        }
+        if l.format.as_deref() != Some(FORMAT_NAME) {
+            return fail(None, "not_an_export", format!("format is not {FORMAT_NAME:?}"));
+        }
+        if l.version != Some(FORMAT_VERSION) {
+            return fail(
+                None,
+                "bad_version",
+                format!("unsupported export version {:?}", l.version),
+            );
+        }
+        let filters = need(l.filters, "filters").map_err(|e| (None, "bad_line", e))?;
+        self.filters = Filters::from_json(&filters).map_err(|e| (None, "bad_line", format!("header filters: {e}")))?;
+        let generated_at = need(l.generated_at, "generated_at").map_err(|e| (None, "bad_line", e))?;
+        let at = parse_time(&generated_at).map_err(|e| (None, "bad_line", format!("generated_at: {e}")))?;
+        // The filters as the export would write them: unknown or respelled
+        // filters, and any other field, are rejected.
+        self.filters_json = self.filters.to_json();
+        self.line_buf.clear();
+        header_line(&mut self.line_buf, &self.filters_json, &format_ms(at));
+        if self.line_buf != text.as_bytes() {
+            return fail(
+                None,
+                "not_canonical",
+                canonical_diff(text, &self.line_buf, "the header", "the filters as parsed"),
+            );
+        }
+        out.filters = self.filters_json.clone();
+        self.header = true;
+        Ok(())
+    }
+
+    fn block(&mut self, n: u64, text: &str, l: Line, out: &mut VerifyOutcome) -> LineResult {
         self.close_block()?;
         let first_seq = l.first_seq;
-        let bad = |reason: String| (first_seq, reason);
-        let h = |v: Option<String>, name: &str| -> Result<Hash, (Option<Seq>, String)> {
-            let s = need(v, name).map_err(bad)?;
-            unhex(&s).ok_or_else(|| bad(format!("{name} is not 64 hex digits")))
+        let bad = |code: &'static str, reason: String| (first_seq, code, reason);
+        let h = |v: Option<String>, name: &str| -> Result<Hash, Problem> {
+            let s = need(v, name).map_err(|e| bad("bad_line", e))?;
+            unhex(&s).ok_or_else(|| bad("bad_line", format!("{name} is not 64 hex digits")))
         };
         let header = Header {
-            first_seq: need(l.first_seq, "first_seq").map_err(bad)?,
-            count: need(l.count, "count").map_err(bad)?,
-            payload_len: need(l.payload_len, "payload_len").map_err(bad)?,
-            committed_at: need(l.committed_at_ms, "committed_at_ms").map_err(bad)?,
+            first_seq: need(l.first_seq, "first_seq").map_err(|e| bad("bad_line", e))?,
+            count: need(l.count, "count").map_err(|e| bad("bad_line", e))?,
+            payload_len: need(l.payload_len, "payload_len").map_err(|e| bad("bad_line", e))?,
+            committed_at: need(l.committed_at_ms, "committed_at_ms").map_err(|e| bad("bad_line", e))?,
             prev_hash: h(l.prev_hash, "prev_hash")?,
             leaf_root: h(l.leaf_root, "leaf_root")?,
             payload_hash: h(l.payload_hash, "payload_hash")?,
         };
         let hash = h(l.hash, "hash")?;
         if header.count == 0 {
-            return Err(bad("block of 0 records".into()));
+            return Err(bad("bad_block", "block of 0 records".into()));
         }
         if header.hash() != hash {
             return Err(bad(
+                "block_altered",
                 "block hash does not match its header fields (the block line was altered)".into(),
             ));
         }
+        let last = header.first_seq + u64::from(header.count) - 1;
         let telemetry_root = match l.telemetry_root {
-            Some(t) => Some(unhex(&t).ok_or_else(|| bad("telemetry_root is not 64 hex digits".into()))?),
+            Some(t) => Some(unhex(&t).ok_or_else(|| bad("bad_line", "telemetry_root is not 64 hex digits".into()))?),
             None => None,
         };
         let removed = l.removed.unwrap_or(0);
@@ -1196,10 +1424,10 @@ impl Verifier {
             None => None,
             Some(c) => {
                 if c.len() != header.count as usize || !c.bytes().all(|b| matches!(b, b'k' | b't' | b'-')) {
-                    return Err(bad(format!(
-                        "classes must be {} characters of k, t and -",
-                        header.count
-                    )));
+                    return Err(bad(
+                        "bad_block",
+                        format!("classes must be {} characters of k, t and -", header.count),
+                    ));
                 }
                 Some(c.into_bytes())
             }
@@ -1209,30 +1437,48 @@ impl Verifier {
             // A compacted block.
             if removed == 0 || telemetry_root.is_none() || classes.is_none() {
                 return Err(bad(
+                    "bad_block",
                     "a compacted block needs removed, telemetry_root and classes together".into(),
                 ));
             }
             if dashes != removed as usize {
-                return Err(bad(format!(
-                    "block says {removed} records were removed but its classes mark {dashes}"
-                )));
+                return Err(bad(
+                    "bad_block",
+                    format!("block says {removed} records were removed but its classes mark {dashes}"),
+                ));
             }
             if classes.as_ref().is_some_and(|c| c.contains(&b't')) {
-                return Err(bad("a compacted block cannot still hold telemetry".into()));
+                return Err(bad("bad_block", "a compacted block cannot still hold telemetry".into()));
             }
+            if let Some((wl, wf, wlast)) = self.whole_telemetry {
+                // Retention compacts from the start of the journal and stops
+                // for good at the first block it leaves whole (only blocks
+                // that define a hunt are skipped).
+                return Err(bad(
+                    "compaction_impossible",
+                    format!(
+                        "block seq {}..{last} is marked compacted, but block seq {wf}..{wlast} (line {wl}) before it still holds its telemetry and defines no hunt: retention never compacts a block after one it left whole, so these records were removed by whoever made this file",
+                        header.first_seq
+                    ),
+                ));
+            }
+        } else if classes.is_some() && l.leaves.is_none() {
+            return Err(bad(
+                "bad_block",
+                "classes without leaves on a block that is not compacted".into(),
+            ));
         }
         let leaves = match l.leaves {
             None => None,
             Some(list) => {
                 let Some(classes) = &classes else {
-                    return Err(bad("leaves without classes".into()));
+                    return Err(bad("bad_block", "leaves without classes".into()));
                 };
                 if list.len() != header.count as usize {
-                    return Err(bad(format!(
-                        "block lists {} leaves for {} records",
-                        list.len(),
-                        header.count
-                    )));
+                    return Err(bad(
+                        "bad_block",
+                        format!("block lists {} leaves for {} records", list.len(), header.count),
+                    ));
                 }
                 let (mut kept, mut telemetry) = (codec::ClassRoot::default(), codec::ClassRoot::default());
                 let mut leaves = Vec::with_capacity(list.len());
@@ -1240,9 +1486,9 @@ impl Verifier {
                     let leaf = match (leaf, class) {
                         (None, b'-') => None,
                         (Some(l), b'k' | b't') => {
-                            Some(unhex(l).ok_or_else(|| bad("a leaf is not 64 hex digits".into()))?)
+                            Some(unhex(l).ok_or_else(|| bad("bad_line", "a leaf is not 64 hex digits".into()))?)
                         }
-                        _ => return Err(bad(format!("leaf {i} does not agree with its class"))),
+                        _ => return Err(bad("bad_block", format!("leaf {i} does not agree with its class"))),
                     };
                     match (leaf, class) {
                         (Some(l), b't') => telemetry.add(i as u32, &l),
@@ -1253,117 +1499,295 @@ impl Verifier {
                 }
                 let telemetry = telemetry_root.unwrap_or_else(|| telemetry.finish());
                 if codec::leaf_root(&kept.finish(), &telemetry) != header.leaf_root {
-                    return Err(bad("the block's leaves do not give its leaf_root".into()));
+                    return Err(bad(
+                        "record_altered",
+                        "the block's leaves do not give its leaf_root".into(),
+                    ));
                 }
                 Some(leaves)
             }
         };
+        // Every field of the line is one of these, as the export writes it.
+        let at_text = format_ms(header.committed_at);
+        self.line_buf.clear();
+        let proof = classes.as_ref().map(|c| BlockProof {
+            classes: std::str::from_utf8(c).expect("checked: k, t and -"),
+            leaves: leaves.as_deref(),
+        });
+        let compacted = telemetry_root.as_ref().map(|t| (removed, t));
+        block_line_of(&mut self.line_buf, &header, &hash, &at_text, compacted, proof);
+        if self.line_buf != text.as_bytes() {
+            return Err(bad(
+                "not_canonical",
+                canonical_diff(text, &self.line_buf, "a block line", "its header"),
+            ));
+        }
+        if header.first_seq == 1 && header.prev_hash != [0u8; 32] {
+            return Err(bad(
+                "chain_broken",
+                "the journal's first block (seq 1) must have a zero prev_hash".into(),
+            ));
+        }
+        if let Some((_, to)) = &self.filters.to {
+            if header.committed_at >= *to {
+                return Err(bad(
+                    "filter_mismatch",
+                    format!("block committed at {at_text}, at or after the export's to: an export stops before it"),
+                ));
+            }
+        }
+        if let Some(head) = self.head {
+            if last == head.seq {
+                if hash != head.hash {
+                    return Err(bad(
+                        "head_mismatch",
+                        format!(
+                            "the block ending at seq {} has hash {}, but the head you recorded has {}: the journal was rewritten at or before seq {}",
+                            head.seq,
+                            hex(&hash),
+                            hex(&head.hash),
+                            head.seq
+                        ),
+                    ));
+                }
+                self.head_found = true;
+            } else if header.first_seq <= head.seq && head.seq < last {
+                return Err(bad(
+                    "head_mismatch",
+                    format!(
+                        "the head you recorded is a block ending at seq {}, but here seq {} lies inside block seq {}..{last}: the journal was rewritten",
+                        head.seq, head.seq, header.first_seq
+                    ),
+                ));
+            } else if header.first_seq == head.seq + 1 {
+                if header.prev_hash != head.hash {
+                    return Err(bad(
+                        "head_mismatch",
+                        format!(
+                            "the block after seq {} has prev_hash {}, but the head you recorded has {}: the journal was rewritten at or before seq {}",
+                            head.seq,
+                            hex(&header.prev_hash),
+                            hex(&head.hash),
+                            head.seq
+                        ),
+                    ));
+                }
+                self.head_found = true;
+            }
+        }
         match self.prev {
             Some((prev_hash, next)) => {
                 if self.filters.no_proof {
                     // Blocks without matching records were left out: only order is checked.
                     if header.first_seq < next {
-                        return Err(bad(format!(
-                            "block starts at seq {} but the previous block ended at {}",
-                            header.first_seq,
-                            next - 1
-                        )));
+                        return Err(bad(
+                            "sequence_gap",
+                            format!(
+                                "block starts at seq {} but the previous block ended at {}",
+                                header.first_seq,
+                                next - 1
+                            ),
+                        ));
                     }
                     if header.first_seq == next && header.prev_hash != prev_hash {
                         return Err(bad(
-                            "hash chain broken: prev_hash is not the previous block's hash".into()
+                            "chain_broken",
+                            "hash chain broken: prev_hash is not the previous block's hash".into(),
                         ));
                     }
                 } else {
                     if header.first_seq != next {
-                        return Err(bad(format!(
-                            "sequence gap: expected a block starting at seq {next}, found {} (blocks missing, reordered or inserted)",
-                            header.first_seq
-                        )));
+                        return Err(bad(
+                            "sequence_gap",
+                            format!(
+                                "sequence gap: expected a block starting at seq {next}, found {} (blocks missing, reordered or inserted)",
+                                header.first_seq
+                            ),
+                        ));
                     }
                     if header.prev_hash != prev_hash {
                         return Err(bad(
-                            "hash chain broken: prev_hash is not the previous block's hash".into()
+                            "chain_broken",
+                            "hash chain broken: prev_hash is not the previous block's hash".into(),
                         ));
                     }
                 }
             }
-            None => out.anchor_prev_hash = Some(header.prev_hash),
+            None => {
+                out.anchor_prev_hash = Some(header.prev_hash);
+                out.start = self.start_of(&header)?;
+            }
         }
         self.open = Some(OpenBlock {
             line: n,
             header,
             hash,
+            at_text,
             classes,
             telemetry_root,
             removed,
             leaves,
             seen: Vec::new(),
+            defines_hunt: false,
         });
         Ok(())
     }
 
-    fn record(&mut self, n: u64, l: Line) -> LineResult {
+    /// Checks where the first block of the export starts.
+    fn start_of(&self, header: &Header) -> Result<Start, Problem> {
+        if self.filters.no_proof {
+            return Ok(Start::NotProven(
+                "--no-proof leaves out blocks without matching records",
+            ));
+        }
+        if !self.filters.time_ok(header.committed_at) {
+            return fail(
+                Some(header.first_seq),
+                "filter_mismatch",
+                "the first block was committed before the export's from: an export starts at the first block committed at or after it",
+            );
+        }
+        if self.filters.from.is_some() {
+            return Ok(Start::NotProven(
+                "a from filter: the block before the first is not in the export",
+            ));
+        }
+        let want = self.filters.after_seq.map_or(1, |s| s + 1);
+        let last = header.first_seq + u64::from(header.count) - 1;
+        if header.first_seq > want {
+            let rule = match self.filters.after_seq {
+                None => "it has no after_seq filter, so its first block must hold seq 1".to_string(),
+                Some(s) => format!("its after_seq is {s}, so its first block must hold seq {want}"),
+            };
+            return fail(
+                Some(header.first_seq),
+                "start_missing",
+                format!(
+                    "the export starts at seq {}, but {rule}: records {want}..{} were removed from its start",
+                    header.first_seq,
+                    header.first_seq - 1
+                ),
+            );
+        }
+        if last < want {
+            return fail(
+                Some(header.first_seq),
+                "filter_mismatch",
+                "block lies outside the export's sequence filters",
+            );
+        }
+        Ok(match self.filters.after_seq {
+            None | Some(0) => Start::Journal,
+            Some(s) => Start::AfterSeq(s),
+        })
+    }
+
+    fn record(&mut self, n: u64, text: &str, l: Line) -> LineResult {
         let seq = l.seq;
         let Some(b) = self.open.as_mut() else {
-            return Err((seq, "a record before any block line".into()));
+            return fail(seq, "record_misplaced", "a record before any block line");
         };
-        let seq = need(seq, "seq").map_err(|e| (None, e))?;
+        let seq = need(seq, "seq").map_err(|e| (None, "bad_line", e))?;
         let (first, last) = (b.header.first_seq, b.last());
         if seq < first || seq > last {
-            return Err((
+            return fail(
                 Some(seq),
+                "record_misplaced",
                 format!("record outside its block (seq {first}..{last}): records reordered or moved"),
-            ));
+            );
         }
         if let Some(&(_, prev, _, _)) = b.seen.last() {
             if seq <= prev {
-                return Err((
+                return fail(
                     Some(seq),
+                    "record_misplaced",
                     format!("seq {seq} after seq {prev}: records out of order or duplicated"),
-                ));
+                );
             }
         }
         if b.is_removed(seq) {
-            return Err((
+            return fail(
                 Some(seq),
+                "record_misplaced",
                 format!("record {seq} is where its block says retention removed a record"),
-            ));
+            );
         }
         if b.leaves.is_none() {
             // A whole block: its records must all be here, in order.
             let after = b.seen.last().map_or(first, |s| s.1 + 1);
             let expected = (after..=last).find(|s| !b.is_removed(*s)).unwrap_or(last + 1);
             if seq != expected {
-                return Err((
+                return fail(
                     Some(expected),
+                    "record_missing",
                     format!("record {expected} is missing or out of order: found seq {seq} in its place"),
-                ));
+                );
             }
         }
-        if l.committed_at_ms.is_some_and(|t| t != b.header.committed_at) {
-            return Err((Some(seq), "committed_at differs from its block's".into()));
-        }
-        let record = record_of(l).map_err(|e| (Some(seq), e))?;
+        let record = record_of(l).map_err(|e| (Some(seq), "bad_line", e))?;
         self.encode_buf.clear();
-        codec::encode_record(&record, &mut self.encode_buf).map_err(|e| (Some(seq), e.to_string()))?;
+        codec::encode_record(&record, &mut self.encode_buf).map_err(|e| (Some(seq), "bad_line", e.to_string()))?;
         let leaf = codec::leaf_hash(&self.encode_buf[4..]);
         let telemetry = record.is_telemetry();
-        if let Some(classes) = &b.classes {
-            if classes[(seq - first) as usize] != if telemetry { b't' } else { b'k' } {
-                return Err((
+        if let Some(class) = b.class(seq) {
+            if class != if telemetry { b't' } else { b'k' } {
+                return fail(
                     Some(seq),
-                    "record's type does not match its class in the block: its content was altered".into(),
-                ));
+                    "record_altered",
+                    "record's type does not match its class in the block: its content was altered",
+                );
             }
         }
         if let Some(leaves) = &b.leaves {
             if leaves[(seq - first) as usize] != Some(leaf) {
-                return Err((
+                return fail(
                     Some(seq),
-                    "record does not match its leaf hash in the block: its content was altered".into(),
-                ));
+                    "record_altered",
+                    "record does not match its leaf hash in the block: its content was altered",
+                );
             }
+        }
+        let view = record.view();
+        let f = &self.filters;
+        let in_seq = f.after_seq.is_none_or(|a| seq > a) && f.until_seq.is_none_or(|u| seq <= u);
+        if !in_seq || !f.time_ok(b.header.committed_at) || !f.matches(&view) {
+            return fail(
+                Some(seq),
+                "filter_mismatch",
+                format!(
+                    "record {seq} ({}) does not match the export's filters {}: an export holds only matching records (its header's filters were edited?)",
+                    type_name(&view),
+                    self.filters_json
+                ),
+            );
+        }
+        // Every field of the line as the export writes it from this record
+        // and its block: nothing a reader sees escapes the proof.
+        self.line_buf.clear();
+        jsonl_record(&mut self.line_buf, seq, &b.at_text, b.header.committed_at, &view);
+        if self.line_buf != text.as_bytes() {
+            return fail(
+                Some(seq),
+                "not_canonical",
+                canonical_diff(
+                    text,
+                    &self.line_buf,
+                    &format!("a {} record line", type_name(&view)),
+                    "the proven record with its block's commit time",
+                ),
+            );
+        }
+        if matches!(record, Record::HuntDefined(_)) {
+            if b.removed > 0 {
+                return fail(
+                    Some(seq),
+                    "compaction_impossible",
+                    format!(
+                        "block seq {first}..{last} is marked compacted but defines a hunt: retention never compacts such a block"
+                    ),
+                );
+            }
+            b.defines_hunt = true;
         }
         b.seen.push((n, seq, leaf, telemetry));
         self.records += 1;
@@ -1382,25 +1806,27 @@ impl Verifier {
                 let present = b.present(first, last);
                 let missing = present.get(b.seen.len()).copied().unwrap_or(last);
                 self.at_line = Some(b.seen.last().map_or(b.line, |s| s.0) + 1);
-                return Err((
+                return fail(
                     Some(missing),
+                    "record_missing",
                     format!(
                         "block seq {first}..{last} (line {}) holds {held} records but the export holds {}: record {missing} is missing",
                         b.line,
                         b.seen.len()
                     ),
-                ));
+                );
             }
             if b.root_of_seen() != b.header.leaf_root {
                 self.at_line = Some(b.seen.first().map_or(b.line, |s| s.0));
-                return Err((
+                return fail(
                     Some(first),
+                    "record_altered",
                     format!(
                         "the records of block seq {first}..{last} (lines {}..{}) do not give its leaf_root: one of them was altered",
                         b.seen.first().map_or(b.line, |s| s.0),
                         b.seen.last().map_or(b.line, |s| s.0)
                     ),
-                ));
+                );
             }
         }
         // The range this block contributes, and completeness where provable.
@@ -1408,14 +1834,15 @@ impl Verifier {
         let hi = last.min(self.filters.until_seq.unwrap_or(Seq::MAX));
         if lo > hi {
             self.at_line = Some(b.line);
-            return Err((Some(first), "block lies outside the export's sequence filters".into()));
+            return fail(
+                Some(first),
+                "filter_mismatch",
+                "block lies outside the export's sequence filters",
+            );
         }
+        let time_ok = self.filters.time_ok(b.header.committed_at);
         if !self.filters.by_content() && !self.filters.no_proof {
-            let expect: Vec<Seq> = if self.filters.time_ok(b.header.committed_at) {
-                b.present(lo, hi)
-            } else {
-                Vec::new()
-            };
+            let expect: Vec<Seq> = if time_ok { b.present(lo, hi) } else { Vec::new() };
             let got: Vec<Seq> = b.seen.iter().map(|s| s.1).collect();
             if got != expect {
                 let missing = expect.iter().find(|s| !got.contains(s)).copied();
@@ -1428,12 +1855,44 @@ impl Verifier {
                 return Err(match (missing, extra) {
                     (Some(m), _) => (
                         Some(m),
+                        "record_missing",
                         format!("record {m} is missing from block seq {first}..{last} (line {})", b.line),
                     ),
-                    (None, Some(x)) => (Some(x), format!("record {x} is outside the export's filters")),
-                    _ => (Some(first), "records do not match the filters".into()),
+                    (None, Some(x)) => (
+                        Some(x),
+                        "filter_mismatch",
+                        format!("record {x} is outside the export's filters"),
+                    ),
+                    _ => (
+                        Some(first),
+                        "filter_mismatch",
+                        "records do not match the filters".into(),
+                    ),
                 });
             }
+        } else if time_ok && b.leaves.is_some() {
+            // Content filters: a leaf says a record exists, not what it
+            // holds. Where the filters select every record of a class, a
+            // position of that class left out is a record removed.
+            for s in lo..=hi {
+                let class = b.class(s).unwrap_or(b'-');
+                if class != b'-' && self.filters.selects_class(class) && !b.seen.iter().any(|x| x.1 == s) {
+                    self.at_line = Some(b.seen.iter().rfind(|x| x.1 < s).map_or(b.line, |x| x.0) + 1);
+                    return fail(
+                        Some(s),
+                        "record_omitted",
+                        format!(
+                            "record {s} is missing from block seq {first}..{last} (line {}): the filters {} select every {} record, and the block's leaves show one at seq {s}",
+                            b.line,
+                            self.filters_json,
+                            if class == b't' { "telemetry" } else { "kept" }
+                        ),
+                    );
+                }
+            }
+        }
+        if self.whole_telemetry.is_none() && b.compactable_but_whole() {
+            self.whole_telemetry = Some((b.line, first, last));
         }
         self.range = Some(match self.range {
             None => (lo, hi),
@@ -1448,12 +1907,24 @@ impl Verifier {
         Ok(())
     }
 
-    fn footer(&mut self, l: Line, out: &mut VerifyOutcome) -> LineResult {
+    fn footer(&mut self, text: &str, l: Line, out: &mut VerifyOutcome) -> LineResult {
         let last_hash = self.prev.map(|p| p.0);
         if self.filters.no_proof {
             // Blocks without matching records were left out: the footer's
             // range (the one scanned) may be wider than the blocks present.
+            // Its start is known without a from filter.
             if let (Some(fa), Some(fb)) = (l.first_seq, l.last_seq) {
+                let start_ok = self.filters.from.is_some() || fa == self.filters.after_seq.map_or(1, |s| s + 1);
+                if !start_ok {
+                    return fail(
+                        Some(fa),
+                        "start_missing",
+                        format!(
+                            "footer says the export scanned from seq {fa}, but its filters make it start at seq {}",
+                            self.filters.after_seq.map_or(1, |s| s + 1)
+                        ),
+                    );
+                }
                 if fa <= fb && self.range.is_none_or(|(a, b)| fa <= a && fb >= b) {
                     self.range = Some((fa, fb));
                 }
@@ -1484,11 +1955,52 @@ impl Verifier {
         ];
         for (name, said, found) in checks {
             if said != found {
-                return Err((
+                return fail(
                     self.last_record_seq,
+                    "footer_mismatch",
                     format!("footer says {name} {said}, the export holds {found} (lines removed or added)"),
-                ));
+                );
             }
+        }
+        self.line_buf.clear();
+        footer_line(
+            &mut self.line_buf,
+            self.records,
+            self.blocks,
+            self.range,
+            last_hash.as_ref(),
+        );
+        if self.line_buf != text.as_bytes() {
+            return fail(
+                self.last_record_seq,
+                "not_canonical",
+                canonical_diff(text, &self.line_buf, "the footer", "what the export holds"),
+            );
+        }
+        if let Some(head) = self.head {
+            if !self.head_found {
+                let ends = self.prev.map(|p| p.1 - 1);
+                return match ends {
+                    Some(e) if e > head.seq => fail(
+                        self.last_record_seq,
+                        "head_not_covered",
+                        format!(
+                            "the export does not hold the block ending at seq {} (nor the block after it): it cannot be checked against the head you recorded; export a range that covers seq {}",
+                            head.seq, head.seq
+                        ),
+                    ),
+                    _ => fail(
+                        self.last_record_seq,
+                        "head_not_reached",
+                        format!(
+                            "the export ends at {}, before the head you recorded at seq {}: its end was cut (or it was made with to or until_seq before the head)",
+                            ends.map_or("its start (no blocks)".to_string(), |e| format!("seq {e}")),
+                            head.seq
+                        ),
+                    ),
+                };
+            }
+            out.head = Some(head);
         }
         out.records = self.records;
         out.blocks = self.blocks;

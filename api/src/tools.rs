@@ -102,12 +102,19 @@ pub enum AuditCommand {
         #[arg(long, default_value = "table", value_name = "FORMAT")]
         format: String,
     },
-    /// Checks a JSONL export on its own: every record against the hash chain,
-    /// the chain itself, order, completeness and the footer.
+    /// Checks a JSONL export: every line against the hash chain, the chain
+    /// itself, order, its start, completeness, the filters and the footer;
+    /// with --head, its end against a chain head recorded earlier.
     Verify {
         /// The export (`-` for stdin)
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// A chain head you recorded earlier (`trove verify` prints it as
+        /// `chain head: seq SEQ, block hash HASH`; an export's footer as
+        /// last_seq, last_hash): the export must hold the block ending at SEQ
+        /// with that hash. The only way to detect a cut at the end.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
     },
 }
 
@@ -279,7 +286,11 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        AuditCommand::Verify { file } => {
+        AuditCommand::Verify { file, head } => {
+            let head = head
+                .map(|h| audit::ChainHead::parse(&h))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--head: {e}"))?;
             let (input, len): (Box<dyn std::io::BufRead>, u64) = if file.as_os_str() == "-" {
                 (Box::new(std::io::BufReader::new(std::io::stdin().lock())), 0)
             } else {
@@ -288,7 +299,7 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<i32> {
                 (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
             };
             let bar = progress_bar(len, "verify", true);
-            let outcome = audit::verify_export(input, &mut |bytes| bar.set_position(bytes));
+            let outcome = audit::verify_export(input, head, &mut |bytes| bar.set_position(bytes));
             bar.finish_and_clear();
             print!("{}", outcome.render());
             Ok(if outcome.ok() { 0 } else { 1 })
