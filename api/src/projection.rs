@@ -590,37 +590,20 @@ fn checkpoint_header_seq(bytes: &[u8]) -> Result<Seq, String> {
 
 /// The hash of the journal block holding `seq` (zeros for 0).
 fn block_hash_holding(store: &Store, seq: Seq) -> Result<[u8; 32], String> {
-    if seq == 0 {
-        return Ok([0; 32]);
-    }
-    let mut found = None;
-    let walked = store.blocks(seq, |block| {
-        found = Some(block.hash);
-        Ok::<bool, ()>(false)
-    });
-    match (walked, found) {
-        (Ok(()), Some(h)) => Ok(h),
-        (Err(Err(damage)), _) => Err(damage.to_string()),
-        _ => Err(format!("no journal block holds sequence {seq}")),
-    }
+    store.block_hash_at(seq).map_err(|e| e.to_string())
 }
 
 /// Format: magic "TRVL", seq u64 LE, hash of the journal block holding seq
 /// (32), blake3 of the payload (32), payload = bincode of the state.
 fn write_checkpoint(dir: &Path, seq: Seq, block_hash: &[u8; 32], payload: &[u8]) -> Result<(), String> {
-    use std::io::Write;
     let mut bytes = Vec::with_capacity(76 + payload.len());
     bytes.extend_from_slice(CHECKPOINT_MAGIC);
     bytes.extend_from_slice(&seq.to_le_bytes());
     bytes.extend_from_slice(block_hash);
     bytes.extend_from_slice(blake3::hash(payload).as_bytes());
     bytes.extend_from_slice(payload);
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let io = |e: std::io::Error| format!("write {}: {e}", tmp.display());
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, dir.join(CHECKPOINT_FILE)).map_err(io)?;
+    // A temporary name of its own: periodic, admin and shutdown checkpoints may overlap.
+    trove_persistence::snapshot::write_atomic(dir, CHECKPOINT_FILE, &bytes)?;
     Ok(())
 }
 

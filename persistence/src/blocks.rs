@@ -86,6 +86,40 @@ pub(crate) fn visit_raw<E>(
     Ok(())
 }
 
+/// The hash of the checked block holding `seq` (zero for sequence 0): what
+/// ties a snapshot or checkpoint at `seq` to this journal's history.
+pub fn hash_at(tree: &sled::Tree, seq: Seq) -> Result<Hash, String> {
+    if seq == 0 {
+        return Ok([0; 32]);
+    }
+    let (_, value) = tree
+        .range(..=codec::key_of(seq))
+        .next_back()
+        .ok_or_else(|| format!("the journal holds no block with sequence {seq}"))?
+        .map_err(|e| format!("read journal: {e}"))?;
+    let block = codec::decode_block(&value).map_err(|e| format!("block holding {seq}: {e}"))?;
+    if block.last_seq() < seq {
+        return Err(format!("the journal holds no block with sequence {seq}"));
+    }
+    Ok(block.hash)
+}
+
+/// The journal's last block: its last sequence and hash (the chain head),
+/// zero for an empty journal.
+pub fn last_block(tree: &sled::Tree) -> Result<crate::hwm::Mark, JournalDamage> {
+    match tree.last() {
+        Ok(Some((_, v))) => {
+            let b = codec::decode_block(&v).map_err(|e| JournalDamage::Storage(format!("last block: {e}")))?;
+            Ok(crate::hwm::Mark {
+                seq: b.last_seq(),
+                hash: b.hash,
+            })
+        }
+        Ok(None) => Ok(crate::hwm::Mark { seq: 0, hash: [0; 32] }),
+        Err(e) => Err(JournalDamage::Storage(e.to_string())),
+    }
+}
+
 /// The last sequence in the journal, from its last block's header (0 if
 /// empty). Not a check of the journal: a progress bar's total.
 pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {

@@ -11,8 +11,15 @@
 //!
 //! Format, 48 bytes: magic "TRVH", seq u64 LE, block hash (32 bytes), then
 //! the first 4 bytes of blake3 of the preceding 44. Written in place with one
-//! `pwrite` after sled's flush (so it never claims more than sled holds), and
-//! fdatasynced in strict mode.
+//! `pwrite` and fdatasynced, only after a `syncfs` made the blocks it names
+//! durable ([`crate::durable`]), so it never claims more than the disk holds.
+//! It names the last *synced* block: in the default mode, event-only commits
+//! acknowledged after it may be lost by a power cut (within the documented
+//! bound), never the records up to it.
+//!
+//! A mark that fails its checks stops recovery: silently ignoring it would
+//! disable the very check it exists for. `docs/OPERATIONS.md` gives the
+//! operator's action.
 
 use crate::codec::{self, Hash};
 use std::fs::{File, OpenOptions};
@@ -91,25 +98,25 @@ pub fn check(tree: &sled::Tree, mark: Mark, journal_last: Seq) -> Result<(), Str
 /// The writer's handle on the mark file.
 pub struct Writer {
     file: File,
-    strict: bool,
 }
 
 impl Writer {
-    pub fn open(dir: &Path, strict: bool) -> std::io::Result<Writer> {
+    pub fn open(dir: &Path) -> std::io::Result<Writer> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(dir.join(FILE))?;
-        Ok(Writer { file, strict })
+        Ok(Writer { file })
     }
 
-    pub fn write(&mut self, mark: Mark) -> std::io::Result<()> {
+    /// Overwrites the mark and fdatasyncs it. Call only once the blocks it
+    /// names are durable.
+    pub fn write_synced(&mut self, mark: Mark) -> std::io::Result<()> {
         self.file.write_all_at(&encode(mark), 0)?;
-        if self.strict {
-            self.file.sync_data()?;
-        }
-        Ok(())
+        self.file.sync_data()
     }
 }

@@ -14,31 +14,42 @@
 //! sled handle at a known moment (sled holds a file lock until then), which a
 //! thread we join gives us and an arbiter that restarts actors does not.
 //!
-//! A write or flush error fail-stops the journal: the error is published to
-//! every waiter, and every later append is refused. Nothing past the last
-//! successful flush is ever reported durable.
+//! What "durable" means depends on what a commit carries (`docs/DURABILITY.md`):
+//! a commit holding a decision (a claim, a hunt definition, a stock change),
+//! and every commit in [`DurabilityMode::Strict`], is synced to the disk
+//! ([`crate::durable::Syncer`]) before it is published; a commit of events
+//! only, in the default mode, is published after sled's flush, and a sync
+//! follows within [`SYNC_EVERY`]. A sync also covers everything before it,
+//! so the synced prefix only grows.
+//!
+//! A write, flush or sync error fail-stops the journal: the error is
+//! published to every waiter, and every later append is refused. Nothing past
+//! the last successful flush is ever reported durable.
 
 use crate::audit::{Projector, Rollup};
-use crate::codec::{self, Hash};
+use crate::codec;
+use crate::durable::Syncer;
+use crate::hwm::Mark;
 use parking_lot::Mutex;
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use trove_engine::{Clock, Durability, Journal, JournalError, Record, Seq};
 
 /// How hard a commit pushes data towards the disk before it is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DurabilityMode {
-    /// `sled::Db::flush`: data reaches the OS (`pwrite` + `sync_file_range`).
-    /// Survives a process crash; not guaranteed to survive power loss.
+    /// Decisions (claims, hunt definitions, stock changes) are synced to the
+    /// disk before they are acknowledged and survive power loss. Commits of
+    /// events only are acknowledged after sled's flush (they survive a
+    /// process crash) and synced within [`SYNC_EVERY`]: a power cut loses at
+    /// most the last second of acknowledged events.
     #[default]
     Flush,
-    /// `Flush`, then `fdatasync` of sled's data file (and `syncfs` when a
-    /// block went to a separate blob file). Survives power loss.
+    /// Every commit is synced before it is acknowledged: nothing
+    /// acknowledged is lost to a power cut.
     Strict,
 }
 
@@ -53,8 +64,10 @@ impl std::str::FromStr for DurabilityMode {
     }
 }
 
-/// Values above this size go to sled blob files (segment size / 4).
-const SLED_INLINE_LIMIT: usize = 120 * 1024;
+/// In the default mode, the longest an acknowledged event-only commit waits
+/// for the sync that makes it survive power loss. The documented loss bound
+/// (1 s) is this plus the time a sync takes, with room to spare.
+pub const SYNC_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) struct Shared {
     pending: Mutex<Pending>,
@@ -71,6 +84,9 @@ struct Pending {
     buf: Vec<u8>,
     /// Counts of the records in `buf`, for the audit projection.
     rollup: Rollup,
+    /// `buf` holds a decision (anything but an event): its commit is synced
+    /// before it is published, in every mode.
+    decisions: bool,
     /// A `Commit` message is on its way or being handled.
     scheduled: bool,
     failure: Option<Arc<str>>,
@@ -87,13 +103,11 @@ pub struct SledJournal {
 }
 
 pub(crate) struct WriterStart {
-    pub hwm: crate::hwm::Writer,
+    /// Synced at open: the mark names the journal's last block.
+    pub syncer: Syncer,
     pub db: sled::Db,
     pub tree: sled::Tree,
     pub audit: sled::Tree,
-    pub sled_dir: PathBuf,
-    pub last_seq: Seq,
-    pub last_hash: Hash,
     pub mode: DurabilityMode,
     pub block_target_bytes: usize,
     pub commit_interval: std::time::Duration,
@@ -103,20 +117,18 @@ pub(crate) struct WriterStart {
 impl SledJournal {
     /// Starts the writer thread.
     pub(crate) fn start(s: WriterStart) -> std::io::Result<SledJournal> {
-        let data_file = match s.mode {
-            DurabilityMode::Strict => Some(File::open(s.sled_dir.join("db"))?),
-            DurabilityMode::Flush => None,
-        };
+        let written = s.syncer.synced();
         let (durable, _) = watch::channel(Durability {
-            seq: s.last_seq,
+            seq: written.seq,
             failure: None,
         });
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
-                last_seq: s.last_seq,
-                buf_first: s.last_seq + 1,
+                last_seq: written.seq,
+                buf_first: written.seq + 1,
                 buf: Vec::new(),
                 rollup: Rollup::default(),
+                decisions: false,
                 scheduled: false,
                 failure: None,
                 closed: false,
@@ -128,17 +140,18 @@ impl SledJournal {
         let (mailbox, inbox) = mpsc::channel();
         let mut writer = JournalWriter {
             shared: shared.clone(),
-            hwm: s.hwm,
+            syncer: s.syncer,
             db: s.db,
             tree: s.tree,
             audit: s.audit,
             projector: Projector::default(),
-            data_file,
+            mode: s.mode,
+            written,
+            unsynced_since: None,
             block_target_bytes: s.block_target_bytes,
             commit_interval: s.commit_interval,
             last_commit: None,
             clock: s.clock,
-            prev_hash: s.last_hash,
         };
         let thread = std::thread::Builder::new()
             .name("trove-journal".into())
@@ -190,9 +203,11 @@ impl Journal for SledJournal {
     fn append(&self, records: &[Record]) -> Result<Seq, JournalError> {
         let mut encoded = Vec::with_capacity(records.len() * 48);
         let mut delta = Rollup::default();
+        let mut decisions = false;
         for r in records {
             codec::encode_record(r, &mut encoded).map_err(|e| JournalError::Refused(e.to_string()))?;
             delta.add(&r.view());
+            decisions |= !matches!(r, Record::Event(_));
         }
         let (last, wake) = {
             let mut p = self.shared.pending.lock();
@@ -214,6 +229,7 @@ impl Journal for SledJournal {
             }
             p.last_seq += records.len() as Seq;
             p.rollup.absorb(delta);
+            p.decisions |= decisions;
             let wake = !p.scheduled;
             p.scheduled = true;
             (p.last_seq, wake)
@@ -236,18 +252,22 @@ impl Journal for SledJournal {
 /// The persistence actor: the only writer of the journal.
 struct JournalWriter {
     shared: Arc<Shared>,
-    hwm: crate::hwm::Writer,
+    syncer: Syncer,
     db: sled::Db,
     tree: sled::Tree,
     audit: sled::Tree,
     projector: Projector,
-    data_file: Option<File>,
+    mode: DurabilityMode,
+    /// The last block written and flushed (the chain head).
+    written: Mark,
+    /// When the oldest published commit that is not synced yet was
+    /// published (default mode, events only).
+    unsynced_since: Option<Instant>,
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
     commit_interval: std::time::Duration,
     last_commit: Option<Instant>,
     clock: Arc<dyn Clock>,
-    prev_hash: Hash,
 }
 
 enum WriterMsg {
@@ -273,7 +293,22 @@ impl JournalWriter {
     }
 
     fn run(&mut self, inbox: mpsc::Receiver<WriterMsg>) {
-        while let Ok(msg) = inbox.recv() {
+        loop {
+            // Wait for work, but no longer than the next sync is due.
+            let msg = match self.unsynced_since {
+                Some(since) => match inbox.recv_timeout(SYNC_EVERY.saturating_sub(since.elapsed())) {
+                    Ok(msg) => msg,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.sync_now();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match inbox.recv() {
+                    Ok(msg) => msg,
+                    Err(_) => break,
+                },
+            };
             match msg {
                 WriterMsg::Commit => self.commit_all(),
                 WriterMsg::InjectFailure(why) => {
@@ -283,6 +318,7 @@ impl JournalWriter {
                 }
                 WriterMsg::Stop => {
                     self.write_projection_row();
+                    self.sync_now();
                     break;
                 }
             }
@@ -306,7 +342,7 @@ impl JournalWriter {
                     std::thread::sleep(self.commit_interval - since);
                 }
             }
-            let (first, buf, rollup) = {
+            let (first, buf, rollup, decisions) = {
                 let mut p = self.shared.pending.lock();
                 if p.buf.is_empty() || p.failure.is_some() {
                     p.scheduled = false;
@@ -317,7 +353,12 @@ impl JournalWriter {
                     self.fail(why);
                     return;
                 }
-                (p.buf_first, std::mem::take(&mut p.buf), std::mem::take(&mut p.rollup))
+                (
+                    p.buf_first,
+                    std::mem::take(&mut p.buf),
+                    std::mem::take(&mut p.rollup),
+                    std::mem::take(&mut p.decisions),
+                )
             };
             let started = Instant::now();
             self.last_commit = Some(started);
@@ -332,17 +373,49 @@ impl JournalWriter {
                         .unwrap_or("unknown panic");
                     Err(format!("journal writer panicked: {why}"))
                 });
-            match written {
-                Ok((last, count)) => {
-                    metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
-                    metrics::histogram!("trove_journal_batch_records").record(count as f64);
-                    metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
-                    self.shared.durable.send_modify(|d| d.seq = last);
-                }
+            let (last, count) = match written {
+                Ok(written) => written,
                 Err(e) => {
                     self.fail(e);
                     return;
                 }
+            };
+            metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("trove_journal_batch_records").record(count as f64);
+            metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
+            // Decisions survive power loss in every mode: sync before publishing.
+            if decisions || self.mode == DurabilityMode::Strict {
+                if let Err(e) = self.sync() {
+                    self.fail(e);
+                    return;
+                }
+            } else if self.unsynced_since.is_none() {
+                self.unsynced_since = Some(Instant::now());
+            }
+            debug_assert_eq!(self.written.seq, last);
+            self.shared.durable.send_modify(|d| d.seq = last);
+            // Under a steady stream of events the mailbox never goes quiet:
+            // keep the promise of a sync every SYNC_EVERY here too.
+            if self.unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_EVERY) {
+                self.sync_now();
+            }
+        }
+    }
+
+    /// Syncs everything written so far and moves the mark to it.
+    fn sync(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        self.syncer.sync(self.written)?;
+        self.unsynced_since = None;
+        metrics::histogram!("trove_journal_sync_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// [`JournalWriter::sync`] if anything is unsynced; a failure fail-stops.
+    fn sync_now(&mut self) {
+        if self.unsynced_since.is_some() && self.shared.pending.lock().failure.is_none() {
+            if let Err(e) = self.sync() {
+                self.fail(e);
             }
         }
     }
@@ -365,9 +438,9 @@ impl JournalWriter {
     fn write(&mut self, first: Seq, buf: &[u8], rollup: &Rollup) -> Result<(Seq, u64), String> {
         let now = self.clock.now_ms();
         let mut batch = sled::Batch::default();
-        let mut prev = self.prev_hash;
+        debug_assert_eq!(first, self.written.seq + 1, "commits follow each other");
+        let mut prev = self.written.hash;
         let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
-        let mut large = false;
         while pos < buf.len() {
             let word = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes"));
             let len = (word & !codec::TELEMETRY_BIT) as usize;
@@ -375,7 +448,6 @@ impl JournalWriter {
             count += 1;
             if pos - start >= self.block_target_bytes || pos == buf.len() {
                 let (value, hash) = codec::encode_block(block_first, count, now, &prev, &buf[start..pos]);
-                large |= value.len() > SLED_INLINE_LIMIT;
                 batch.insert(&codec::key_of(block_first), value);
                 prev = hash;
                 block_first += u64::from(count);
@@ -396,31 +468,11 @@ impl JournalWriter {
             .apply_batch(audit)
             .map_err(|e| format!("sled apply_batch (audit): {e}"))?;
         self.db.flush().map_err(|e| format!("sled flush: {e}"))?;
-        if let Some(f) = &self.data_file {
-            f.sync_data().map_err(|e| format!("fdatasync: {e}"))?;
-            if large {
-                syncfs(f).map_err(|e| format!("syncfs: {e}"))?;
-            }
-        }
-        // Only now, with the blocks flushed, may the mark say they exist.
-        self.hwm
-            .write(crate::hwm::Mark {
-                seq: block_first - 1,
-                hash: prev,
-            })
-            .map_err(|e| format!("write {}: {e}", crate::hwm::FILE))?;
-        self.prev_hash = prev;
+        self.written = Mark {
+            seq: block_first - 1,
+            hash: prev,
+        };
         Ok((block_first - 1, block_first - first))
-    }
-}
-
-fn syncfs(f: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: syncfs only reads the descriptor, which `f` keeps open.
-    if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

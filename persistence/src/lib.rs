@@ -23,13 +23,18 @@
 //! - Sequence numbers are gapless; blocks are hash-chained; every block is
 //!   checked before any record in it is used. Damage stops recovery with its
 //!   position: recovery never returns state built from a damaged journal.
-//! - A sequence is reported durable only after the flush that wrote it
-//!   returned (see `docs/DURABILITY.md`). A failed write fail-stops the journal.
+//! - A sequence is reported durable only once the rule of its record class
+//!   holds (see `docs/DURABILITY.md`): decisions after a `syncfs` of the data
+//!   volume, events in the default mode after sled's flush. A failed write
+//!   fail-stops the journal.
+//! - Nothing read back at open is served before it is synced: a record that
+//!   a dead process left in the page cache is made durable first.
 //! - One process per data folder (an exclusive `flock` on `DATA/LOCK`).
 
 pub mod audit;
 pub mod blocks;
 pub mod codec;
+pub(crate) mod durable;
 pub mod hwm;
 mod journal;
 pub mod retention;
@@ -41,6 +46,7 @@ pub use scan::{JournalDamage, JournalEnd};
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,6 +100,14 @@ pub enum StoreError {
     Replay(#[from] ReplayError),
     #[error("acknowledged records are missing: {0}")]
     AcknowledgedLost(String),
+    #[error(
+        "{path} is damaged ({reason}), so recovery cannot tell whether acknowledged records are missing. \
+         Run `trove verify --data DIR`; if it passes and the journal ends where you expect, remove {path} \
+         (the next start writes a new one); otherwise restore the folder from a backup (docs/OPERATIONS.md)"
+    )]
+    MarkDamaged { path: PathBuf, reason: String },
+    #[error("the compacted journal failed its check after the swap ({0}); the original is kept in journal.old")]
+    SwapCheck(String),
     #[error("snapshot at sequence {snapshot_seq} is ahead of the journal, which ends at {journal_last}: journal records were lost")]
     SnapshotAhead { snapshot_seq: Seq, journal_last: Seq },
     #[error("sled: {0}")]
@@ -145,13 +159,15 @@ impl Drop for DirLock {
 
 impl DirLock {
     pub fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
-        std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+        // 0700: the journal and snapshots hold customs data.
+        snapshot::create_private_dir(dir).map_err(io(format!("create {}", dir.display())))?;
         let path = dir.join("LOCK");
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(&path)
             .map_err(io(format!("open {}", path.display())))?;
         let held = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
@@ -211,7 +227,8 @@ const OLD_JOURNAL_DIR: &str = "journal.old";
 
 /// Finishes or undoes a journal swap that a crash interrupted (see
 /// [`Archive::compact`]): a complete `journal.next` replaces `journal`, an
-/// incomplete one is deleted, and a leftover `journal.old` is deleted.
+/// incomplete one is deleted. A leftover `journal.old` stays until the
+/// journal has been opened and checked ([`drop_old_journal`]).
 /// Called with the folder's lock held, before sled opens the journal.
 fn finish_journal_swap(dir: &Path) -> Result<(), StoreError> {
     let (current, next, old) = (
@@ -226,21 +243,49 @@ fn finish_journal_swap(dir: &Path) -> Result<(), StoreError> {
             }
             std::fs::rename(&next, &current).map_err(io(format!("rename {}", next.display())))?;
             sync_dir(dir)?;
-            // The mark has done its job; left in place it would say nothing.
-            match std::fs::remove_file(current.join(COMPLETE_MARK)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(format!("remove {}", current.join(COMPLETE_MARK).display()))(e)),
-            }
             tracing::info!("finished replacing the journal with its compacted copy");
         } else {
             std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;
+            sync_dir(dir)?;
         }
     }
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(format!("remove {}", old.display())))?;
-    }
     Ok(())
+}
+
+/// After a swap: once `tree` (the journal now in place) reads end to end
+/// with every block checked, reaches the acknowledged mark, and, when
+/// `expect` is given, ends at that sequence and hash, deletes `journal.old`.
+/// Until then the original journal is kept.
+fn drop_old_journal(dir: &Path, tree: &sled::Tree, expect: Option<hwm::Mark>) -> Result<(), StoreError> {
+    let old = dir.join(OLD_JOURNAL_DIR);
+    if !old.exists() {
+        return Ok(());
+    }
+    let end = scan::scan_entries(tree, 0, false, |_, _, _| Ok::<(), std::convert::Infallible>(()))
+        .map_err(|e| match e {
+            Ok(never) => match never {},
+            Err(damage) => StoreError::SwapCheck(damage.to_string()),
+        })?;
+    if let Some(mark) = hwm::read(dir).map_err(StoreError::SwapCheck)? {
+        hwm::check(tree, mark, end.last_seq).map_err(StoreError::SwapCheck)?;
+    }
+    if let Some(want) = expect {
+        if (end.last_seq, end.last_hash) != (want.seq, want.hash) {
+            return Err(StoreError::SwapCheck(format!(
+                "it ends at sequence {}, the original at {}",
+                end.last_seq, want.seq
+            )));
+        }
+    }
+    // The completion mark has done its job; left in place it would say nothing.
+    let mark = dir.join(JOURNAL_DIR).join(COMPLETE_MARK);
+    match std::fs::remove_file(&mark) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("remove {}", mark.display()))(e)),
+    }
+    std::fs::remove_dir_all(&old).map_err(io(format!("remove {}", old.display())))?;
+    sync_dir(dir)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -259,8 +304,16 @@ fn sled_config(path: &Path, options: &StoreOptions) -> sled::Config {
         .mode(sled::Mode::HighThroughput)
 }
 
+/// Opens the folder's journal, first finishing an interrupted swap, and
+/// deleting a leftover `journal.old` once the journal checks out.
 fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
     finish_journal_swap(dir)?;
+    let (db, tree, audit) = open_sled_raw(dir, options)?;
+    drop_old_journal(dir, &tree, None)?;
+    Ok((db, tree, audit))
+}
+
+fn open_sled_raw(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
     let config = sled_config(&dir.join(JOURNAL_DIR), options);
     // sled lets go of its own lock on `journal/db` only when its background
     // threads drop the file, a moment after the last handle is gone
@@ -285,11 +338,31 @@ fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled
 /// Snapshot files that failed their checks, with the reason.
 type Skipped = Vec<(PathBuf, String)>;
 
+/// Reads a snapshot and checks that it belongs to this journal: the block
+/// holding its sequence must have the hash it recorded.
+fn read_snapshot(path: &Path, tree: &sled::Tree) -> Result<World, String> {
+    let snap = snapshot::read(path)?;
+    let seq = snap.world.last_seq;
+    if blocks::last_seq(tree).is_ok_and(|last| last < seq) {
+        // The journal lost records the snapshot saw: recovery reports that
+        // as `SnapshotAhead` rather than quietly using an older snapshot.
+        return Ok(snap.world);
+    }
+    match blocks::hash_at(tree, seq) {
+        Ok(hash) if hash == snap.block_hash => Ok(snap.world),
+        Ok(_) => Err(format!(
+            "the journal's block holding sequence {seq} is not the one this snapshot was taken after: \
+             it belongs to another journal history"
+        )),
+        Err(e) => Err(format!("cannot be tied to the journal: {e}")),
+    }
+}
+
 /// Loads the newest snapshot that passes its checks, reporting the others.
-fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Skipped), StoreError> {
+fn newest_snapshot(dir: &Path, tree: &sled::Tree) -> Result<(Option<World>, Skipped), StoreError> {
     let mut skipped = Vec::new();
     for (_, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
-        match snapshot::read(&path) {
+        match read_snapshot(&path, tree) {
             Ok(world) => return Ok((Some(world), skipped)),
             Err(reason) => {
                 tracing::warn!(path = %path.display(), %reason, "skipping damaged snapshot");
@@ -303,7 +376,7 @@ fn newest_snapshot(dir: &Path) -> Result<(Option<World>, Skipped), StoreError> {
 /// Recovery: newest valid snapshot, then the journal tail.
 fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
     let started = Instant::now();
-    let (snap, skipped) = newest_snapshot(dir)?;
+    let (snap, skipped) = newest_snapshot(dir, tree)?;
     let snapshot_seq = snap.as_ref().map(|w| w.last_seq);
     let mut world = snap.unwrap_or_default();
     let from = world.last_seq;
@@ -325,8 +398,13 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
     match hwm::read(dir) {
         Ok(Some(mark)) => hwm::check(tree, mark, end.last_seq).map_err(StoreError::AcknowledgedLost)?,
         Ok(None) => {}
-        // The mark is a guard, not data: a damaged one is reported and replaced.
-        Err(e) => tracing::warn!(error = %e, "ignoring the acknowledged high-water mark"),
+        // Ignoring a damaged mark would switch off the check it exists for.
+        Err(reason) => {
+            return Err(StoreError::MarkDamaged {
+                path: dir.join(hwm::FILE),
+                reason,
+            })
+        }
     }
     let report = RecoveryReport {
         snapshot_seq,
@@ -400,22 +478,36 @@ impl Store {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, World, RecoveryReport), StoreError> {
         let lock = DirLock::acquire(dir)?;
         let (db, tree, audit_tree) = open_sled_audit(dir, &options)?;
+        snapshot::remove_stale_tmp(dir);
+        snapshot::remove_stale_tmp(&snapshot::dir_of(dir));
         let (world, end, report) = recover(dir, &tree)?;
         let caught_up = audit::catch_up(&tree, &audit_tree)?;
         if caught_up > 0 {
             tracing::info!(records = caught_up, "audit projection caught up with the journal");
         }
         let reader = tree.clone();
-        let mark = hwm::Writer::open(dir, options.durability == DurabilityMode::Strict)
-            .map_err(io(format!("open {}", hwm::FILE)))?;
+        // What recovery read may still be only in the page cache of a process
+        // that died before its sync (and sled's `conf` may be new): make it
+        // durable before anything is served, and move the mark to it.
+        let synced = hwm::read(dir).ok().flatten().unwrap_or(hwm::Mark {
+            seq: 0,
+            hash: [0; 32],
+        });
+        let mut syncer = durable::Syncer::open(dir, synced).map_err(io(format!("open {}", hwm::FILE)))?;
+        syncer
+            .sync(hwm::Mark {
+                seq: end.last_seq,
+                hash: end.last_hash,
+            })
+            .map_err(|e| StoreError::Io {
+                context: "sync the data folder at open".into(),
+                source: std::io::Error::other(e),
+            })?;
         let journal = SledJournal::start(journal::WriterStart {
-            hwm: mark,
+            syncer,
             db,
             tree,
             audit: audit_tree.clone(),
-            sled_dir: dir.join("journal"),
-            last_seq: end.last_seq,
-            last_hash: end.last_hash,
             mode: options.durability,
             block_target_bytes: options.block_target_bytes,
             commit_interval: options.commit_interval,
@@ -520,23 +612,35 @@ impl Store {
         let seq = world.last_seq;
         let dir = self.dir.clone();
         let keep = self.options.snapshots_kept;
+        let tree = self.tree.clone();
         // Encoding and fsync take a while for 200k players; keep them off the actors' threads.
-        tokio::task::spawn_blocking(move || snapshot::write(&dir, &world, keep))
+        tokio::task::spawn_blocking(move || write_snapshot_of(&dir, &tree, &world, keep))
             .await
-            .map_err(|e| StoreError::Snapshot(e.to_string()))?
-            .map_err(StoreError::Snapshot)?;
+            .map_err(|e| StoreError::Snapshot(e.to_string()))??;
         Ok(seq)
     }
 
-    /// Writes a snapshot of an already dumped state.
+    /// Writes a snapshot of an already dumped state (at a durable sequence).
     pub fn write_snapshot(&self, world: &World) -> Result<PathBuf, StoreError> {
-        snapshot::write(&self.dir, world, self.options.snapshots_kept).map_err(StoreError::Snapshot)
+        write_snapshot_of(&self.dir, &self.tree, world, self.options.snapshots_kept)
+    }
+
+    /// The hash of the journal block holding `seq`: what a snapshot or
+    /// checkpoint taken at `seq` records to be tied to this journal.
+    pub fn block_hash_at(&self, seq: Seq) -> Result<codec::Hash, StoreError> {
+        blocks::hash_at(&self.tree, seq).map_err(StoreError::Snapshot)
     }
 
     /// Waits for everything appended to be durable and stops taking appends.
     pub async fn close(&self) -> Result<Seq, StoreError> {
         Ok(self.journal.close().await.map_err(trove_engine::EngineError::from)?)
     }
+}
+
+/// Writes a snapshot of `world`, tied to the block of `tree` holding its sequence.
+fn write_snapshot_of(dir: &Path, tree: &sled::Tree, world: &World, keep: usize) -> Result<PathBuf, StoreError> {
+    let hash = blocks::hash_at(tree, world.last_seq).map_err(StoreError::Snapshot)?;
+    snapshot::write(dir, world, &hash, keep).map_err(StoreError::Snapshot)
 }
 
 /// Opens a data folder and starts an engine on its recovered state.
@@ -584,7 +688,14 @@ impl VerifyReport {
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
     let _lock = DirLock::acquire(dir)?;
     let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
+    sync_volume(dir)?;
     verify_tree(dir, &tree, &mut |_| {})
+}
+
+/// `syncfs` of the data folder's volume: what a dead process left in the
+/// page cache is durable before a tool reports on it.
+fn sync_volume(dir: &Path) -> Result<(), StoreError> {
+    durable::syncfs_dir(dir).map_err(io(format!("syncfs {}", dir.display())))
 }
 
 fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> Result<VerifyReport, StoreError> {
@@ -600,7 +711,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
     // Every snapshot file, checked on its own.
     let mut snapshots = Vec::new();
     for (seq, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
-        match snapshot::read(&path) {
+        match read_snapshot(&path, tree) {
             Ok(w) => snapshots.push(w),
             Err(e) => check(
                 &format!("snapshot {seq} readable"),
@@ -704,7 +815,11 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
                 true,
                 "no high-water mark recorded yet".into(),
             ),
-            Err(e) => check("acknowledged records present", false, e),
+            Err(e) => check(
+                "acknowledged records present",
+                false,
+                format!("{e}: cannot tell whether acknowledged records are missing"),
+            ),
         }
     }
     for (seq, ok, diff) in snapshot_results {
@@ -807,6 +922,9 @@ impl Archive {
     pub fn open(dir: &Path) -> Result<Archive, StoreError> {
         let lock = DirLock::acquire(dir)?;
         let (db, tree, audit) = open_sled_audit(dir, &StoreOptions::default())?;
+        sync_volume(dir)?;
+        snapshot::remove_stale_tmp(dir);
+        snapshot::remove_stale_tmp(&snapshot::dir_of(dir));
         Ok(Archive {
             dir: dir.to_path_buf(),
             _db: db,
@@ -880,7 +998,7 @@ impl Archive {
     pub fn oldest_snapshot_seq(&self) -> Result<Seq, StoreError> {
         let mut oldest: Option<Seq> = None;
         for (_, path) in snapshot::list(&self.dir).map_err(io("list snapshots"))? {
-            if let Ok(world) = snapshot::read(&path) {
+            if let Ok(world) = read_snapshot(&path, &self.tree) {
                 oldest = Some(oldest.map_or(world.last_seq, |o| o.min(world.last_seq)));
             }
         }
@@ -942,6 +1060,9 @@ impl Archive {
                 }
                 audit_copy.apply_batch(batch)?;
                 db.flush()?;
+                // Everything sled wrote under journal.next (its log, blob
+                // files, conf, directories) is durable before COMPLETE.
+                durable::syncfs_dir(&next).map_err(io(format!("syncfs {}", next.display())))?;
             }
             Ok(report)
         })();
@@ -961,6 +1082,7 @@ impl Archive {
             .and_then(|f| f.sync_all())
             .map_err(io(format!("write {}", mark.display())))?;
         sync_dir(&next)?;
+        let original = blocks::last_block(&self.tree)?;
         let Archive {
             dir,
             _db,
@@ -970,6 +1092,11 @@ impl Archive {
         } = self;
         drop((tree, audit, _db));
         finish_journal_swap(&dir)?;
+        // The original is deleted only once the journal now in place opens
+        // and reads end to end, checked, to the same chain head.
+        let (db, tree, audit) = open_sled_raw(&dir, &StoreOptions::default())?;
+        drop_old_journal(&dir, &tree, Some(original))?;
+        drop((tree, audit, db));
         drop(_lock);
         Ok(report)
     }
@@ -1006,7 +1133,7 @@ impl Archive {
         let replay_seconds = started.elapsed().as_secs_f64();
         debug_assert_eq!(end.last_seq, world.last_seq);
         let old = snapshot::list(&self.dir).map_err(io("list snapshots"))?;
-        let path = snapshot::write(&self.dir, &world, usize::MAX).map_err(StoreError::Snapshot)?;
+        let path = write_snapshot_of(&self.dir, &self.tree, &world, usize::MAX)?;
         for (_, p) in old {
             if p != path {
                 let _ = std::fs::remove_file(p);

@@ -5,29 +5,46 @@
 //!
 //! ```text
 //! 0   4   magic "TRVS"
-//! 4   1   format version (1)
+//! 4   1   format version (2)
 //! 5   3   reserved, zero
 //! 8   8   seq          u64 LE (last journal sequence it includes)
 //! 16  8   payload_len  u64 LE
 //! 24  32  blake3(payload)
-//! 56  ... payload: bincode(World)
+//! 56  32  block_hash: hash of the journal block holding `seq` (zero at 0)
+//! 88  ... payload: bincode(World)
 //! ```
 //!
-//! Written to a temporary name, fsynced, renamed, and the directory fsynced:
-//! a crash leaves either the old set of snapshots or the new one, never a
-//! half-written file under a snapshot name. A snapshot that fails its checks
-//! anyway is skipped (and reported), and recovery falls back to an older one
-//! or to a full replay.
+//! `block_hash` ties the snapshot to one journal history: recovery and
+//! verify use a snapshot only if the journal's block holding `seq` has that
+//! hash, so a snapshot copied from another folder, or left over from a
+//! journal that was restored from an older backup and written on since, is
+//! refused instead of mixed with records it never saw. Version 1 files (no
+//! block hash) are refused for the same reason.
+//!
+//! Written to a temporary name unique to this writer (admin, periodic and
+//! shutdown snapshots may run at once), fsynced, renamed, and the directory
+//! fsynced: a crash leaves either the old set of snapshots or the new one,
+//! never a half-written file under a snapshot name. A snapshot that fails its
+//! checks anyway is skipped (and reported), and recovery falls back to an
+//! older one or to a full replay. Files are 0600 in a 0700 folder: they hold
+//! the customs data of every claim.
 
-use crate::codec;
+use crate::codec::{self, Hash};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use trove_engine::{Seq, World};
 
 const MAGIC: &[u8; 4] = b"TRVS";
-const VERSION: u8 = 1;
-const HEADER_LEN: usize = 56;
+const VERSION: u8 = 2;
+const HEADER_LEN: usize = 88;
+
+/// A snapshot file's contents.
+pub struct Snapshot {
+    pub world: World,
+    /// Hash of the journal block holding `world.last_seq` (zero at 0).
+    pub block_hash: Hash,
+}
 
 pub fn dir_of(data_dir: &Path) -> PathBuf {
     data_dir.join("snapshots")
@@ -58,10 +75,65 @@ pub fn list(data_dir: &Path) -> std::io::Result<Vec<(Seq, PathBuf)>> {
     Ok(out)
 }
 
+/// A temporary file name no other writer in this process or another uses.
+pub(crate) fn unique_tmp(final_name: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{final_name}.tmp-{}-{n}", std::process::id())
+}
+
+/// Whether `name` is a temporary file that [`unique_tmp`] made.
+pub(crate) fn is_tmp(name: &str) -> bool {
+    name.contains(".tmp-")
+}
+
+/// Removes temporary files in `dir` that writers killed mid-write left behind. Only
+/// while holding the folder's lock: no writer of this folder is running.
+pub(crate) fn remove_stale_tmp(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(is_tmp) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates `dir` (and parents) as 0700 if it does not exist.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Writes `bytes` as `dir/name`, durably and all or nothing: to a temporary
+/// name no other writer uses, 0600, fsynced, renamed, and `dir` fsynced.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let tmp = dir.join(unique_tmp(name));
+    let io = |e: std::io::Error| format!("write {}: {e}", tmp.display());
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        fs::File::open(dir).and_then(|d| d.sync_all())
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map_err(io)?;
+    Ok(path)
+}
+
 /// Writes a snapshot durably and removes all but the newest `keep`.
-pub fn write(data_dir: &Path, world: &World, keep: usize) -> Result<PathBuf, String> {
+/// `block_hash` is the hash of the journal block holding `world.last_seq`.
+pub fn write(data_dir: &Path, world: &World, block_hash: &Hash, keep: usize) -> Result<PathBuf, String> {
     let dir = dir_of(data_dir);
-    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    create_private_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     let payload = codec::encode_value(world).map_err(|e| e.to_string())?;
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(MAGIC);
@@ -70,17 +142,9 @@ pub fn write(data_dir: &Path, world: &World, keep: usize) -> Result<PathBuf, Str
     bytes.extend_from_slice(&world.last_seq.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
+    bytes.extend_from_slice(block_hash);
     bytes.extend_from_slice(&payload);
-    let path = dir.join(file_name(world.last_seq));
-    let tmp = dir.join(format!("{}.tmp", file_name(world.last_seq)));
-    let io = |e: std::io::Error| format!("write snapshot {}: {e}", tmp.display());
-    {
-        let mut f = fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    fs::rename(&tmp, &path).map_err(io)?;
-    fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+    let path = write_atomic(&dir, &file_name(world.last_seq), &bytes)?;
     if let Ok(all) = list(data_dir) {
         for (_, old) in all.into_iter().skip(keep.max(1)) {
             let _ = fs::remove_file(old);
@@ -90,13 +154,16 @@ pub fn write(data_dir: &Path, world: &World, keep: usize) -> Result<PathBuf, Str
 }
 
 /// Reads and checks one snapshot file.
-pub fn read(path: &Path) -> Result<World, String> {
+pub fn read(path: &Path) -> Result<Snapshot, String> {
     let bytes = fs::read(path).map_err(|e| format!("read: {e}"))?;
     if bytes.len() < HEADER_LEN {
         return Err("shorter than its header".into());
     }
     if &bytes[..4] != MAGIC {
         return Err("bad magic".into());
+    }
+    if bytes[4] == 1 {
+        return Err("version 1 carries no journal block hash, so nothing ties it to this journal".into());
     }
     if bytes[4] != VERSION {
         return Err(format!("unsupported version {}", bytes[4]));
@@ -118,5 +185,6 @@ pub fn read(path: &Path) -> Result<World, String> {
         return Err(format!("header says sequence {seq}, state says {}", world.last_seq));
     }
     world.intern();
-    Ok(world)
+    let block_hash: Hash = bytes[56..88].try_into().expect("32 bytes");
+    Ok(Snapshot { world, block_hash })
 }

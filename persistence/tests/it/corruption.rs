@@ -802,12 +802,13 @@ fn verify_catches_a_well_formed_but_wrong_snapshot() {
     let dir = f.copy("wrong-snap");
     let s2 = f.snapshots[1];
     let path = snapshot::list(&dir).unwrap()[0].1.clone();
-    let mut world = snapshot::read(&path).unwrap();
+    let snap = snapshot::read(&path).unwrap();
+    let mut world = snap.world;
     assert_eq!(world.last_seq, s2);
     let h = world.hunts.get_mut("h").unwrap();
     h.stock[0] += 1;
     h.added[0] += 1;
-    snapshot::write(&dir, &world, 3).unwrap();
+    snapshot::write(&dir, &world, &snap.block_hash, 3).unwrap();
     let report = verify(&dir).unwrap();
     let failed: Vec<&str> = report
         .checks
@@ -821,6 +822,76 @@ fn verify_catches_a_well_formed_but_wrong_snapshot() {
             format!("snapshot {s2} equals replay").as_str(),
             "snapshot+tail equals full replay"
         ],
+        "{:#?}",
+        report.checks
+    );
+}
+
+/// A damaged `journal.hwm` stops recovery with the operator's way out, and
+/// verify names it: ignoring it would switch off the check it exists for.
+#[test]
+fn damaged_mark_stops_recovery_with_the_operator_action() {
+    let f = build();
+    let dir = f.copy("bad-mark");
+    let path = dir.join(hwm::FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 48);
+    bytes[7] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    match recover(&dir) {
+        Err(e @ StoreError::MarkDamaged { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("journal.hwm") && text.contains("trove verify"), "{text}");
+        }
+        Err(e) => panic!("expected MarkDamaged, got {e}"),
+        Ok((w, _)) => panic!("recovered at {} past a damaged mark", w.last_seq),
+    }
+    let report = verify(&dir).unwrap();
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.name == "acknowledged records present" && !c.ok),
+        "{:#?}",
+        report.checks
+    );
+    // The documented action: once verify's other checks pass, remove the mark.
+    std::fs::remove_file(&path).unwrap();
+    let (world, report) = recover(&dir).unwrap();
+    assert_eq!(report.last_seq, f.last_seq());
+    assert_eq!(world.digest(), f.digest());
+}
+
+/// A snapshot taken after a different journal history (here: one whose
+/// records were edited and re-chained) is refused, never mixed in.
+#[test]
+fn snapshot_from_another_journal_history_is_refused() {
+    let f = build();
+    let s2 = f.snapshots[1];
+    let dir = f.copy("other-history");
+    let path = snapshot::list(&dir).unwrap()[0].1.clone();
+    let snap = snapshot::read(&path).unwrap();
+    assert_eq!(snap.world.last_seq, s2);
+    // The same state, tied to a block hash this journal does not have.
+    let mut other = snap.block_hash;
+    other[0] ^= 1;
+    std::fs::remove_file(&path).unwrap();
+    snapshot::write(&dir, &snap.world, &other, 3).unwrap();
+    let (world, report) = recover(&dir).unwrap();
+    assert_eq!(report.snapshot_seq, Some(f.snapshots[0]), "fell back to the older snapshot");
+    assert_eq!(report.skipped_snapshots.len(), 1);
+    assert!(
+        report.skipped_snapshots[0].1.contains("another journal history"),
+        "{:?}",
+        report.skipped_snapshots
+    );
+    assert_eq!(world.digest(), f.digest());
+    let report = verify(&dir).unwrap();
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.name == format!("snapshot {s2} readable") && !c.ok),
         "{:#?}",
         report.checks
     );
