@@ -66,7 +66,7 @@ pub async fn claim(core: &Core, body: &Obj) -> Result<Value, ApiError> {
 
 pub async fn player(core: &Core, hunt: &str, player: &str) -> Result<Value, ApiError> {
     let h = core.engine.hunt(hunt).await?;
-    let p = core.engine.player(player).await?;
+    let p = core.engine.player_read(player).await?;
     Ok(wire::player_json(&h, player, p.as_ref()))
 }
 

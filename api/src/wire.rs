@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use serde_json::{json, Map, Value};
 use trove_engine::{
-    limits, ClaimRequest, ClaimResult, ClueDef, EventKind, GameEvent, HuntDef, HuntState, Millis, PlayerState,
+    limits, ClaimRequest, ClaimResult, ClueDef, EventKind, GameEvent, HuntDef, HuntState, Millis, PlayerRead,
     ProductDef,
 };
 
@@ -274,8 +274,11 @@ pub fn hunt_json(h: &HuntState) -> Value {
     })
 }
 
-/// A player's view of one hunt.
-pub fn player_json(hunt: &HuntState, player: &str, state: Option<&PlayerState>) -> Value {
+/// A player's view of one hunt. A claim whose record was not durable at the
+/// read is `"status": "pending"` with `"pending": true` and no decision
+/// (no `reason`, no `seq`): a crash could still undo it.
+pub fn player_json(hunt: &HuntState, player: &str, read: Option<&PlayerRead>) -> Value {
+    let state = read.map(|r| &r.state);
     let ph = state.and_then(|s| s.hunt(&hunt.def.id));
     let clues: Vec<&str> = ph.map_or_else(Vec::new, |ph| {
         ph.clue_indices()
@@ -289,10 +292,19 @@ pub fn player_json(hunt: &HuntState, player: &str, state: Option<&PlayerState>) 
     let claims: Vec<Value> = claims
         .into_iter()
         .map(|c| {
+            if read.is_some_and(|r| r.is_pending(c)) {
+                return json!({
+                    "claim_id": &*c.claim_id,
+                    "sku": &*c.sku,
+                    "status": "pending",
+                    "pending": true,
+                });
+            }
             let mut v = json!({
                 "claim_id": &*c.claim_id,
                 "sku": &*c.sku,
                 "status": c.outcome.status(),
+                "pending": false,
                 "seq": c.seq,
             });
             if let Some(r) = c.outcome.reason() {
@@ -335,6 +347,51 @@ mod tests {
         let e = parse_events(&o).unwrap_err();
         assert_eq!(e.code, "invalid_event");
         assert_eq!(e.index, Some(1));
+    }
+
+    #[test]
+    fn claims_not_yet_durable_are_pending_without_a_decision() {
+        use std::sync::Arc;
+        use trove_engine::{ClaimEntry, Outcome, PlayerState, ProductDef, RejectReason};
+        let def = HuntDef {
+            id: "h".into(),
+            name: "h".into(),
+            opens_at: None,
+            closes_at: None,
+            clues: vec![],
+            products: vec![ProductDef {
+                sku: "mug".into(),
+                stock: 1,
+                per_player_limit: 1,
+                min_score: 0,
+            }],
+        };
+        let hunt = HuntState::new(Arc::new(def), 1);
+        let entry = |id: &str, seq, outcome| ClaimEntry {
+            claim_id: id.into(),
+            hunt: Arc::from("h"),
+            sku: Arc::from("mug"),
+            outcome,
+            seq,
+        };
+        let read = PlayerRead {
+            state: PlayerState {
+                hunts: Default::default(),
+                claims: vec![
+                    entry("a", 5, Outcome::Rejected(RejectReason::NotEligible)),
+                    entry("b", 6, Outcome::Granted),
+                ],
+            },
+            durable_seq: 5,
+        };
+        let v = player_json(&hunt, "p", Some(&read));
+        assert_eq!(
+            v["claims"],
+            json!([
+                {"claim_id": "a", "sku": "mug", "status": "rejected", "reason": "not_eligible", "pending": false, "seq": 5},
+                {"claim_id": "b", "sku": "mug", "status": "pending", "pending": true},
+            ])
+        );
     }
 
     #[test]

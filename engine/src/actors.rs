@@ -24,20 +24,22 @@
 
 use crate::clock::Clock;
 use crate::error::EngineError;
-use crate::journal::Journal;
+use crate::journal::{Durability, Journal};
 use crate::model::*;
 use crate::state::*;
 use actix::prelude::*;
 use dashmap::DashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-/// What every actor shares: the journal, the hunt catalog and the clock.
+/// What every actor shares: the journal (and its durable sequence), the hunt
+/// catalog and the clock.
 pub(crate) struct Core {
     pub journal: Arc<dyn Journal>,
+    pub durable: watch::Receiver<Durability>,
     pub catalog: DashMap<String, HuntEntry>,
     pub clock: Arc<dyn Clock>,
 }
@@ -201,6 +203,56 @@ fn interned(hunt: Option<&HuntEntry>, request: &ClaimRequest) -> (Arc<str>, Arc<
 pub(crate) struct HuntActor {
     pub core: Arc<Core>,
     pub state: HuntState,
+    /// Stock changes journaled but not yet known durable, in journal order:
+    /// what a read takes back out to answer the durable counts.
+    pub pending: VecDeque<(Seq, usize, StockChange)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StockChange {
+    Granted,
+    Added(u64),
+}
+
+impl HuntActor {
+    pub fn new(core: Arc<Core>, state: HuntState) -> Self {
+        HuntActor {
+            core,
+            state,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Forgets pending changes that have become durable.
+    fn prune(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let durable = self.core.durable.borrow().seq;
+        while self.pending.front().is_some_and(|(seq, _, _)| *seq <= durable) {
+            self.pending.pop_front();
+        }
+    }
+
+    /// The hunt as the durable journal has it: the live state without the
+    /// stock changes whose records are not durable yet.
+    fn durable_state(&mut self) -> HuntState {
+        self.prune();
+        let mut s = self.state.clone();
+        for &(_, p, change) in &self.pending {
+            match change {
+                StockChange::Granted => {
+                    s.stock[p] += 1;
+                    s.granted[p] -= 1;
+                }
+                StockChange::Added(n) => {
+                    s.stock[p] -= n;
+                    s.added[p] -= n;
+                }
+            }
+        }
+        s
+    }
 }
 
 impl Actor for HuntActor {
@@ -218,6 +270,7 @@ pub(crate) struct Reserve {
 impl Handler<Reserve> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) {
+        self.prune();
         let outcome = self.state.decide(msg.product);
         let record = [Record::Claim {
             request: msg.request,
@@ -228,6 +281,9 @@ impl Handler<Reserve> for HuntActor {
             self.state
                 .apply_outcome(msg.product, outcome)
                 .expect("decide() only grants when stock is left");
+            if outcome.is_granted() {
+                self.pending.push_back((seq, msg.product, StockChange::Granted));
+            }
             let [Record::Claim { request, .. }] = record else {
                 unreachable!()
             };
@@ -250,6 +306,7 @@ pub(crate) struct AddStock {
 impl Handler<AddStock> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: AddStock, _: &mut Context<Self>) {
+        self.prune();
         let result = (|| {
             let p = self
                 .state
@@ -271,6 +328,7 @@ impl Handler<AddStock> for HuntActor {
             }];
             let seq = self.core.journal.append(&record)?;
             self.state.add_stock(p, msg.add).expect("checked above");
+            self.pending.push_back((seq, p, StockChange::Added(msg.add)));
             debug_assert_eq!(self.state.stock[p], probe);
             Ok((seq, probe))
         })();
@@ -278,14 +336,24 @@ impl Handler<AddStock> for HuntActor {
     }
 }
 
+/// A copy of the hunt's state: the live one (`durable: false`, for dumps,
+/// which wait for durability themselves) or the durable one (reads).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct QueryHunt(pub oneshot::Sender<HuntState>);
+pub(crate) struct QueryHunt {
+    pub durable: bool,
+    pub reply: oneshot::Sender<HuntState>,
+}
 
 impl Handler<QueryHunt> for HuntActor {
     type Result = ();
     fn handle(&mut self, msg: QueryHunt, _: &mut Context<Self>) {
-        let _ = msg.0.send(self.state.clone());
+        let state = if msg.durable {
+            self.durable_state()
+        } else {
+            self.state.clone()
+        };
+        let _ = msg.reply.send(state);
     }
 }
 
@@ -295,6 +363,12 @@ impl Handler<QueryHunt> for HuntActor {
 struct PlayerSlot {
     state: Rc<RefCell<PlayerState>>,
     actor: Addr<PlayerActor>,
+    /// Highest journal sequence of an event applied to this player since it
+    /// became resident (0 if none): a read of its score waits until this is
+    /// durable.
+    events_seq: Seq,
+    /// Claims routed to the player actor and not yet answered.
+    claims_in_flight: u32,
 }
 
 pub(crate) struct ShardActor {
@@ -310,13 +384,6 @@ impl ShardActor {
         }
     }
 
-    fn player(&mut self, id: &str) -> &PlayerSlot {
-        if !self.players.contains_key(id) {
-            self.spawn(PlayerId::from(id), PlayerState::default());
-        }
-        &self.players[id]
-    }
-
     fn spawn(&mut self, id: PlayerId, state: PlayerState) {
         let state = Rc::new(RefCell::new(state));
         let actor = PlayerActor {
@@ -324,7 +391,28 @@ impl ShardActor {
             core: self.core.clone(),
         }
         .start();
-        self.players.insert(id, PlayerSlot { state, actor });
+        self.players.insert(
+            id,
+            PlayerSlot {
+                state,
+                actor,
+                events_seq: 0,
+                claims_in_flight: 0,
+            },
+        );
+    }
+
+    /// A claim of `id` was answered. A player whose claims were all refused
+    /// (answered with an error, nothing journaled) and who has no other state
+    /// does not stay resident: replay would not know it either, and a flood
+    /// of refused claims must not grow the player table.
+    fn claim_done(&mut self, id: &str) {
+        if let Some(slot) = self.players.get_mut(id) {
+            slot.claims_in_flight -= 1;
+            if slot.claims_in_flight == 0 && *slot.state.borrow() == PlayerState::default() {
+                self.players.remove(id);
+            }
+        }
     }
 }
 
@@ -338,20 +426,28 @@ impl Actor for ShardActor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct RouteEvents {
-    pub events: Vec<(String, EventEffect)>,
+    /// (player, effect, journal sequence of the event).
+    pub events: Vec<(String, EventEffect, Seq)>,
     pub permit: Arc<Permit>,
 }
 
 impl Handler<RouteEvents> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: RouteEvents, _: &mut Context<Self>) {
-        for (player, effect) in msg.events {
-            match self.players.get(player.as_str()) {
-                Some(slot) => slot.state.borrow_mut().apply_event(&effect),
+        for (player, effect, seq) in msg.events {
+            match self.players.get_mut(player.as_str()) {
+                Some(slot) => {
+                    slot.state.borrow_mut().apply_event(&effect);
+                    slot.events_seq = slot.events_seq.max(seq);
+                }
                 None => {
                     let mut state = PlayerState::default();
                     state.apply_event(&effect);
-                    self.spawn(PlayerId::from(player), state);
+                    let id = PlayerId::from(player);
+                    self.spawn(id.clone(), state);
+                    if let Some(slot) = self.players.get_mut(&id) {
+                        slot.events_seq = seq;
+                    }
                 }
             }
         }
@@ -365,9 +461,26 @@ pub(crate) struct RouteClaim(pub Claim);
 
 impl Handler<RouteClaim> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: RouteClaim, _: &mut Context<Self>) {
-        let player = msg.0.request.player.clone();
-        self.player(&player).actor.do_send(msg.0);
+    fn handle(&mut self, msg: RouteClaim, ctx: &mut Context<Self>) {
+        let Claim { request, reply, permit } = msg.0;
+        let player = PlayerId::from(request.player.as_str());
+        if !self.players.contains_key(&player) {
+            self.spawn(player.clone(), PlayerState::default());
+        }
+        let slot = self.players.get_mut(&player).expect("resident: spawned above");
+        slot.claims_in_flight += 1;
+        // The answer passes back through the shard, so that the slot of a
+        // player whose claim was refused can be dropped again.
+        let (tx, rx) = oneshot::channel();
+        slot.actor.do_send(Claim {
+            request,
+            reply: tx,
+            permit,
+        });
+        ctx.spawn(rx.into_actor(self).map(move |res, act, _| {
+            let _ = reply.send(res.unwrap_or(Err(EngineError::Stopped)));
+            act.claim_done(&player);
+        }));
     }
 }
 
@@ -375,7 +488,8 @@ impl Handler<RouteClaim> for ShardActor {
 #[rtype(result = "()")]
 pub(crate) struct RouteQuery {
     pub player: String,
-    pub reply: oneshot::Sender<Option<PlayerState>>,
+    /// The state and the player's `events_seq`.
+    pub reply: oneshot::Sender<Option<(PlayerState, Seq)>>,
 }
 
 impl Handler<RouteQuery> for ShardActor {
@@ -384,8 +498,8 @@ impl Handler<RouteQuery> for ShardActor {
         let state = self
             .players
             .get(msg.player.as_str())
-            .map(|slot| slot.state.borrow().clone());
-        let _ = msg.reply.send(state.filter(|s| *s != PlayerState::default()));
+            .map(|slot| (slot.state.borrow().clone(), slot.events_seq));
+        let _ = msg.reply.send(state.filter(|(s, _)| *s != PlayerState::default()));
     }
 }
 
@@ -413,9 +527,10 @@ pub(crate) struct DumpPlayers(pub oneshot::Sender<Vec<(PlayerId, PlayerState)>>)
 impl Handler<DumpPlayers> for ShardActor {
     type Result = ();
     fn handle(&mut self, msg: DumpPlayers, _: &mut Context<Self>) {
-        // A player whose only request was refused (say, its first claim after a
-        // journal failure) has a slot but no journaled state; replay never
-        // creates such a player, so neither may a dump.
+        // A player whose only request is a claim still in flight has a slot
+        // but no journaled state yet (a refused one drops its slot again,
+        // see `claim_done`); replay never creates such a player, so neither
+        // may a dump.
         let players = self
             .players
             .iter()

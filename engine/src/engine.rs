@@ -75,6 +75,23 @@ pub struct StockResult {
     pub remaining: u64,
 }
 
+/// A player's state as [`Engine::player_read`] answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerRead {
+    pub state: PlayerState,
+    /// The durable sequence when the state was read: claims above it are
+    /// decided but not yet durable.
+    pub durable_seq: Seq,
+}
+
+impl PlayerRead {
+    /// Whether the claim's deciding record was not yet durable at the read: a
+    /// crash could still undo it, and its claimant has had no answer yet.
+    pub fn is_pending(&self, claim: &ClaimEntry) -> bool {
+        claim.seq > self.durable_seq
+    }
+}
+
 /// A cheap, cloneable handle to a running engine. Must be started inside an
 /// actix `System`.
 #[derive(Clone)]
@@ -100,6 +117,7 @@ impl Engine {
         );
         let core = Arc::new(Core {
             journal: journal.clone(),
+            durable: journal.durability(),
             catalog: DashMap::new(),
             clock: config.clock.clone(),
         });
@@ -148,7 +166,7 @@ impl Engine {
             defined_at: state.defined_at,
             addr: {
                 let core = self.core.clone();
-                HuntActor::start_in_arbiter(&arbiter, move |_| HuntActor { core, state })
+                HuntActor::start_in_arbiter(&arbiter, move |_| HuntActor::new(core, state))
             },
         };
         entry
@@ -289,13 +307,14 @@ impl Engine {
         // cannot leave a batch journaled but unrouted.
         let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
         let seq = self.core.journal.append(&records)?;
-        let mut routed: Vec<Vec<(String, EventEffect)>> = vec![Vec::new(); self.shards.len()];
-        for (record, effect) in records.into_iter().zip(effects) {
+        let first = seq + 1 - accepted as Seq;
+        let mut routed: Vec<Vec<(String, EventEffect, Seq)>> = vec![Vec::new(); self.shards.len()];
+        for (i, (record, effect)) in records.into_iter().zip(effects).enumerate() {
             let Record::Event(ev) = record else {
                 unreachable!("built above")
             };
             let shard = self.shard_of(&ev.player);
-            routed[shard].push((ev.player, effect));
+            routed[shard].push((ev.player, effect, first + i as Seq));
         }
         for (shard, events) in routed.into_iter().enumerate() {
             if !events.is_empty() {
@@ -341,8 +360,14 @@ impl Engine {
         })
     }
 
-    /// A player's state, or `None` if the engine has never seen the player.
+    /// A player's live state, or `None` if the engine has never seen the
+    /// player. Live: it may include changes whose records are not durable
+    /// yet; what clients are shown comes from [`Engine::player_read`].
     pub async fn player(&self, player: &str) -> Result<Option<PlayerState>, EngineError> {
+        Ok(self.query_player(player).await?.map(|(state, _)| state))
+    }
+
+    async fn query_player(&self, player: &str) -> Result<Option<(PlayerState, Seq)>, EngineError> {
         let (tx, rx) = oneshot::channel();
         self.shards[self.shard_of(player)].do_send(RouteQuery {
             player: player.to_owned(),
@@ -351,11 +376,35 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
-    /// A hunt's definition and stock ledger.
+    /// A player's state for a reader: nothing in it can be undone by a crash
+    /// without being marked. Score, events and clues are durable: if an event
+    /// of this player is not durable yet, this waits until it is (at most one
+    /// journal flush; it errors if the journal fails first). Claims are
+    /// answered at once: a claim whose record is not durable yet is pending
+    /// ([`PlayerRead::is_pending`]) and must not be shown as decided.
+    pub async fn player_read(&self, player: &str) -> Result<Option<PlayerRead>, EngineError> {
+        let Some((state, events_seq)) = self.query_player(player).await? else {
+            return Ok(None);
+        };
+        if events_seq > self.durable_seq() {
+            self.wait_durable(events_seq).await?;
+        }
+        // Read after the state: every entry at or below it is durable now.
+        let durable_seq = self.durable_seq();
+        Ok(Some(PlayerRead { state, durable_seq }))
+    }
+
+    /// A hunt's definition and its durable stock ledger: `stock`, `granted`
+    /// and `added` count only records that are durable, so a read never shows
+    /// a grant or a stock addition that a crash could undo. (Live stock
+    /// differs only while such a record waits for its flush.)
     pub async fn hunt(&self, hunt: &str) -> Result<HuntState, EngineError> {
         let entry = self.hunt_entry(hunt)?;
         let (tx, rx) = oneshot::channel();
-        entry.addr.do_send(QueryHunt(tx));
+        entry.addr.do_send(QueryHunt {
+            durable: true,
+            reply: tx,
+        });
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
@@ -412,7 +461,10 @@ impl Engine {
         let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
         for entry in entries {
             let (tx, rx) = oneshot::channel();
-            entry.addr.do_send(QueryHunt(tx));
+            entry.addr.do_send(QueryHunt {
+                durable: false,
+                reply: tx,
+            });
             let state = rx.await.map_err(|_| EngineError::Stopped)?;
             world.hunts.insert(state.def.id.clone(), state);
         }

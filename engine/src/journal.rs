@@ -52,7 +52,9 @@ pub trait Journal: Send + Sync + 'static {
 }
 
 /// A journal in memory: durable on append (by definition), for tests and
-/// in-process simulations. It can be told to fail, to test fail-stop.
+/// in-process simulations. It can be told to fail, to test fail-stop, and to
+/// hold durability back ([`MemoryJournal::hold_durability`]), to test what
+/// the engine shows while a record is appended but not yet durable.
 pub struct MemoryJournal {
     inner: Mutex<MemoryInner>,
     durable: watch::Sender<Durability>,
@@ -61,6 +63,8 @@ pub struct MemoryJournal {
 struct MemoryInner {
     records: Vec<Record>,
     failure: Option<Arc<str>>,
+    /// While set, appends do not advance the durable sequence.
+    held: bool,
 }
 
 impl MemoryJournal {
@@ -73,7 +77,11 @@ impl MemoryJournal {
         let seq = records.len() as Seq;
         let (durable, _) = watch::channel(Durability { seq, failure: None });
         Arc::new(MemoryJournal {
-            inner: Mutex::new(MemoryInner { records, failure: None }),
+            inner: Mutex::new(MemoryInner {
+                records,
+                failure: None,
+                held: false,
+            }),
             durable,
         })
     }
@@ -81,6 +89,20 @@ impl MemoryJournal {
     /// Every record so far, in sequence order (record i has sequence i + 1).
     pub fn records(&self) -> Vec<Record> {
         self.inner.lock().records.clone()
+    }
+
+    /// Until [`MemoryJournal::release_durability`], appends are accepted but
+    /// not reported durable, as records waiting for a slow flush.
+    pub fn hold_durability(&self) {
+        self.inner.lock().held = true;
+    }
+
+    /// Ends a hold: everything appended so far becomes durable.
+    pub fn release_durability(&self) {
+        let mut inner = self.inner.lock();
+        inner.held = false;
+        let seq = inner.records.len() as Seq;
+        self.durable.send_modify(|d| d.seq = seq);
     }
 
     /// Makes every later append fail, as a failed disk would.
@@ -99,7 +121,9 @@ impl Journal for MemoryJournal {
         }
         inner.records.extend_from_slice(records);
         let seq = inner.records.len() as Seq;
-        self.durable.send_modify(|d| d.seq = seq);
+        if !inner.held {
+            self.durable.send_modify(|d| d.seq = seq);
+        }
         Ok(seq)
     }
 

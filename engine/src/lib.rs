@@ -39,7 +39,7 @@ pub mod state;
 
 pub use actors::Decided;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{ClaimResult, DefineResult, Engine, EngineConfig, IngestResult, StockResult};
+pub use engine::{ClaimResult, DefineResult, Engine, EngineConfig, IngestResult, PlayerRead, StockResult};
 pub use error::EngineError;
 pub use journal::{Durability, Journal, JournalError, MemoryJournal};
 pub use model::*;

@@ -134,6 +134,8 @@ async fn hunt_lifecycle_events_claims_reads() {
     assert_eq!(claims[0]["claim_id"], "k1");
     assert_eq!(claims[0]["status"], "granted");
     assert_eq!(claims[1]["reason"], "limit_reached");
+    // Every claim here was acknowledged, so durable: none is pending.
+    assert!(claims.iter().all(|c| c["pending"] == false && c["seq"].is_u64()), "{r}");
 
     // HTTP versions of the same ops.
     let (st, r) = s

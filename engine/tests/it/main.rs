@@ -11,4 +11,5 @@ mod events;
 mod failstop;
 mod hunts;
 mod prop;
+mod reads;
 mod restart;
