@@ -1379,7 +1379,7 @@ impl Verifier {
             return fail(
                 None,
                 "not_canonical",
-                canonical_diff(text, &self.line_buf, "the header", "the filters as parsed"),
+                canonical_diff(text, &self.line_buf, "the header", "the header's parsed filters"),
             );
         }
         out.filters = self.filters_json.clone();
@@ -1519,7 +1519,7 @@ impl Verifier {
         if self.line_buf != text.as_bytes() {
             return Err(bad(
                 "not_canonical",
-                canonical_diff(text, &self.line_buf, "a block line", "its header"),
+                canonical_diff(text, &self.line_buf, "a block line", "the block's proven header"),
             ));
         }
         if header.first_seq == 1 && header.prev_hash != [0u8; 32] {
@@ -1974,7 +1974,7 @@ impl Verifier {
             return fail(
                 self.last_record_seq,
                 "not_canonical",
-                canonical_diff(text, &self.line_buf, "the footer", "what the export holds"),
+                canonical_diff(text, &self.line_buf, "the footer", "the export's content"),
             );
         }
         if let Some(head) = self.head {

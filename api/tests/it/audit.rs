@@ -992,3 +992,449 @@ async fn export_verify_report_rebuild() {
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert!(r.stdout.contains(&format!("sequence {k4}")), "{}", r.stdout);
 }
+
+// ------------------------------------------------------------------ what verify proves
+//
+// Each edit below passed `trove audit verify` before it checked every line
+// against its proof, the start of the export, the filters and the order of
+// compaction; each must now fail with its stable code.
+
+/// The block line with this first_seq and its record lines: 1-based lines
+/// `start..end` (end exclusive).
+fn block_span(text: &str, first_seq: u64) -> (usize, usize) {
+    let v: Vec<&str> = text.lines().collect();
+    let start = v
+        .iter()
+        .position(|l| l.starts_with(&format!("{{\"type\":\"block\",\"first_seq\":{first_seq},")))
+        .unwrap_or_else(|| panic!("no block {first_seq}"));
+    let end = v[start + 1..]
+        .iter()
+        .position(|l| !l.starts_with("{\"type\":\"record\""))
+        .map_or(v.len(), |i| start + 1 + i);
+    (start + 1, end + 1)
+}
+
+fn block_line(text: &str, first_seq: u64) -> String {
+    let (start, _) = block_span(text, first_seq);
+    text.lines().nth(start - 1).unwrap().to_owned()
+}
+
+fn remove_lines(text: &str, start: usize, end: usize) -> String {
+    let v: Vec<&str> = text.lines().collect();
+    let mut out: Vec<&str> = v[..start - 1].to_vec();
+    out.extend_from_slice(&v[end - 1..]);
+    out.join("\n") + "\n"
+}
+
+fn replace_line(text: &str, line: usize, new: &str) -> String {
+    let mut v: Vec<&str> = text.lines().collect();
+    v[line - 1] = new;
+    v.join("\n") + "\n"
+}
+
+/// Rewrites the footer the way someone editing the file would: counts and
+/// range of the lines left, and the last block's hash.
+fn refooter(text: &str) -> String {
+    let all = lines(text);
+    let blocks: Vec<&Value> = all.iter().filter(|l| l["type"] == "block").collect();
+    let records = all.iter().filter(|l| l["type"] == "record").count();
+    let first = blocks.first().unwrap();
+    let last = blocks.last().unwrap();
+    let footer = format!(
+        "{{\"type\":\"footer\",\"records\":{records},\"blocks\":{},\"first_seq\":{},\"last_seq\":{},\"last_hash\":\"{}\"}}",
+        blocks.len(),
+        first["first_seq"],
+        last["first_seq"].as_u64().unwrap() + last["count"].as_u64().unwrap() - 1,
+        last["hash"].as_str().unwrap()
+    );
+    let n = text.lines().count();
+    replace_line(text, n, &footer)
+}
+
+/// Replaces the header's filters.
+fn with_filters(text: &str, filters: &str) -> String {
+    let header = text.lines().next().unwrap();
+    let start = header.find("\"filters\":").unwrap() + "\"filters\":".len();
+    let end = header.find(",\"generated_at\"").unwrap();
+    let new = format!("{}{filters}{}", &header[..start], &header[end..]);
+    replace_line(text, 1, &new)
+}
+
+/// Writes a tampered export; with AUDIT_TAMPERED_DIR set, also there (to run
+/// the same files against another build of `trove`).
+fn tampered(dir: &Path, name: &str, text: &str) -> PathBuf {
+    if let Some(keep) = std::env::var_os("AUDIT_TAMPERED_DIR") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::write(Path::new(&keep).join(name), text).unwrap();
+    }
+    write(dir, name, text)
+}
+
+fn expect_code(what: &str, r: &Run, code: &str, needle: &str) {
+    expect_fail(what, r, needle);
+    assert!(
+        r.stdout.contains(&format!("verify: FAILED ({code})")),
+        "{what}: expected code {code} in\n{}",
+        r.stdout
+    );
+}
+
+fn verify_head(path: &Path, head: &str) -> Run {
+    trove(&["audit", "verify", path.to_str().unwrap(), "--head", head])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_only_what_it_proves() {
+    let (s, tmp) = Server::start().await;
+    let root = tmp.path().to_path_buf();
+    let data = s.data.clone();
+    let data_s = data.to_str().unwrap().to_owned();
+    let (sent, _mid) = build(&s).await;
+    assert_eq!(s.terminate().code(), Some(0));
+    let n = sent.len() as u64;
+    let seq_of = |claim: &str| sent.iter().find(|s| s.fields["claim_id"] == claim).unwrap().seq;
+    let (k1, k2, k3, k8) = (seq_of("k1"), seq_of("k2"), seq_of("k3"), seq_of("k8"));
+    // The phase-a events (seq 3..8) are one block, each claim is a block of its own.
+    assert_eq!((k1, k2, k3), (9, 10, 11));
+    let export = |name: &str, extra: &[&str]| -> String {
+        let path = root.join(name);
+        let mut args = vec!["export", "--data", &data_s, "-o", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let r = trove(&args);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        std::fs::read_to_string(path).unwrap()
+    };
+    let full = export("all.jsonl", &[]);
+    let after = export("after.jsonl", &["--after-seq", "10"]);
+    let p2 = export("p2.jsonl", &["--player", "p2"]);
+    let v = trove(&["verify", "--data", &data_s]);
+    let head_line = v
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("chain head: seq "))
+        .expect("verify prints the chain head")
+        .to_owned();
+    let (head_seq, head_hash) = head_line.split_once(", block hash ").unwrap();
+    assert_eq!(head_seq, n.to_string());
+    let head = format!("{head_seq}:{head_hash}");
+    let t = |name: &str, text: &str| tampered(&root, name, text);
+
+    // The intact exports verify, and say what they prove.
+    let ok = verify_file(&root.join("all.jsonl"));
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+    assert!(ok.stdout.contains("start: the start of the journal"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("end: not proven"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("filters: none"), "{}", ok.stdout);
+    let ok = verify_file(&root.join("after.jsonl"));
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+    assert!(
+        ok.stdout.contains("start: the block holding seq 11 (after_seq 10)"),
+        "{}",
+        ok.stdout
+    );
+
+    // (a) The first blocks removed, the footer rewritten to match.
+    let (a, b) = block_span(&full, 1);
+    let cut = refooter(&remove_lines(&full, a, b));
+    expect_code(
+        "first block removed",
+        &verify_file(&t("a1.jsonl", &cut)),
+        "start_missing",
+        "the export starts at seq 2, but it has no after_seq filter, so its first block must hold seq 1",
+    );
+    let (a, _) = block_span(&full, 1);
+    let (_, b) = block_span(&full, 3);
+    expect_code(
+        "first three blocks removed",
+        &verify_file(&t("a2.jsonl", &refooter(&remove_lines(&full, a, b)))),
+        "start_missing",
+        "records 1..8 were removed",
+    );
+    let (a, b) = block_span(&after, 11);
+    expect_code(
+        "after-seq export: first block removed",
+        &verify_file(&t("a3.jsonl", &refooter(&remove_lines(&after, a, b)))),
+        "start_missing",
+        "its after_seq is 10, so its first block must hold seq 11",
+    );
+
+    // (b) Fields a reader sees that the proof did not cover.
+    let l1 = line_of(&full, k1);
+    let k1_line = full.lines().nth(l1 - 1).unwrap();
+    let rec: Value = serde_json::from_str(k1_line).unwrap();
+    let at = rec["committed_at_ms"].as_i64().unwrap();
+    let earlier = trove_api::audit::format_ms(at - 3_600_000);
+    let edits: Vec<(&str, String, &str)> = vec![
+        (
+            "committed_at text of a record",
+            k1_line.replacen(rec["committed_at"].as_str().unwrap(), &earlier, 1),
+            "field \"committed_at\"",
+        ),
+        (
+            "committed_at_ms of a record removed",
+            k1_line.replacen(&format!(",\"committed_at_ms\":{at}"), "", 1),
+            "field \"committed_at_ms\" of a claim record line is missing",
+        ),
+        (
+            "reason on a granted claim",
+            k1_line.replacen(
+                "\"status\":\"granted\"",
+                "\"status\":\"granted\",\"reason\":\"out_of_stock\"",
+                1,
+            ),
+            "field \"reason\" is not part of a claim record line",
+        ),
+        (
+            "an extra field on a record",
+            k1_line.replacen(
+                "{\"type\":\"record\",",
+                "{\"type\":\"record\",\"checked_by\":\"customs\",",
+                1,
+            ),
+            "field \"checked_by\" is not part of a claim record line",
+        ),
+    ];
+    for (i, (what, new, needle)) in edits.iter().enumerate() {
+        assert_ne!(new, k1_line, "{what}: the edit applies");
+        let text = replace_line(&full, l1, new);
+        expect_code(
+            what,
+            &verify_file(&t(&format!("b{i}.jsonl"), &text)),
+            "not_canonical",
+            &format!("line {l1} (seq {k1}): {needle}"),
+        );
+    }
+    let l_h1 = line_of(&full, 1);
+    let h1_line = full.lines().nth(l_h1 - 1).unwrap();
+    let edited = h1_line.replacen("\"hunt\":\"h1\",\"id\":\"h1\"", "\"hunt\":\"h2\",\"id\":\"h1\"", 1);
+    assert_ne!(edited, h1_line);
+    expect_code(
+        "the hunt of a hunt_defined line",
+        &verify_file(&t("b-hunt.jsonl", &replace_line(&full, l_h1, &edited))),
+        "not_canonical",
+        "line 3 (seq 1): field \"hunt\" is \"h2\", but the proven record with its block's commit time gives \"h1\"",
+    );
+    // The other lines: a block's committed_at text, extra fields on a block line, the header, the footer.
+    let b1 = block_line(&full, 1);
+    let blk: Value = serde_json::from_str(&b1).unwrap();
+    let at1 = blk["committed_at_ms"].as_i64().unwrap();
+    let other_lines: Vec<(&str, usize, String, &str)> = vec![
+        (
+            "committed_at text of a block",
+            2,
+            b1.replacen(
+                blk["committed_at"].as_str().unwrap(),
+                &trove_api::audit::format_ms(at1 + 1),
+                1,
+            ),
+            "line 2 (seq 1): field \"committed_at\"",
+        ),
+        (
+            "an extra field on a block line",
+            2,
+            b1.replacen("{\"type\":\"block\",", "{\"type\":\"block\",\"compacted\":false,", 1),
+            "line 2 (seq 1): field \"compacted\" is not part of a block line",
+        ),
+        (
+            "an extra field on the header",
+            1,
+            full.lines()
+                .next()
+                .unwrap()
+                .replacen("\"version\":2,", "\"version\":2,\"complete\":true,", 1),
+            "line 1: field \"complete\" is not part of the header",
+        ),
+        (
+            "an unknown filter in the header",
+            1,
+            with_filters(&full, "{\"audited\":\"yes\"}")
+                .lines()
+                .next()
+                .unwrap()
+                .to_owned(),
+            "line 1: field \"filters\"",
+        ),
+        (
+            "an extra field on the footer",
+            full.lines().count(),
+            full.lines()
+                .last()
+                .unwrap()
+                .replacen("{\"type\":\"footer\",", "{\"type\":\"footer\",\"signed\":true,", 1),
+            "field \"signed\" is not part of the footer",
+        ),
+    ];
+    for (i, (what, line, new, needle)) in other_lines.iter().enumerate() {
+        let text = replace_line(&full, *line, new);
+        assert_ne!(text, full, "{what}: the edit applies");
+        expect_code(
+            what,
+            &verify_file(&t(&format!("b-other{i}.jsonl"), &text)),
+            "not_canonical",
+            needle,
+        );
+    }
+
+    // (c) A normal block relabelled as compacted. A copy compacted for real
+    // gives the compacted block lines someone holding the records can make.
+    let compacted_dir = root.join("compacted");
+    copy_dir(&data, &compacted_dir);
+    let cd = compacted_dir.to_str().unwrap().to_owned();
+    let r = trove(&["compact", "--data", &cd, "--older-than", "0s"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let cpath = root.join("compacted.jsonl");
+    let r = trove(&["export", "--data", &cd, "-o", cpath.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let compacted = std::fs::read_to_string(&cpath).unwrap();
+    // The phase-b events block: checkin, clue_found, interaction, right before k8's block.
+    let phase_b = k8 - 3;
+    assert_eq!(sent[phase_b as usize - 1].record_type, "checkin");
+    let relabelled_line = block_line(&compacted, phase_b);
+    assert!(relabelled_line.contains("\"removed\":2,"), "{relabelled_line}");
+    let (a, b) = block_span(&full, phase_b);
+    let mut text = replace_line(&full, a, &relabelled_line);
+    // Its checkin and interaction go, "removed by retention"; the clue stays.
+    for seq in [phase_b + 2, phase_b] {
+        let l = line_of(&text, seq);
+        assert!(l > a && l < b);
+        text = remove_line(&text, l);
+    }
+    expect_code(
+        "a normal block relabelled as compacted",
+        &verify_file(&t("c1.jsonl", &refooter(&text))),
+        "compaction_impossible",
+        &format!(
+            "block seq {phase_b}..{} is marked compacted, but block seq 3..8 (line 6) before it still holds its telemetry",
+            phase_b + 2
+        ),
+    );
+    // The genuine compacted export verifies, and says what it cannot prove.
+    let r = verify_file(&cpath);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("nor that retention rather than whoever made this file removed them"),
+        "{}",
+        r.stdout
+    );
+
+    // (d) Header filters edited to "filtered", then records deleted.
+    // With leaves for k1's block (from an export that holds none of it), its
+    // claim can go without breaking the block.
+    let k1_with_leaves = block_line(&p2, k1);
+    assert!(k1_with_leaves.contains("\"leaves\":["), "{k1_with_leaves}");
+    let delete_k1 = |text: &str| {
+        let (a, b) = block_span(text, k1);
+        let text = replace_line(text, a, &k1_with_leaves);
+        refooter(&remove_lines(&text, a + 1, b))
+    };
+    let as_p1 = delete_k1(&with_filters(&full, "{\"player\":\"p1\"}"));
+    expect_code(
+        "filters edited to a player, a record deleted",
+        &verify_file(&t("d1.jsonl", &as_p1)),
+        "filter_mismatch",
+        "line 3 (seq 1): record 1 (hunt_defined) does not match the export's filters {\"player\":\"p1\"}",
+    );
+    let every_type = "{\"type\":\"claims,events,hunts,stock\"}";
+    let as_all = delete_k1(&with_filters(&full, every_type));
+    expect_code(
+        "filters edited to every type, a record deleted",
+        &verify_file(&t("d2.jsonl", &as_all)),
+        "record_omitted",
+        &format!("record {k1} is missing from block seq {k1}..{k1}"),
+    );
+    let as_kept = delete_k1(&with_filters(&full, "{\"type\":\"claims,clue_found,hunts,stock\"}"));
+    // Its telemetry (seq 5, 6) is outside those filters: the events block gets its leaves.
+    let as_kept = remove_line(&remove_line(&as_kept, line_of(&as_kept, 6)), line_of(&as_kept, 5));
+    let (a, _) = block_span(&as_kept, 3);
+    let as_kept = refooter(&replace_line(&as_kept, a, &block_line(&p2, 3)));
+    expect_code(
+        "filters edited to every kept type, a claim deleted",
+        &verify_file(&t("d3.jsonl", &as_kept)),
+        "record_omitted",
+        &format!("the filters {{\"type\":\"claims,clue_found,hunts,stock\"}} select every kept record, and the block's leaves show one at seq {k1}"),
+    );
+
+    // --head: the end of an export against a chain head recorded earlier.
+    let r = verify_head(&root.join("all.jsonl"), &head);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "head: the block ending at seq {n} has the hash you recorded ({head_hash})"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("end: not proven"), "{}", r.stdout);
+    // The last block removed, the footer rewritten: only the head tells.
+    let last = lines(&full).iter().filter(|l| l["type"] == "block").last().unwrap()["first_seq"]
+        .as_u64()
+        .unwrap();
+    let (a, b) = block_span(&full, last);
+    let cut_end = t("e1.jsonl", &refooter(&remove_lines(&full, a, b)));
+    let r = verify_file(&cut_end);
+    assert_eq!(
+        r.code, 0,
+        "without a head, a cut at the end is not detectable: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("end: not proven"), "{}", r.stdout);
+    expect_code(
+        "cut at the end, checked against the head",
+        &verify_head(&cut_end, &head),
+        "head_not_reached",
+        &format!(
+            "the export ends at seq {}, before the head you recorded at seq {n}",
+            last - 1
+        ),
+    );
+    // A head recorded earlier, at k1's block: the export reaches past it;
+    // an export after it starts from it.
+    let k1_hash = serde_json::from_str::<Value>(&block_line(&full, k1)).unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = verify_head(&root.join("all.jsonl"), &format!("{k1}:{k1_hash}"));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("seq {}..{n} is newer than that head", k1 + 1)),
+        "{}",
+        r.stdout
+    );
+    let after_k1 = export("after-k1.jsonl", &["--after-seq", &k1.to_string()]);
+    assert!(after_k1.contains(&format!("\"first_seq\":{k2},")));
+    let r = verify_head(&root.join("after-k1.jsonl"), &format!("{k1}:{k1_hash}"));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // A rewritten journal: the hash differs, or the head falls inside a block.
+    let wrong = format!("{n}:{}", "0".repeat(64));
+    expect_code(
+        "another head hash",
+        &verify_head(&root.join("all.jsonl"), &wrong),
+        "head_mismatch",
+        &format!("the block ending at seq {n} has hash {head_hash}, but the head you recorded has"),
+    );
+    expect_code(
+        "a head inside a block",
+        &verify_head(&root.join("all.jsonl"), &format!("5:{k1_hash}")),
+        "head_mismatch",
+        "seq 5 lies inside block seq 3..8",
+    );
+    expect_code(
+        "an export that starts after the head",
+        &verify_head(&root.join("after.jsonl"), &format!("3:{k1_hash}")),
+        "head_not_covered",
+        "does not hold the block ending at seq 3",
+    );
+    for bad in [
+        "7",
+        "x:abc",
+        &format!("0:{head_hash}"),
+        &format!("{n}:{}", &head_hash[..10]),
+    ] {
+        let r = verify_head(&root.join("all.jsonl"), bad);
+        assert_eq!(r.code, 1, "--head {bad}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("--head"), "--head {bad}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+}
