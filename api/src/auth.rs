@@ -103,6 +103,15 @@ impl Action {
 pub enum KeyError {
     #[error("invalid key list: {0}")]
     Invalid(String),
+    /// A file holding keys that others may read (or write), refused as ssh
+    /// refuses such a private key.
+    #[error(
+        "{} holds API keys but its mode is {mode:04o}: group or others may read or change it; \
+         make it private with `chmod 600 {}` and start again",
+        path.display(),
+        path.display()
+    )]
+    NotPrivate { path: PathBuf, mode: u32 },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
@@ -156,11 +165,9 @@ impl Keys {
             let (role, key) = item
                 .split_once(':')
                 .ok_or_else(|| KeyError::Invalid("expected role:KEY pairs separated by commas".into()))?;
+            // The role is not echoed: a `KEY:role` mix-up would print the key.
             let role = Role::parse(role).ok_or_else(|| {
-                KeyError::Invalid(format!(
-                    "unknown role {:?} (expected admin, game, designer or auditor)",
-                    role.trim()
-                ))
+                KeyError::Invalid("unknown role before a ':' (expected admin, game, designer or auditor)".into())
             })?;
             keys.add(role, key)?;
         }
@@ -171,10 +178,9 @@ impl Keys {
     pub fn from_toml(table: &toml::Table) -> Result<Keys, KeyError> {
         let mut keys = Keys::default();
         for (role_name, v) in table {
+            // The name is not echoed: a `"KEY" = "admin"` mix-up would print the key.
             let role = Role::parse(role_name).ok_or_else(|| {
-                KeyError::Invalid(format!(
-                    "unknown role {role_name:?} in [keys] (expected admin, game, designer or auditor)"
-                ))
+                KeyError::Invalid("an unknown role name in [keys] (expected admin, game, designer or auditor)".into())
             })?;
             match v {
                 toml::Value::String(k) => keys.add(role, k)?,
@@ -263,10 +269,10 @@ pub fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> 
     let path = generated_keys_path(data);
     let io = |context: String| move |source| KeyError::Io { context, source };
     if path.exists() {
+        check_private(&path)?;
         let text = std::fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e| KeyError::Invalid(format!("{}: {e}", path.display())))?;
+        let doc: toml::Table = toml::from_str(&text)
+            .map_err(|e| KeyError::Invalid(format!("{}: {}", path.display(), crate::config::toml_error(&text, &e))))?;
         let table = doc
             .get("keys")
             .and_then(|k| k.as_table())
@@ -303,6 +309,24 @@ pub fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> 
         .map_err(io(format!("write {}", tmp.display())))?;
     std::fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
     Ok((keys, path, true))
+}
+
+/// Refuses a file holding keys that group or others may read or write
+/// (any of the mode bits 0o077), as ssh refuses such a private key.
+pub fn check_private(path: &Path) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Io {
+        context: format!("read {}", path.display()),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::NotPrivate {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
 }
 
 /// A fresh random key: `trv_` and 32 hex digits (128 bits from the OS).

@@ -195,10 +195,75 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+        message: toml_error(&text, &e),
+    })?;
+    if file.keys.is_some() {
+        crate::auth::check_private(path)?;
+    }
+    Ok(file)
+}
+
+/// Names a config or key file may contain; toml quotes them in its errors
+/// (`unknown field `datta`, expected one of `data`, ...`), and they are kept.
+const KNOWN_NAMES: [&str; 12] = [
+    "data",
+    "listen",
+    "log",
+    "durability",
+    "snapshot_interval_secs",
+    "shutdown_timeout_secs",
+    "workers",
+    "keys",
+    "admin",
+    "game",
+    "designer",
+    "auditor",
+];
+
+/// A TOML parse error of `text` that never echoes the file's content, which
+/// may be a key: toml's own text quotes the offending source line, and its
+/// messages quote values (`invalid type: string "..."`). This keeps the
+/// position (line and column, 1-based) and the message with every quoted
+/// part replaced by `…`, except the setting names above.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let mut out = String::new();
+    if let Some(span) = e.span() {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        out.push_str(&format!("line {line}, column {column}: "));
+    }
+    out.push_str(&redact_quoted(e.message()));
+    out
+}
+
+/// Replaces what is quoted in `"..."`, `'...'` or `` `...` `` with `…`,
+/// except a known setting name or a bit of TOML punctuation in backticks.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`', '\'']) {
+        let q = rest[open..].chars().next().expect("found above");
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(q) else {
+            out.push(q);
+            out.push('…');
+            return out;
+        };
+        let quoted = &after[..close];
+        let keep = q == '`'
+            && (KNOWN_NAMES.contains(&quoted)
+                || (quoted.len() <= 3 && quoted.chars().all(|c| c.is_ascii_punctuation())));
+        out.push(q);
+        out.push_str(if keep { quoted } else { "…" });
+        out.push(q);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -216,6 +281,8 @@ mod tests {
             "data = \"/from/file\"\nlisten = \"127.0.0.1:1\"\nsnapshot_interval_secs = 5\n[keys]\nadmin = \"filekey-admin\"\ngame = [\"filekey-game1\", \"filekey-game2\"]\n",
         )
         .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let vars: HashMap<&str, &str> = [("TROVE_LISTEN", "127.0.0.1:2")].into();
         let env = |n: &str| vars.get(n).map(|s| s.to_string());
         let args = ServeArgs {
@@ -241,5 +308,58 @@ mod tests {
         std::fs::write(&path, "datta = \"x\"\n").unwrap();
         assert!(Settings::resolve_with(&args, &none).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn parse_errors_never_echo_the_file() {
+        let secret = "trv_0123456789abcdef0123456789abcdef";
+        let cases = [
+            format!("[keys]\nadmin = \"{secret}\" trailing\n"),
+            format!("[keys]\nadmin = \"{secret}\n"),
+            format!("workers = \"{secret}\"\n"),
+            format!("{secret} = 1\n"),
+            format!("[keys]\n{secret}\n"),
+            format!("listen = '{secret}' x\n"),
+        ];
+        for text in cases {
+            let e = toml::from_str::<FileConfig>(&text).unwrap_err();
+            let m = toml_error(&text, &e);
+            assert!(!m.contains("0123456789"), "{m:?} echoes the file {text:?}");
+            assert!(m.starts_with("line "), "{m:?} has a position");
+        }
+        let text = "listen = \"x\"\ndatta = 1\n";
+        let e = toml::from_str::<FileConfig>(text).unwrap_err();
+        let m = toml_error(text, &e);
+        assert!(m.starts_with("line 2, column 1: "), "{m}");
+        assert!(m.contains("`data`"), "known names stay: {m}");
+    }
+
+    #[test]
+    fn a_config_file_with_keys_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile_dir("private");
+        let path = dir.join("trove.toml");
+        std::fs::write(&path, "[keys]\nadmin = \"filekey-admin\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let none = |_: &str| None;
+        let e = Settings::resolve_with(&args, &none).unwrap_err().to_string();
+        assert!(e.contains(&path.display().to_string()) && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(Settings::resolve_with(&args, &none).is_ok());
+        // Without keys the file may be shared.
+        std::fs::write(&path, "workers = 2\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Settings::resolve_with(&args, &none).is_ok());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir(what: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("trove-config-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

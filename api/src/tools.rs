@@ -189,7 +189,19 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
                 .file_name()
                 .ok_or_else(|| anyhow::anyhow!("{} is not a file name", path.display()))?;
             let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-            let file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            // Exports hold customs data (names, addresses): readable by the
+            // owner only, whatever the umask. A stale temporary file of an
+            // earlier run with this pid is replaced, not reused with its mode.
+            let _ = std::fs::remove_file(&tmp);
+            let file = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .with_context(|| format!("create {}", tmp.display()))?
+            };
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
             let r = audit::export(
                 &archive,

@@ -223,3 +223,66 @@ async fn generated_keys_and_single_owner_of_the_data_folder() {
     s.wait_ready(Duration::from_secs(60)).await;
     assert_eq!(s.http("GET", "/v1/admin/consistency", Some(&admin), None).await.0, 200);
 }
+
+/// A key file that others may read is refused, naming the file and the fix;
+/// a key file or config file that does not parse is reported by position,
+/// never by content.
+#[tokio::test]
+async fn key_files_stay_private_and_parse_errors_never_echo_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = "trv_5ecret5ecret5ecret5ecret5ecret0";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let keys = data.join("keys.toml");
+    std::fs::write(&keys, format!("[keys]\nadmin = \"{secret}\"\n")).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = |env: &[(&str, &str)]| match Server::spawn(dir.path(), env) {
+        Ok(_) => panic!("the server started"),
+        Err(log) => log,
+    };
+    let log = refused(&[]);
+    assert!(
+        log.contains(&keys.display().to_string()) && log.contains(&format!("chmod 600 {}", keys.display())),
+        "names the file and the fix: {log}"
+    );
+    assert!(!log.contains(secret), "{log}");
+
+    // Private now, but broken: the position is given, the key is not.
+    std::fs::write(&keys, format!("[keys]\nadmin = \"{secret}\" x\n")).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let log = refused(&[]);
+    assert!(log.contains("line 2"), "{log}");
+    assert!(!log.contains("5ecret"), "the key file's content is echoed: {log}");
+
+    // The same for a config file.
+    let config = dir.path().join("trove.toml");
+    std::fs::write(&config, format!("workers = \"{secret}\"\n[keys]\nadmin = \"{secret}\n")).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let log = refused(&[("TROVE_CONFIG", config.to_str().unwrap())]);
+    assert!(log.contains(&config.display().to_string()) && log.contains("line "), "{log}");
+    assert!(!log.contains("5ecret"), "the config file's content is echoed: {log}");
+}
+
+/// `trove export -o FILE` writes a file only its owner can read (it holds
+/// customs data), whatever the umask.
+#[tokio::test]
+async fn exports_written_to_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_on(dir.path()).await;
+    s.define_example_hunt("h", 10, 1).await;
+    let (st, r) = s.http("POST", "/v1/claims", Some(GAME), Some(&claim("k1", "p1", "h", "mug"))).await;
+    assert_eq!(st, 200, "{r}");
+    assert!(s.terminate().success());
+    let out = dir.path().join("export.jsonl");
+    // An existing file with a wide mode is replaced by a private one.
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let data = dir.path().join("data");
+    let run = trove(&["export", "--data", data.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "export file mode {mode:o}");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"claim_id\":\"k1\""));
+}
