@@ -9,4 +9,5 @@ mod crash;
 mod feed;
 mod flows;
 mod harness;
+mod powercut;
 mod retention;
