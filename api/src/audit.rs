@@ -2253,27 +2253,9 @@ pub mod http {
     use std::sync::Arc;
 
     /// Chunks the export hands to the response stream; the channel holds a
-    /// few, so a slow client slows the export instead of filling memory.
+    /// few, so a slow client slows the export instead of filling memory, and
+    /// one that stops reading is dropped (see `crate::stream`).
     const CHANNEL_CHUNKS: usize = 4;
-
-    struct ChannelWriter {
-        tx: tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>,
-    }
-
-    impl Write for ChannelWriter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if buf.is_empty() {
-                return Ok(0);
-            }
-            self.tx
-                .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-                .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "client went away"))?;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn opt(q: &str, names: &[&str]) -> Option<String> {
         names.iter().find_map(|n| query_param(q, n)).filter(|s| !s.is_empty())
@@ -2327,37 +2309,44 @@ pub mod http {
         // Only what is durable when the request starts: never a record a crash could undo.
         let limit = core.store.durable_seq();
         let store = Arc::clone(&core.store);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(CHANNEL_CHUNKS);
+        let (sink, body) = crate::stream::chunked(CHANNEL_CHUNKS);
         tokio::task::spawn_blocking(move || {
-            let mut out = io::BufWriter::with_capacity(64 << 10, ChannelWriter { tx: tx.clone() });
-            let closed = tx.clone();
+            let mut out = io::BufWriter::with_capacity(64 << 10, sink.clone());
             let started = std::time::Instant::now();
             let result = super::export(&*store, &filters, format, limit, &mut out, &mut |_| {}, &|| {
-                closed.is_closed()
-            });
+                sink.is_closed()
+            })
+            .and_then(|sum| out.flush().map(|()| sum).map_err(ExportError::Io));
             match result {
-                Ok(sum) => tracing::info!(
-                    records = sum.records,
-                    blocks = sum.blocks,
-                    ms = started.elapsed().as_millis() as u64,
-                    "audit export streamed"
-                ),
-                Err(ExportError::Io(_)) | Err(ExportError::Interrupted) if tx.is_closed() => {
+                Ok(sum) => {
+                    sink.finish();
+                    tracing::info!(
+                        records = sum.records,
+                        blocks = sum.blocks,
+                        ms = started.elapsed().as_millis() as u64,
+                        "audit export streamed"
+                    )
+                }
+                Err(ExportError::Io(_)) | Err(ExportError::Interrupted) if sink.is_closed() => {
                     tracing::info!("audit export: the client went away")
+                }
+                Err(ExportError::Io(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                    // The body ends with an error: the client sees it incomplete.
+                    tracing::warn!("audit export: the client does not read; export dropped");
+                    metrics::counter!("trove_audit_export_slow_client_total").increment(1);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "audit export failed");
                     drop(out);
                     if format == Format::Jsonl {
                         let line = format!("{}\n", json!({"type": "error", "message": e.to_string()}));
-                        let _ = tx.blocking_send(Ok(Bytes::from(line)));
+                        let _ = sink.send(Ok(Bytes::from(line)));
                     }
-                    // Abort the response so the client sees it is incomplete.
-                    let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+                    // Not finished: the body ends with an error, so the
+                    // client sees the response is incomplete.
                 }
             }
         });
-        let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
         Ok(HttpResponse::Ok().content_type(format.content_type()).streaming(body))
     }
 

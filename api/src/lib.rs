@@ -21,6 +21,7 @@ pub mod ops;
 pub mod projection;
 pub mod server;
 pub mod state;
+pub mod stream;
 pub mod tools;
 pub mod wire;
 pub mod ws;
