@@ -20,7 +20,7 @@ use crate::wire::{self, Obj};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -69,7 +69,23 @@ struct Conn {
     /// Set once to tear the connection down (with the close reason to send).
     kill: watch::Sender<Option<CloseReason>>,
     in_flight: Arc<Semaphore>,
-    subscriptions: AtomicUsize,
+    /// Live subscriptions by id, each with the sender its task watches: the
+    /// entry is the subscription's slot of [`MAX_SUBSCRIPTIONS`]. Removing it
+    /// (unsubscribe, or the task ending) releases the slot and stops the task.
+    subscriptions: parking_lot::Mutex<std::collections::HashMap<u64, watch::Sender<()>>>,
+    next_subscription: AtomicU64,
+}
+
+/// Releases a subscription's slot when its task ends, whatever the reason.
+struct SubscriptionSlot {
+    conn: Arc<Conn>,
+    id: u64,
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.conn.release_subscription(self.id);
+    }
 }
 
 impl Conn {
@@ -114,6 +130,33 @@ impl Conn {
     fn killed(&self) -> watch::Receiver<Option<CloseReason>> {
         self.kill.subscribe()
     }
+
+    /// Takes a subscription slot: its id and the receiver that sees it end.
+    fn add_subscription(&self) -> Result<(u64, watch::Receiver<()>), ApiError> {
+        let mut subs = self.subscriptions.lock();
+        if subs.len() >= MAX_SUBSCRIPTIONS {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_subscriptions",
+                format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe one first"),
+            ));
+        }
+        let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(());
+        subs.insert(id, tx);
+        Ok((id, rx))
+    }
+
+    /// Frees a subscription's slot (once); its task sees the sender dropped
+    /// and stops. False if there was no such subscription.
+    fn release_subscription(&self, id: u64) -> bool {
+        self.subscriptions.lock().remove(&id).is_some()
+    }
+}
+
+/// Resolves when the subscription was released (unsubscribed).
+async fn unsubscribed(rx: &mut watch::Receiver<()>) {
+    while rx.changed().await.is_ok() {}
 }
 
 fn err_reply(id: Option<&Value>, e: &ApiError) -> Value {
@@ -145,7 +188,8 @@ pub async fn upgrade(
         out,
         kill: watch::channel(None).0,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        subscriptions: AtomicUsize::new(0),
+        subscriptions: Default::default(),
+        next_subscription: AtomicU64::new(1),
     });
     tracing::debug!(conn = id, role = %role, "websocket connected");
     actix_web::rt::spawn(writer(session, out_rx, conn.killed()));
@@ -373,14 +417,21 @@ async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseRe
             Err(e) => (err_reply(Some(&id), &e), None),
         };
         metrics::histogram!("trove_ws_request_seconds").record(started.elapsed().as_secs_f64());
+        // From here the slot is released however the subscription ends.
+        let slot = sub.as_ref().map(|s| SubscriptionSlot {
+            conn: conn.clone(),
+            id: s.id,
+        });
         let sent = conn.send(reply).await;
         drop(permit);
         if let (true, Some(sub)) = (sent, sub) {
-            match sub {
-                Subscription::Claims { from } => claims_feed(conn, from).await,
-                Subscription::Leaderboard { hunt, limit } => leaderboard_feed(conn, hunt, limit).await,
+            let Sub { id, released, topic } = sub;
+            match topic {
+                Subscription::Claims { from } => claims_feed(conn, id, released, from).await,
+                Subscription::Leaderboard { hunt, limit } => leaderboard_feed(conn, id, released, hunt, limit).await,
             }
         }
+        drop(slot);
     });
     true
 }
@@ -390,7 +441,14 @@ enum Subscription {
     Leaderboard { hunt: String, limit: usize },
 }
 
-async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Subscription>), ApiError> {
+/// A subscription the reply has just been given for.
+struct Sub {
+    id: u64,
+    released: watch::Receiver<()>,
+    topic: Subscription,
+}
+
+async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Sub>), ApiError> {
     let core = &conn.core;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
@@ -438,34 +496,46 @@ async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Su
                     )))
                 }
             };
-            let n = conn.subscriptions.fetch_add(1, Ordering::SeqCst);
-            if n >= MAX_SUBSCRIPTIONS {
-                conn.subscriptions.fetch_sub(1, Ordering::SeqCst);
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_subscriptions",
-                    format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection"),
-                ));
-            }
+            let (id, released) = conn.add_subscription()?;
             let reply = match &sub {
-                Subscription::Claims { from } => json!({"topic": "claims", "from": from}),
+                Subscription::Claims { from } => json!({"topic": "claims", "from": from, "subscription": id}),
                 Subscription::Leaderboard { hunt, limit } => {
-                    json!({"topic": "leaderboard", "hunt": hunt, "limit": limit})
+                    json!({"topic": "leaderboard", "hunt": hunt, "limit": limit, "subscription": id})
                 }
             };
-            Ok((reply, Some(sub)))
+            Ok((
+                reply,
+                Some(Sub {
+                    id,
+                    released,
+                    topic: sub,
+                }),
+            ))
+        }
+        "unsubscribe" => {
+            Action::Subscribe.check(conn.role)?;
+            let id = wire::opt_u64(body, "subscription")?
+                .ok_or_else(|| ApiError::invalid_request("missing field \"subscription\""))?;
+            if !conn.release_subscription(id) {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    "unknown_subscription",
+                    format!("no subscription {id} on this connection"),
+                ));
+            }
+            Ok((json!({"subscription": id}), None))
         }
         other => Err(ApiError::new(
             actix_web::http::StatusCode::BAD_REQUEST,
             "unknown_op",
-            format!("unknown op {other:?} (expected events, claim, player, leaderboard or subscribe)"),
+            format!("unknown op {other:?} (expected events, claim, player, leaderboard, subscribe or unsubscribe)"),
         )),
     }
 }
 
 /// The dispatch feed: every granted claim after `from`, in journal order,
 /// read from the durable journal only.
-async fn claims_feed(conn: Arc<Conn>, from: Seq) {
+async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>, from: Seq) {
     metrics::gauge!("trove_feed_subscribers").increment(1.0);
     let store = conn.core.store.clone();
     let mut durable = store.journal().durability();
@@ -473,7 +543,7 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
     let mut shutdown = conn.state.shutdown_signal();
     let mut cursor = from;
     loop {
-        if kill.borrow().is_some() || *shutdown.borrow() {
+        if kill.borrow().is_some() || *shutdown.borrow() || released.has_changed().is_err() {
             break;
         }
         durable.borrow_and_update();
@@ -494,6 +564,7 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
             tokio::select! {
                 _ = kill.changed() => break,
                 _ = shutdown.changed() => break,
+                _ = unsubscribed(&mut released) => break,
                 r = durable.changed() => if r.is_err() { break },
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -510,8 +581,12 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
                 outcome: Outcome::Granted,
             }) = record
             {
+                if released.has_changed().is_err() {
+                    break;
+                }
                 let push = json!({
                     "push": "claim",
+                    "subscription": id,
                     "cursor": seq,
                     "claim_id": request.claim_id,
                     "player": request.player,
@@ -533,7 +608,7 @@ async fn claims_feed(conn: Arc<Conn>, from: Seq) {
 
 /// Leaderboard pushes: the top entries whenever they change, checked every
 /// [`LEADERBOARD_PUSH_INTERVAL`] (the first push is immediate).
-async fn leaderboard_feed(conn: Arc<Conn>, hunt: String, limit: usize) {
+async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>, hunt: String, limit: usize) {
     let mut kill = conn.killed();
     let mut shutdown = conn.state.shutdown_signal();
     let mut tick = tokio::time::interval(LEADERBOARD_PUSH_INTERVAL);
@@ -546,6 +621,7 @@ async fn leaderboard_feed(conn: Arc<Conn>, hunt: String, limit: usize) {
         tokio::select! {
             _ = kill.changed() => break,
             _ = shutdown.changed() => break,
+            _ = unsubscribed(&mut released) => break,
             _ = tick.tick() => {}
         }
         let version = conn.core.projection.board(&hunt).map_or(0, |b| b.version);
@@ -558,7 +634,7 @@ async fn leaderboard_feed(conn: Arc<Conn>, hunt: String, limit: usize) {
             last = Some((version, entries));
             continue;
         }
-        let push = json!({"push": "leaderboard", "hunt": hunt, "entries": entries, "as_of_seq": v["as_of_seq"]});
+        let push = json!({"push": "leaderboard", "subscription": id, "hunt": hunt, "entries": entries, "as_of_seq": v["as_of_seq"]});
         if !conn.send(push).await {
             break;
         }
