@@ -2160,6 +2160,25 @@ mod tests {
     }
 
     #[test]
+    fn chain_heads_parse() {
+        let h = "688ec99ece3c24d9932a28c9e38720710fc00df6434c7a293a39ba0b3fc6d2be";
+        let head = ChainHead::parse(&format!("7:{h}")).unwrap();
+        assert_eq!((head.seq, hex(&head.hash)), (7, h.to_string()));
+        assert_eq!(ChainHead::parse(&format!(" 7 : {} ", h.to_uppercase())).unwrap(), head);
+        for bad in [
+            String::new(),
+            "7".into(),
+            format!("0:{h}"),
+            format!("x:{h}"),
+            format!("7:{}", &h[..63]),
+            format!("7:{h}0"),
+            format!("7:{}", "g".repeat(64)),
+        ] {
+            assert!(ChainHead::parse(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn numbers_format() {
         for n in [0i64, 7, 10, 1795908678744, -5, i64::MIN, i64::MAX] {
             let mut b = Vec::new();

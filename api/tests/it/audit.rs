@@ -1367,7 +1367,7 @@ async fn verify_reports_only_what_it_proves() {
     );
     assert!(!r.stdout.contains("end: not proven"), "{}", r.stdout);
     // The last block removed, the footer rewritten: only the head tells.
-    let last = lines(&full).iter().filter(|l| l["type"] == "block").last().unwrap()["first_seq"]
+    let last = lines(&full).iter().rfind(|l| l["type"] == "block").unwrap()["first_seq"]
         .as_u64()
         .unwrap();
     let (a, b) = block_span(&full, last);
