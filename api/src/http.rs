@@ -112,7 +112,12 @@ pub(crate) fn enter(state: &AppState, req: &HttpRequest, action: Action) -> Resu
 }
 
 /// Reads a JSON body of at most [`MAX_BODY_BYTES`].
-async fn read_json(mut payload: web::Payload) -> Result<Value, ApiError> {
+async fn read_json(payload: web::Payload) -> Result<Value, ApiError> {
+    Ok(read_json_raw(payload).await?.1)
+}
+
+/// [`read_json`], with the body's bytes.
+async fn read_json_raw(mut payload: web::Payload) -> Result<(web::BytesMut, Value), ApiError> {
     let mut body = web::BytesMut::new();
     let mut total = 0usize;
     while let Some(chunk) = payload.next().await {
@@ -134,7 +139,8 @@ async fn read_json(mut payload: web::Payload) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::invalid_json("the request body is empty; send a JSON object"));
     }
-    wire::parse_json(&body)
+    let v = wire::parse_json(&body)?;
+    Ok((body, v))
 }
 
 fn ok(v: Value) -> HttpResponse {
@@ -242,8 +248,8 @@ async fn post_events(state: Data, req: HttpRequest, body: web::Payload) -> Resul
 
 async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Claim)?;
-    let v = read_json(body).await?;
-    Ok(ok(ops::claim(&core, wire::as_object(&v, "the body")?).await?))
+    let (raw, v) = read_json_raw(body).await?;
+    Ok(ok(ops::claim(&core, &raw, wire::as_object(&v, "the body")?).await?))
 }
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -277,5 +283,7 @@ async fn audit_claims(state: Data, req: HttpRequest) -> Result<HttpResponse, Api
     };
     let after = num("after", 0)?;
     let limit = num("limit", 1000)?;
-    Ok(ok(ops::audit_claims(&core, after, limit).await?))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ops::audit_claims(&core, after, limit).await?))
 }

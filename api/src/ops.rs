@@ -7,7 +7,7 @@ use crate::state::Core;
 use crate::wire::{self, Obj};
 use serde_json::{json, Value};
 use std::time::Instant;
-use trove_engine::{Outcome, Record, Seq, World};
+use trove_engine::{Record, Seq, World};
 use trove_persistence::{Check, Item};
 
 /// Largest `limit` of a leaderboard query.
@@ -52,10 +52,12 @@ pub async fn events(core: &Core, body: &Obj) -> Result<Value, ApiError> {
     result
 }
 
-pub async fn claim(core: &Core, body: &Obj) -> Result<Value, ApiError> {
+/// `body` is `raw` (the request's JSON text) parsed; `customs` is taken from
+/// `raw` byte for byte.
+pub async fn claim(core: &Core, raw: &[u8], body: &Obj) -> Result<Value, ApiError> {
     let started = Instant::now();
     let result: Result<Value, ApiError> = async {
-        let req = wire::parse_claim(body)?;
+        let req = wire::parse_claim(body, raw)?;
         let r = core.engine.claim(req).await?;
         Ok(wire::claim_result(&r))
     }
@@ -192,16 +194,39 @@ async fn replay_check(core: &Core, live: &World) -> Check {
     }
 }
 
+/// One claim of the audit trail, with its customs exactly as stored.
+#[derive(serde::Serialize)]
+struct AuditClaim {
+    seq: Seq,
+    at: trove_engine::Millis,
+    claim_id: String,
+    player: String,
+    hunt: String,
+    sku: String,
+    customs: Box<serde_json::value::RawValue>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct AuditPage {
+    ok: bool,
+    claims: Vec<AuditClaim>,
+    next_after: Seq,
+}
+
 /// One page of the claim audit trail: every decided claim (granted or
-/// rejected) after journal sequence `after`, with its customs document.
-pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, ApiError> {
+/// rejected) after journal sequence `after`, with its customs document as
+/// stored. The JSON text of the answer (customs are embedded byte for byte).
+pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<String, ApiError> {
     if limit == 0 || limit > MAX_AUDIT_LIMIT {
         return Err(ApiError::invalid_request(format!(
             "limit must be between 1 and {MAX_AUDIT_LIMIT}"
         )));
     }
     let store = core.store.clone();
-    let (items, next) = tokio::task::spawn_blocking(move || -> Result<(Vec<Value>, Seq), String> {
+    let (items, next) = tokio::task::spawn_blocking(move || -> Result<(Vec<AuditClaim>, Seq), String> {
         let mut items = Vec::new();
         let mut cursor = after;
         let mut scanned = 0u64;
@@ -214,20 +239,17 @@ pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, 
                 scanned += 1;
                 let resumable = !matches!(r, Item::RemovedTelemetry { .. });
                 if let Item::Record(Record::Claim { request, outcome }) = r {
-                    let mut v = json!({
-                        "seq": seq,
-                        "at": at,
-                        "claim_id": request.claim_id,
-                        "player": request.player,
-                        "hunt": request.hunt,
-                        "sku": request.sku,
-                        "customs": wire::customs_value(&request.customs),
-                        "status": outcome.status(),
+                    items.push(AuditClaim {
+                        seq,
+                        at,
+                        customs: wire::customs_raw(&request.customs),
+                        claim_id: request.claim_id,
+                        player: request.player,
+                        hunt: request.hunt,
+                        sku: request.sku,
+                        status: outcome.status(),
+                        reason: outcome.reason().map(|r| r.code()),
                     });
-                    if let Outcome::Rejected(r) = outcome {
-                        v["reason"] = json!(r.code());
-                    }
-                    items.push(v);
                 }
                 if resumable {
                     cursor = seq;
@@ -242,5 +264,10 @@ pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<Value, 
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(ApiError::internal)?;
-    Ok(json!({"ok": true, "claims": items, "next_after": next}))
+    serde_json::to_string(&AuditPage {
+        ok: true,
+        claims: items,
+        next_after: next,
+    })
+    .map_err(|e| ApiError::internal(e.to_string()))
 }

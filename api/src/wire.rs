@@ -2,6 +2,8 @@
 //! codes, and rendering engine answers. Shared by HTTP and WebSocket.
 
 use crate::error::ApiError;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use trove_engine::{
     limits, ClaimRequest, ClaimResult, ClueDef, EventKind, GameEvent, HuntDef, HuntState, Millis, PlayerRead,
@@ -120,12 +122,14 @@ fn parse_event(v: &Value) -> Result<GameEvent, ApiError> {
     Ok(GameEvent { player, hunt, kind })
 }
 
-/// A claim request. `customs` must be a JSON object (absent = `{}`); it is
-/// kept as its compact JSON text.
-pub fn parse_claim(o: &Obj) -> Result<ClaimRequest, ApiError> {
+/// A claim request; `o` is `raw` (the request's JSON text) parsed. `customs`
+/// must be a JSON object (absent or `null` = `{}`) without a duplicate key at
+/// any depth. It is kept as the exact bytes the client sent for it, with only
+/// the whitespace between JSON tokens removed (see [`customs_text`]).
+pub fn parse_claim(o: &Obj, raw: &[u8]) -> Result<ClaimRequest, ApiError> {
     let customs = match o.get("customs") {
         None | Some(Value::Null) => "{}".to_owned(),
-        Some(v @ Value::Object(_)) => serde_json::to_string(v).map_err(|e| ApiError::internal(e.to_string()))?,
+        Some(Value::Object(_)) => customs_text(raw)?,
         Some(v) => {
             return Err(ApiError::invalid_request(format!(
                 "field \"customs\" must be a JSON object, not {}",
@@ -142,9 +146,111 @@ pub fn parse_claim(o: &Obj) -> Result<ClaimRequest, ApiError> {
     })
 }
 
-/// `customs` text back as JSON (it was stored from a JSON object).
-pub fn customs_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+/// The `customs` of the request `raw`, as sent: its bytes with the whitespace
+/// between JSON tokens removed, and nothing else changed (key order,
+/// duplicate-free keys, number spelling such as `1.50` or `1e3`, string
+/// escapes such as `\u00e9` all stay). Removing that whitespace keeps every
+/// stored document on one line, which the JSONL export relies on.
+pub fn customs_text(raw: &[u8]) -> Result<String, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Customs<'a> {
+        #[serde(borrow, default)]
+        customs: Option<&'a RawValue>,
+    }
+    let c: Customs = serde_json::from_slice(raw).map_err(|e| {
+        ApiError::invalid_request(if e.to_string().contains("duplicate field") {
+            "field \"customs\" is given twice".to_owned()
+        } else {
+            format!("malformed JSON: {e}")
+        })
+    })?;
+    let text = minify(c.customs.map_or("{}", |r| r.get()));
+    serde_json::from_str::<UniqueKeys>(&text)
+        .map_err(|e| ApiError::invalid_request(format!("customs: {e}")))?;
+    Ok(text)
+}
+
+/// Drops JSON whitespace outside strings. `json` is valid JSON.
+fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A JSON document that has no object with the same key twice: readers
+/// disagree on which of two such values counts, so customs may not have one.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<UniqueKeys>()?;
+            if !seen.insert(key) {
+                return Err(de::Error::custom("an object has the same key twice"));
+            }
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+/// Stored `customs` text for output, embedded as is: the stored bytes when
+/// they are one JSON document (always, for customs from the API), else the
+/// text as a JSON string.
+pub fn customs_raw(text: &str) -> Box<RawValue> {
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(r) if r.get().len() == text.len() => RawValue::from_string(text.to_owned()).expect("checked above"),
+        _ => serde_json::value::to_raw_value(text).expect("a string serializes"),
+    }
 }
 
 pub fn claim_result(r: &ClaimResult) -> Value {
@@ -396,12 +502,30 @@ mod tests {
 
     #[test]
     fn customs_must_be_an_object() {
-        let o: Obj =
-            serde_json::from_str(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":[1]}"#).unwrap();
-        assert_eq!(parse_claim(&o).unwrap_err().code, "invalid_request");
-        let o: Obj =
-            serde_json::from_str(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"b":1,"a":"x"}}"#)
-                .unwrap();
-        assert_eq!(parse_claim(&o).unwrap().customs, r#"{"a":"x","b":1}"#);
+        let parse = |raw: &str| {
+            let o: Obj = serde_json::from_str(raw).unwrap();
+            parse_claim(&o, raw.as_bytes())
+        };
+        let e = parse(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":[1]}"#).unwrap_err();
+        assert_eq!(e.code, "invalid_request");
+        // As sent, but for the whitespace between tokens.
+        let r = parse(
+            "{\"claim_id\":\"c\",\"player\":\"p\",\"hunt\":\"h\",\"sku\":\"s\",\"customs\": {\"b\" : 1.50,\n \"a\":\"x \\u00e9\\\" y\", \"n\":[1e3, 12345678901234567890123]}}",
+        )
+        .unwrap();
+        assert_eq!(
+            r.customs,
+            r#"{"b":1.50,"a":"x \u00e9\" y","n":[1e3,12345678901234567890123]}"#
+        );
+        assert_eq!(parse(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s"}"#).unwrap().customs, "{}");
+        for dup in [
+            r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"a":1,"a":2}}"#,
+            r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"a":[{"b":1,"b":1}]}}"#,
+            r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"a":1},"customs":{"a":1}}"#,
+        ] {
+            assert_eq!(parse(dup).unwrap_err().code, "invalid_request", "{dup}");
+        }
+        assert_eq!(customs_raw(&r.customs).get(), r.customs);
+        assert_eq!(customs_raw(" not json").get(), r#"" not json""#);
     }
 }

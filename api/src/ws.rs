@@ -92,10 +92,12 @@ impl Conn {
     /// Queues a frame; false if the connection is gone. A client whose queue
     /// stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
     async fn send(&self, v: Value) -> bool {
-        match self
-            .out
-            .send_timeout(Out::Text(v.to_string()), OUTBOUND_STALL_TIMEOUT)
-            .await
+        self.send_text(v.to_string()).await
+    }
+
+    /// [`Conn::send`] of JSON text.
+    async fn send_text(&self, text: String) -> bool {
+        match self.out.send_timeout(Out::Text(text), OUTBOUND_STALL_TIMEOUT).await
         {
             Ok(()) => {
                 metrics::histogram!("trove_ws_outbound_queue_depth")
@@ -406,9 +408,11 @@ async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseRe
     let Value::Object(body) = v else {
         unreachable!("checked above")
     };
+    // A claim's customs are kept as sent: it needs the request's text.
+    let raw = if op == "claim" { bytes.to_vec() } else { Vec::new() };
     actix_web::rt::spawn(async move {
         let started = Instant::now();
-        let (reply, sub) = match dispatch(&conn, &op, &body).await {
+        let (reply, sub) = match dispatch(&conn, &op, &raw, &body).await {
             Ok((mut r, sub)) => {
                 r["id"] = id;
                 r["ok"] = json!(true);
@@ -448,7 +452,7 @@ struct Sub {
     topic: Subscription,
 }
 
-async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Sub>), ApiError> {
+async fn dispatch(conn: &Conn, op: &str, raw: &[u8], body: &Obj) -> Result<(Value, Option<Sub>), ApiError> {
     let core = &conn.core;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
@@ -460,7 +464,7 @@ async fn dispatch(conn: &Conn, op: &str, body: &Obj) -> Result<(Value, Option<Su
         }
         "claim" => {
             Action::Claim.check(conn.role)?;
-            Ok((ops::claim(core, body).await?, None))
+            Ok((ops::claim(core, raw, body).await?, None))
         }
         "player" => {
             Action::Read.check(conn.role)?;
@@ -584,18 +588,19 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                 if released.has_changed().is_err() {
                     break;
                 }
-                let push = json!({
-                    "push": "claim",
-                    "subscription": id,
-                    "cursor": seq,
-                    "claim_id": request.claim_id,
-                    "player": request.player,
-                    "hunt": request.hunt,
-                    "sku": request.sku,
-                    "customs": wire::customs_value(&request.customs),
-                    "at": at,
-                });
-                if !conn.send(push).await {
+                let push = ClaimPush {
+                    push: "claim",
+                    subscription: id,
+                    cursor: seq,
+                    customs: wire::customs_raw(&request.customs),
+                    claim_id: request.claim_id,
+                    player: request.player,
+                    hunt: request.hunt,
+                    sku: request.sku,
+                    at,
+                };
+                let text = serde_json::to_string(&push).expect("a push serializes");
+                if !conn.send_text(text).await {
                     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
                     return;
                 }
@@ -604,6 +609,20 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
         }
     }
     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
+}
+
+/// A dispatch feed push; `customs` exactly as stored.
+#[derive(serde::Serialize)]
+struct ClaimPush {
+    push: &'static str,
+    subscription: u64,
+    cursor: Seq,
+    claim_id: String,
+    player: String,
+    hunt: String,
+    sku: String,
+    customs: Box<serde_json::value::RawValue>,
+    at: trove_engine::Millis,
 }
 
 /// Leaderboard pushes: the top entries whenever they change, checked every

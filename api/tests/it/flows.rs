@@ -376,3 +376,69 @@ async fn leaderboard_subscription_pushes_changes() {
     assert_eq!(ra["score"], 10);
     assert_eq!(rb["ok"], true);
 }
+
+/// `customs` is kept as sent (only the whitespace between tokens goes), on
+/// both transports, and given back so by the audit trail, the export and the
+/// dispatch feed. A retry under the same `claim_id` with other customs is the
+/// original decision, and the first customs stay the recorded ones.
+#[tokio::test]
+async fn customs_are_kept_as_sent_and_a_retry_keeps_the_first() {
+    let (s, _dir) = Server::start().await;
+    s.define_example_hunt("c", 10, 1).await;
+    let sent = "{\"b\" : 1.50,\n \"a\":\"\\u00e9\", \"n\": [1e3, 12345678901234567890123]}";
+    let kept = r#"{"b":1.50,"a":"\u00e9","n":[1e3,12345678901234567890123]}"#;
+    let mut ws = s.ws(GAME).await;
+    ws.send_text(format!(
+        r#"{{"id": 1, "op": "claim", "claim_id": "k1", "player": "p1", "hunt": "c", "sku": "mug", "customs": {sent}}}"#
+    ))
+    .await;
+    let first = ws.reply_to(json!(1), Duration::from_secs(30)).await.unwrap();
+    assert_eq!(first["status"], "granted", "{first}");
+    let body = format!(r#"{{"claim_id": "k2", "player": "p2", "hunt": "c", "sku": "mug", "customs": {sent}}}"#);
+    let (st, r) = s.http_raw("POST", "/v1/claims", Some(GAME), body.as_bytes()).await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&r));
+
+    // The retry: same claim id, other customs.
+    let r = ws
+        .call(json!({"op": "claim", "claim_id": "k1", "player": "p1", "hunt": "c", "sku": "mug",
+                     "customs": {"a": "someone else"}}))
+        .await;
+    assert_eq!((&r["duplicate"], &r["seq"], &r["status"]), (&json!(true), &first["seq"], &first["status"]), "{r}");
+    // Ambiguous documents are refused.
+    for customs in [r#"{"a":1,"a":2}"#, r#"{"x":{"a":1,"a":1}}"#] {
+        ws.send_text(format!(
+            r#"{{"id": 9, "op": "claim", "claim_id": "k9", "player": "p9", "hunt": "c", "sku": "mug", "customs": {customs}}}"#
+        ))
+        .await;
+        let r = ws.reply_to(json!(9), Duration::from_secs(30)).await.unwrap();
+        assert_eq!(r["error"]["code"], "invalid_request", "{customs}: {r}");
+    }
+
+    let want = format!("\"customs\":{kept}");
+    let (st, audit) = s.http_raw("GET", "/v1/audit/claims?after=0", Some(AUDITOR), b"").await;
+    let audit = String::from_utf8_lossy(&audit).into_owned();
+    assert_eq!(st, 200, "{audit}");
+    assert_eq!(audit.matches(&want).count(), 2, "both claims, as sent: {audit}");
+    assert!(!audit.contains("someone else"), "the retry's customs are not recorded: {audit}");
+    let (st, export) = s.http_raw("GET", "/v1/audit/export?type=claims", Some(AUDITOR), b"").await;
+    assert_eq!(st, 200);
+    assert_eq!(String::from_utf8_lossy(&export).matches(&want).count(), 2);
+
+    let mut feed = s.ws(GAME2).await;
+    feed.send_text(json!({"id": 1, "op": "subscribe", "topic": "claims"}).to_string()).await;
+    use futures_util::StreamExt;
+    let mut pushes = Vec::new();
+    while pushes.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(10), feed.stream.next())
+            .await
+            .expect("the feed pushes")
+            .expect("open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            if t.contains("\"push\":\"claim\"") {
+                pushes.push(t.to_string());
+            }
+        }
+    }
+    assert!(pushes.iter().all(|p| p.contains(&want)), "{pushes:?}");
+}
