@@ -11,6 +11,10 @@ pub const DEFAULT_DATA: &str = "./data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_SNAPSHOT_INTERVAL_SECS: u64 = 60;
+/// A snapshot is also taken once this many records were journaled since the
+/// last one, so that recovery never replays much more than this (about 0.3 s
+/// at the measured replay rate; docs/BENCHMARKS.md), whatever the uptime.
+pub const DEFAULT_SNAPSHOT_EVERY_RECORDS: u64 = 1_000_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// Flags of `trove serve`. Every one is optional so that the config file and
@@ -36,6 +40,10 @@ pub struct ServeArgs {
     /// Seconds between periodic snapshots (0 = only at shutdown) [default: 60] [env: TROVE_SNAPSHOT_INTERVAL_SECS]
     #[arg(long, value_name = "SECS")]
     pub snapshot_interval_secs: Option<u64>,
+    /// Also snapshot once this many records were journaled since the last snapshot (0 = by time only)
+    /// [default: 1000000] [env: TROVE_SNAPSHOT_EVERY_RECORDS]
+    #[arg(long, value_name = "N")]
+    pub snapshot_every_records: Option<u64>,
     /// Seconds to wait for in-flight requests at shutdown [default: 10] [env: TROVE_SHUTDOWN_TIMEOUT_SECS]
     #[arg(long, value_name = "SECS")]
     pub shutdown_timeout_secs: Option<u64>,
@@ -54,6 +62,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub durability: Option<String>,
     pub snapshot_interval_secs: Option<u64>,
+    pub snapshot_every_records: Option<u64>,
     pub shutdown_timeout_secs: Option<u64>,
     pub workers: Option<usize>,
     pub keys: Option<toml::Table>,
@@ -87,6 +96,8 @@ pub struct Settings {
     pub log: String,
     pub durability: DurabilityMode,
     pub snapshot_interval: Duration,
+    /// 0 = by time only.
+    pub snapshot_every_records: u64,
     pub shutdown_timeout: Duration,
     pub workers: usize,
     /// Empty when the source is `Generated` (filled in at start).
@@ -147,6 +158,12 @@ impl Settings {
                 .or(file.snapshot_interval_secs)
                 .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL_SECS),
         };
+        let snapshot_records = match args.snapshot_every_records {
+            Some(v) => v,
+            None => env_u64("TROVE_SNAPSHOT_EVERY_RECORDS")?
+                .or(file.snapshot_every_records)
+                .unwrap_or(DEFAULT_SNAPSHOT_EVERY_RECORDS),
+        };
         let shutdown_secs = match args.shutdown_timeout_secs {
             Some(v) => v,
             None => env_u64("TROVE_SHUTDOWN_TIMEOUT_SECS")?
@@ -182,6 +199,7 @@ impl Settings {
             log,
             durability,
             snapshot_interval: Duration::from_secs(snapshot_secs),
+            snapshot_every_records: snapshot_records,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             workers,
             keys,
@@ -207,12 +225,13 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// Names a config or key file may contain; toml quotes them in its errors
 /// (`unknown field `datta`, expected one of `data`, ...`), and they are kept.
-const KNOWN_NAMES: [&str; 12] = [
+const KNOWN_NAMES: [&str; 13] = [
     "data",
     "listen",
     "log",
     "durability",
     "snapshot_interval_secs",
+    "snapshot_every_records",
     "shutdown_timeout_secs",
     "workers",
     "keys",

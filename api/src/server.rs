@@ -23,7 +23,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use trove_engine::{Engine, EngineConfig, Journal};
+use trove_engine::{Engine, EngineConfig, Journal, Seq};
 use trove_persistence::{DirLock, Store, StoreError, StoreOptions};
 
 /// Latency buckets (seconds) for every `*_seconds` histogram.
@@ -280,7 +280,16 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let tasks = vec![
         actix_web::rt::spawn(readiness_task(state.clone(), core.clone())),
         actix_web::rt::spawn(projection_task(projection.clone())),
-        actix_web::rt::spawn(snapshot_task(core.clone(), settings.snapshot_interval)),
+        actix_web::rt::spawn(snapshot_task(
+            core.clone(),
+            SnapshotPolicy {
+                every: settings.snapshot_interval,
+                every_records: settings.snapshot_every_records,
+                // A crash loop never reaches the periodic snapshot; the tail
+                // this start replayed counts towards the next one.
+                last: report.snapshot_seq.unwrap_or(0),
+            },
+        )),
         actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)),
     ];
 
@@ -360,30 +369,57 @@ async fn projection_task(projection: Arc<Projection>) {
     }
 }
 
-async fn snapshot_task(core: Arc<Core>, every: Duration) {
-    if every.is_zero() {
+/// When to snapshot: every `every` of uptime if anything changed, and as soon
+/// as `every_records` were journaled since the snapshot at `last`.
+struct SnapshotPolicy {
+    every: Duration,
+    every_records: u64,
+    last: Seq,
+}
+
+impl SnapshotPolicy {
+    fn due(&self, durable: Seq, since: Instant) -> bool {
+        let by_volume = self.every_records > 0 && durable.saturating_sub(self.last) >= self.every_records;
+        let by_time = !self.every.is_zero() && since.elapsed() >= self.every && durable > self.last;
+        by_volume || by_time
+    }
+}
+
+/// How often the snapshot policy is looked at.
+const SNAPSHOT_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+async fn snapshot_task(core: Arc<Core>, mut policy: SnapshotPolicy) {
+    if policy.every.is_zero() && policy.every_records == 0 {
         return;
     }
-    let mut last = core.engine.durable_seq();
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut since = Instant::now();
+    let mut tick = tokio::time::interval(SNAPSHOT_CHECK_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if core.engine.durable_seq() <= last {
+        if !policy.due(core.engine.durable_seq(), since) {
             continue;
         }
         let started = Instant::now();
         match core.store.snapshot(&core.engine).await {
             Ok(seq) => {
-                last = seq;
+                policy.last = seq;
+                since = Instant::now();
                 tracing::info!(
                     seq,
                     ms = started.elapsed().as_millis() as u64,
                     "periodic snapshot written"
                 );
             }
-            Err(e) => tracing::error!(error = %e, "periodic snapshot failed"),
+            Err(e) => {
+                // Try again at the next period, not at the next tick.
+                since = Instant::now();
+                policy.last = core.engine.durable_seq();
+                tracing::error!(error = %e, "periodic snapshot failed")
+            }
         }
+        // The leaderboard checkpoint goes with every snapshot: a restart
+        // then replays the same short tail for both.
         save_projection(&core.projection, core.store.dir()).await;
     }
 }
