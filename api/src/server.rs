@@ -322,7 +322,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 /// Marks the server ready once the consistency check passes (retrying).
 async fn readiness_task(state: Arc<AppState>, core: Arc<Core>) {
     loop {
-        match ops::consistency(&core).await {
+        match ops::consistency_with(&core, ops::Replay::Recovered).await {
             Ok(report) if report["ok"] == serde_json::Value::Bool(true) => {
                 tracing::info!(journal_seq = %report["journal_seq"], "consistency check passed; ready");
                 state.set_ready(true, "");

@@ -479,6 +479,7 @@ mod tests {
             sku: Arc::from("mug"),
             outcome,
             seq,
+            id_hash: Default::default(),
         };
         let read = PlayerRead {
             state: PlayerState {

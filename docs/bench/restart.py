@@ -83,7 +83,7 @@ async def claimer(addr, k, stop):
                                       max_size=None) as ws:
             while not stop.is_set():
                 await ws.send(json.dumps({"id": n, "op": "claim", "claim_id": f"{k}-{time.time_ns()}",
-                                          "player": f"p{k}-{n % 500}", "hunt": "loop", "sku": "mug",
+                                          "player": f"p{k}-{n % 5000}", "hunt": "loop", "sku": "mug",
                                           "customs": {"name": "x", "country": "NL"}}))
                 await ws.recv()
                 n += 1

@@ -139,6 +139,7 @@ impl Handler<Claim> for PlayerActor {
                         sku,
                         outcome,
                         seq,
+                        id_hash: Default::default(),
                     });
                     Decided {
                         outcome,
@@ -168,6 +169,7 @@ impl Handler<Claim> for PlayerActor {
                                 sku: hunt.skus[product].clone(),
                                 outcome,
                                 seq,
+                                id_hash: Default::default(),
                             });
                             Ok(Decided {
                                 outcome,

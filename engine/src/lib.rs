@@ -44,5 +44,5 @@ pub use error::EngineError;
 pub use journal::{Durability, Journal, JournalError, MemoryJournal};
 pub use model::*;
 pub use state::{
-    ClaimEntry, Digest, HuntState, PlayerHunt, PlayerId, PlayerMap, PlayerState, ReplayError, Summary, World,
+    ClaimEntry, Digest, HuntState, IdHash, PlayerHunt, PlayerId, PlayerMap, PlayerState, ReplayError, Summary, World,
 };

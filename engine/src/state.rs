@@ -46,6 +46,36 @@ pub struct ClaimEntry {
     pub outcome: Outcome,
     /// Sequence of the journal record that decided it.
     pub seq: Seq,
+    /// A hash of `claim_id`, so that dedup (every claim, live and in replay)
+    /// compares strings only on a likely match. Not stored (0 after
+    /// decoding until [`World::intern`]); fits in the struct's padding.
+    #[serde(skip)]
+    pub id_hash: IdHash,
+}
+
+/// A claim id's hash; 0 = not computed. Never part of equality: it is a
+/// cache of `claim_id`, and a missing one only costs a string comparison.
+#[derive(Clone, Copy, Debug, Default, Eq)]
+pub struct IdHash(u32);
+
+impl PartialEq for IdHash {
+    fn eq(&self, _: &IdHash) -> bool {
+        true
+    }
+}
+
+impl IdHash {
+    pub fn of(claim_id: &str) -> IdHash {
+        use std::hash::BuildHasher;
+        // Fixed seed: the same id hashes the same in every state of this process.
+        let h = foldhash::fast::FixedState::with_seed(0x7c5f_1d2b).hash_one(claim_id);
+        IdHash((h as u32) | 1)
+    }
+
+    /// Whether an entry with this hash may hold the id hashed as `other`.
+    fn may_be(self, other: IdHash) -> bool {
+        self.0 == 0 || self.0 == other.0
+    }
 }
 
 /// Everything the engine knows about one player, across hunts.
@@ -112,13 +142,16 @@ impl PlayerState {
     }
 
     pub fn find_claim(&self, claim_id: &str) -> Option<&ClaimEntry> {
-        self.claims.iter().find(|c| &*c.claim_id == claim_id)
+        let h = IdHash::of(claim_id);
+        self.claims.iter().find(|c| c.id_hash.may_be(h) && &*c.claim_id == claim_id)
     }
 
     pub fn granted_count(&self, hunt: &str, sku: &str) -> u32 {
+        // Hunt ids are interned: the pointer test settles almost every entry.
+        let same_hunt = |c: &ClaimEntry| std::ptr::eq(c.hunt.as_ptr(), hunt.as_ptr()) || &*c.hunt == hunt;
         self.claims
             .iter()
-            .filter(|c| c.outcome.is_granted() && &*c.hunt == hunt && &*c.sku == sku)
+            .filter(|c| c.outcome.is_granted() && &*c.sku == sku && same_hunt(c))
             .count() as u32
     }
 
@@ -172,8 +205,9 @@ impl PlayerState {
     }
 
     /// Remembers a decided claim. Callers have checked it is not a duplicate.
-    pub fn record_claim(&mut self, entry: ClaimEntry) {
+    pub fn record_claim(&mut self, mut entry: ClaimEntry) {
         debug_assert!(self.find_claim(&entry.claim_id).is_none(), "claim recorded twice");
+        entry.id_hash = IdHash::of(&entry.claim_id);
         self.claims.push(entry);
     }
 }
@@ -342,7 +376,7 @@ impl World {
                         if outcome.is_granted() {
                             let def = &h.def.products[p];
                             let (score, granted) = player.map_or((0, 0), |pl| {
-                                (pl.score(request.hunt), pl.granted_count(request.hunt, request.sku))
+                                (pl.score(request.hunt), pl.granted_count(&hunt_arc, request.sku))
                             });
                             if score < def.min_score {
                                 return Err(err(format!("grant to {:?} below min_score", request.player)));
@@ -365,6 +399,7 @@ impl World {
                     sku: sku.unwrap_or_else(|| Arc::from(request.sku)),
                     outcome: *outcome,
                     seq,
+                    id_hash: Default::default(),
                 });
             }
         }
@@ -432,6 +467,7 @@ impl World {
                 if let Some(h) = hunts.get(&*c.hunt) {
                     c.hunt = h.id.clone();
                 }
+                c.id_hash = IdHash::of(&c.claim_id);
             }
         }
     }
