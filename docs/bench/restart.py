@@ -6,7 +6,8 @@ Two workloads, each on a fresh data folder:
   crashloop  claims (8 connections, closed loop, small commits: a
              claim-heavy journal of small blocks), SIGKILL about every
              --uptime seconds, --rounds times.
-  seed       `trove-sim load` of docs/examples/seed-200k.toml (200k players)
+  seed       `trove-sim load` of docs/bench/restart-load.toml (200k players,
+             ~200k events/s)
              at the highest rate the server holds, SIGKILL at a random
              moment of each round.
 
@@ -133,7 +134,7 @@ def seed(a):
     log = os.path.join(data, "server.log")
     p, addr, _ = start(a.trove, os.path.join(data, "d"), log)
     rows = []
-    scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "seed-200k.toml")
+    scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "restart-load.toml")
     for r in range(a.rounds):
         sim = subprocess.Popen([a.sim, "load", "--url", f"ws://{addr}/v1/ws", "--key", ADMIN, "--batch", str(a.batch),
                                 "--quiet", "--hunt-id", f"seed-{r}", "--duration", str(int(a.uptime * 2)),
