@@ -14,13 +14,20 @@
 //! sled handle at a known moment (sled holds a file lock until then), which a
 //! thread we join gives us and an arbiter that restarts actors does not.
 //!
-//! What "durable" means depends on what a commit carries (`docs/DURABILITY.md`):
-//! a commit holding a decision (a claim, a hunt definition, a stock change),
-//! and every commit in [`DurabilityMode::Strict`], is synced to the disk
-//! ([`crate::durable::Syncer`]) before it is published; a commit of events
-//! only, in the default mode, is published after sled's flush, and a sync
-//! follows within [`SYNC_EVERY`]. A sync also covers everything before it,
-//! so the synced prefix only grows.
+//! Every commit is synced to the disk ([`crate::durable::Syncer`]) before the
+//! writer touches sled again. sled 0.34 assumes its flushes are durable: it
+//! relocates pages and reuses the segments they came from as soon as the
+//! copy is flushed, so a power cut after an unsynced flush can lose pages
+//! that an *earlier* sync had made durable (power-cut images showed exactly
+//! that: "cannot find pid" at open). Syncing before the next write keeps
+//! sled's assumption true except within the commit in flight.
+//!
+//! What differs per record class (`docs/DURABILITY.md`) is when a commit is
+//! published: one holding a decision (a claim, a hunt definition, a stock
+//! change), and every commit in [`DurabilityMode::Strict`], after its sync;
+//! a commit of events only, in the default mode, after sled's flush, while
+//! its sync runs. A sync also covers everything before it, so the synced
+//! prefix only grows.
 //!
 //! A write, flush or sync error fail-stops the journal: the error is
 //! published to every waiter, and every later append is refused. Nothing past
@@ -34,7 +41,7 @@ use parking_lot::Mutex;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::watch;
 use trove_engine::{Clock, Durability, Journal, JournalError, Record, Seq};
 
@@ -44,8 +51,9 @@ pub enum DurabilityMode {
     /// Decisions (claims, hunt definitions, stock changes) are synced to the
     /// disk before they are acknowledged and survive power loss. Commits of
     /// events only are acknowledged after sled's flush (they survive a
-    /// process crash) and synced within [`SYNC_EVERY`]: a power cut loses at
-    /// most the last second of acknowledged events.
+    /// process crash) and synced right after, before the next commit: a
+    /// power cut loses at most the events acknowledged during the sync in
+    /// flight (the documented bound is one second).
     #[default]
     Flush,
     /// Every commit is synced before it is acknowledged: nothing
@@ -64,10 +72,6 @@ impl std::str::FromStr for DurabilityMode {
     }
 }
 
-/// In the default mode, the longest an acknowledged event-only commit waits
-/// for the sync that makes it survive power loss. The documented loss bound
-/// (1 s) is this plus the time a sync takes, with room to spare.
-pub const SYNC_EVERY: Duration = Duration::from_millis(250);
 
 pub(crate) struct Shared {
     pending: Mutex<Pending>,
@@ -147,7 +151,7 @@ impl SledJournal {
             projector: Projector::default(),
             mode: s.mode,
             written,
-            unsynced_since: None,
+            unsynced: false,
             block_target_bytes: s.block_target_bytes,
             commit_interval: s.commit_interval,
             last_commit: None,
@@ -260,9 +264,8 @@ struct JournalWriter {
     mode: DurabilityMode,
     /// The last block written and flushed (the chain head).
     written: Mark,
-    /// When the oldest published commit that is not synced yet was
-    /// published (default mode, events only).
-    unsynced_since: Option<Instant>,
+    /// sled was written since the last sync.
+    unsynced: bool,
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
     commit_interval: std::time::Duration,
@@ -286,6 +289,7 @@ impl JournalWriter {
         }
         let mut batch = sled::Batch::default();
         self.projector.write_row(&mut batch);
+        self.unsynced = true;
         let written = self.audit.apply_batch(batch).and_then(|_| self.db.flush());
         if let Err(e) = written {
             tracing::warn!(error = %e, "could not write the last audit row; the next start catches it up");
@@ -293,22 +297,7 @@ impl JournalWriter {
     }
 
     fn run(&mut self, inbox: mpsc::Receiver<WriterMsg>) {
-        loop {
-            // Wait for work, but no longer than the next sync is due.
-            let msg = match self.unsynced_since {
-                Some(since) => match inbox.recv_timeout(SYNC_EVERY.saturating_sub(since.elapsed())) {
-                    Ok(msg) => msg,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        self.sync_now();
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                },
-                None => match inbox.recv() {
-                    Ok(msg) => msg,
-                    Err(_) => break,
-                },
-            };
+        while let Ok(msg) = inbox.recv() {
             match msg {
                 WriterMsg::Commit => self.commit_all(),
                 WriterMsg::InjectFailure(why) => {
@@ -383,21 +372,20 @@ impl JournalWriter {
             metrics::histogram!("trove_journal_flush_seconds").record(started.elapsed().as_secs_f64());
             metrics::histogram!("trove_journal_batch_records").record(count as f64);
             metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
-            // Decisions survive power loss in every mode: sync before publishing.
-            if decisions || self.mode == DurabilityMode::Strict {
-                if let Err(e) = self.sync() {
-                    self.fail(e);
-                    return;
-                }
-            } else if self.unsynced_since.is_none() {
-                self.unsynced_since = Some(Instant::now());
-            }
             debug_assert_eq!(self.written.seq, last);
-            self.shared.durable.send_modify(|d| d.seq = last);
-            // Under a steady stream of events the mailbox never goes quiet:
-            // keep the promise of a sync every SYNC_EVERY here too.
-            if self.unsynced_since.is_some_and(|t| t.elapsed() >= SYNC_EVERY) {
-                self.sync_now();
+            // Decisions survive power loss in every mode: sync, then publish.
+            // Events in the default mode: publish, then sync. Either way the
+            // sync is done before sled is written again.
+            let publish_first = !decisions && self.mode == DurabilityMode::Flush;
+            if publish_first {
+                self.shared.durable.send_modify(|d| d.seq = last);
+            }
+            if let Err(e) = self.sync() {
+                self.fail(e);
+                return;
+            }
+            if !publish_first {
+                self.shared.durable.send_modify(|d| d.seq = last);
             }
         }
     }
@@ -406,14 +394,14 @@ impl JournalWriter {
     fn sync(&mut self) -> Result<(), String> {
         let started = Instant::now();
         self.syncer.sync(self.written)?;
-        self.unsynced_since = None;
+        self.unsynced = false;
         metrics::histogram!("trove_journal_sync_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
     /// [`JournalWriter::sync`] if anything is unsynced; a failure fail-stops.
     fn sync_now(&mut self) {
-        if self.unsynced_since.is_some() && self.shared.pending.lock().failure.is_none() {
+        if self.unsynced && self.shared.pending.lock().failure.is_none() {
             if let Err(e) = self.sync() {
                 self.fail(e);
             }
@@ -439,6 +427,8 @@ impl JournalWriter {
         let now = self.clock.now_ms();
         let mut batch = sled::Batch::default();
         debug_assert_eq!(first, self.written.seq + 1, "commits follow each other");
+        debug_assert!(!self.unsynced, "the previous commit was synced before this write");
+        self.unsynced = true;
         let mut prev = self.written.hash;
         let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
         while pos < buf.len() {

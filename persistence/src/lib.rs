@@ -34,7 +34,7 @@
 pub mod audit;
 pub mod blocks;
 pub mod codec;
-pub(crate) mod durable;
+pub mod durable;
 pub mod hwm;
 mod journal;
 pub mod retention;
@@ -937,7 +937,13 @@ impl Archive {
     /// Brings the audit projection up to date (a no-op unless the server
     /// crashed between its writes, or the projection was deleted).
     pub fn catch_up(&self) -> Result<u64, StoreError> {
-        audit::catch_up(&self.tree, &self.audit)
+        let n = audit::catch_up(&self.tree, &self.audit)?;
+        if n > 0 {
+            // sled assumes its flushes are durable (see `journal.rs`): make them so.
+            self._db.flush()?;
+            sync_volume(&self.dir)?;
+        }
+        Ok(n)
     }
 
     pub fn report(&self, from: Millis, to: Millis) -> Result<audit::Rollup, StoreError> {
@@ -1142,6 +1148,7 @@ impl Archive {
         audit::reset(&self.audit)?;
         audit::catch_up(&self.tree, &self.audit)?;
         self._db.flush()?;
+        sync_volume(&self.dir)?;
         Ok(RebuildReport {
             records: n,
             players: world.players.len(),

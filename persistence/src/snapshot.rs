@@ -188,3 +188,38 @@ pub fn read(path: &Path) -> Result<Snapshot, String> {
     let block_hash: Hash = bytes[56..88].try_into().expect("32 bytes");
     Ok(Snapshot { world, block_hash })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admin, periodic and shutdown snapshots (and checkpoints) may be
+    /// written at once: with one shared temporary name, one writer's rename
+    /// took the other's half-written file or failed with ENOENT.
+    #[test]
+    fn concurrent_writers_never_share_a_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0u8..8)
+            .map(|w| {
+                let dir = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let bytes = vec![w; 256 << 10];
+                    for _ in 0..20 {
+                        write_atomic(&dir, "shared.ckpt", &bytes).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let got = fs::read(dir.path().join("shared.ckpt")).unwrap();
+        assert_eq!(got.len(), 256 << 10);
+        assert!(got.iter().all(|b| *b == got[0]), "one writer's bytes, whole");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 1, "no temporary file left behind: {left:?}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("shared.ckpt")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

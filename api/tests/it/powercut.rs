@@ -13,7 +13,9 @@
 //! 5. hold every event batch acknowledged more than the documented bound
 //!    (1 s in the default mode, nothing in strict mode) before the copy.
 //!
-//! Copies are also taken while `trove compact` runs and right after it.
+//! Claims, hunts and stock changes stop half way through, so the copies of
+//! the second half see events alone (the default mode's loss window). Copies
+//! are also taken while `trove compact` runs and right after it.
 //!
 //! Needs root, loop devices, `mkfs.btrfs` and `mkfs.ext4`. Without them the
 //! test says so and passes, unless `TROVE_REQUIRE_POWERCUT=1` (set by
@@ -163,10 +165,14 @@ fn batch(n: u64, per_player: u64) -> Value {
     json!({"op": "events", "events": events})
 }
 
+/// Claims stop half way through the run: from then on only events flow, and
+/// in the default mode only the background sync makes them durable, so the
+/// copies of the second half measure its loss window.
 async fn claimer(k: usize, addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
     let Ok(mut ws) = Ws::connect(&addr, GAME).await else { return };
     let mut n = 0u64;
-    while !stop.load(Ordering::SeqCst) {
+    let until = Instant::now() + RUN / 2;
+    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let (id, player) = (format!("k{k}-{n}"), format!("k{k}-p{}", n % 20));
         let mut req = claim(&id, &player, "x", "mug");
         let Some(r) = ws.try_call(&mut req, Duration::from_secs(10)).await else { return };
@@ -200,7 +206,8 @@ async fn eventer(addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
 
 async fn designer(addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
     let mut n = 0u64;
-    while !stop.load(Ordering::SeqCst) {
+    let until = Instant::now() + RUN / 2;
+    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let id = format!("h{n}");
         let Ok((st, _)) = try_http(&addr, "POST", "/v1/hunts", Some(DESIGNER), Some(hunt_def(&id, 5, 1).to_string().as_bytes())).await
         else {
@@ -356,7 +363,7 @@ async fn power_cuts(mode: &str, bound: Duration) {
         acks.stock.len(),
         acks.batches.len()
     );
-    assert!(acks.batches.len() > 10 && acks.claims.len() > 100, "the workload ran");
+    assert!(acks.batches.len() > 10 && acks.claims.len() > 50, "the workload ran");
 
     let mut window = Duration::ZERO;
     for (n, (image, taken)) in copies.iter().enumerate() {
