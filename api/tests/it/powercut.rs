@@ -306,10 +306,10 @@ async fn check_copy(rig: &mut Rig, image: &Path, name: &str, taken: Instant, ack
 }
 
 /// One rig at a time: each run loads both cores.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn power_cuts(mode: &str, bound: Duration) {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_AT_A_TIME.lock().await;
     let Some(mut rig) = Rig::new() else { return };
     let live = rig.live.clone();
     let server = Server::spawn(
