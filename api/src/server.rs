@@ -135,7 +135,8 @@ async fn termination() -> &'static str {
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics_handle = install_metrics();
     let data = settings.data.clone();
-    std::fs::create_dir_all(&data).map_err(|source| ServeError::Io {
+    // 0700: the folder holds customs data (journal, snapshots) and keys.
+    trove_persistence::snapshot::create_private_dir(&data).map_err(|source| ServeError::Io {
         context: format!("create data folder {}", data.display()),
         source,
     })?;

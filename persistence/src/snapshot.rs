@@ -98,8 +98,9 @@ pub(crate) fn remove_stale_tmp(dir: &Path) {
     }
 }
 
-/// Creates `dir` (and parents) as 0700 if it does not exist.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// Creates `dir` (and parents) as 0700 if it does not exist: data folders
+/// hold customs data (journal, snapshots, exports, keys).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }

@@ -191,6 +191,10 @@ async fn generated_keys_and_single_owner_of_the_data_folder() {
     let meta = std::fs::metadata(&path).expect("key file generated in the data folder");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // The folder and the files Trove writes hold customs data: private.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&s.data), 0o700, "data folder");
+    assert_eq!(mode(&s.data.join("journal.hwm")), 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
     let key_of = |role: &str| -> String {
         text.lines()
@@ -217,11 +221,21 @@ async fn generated_keys_and_single_owner_of_the_data_folder() {
     };
     assert!(err.contains("in use by another Trove process"), "{err}");
 
-    // The generated keys survive a restart.
+    // The generated keys survive a restart; the shutdown snapshot is private.
     assert!(s.terminate().success());
+    let snaps: Vec<_> = std::fs::read_dir(s_data_snapshots(&dir)).unwrap().flatten().collect();
+    assert!(!snaps.is_empty(), "a shutdown snapshot");
+    for snap in snaps {
+        assert_eq!(mode(&snap.path()), 0o600, "{}", snap.path().display());
+    }
+    assert_eq!(mode(&s_data_snapshots(&dir)), 0o700);
     let s = Server::spawn(dir.path(), &[]).expect("restarts");
     s.wait_ready(Duration::from_secs(60)).await;
     assert_eq!(s.http("GET", "/v1/admin/consistency", Some(&admin), None).await.0, 200);
+}
+
+fn s_data_snapshots(root: &tempfile::TempDir) -> std::path::PathBuf {
+    root.path().join("data").join("snapshots")
 }
 
 /// A key file that others may read is refused, naming the file and the fix;
