@@ -5,6 +5,7 @@ mod blobs;
 mod corruption;
 mod crash;
 mod failstop;
+mod formats;
 mod lock;
 mod retention;
 mod smoke;
