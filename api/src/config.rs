@@ -366,7 +366,10 @@ mod tests {
         };
         let none = |_: &str| None;
         let e = Settings::resolve_with(&args, &none).unwrap_err().to_string();
-        assert!(e.contains(&path.display().to_string()) && e.contains("chmod 600"), "{e}");
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("chmod 600"),
+            "{e}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(Settings::resolve_with(&args, &none).is_ok());
         // Without keys the file may be shared.

@@ -165,8 +165,7 @@ pub fn customs_text(raw: &[u8]) -> Result<String, ApiError> {
         })
     })?;
     let text = minify(c.customs.map_or("{}", |r| r.get()));
-    serde_json::from_str::<UniqueKeys>(&text)
-        .map_err(|e| ApiError::invalid_request(format!("customs: {e}")))?;
+    serde_json::from_str::<UniqueKeys>(&text).map_err(|e| ApiError::invalid_request(format!("customs: {e}")))?;
     Ok(text)
 }
 
@@ -518,7 +517,12 @@ mod tests {
             r.customs,
             r#"{"b":1.50,"a":"x \u00e9\" y","n":[1e3,12345678901234567890123]}"#
         );
-        assert_eq!(parse(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s"}"#).unwrap().customs, "{}");
+        assert_eq!(
+            parse(r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s"}"#)
+                .unwrap()
+                .customs,
+            "{}"
+        );
         for dup in [
             r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"a":1,"a":2}}"#,
             r#"{"claim_id":"c","player":"p","hunt":"h","sku":"s","customs":{"a":[{"b":1,"b":1}]}}"#,

@@ -97,8 +97,7 @@ impl Conn {
 
     /// [`Conn::send`] of JSON text.
     async fn send_text(&self, text: String) -> bool {
-        match self.out.send_timeout(Out::Text(text), OUTBOUND_STALL_TIMEOUT).await
-        {
+        match self.out.send_timeout(Out::Text(text), OUTBOUND_STALL_TIMEOUT).await {
             Ok(()) => {
                 metrics::histogram!("trove_ws_outbound_queue_depth")
                     .record((OUTBOUND_QUEUE_FRAMES - self.out.capacity()) as f64);

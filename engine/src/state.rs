@@ -143,7 +143,9 @@ impl PlayerState {
 
     pub fn find_claim(&self, claim_id: &str) -> Option<&ClaimEntry> {
         let h = IdHash::of(claim_id);
-        self.claims.iter().find(|c| c.id_hash.may_be(h) && &*c.claim_id == claim_id)
+        self.claims
+            .iter()
+            .find(|c| c.id_hash.may_be(h) && &*c.claim_id == claim_id)
     }
 
     pub fn granted_count(&self, hunt: &str, sku: &str) -> u32 {

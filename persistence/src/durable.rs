@@ -92,7 +92,12 @@ pub(crate) fn syncfs_dir(dir: &Path) -> std::io::Result<()> {
 /// # Safety
 /// Called by sled with a descriptor it owns; `syncfs` only reads it.
 #[no_mangle]
-pub unsafe extern "C" fn sync_file_range(fd: libc::c_int, _offset: i64, _nbytes: i64, _flags: libc::c_uint) -> libc::c_int {
+pub unsafe extern "C" fn sync_file_range(
+    fd: libc::c_int,
+    _offset: i64,
+    _nbytes: i64,
+    _flags: libc::c_uint,
+) -> libc::c_int {
     SLED_SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // SAFETY: see above.
     unsafe { libc::syncfs(fd) }

@@ -72,7 +72,6 @@ impl std::str::FromStr for DurabilityMode {
     }
 }
 
-
 pub(crate) struct Shared {
     pending: Mutex<Pending>,
     durable: watch::Sender<Durability>,

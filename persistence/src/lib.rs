@@ -261,8 +261,8 @@ fn drop_old_journal(dir: &Path, tree: &sled::Tree, expect: Option<hwm::Mark>) ->
     if !old.exists() {
         return Ok(());
     }
-    let end = scan::scan_entries(tree, 0, false, |_, _, _| Ok::<(), std::convert::Infallible>(()))
-        .map_err(|e| match e {
+    let end =
+        scan::scan_entries(tree, 0, false, |_, _, _| Ok::<(), std::convert::Infallible>(())).map_err(|e| match e {
             Ok(never) => match never {},
             Err(damage) => StoreError::SwapCheck(damage.to_string()),
         })?;
@@ -489,10 +489,10 @@ impl Store {
         // What recovery read may still be only in the page cache of a process
         // that died before its sync (and sled's `conf` may be new): make it
         // durable before anything is served, and move the mark to it.
-        let synced = hwm::read(dir).ok().flatten().unwrap_or(hwm::Mark {
-            seq: 0,
-            hash: [0; 32],
-        });
+        let synced = hwm::read(dir)
+            .ok()
+            .flatten()
+            .unwrap_or(hwm::Mark { seq: 0, hash: [0; 32] });
         let mut syncer = durable::Syncer::open(dir, synced).map_err(io(format!("open {}", hwm::FILE)))?;
         syncer
             .sync(hwm::Mark {

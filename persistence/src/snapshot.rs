@@ -217,10 +217,17 @@ mod tests {
         let got = fs::read(dir.path().join("shared.ckpt")).unwrap();
         assert_eq!(got.len(), 256 << 10);
         assert!(got.iter().all(|b| *b == got[0]), "one writer's bytes, whole");
-        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(left.len(), 1, "no temporary file left behind: {left:?}");
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join("shared.ckpt")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("shared.ckpt"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

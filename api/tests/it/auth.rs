@@ -274,7 +274,10 @@ async fn key_files_stay_private_and_parse_errors_never_echo_keys() {
     std::fs::write(&config, format!("workers = \"{secret}\"\n[keys]\nadmin = \"{secret}\n")).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
     let log = refused(&[("TROVE_CONFIG", config.to_str().unwrap())]);
-    assert!(log.contains(&config.display().to_string()) && log.contains("line "), "{log}");
+    assert!(
+        log.contains(&config.display().to_string()) && log.contains("line "),
+        "{log}"
+    );
     assert!(!log.contains("5ecret"), "the config file's content is echoed: {log}");
 }
 
@@ -286,7 +289,9 @@ async fn exports_written_to_files_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_on(dir.path()).await;
     s.define_example_hunt("h", 10, 1).await;
-    let (st, r) = s.http("POST", "/v1/claims", Some(GAME), Some(&claim("k1", "p1", "h", "mug"))).await;
+    let (st, r) = s
+        .http("POST", "/v1/claims", Some(GAME), Some(&claim("k1", "p1", "h", "mug")))
+        .await;
     assert_eq!(st, 200, "{r}");
     assert!(s.terminate().success());
     let out = dir.path().join("export.jsonl");

@@ -127,7 +127,10 @@ async fn grant_many(s: &Server, n: usize, customs_bytes: usize) {
             ws.send_text(req.to_string()).await;
         }
         for &i in window {
-            let r = ws.reply_to(json!(i), Duration::from_secs(60)).await.expect("claim answered");
+            let r = ws
+                .reply_to(json!(i), Duration::from_secs(60))
+                .await
+                .expect("claim answered");
             assert_eq!(r["status"], "granted", "{r}");
         }
     }
@@ -177,11 +180,16 @@ async fn a_subscriber_that_never_reads_is_dropped_and_pins_nothing() {
     .unwrap();
     // `slow` is never read again.
 
-    eventually("the feed is subscribed", async || metric(&s, "trove_feed_subscribers").await == Some(1.0)).await;
+    eventually("the feed is subscribed", async || {
+        metric(&s, "trove_feed_subscribers").await == Some(1.0)
+    })
+    .await;
     // Everything else goes on while the subscriber stalls.
     let mut other = s.ws(GAME).await;
     for i in 0..20 {
-        let r = other.call(json!({"op": "player", "player": "slow-1", "hunt": "big"})).await;
+        let r = other
+            .call(json!({"op": "player", "player": "slow-1", "hunt": "big"}))
+            .await;
         assert_eq!(r["ok"], true, "{r}");
         let r = other.call(claim(&format!("after-{i}"), "p-other", "big", "mug")).await;
         assert_eq!(r["ok"], true, "{r}");
@@ -197,7 +205,9 @@ async fn a_subscriber_that_never_reads_is_dropped_and_pins_nothing() {
         "{}",
         s.log_text()
     );
-    let r = other.call(json!({"op": "player", "player": "slow-1", "hunt": "big"})).await;
+    let r = other
+        .call(json!({"op": "player", "player": "slow-1", "hunt": "big"}))
+        .await;
     assert_eq!(r["ok"], true, "{r}");
     drop(slow);
 }
@@ -217,19 +227,25 @@ async fn an_export_reader_that_never_reads_is_dropped() {
     // `stream` is never read.
 
     let mut other = s.ws(GAME).await;
-    let r = other.call(json!({"op": "player", "player": "slow-1", "hunt": "big"})).await;
+    let r = other
+        .call(json!({"op": "player", "player": "slow-1", "hunt": "big"}))
+        .await;
     assert_eq!(r["ok"], true, "{r}");
     let (st, _) = s.http("GET", "/v1/audit/report", Some(AUDITOR), None).await;
     assert_eq!(st, 200);
     eventually("the stalled export is given up", async || {
-        s.log_text().contains("audit export: the client does not read; export dropped")
+        s.log_text()
+            .contains("audit export: the client does not read; export dropped")
     })
     .await;
     // A reader that reads gets the whole export.
     let (st, body) = s.http_raw("GET", "/v1/audit/export", Some(AUDITOR), b"").await;
     assert_eq!(st, 200);
     let text = String::from_utf8_lossy(&body);
-    assert!(text.lines().last().unwrap_or("").contains("\"footer\""), "complete export");
+    assert!(
+        text.lines().last().unwrap_or("").contains("\"footer\""),
+        "complete export"
+    );
     drop(stream);
 }
 
@@ -255,7 +271,11 @@ async fn unsubscribe_and_close_release_subscription_slots() {
     // Unsubscribing frees the slot at once, and that feed stops.
     let gone = ids[0];
     let r = ws.call(json!({"op": "unsubscribe", "subscription": gone})).await;
-    assert_eq!((r["ok"].as_bool(), r["subscription"].as_u64()), (Some(true), Some(gone)), "{r}");
+    assert_eq!(
+        (r["ok"].as_bool(), r["subscription"].as_u64()),
+        (Some(true), Some(gone)),
+        "{r}"
+    );
     let r = ws.call(json!({"op": "unsubscribe", "subscription": gone})).await;
     assert_eq!(r["error"]["code"], "unknown_subscription", "{r}");
     let r = ws.call(json!({"op": "subscribe", "topic": "claims", "from": 0})).await;
@@ -272,7 +292,10 @@ async fn unsubscribe_and_close_release_subscription_slots() {
     claim_subs.sort();
     let mut expected: Vec<u64> = ids.iter().step_by(2).skip(1).copied().chain([fresh]).collect();
     expected.sort();
-    assert_eq!(claim_subs, expected, "one push per live claims subscription, none for {gone}");
+    assert_eq!(
+        claim_subs, expected,
+        "one push per live claims subscription, none for {gone}"
+    );
 
     // Closing the connection releases everything.
     assert_eq!(metric(&s, "trove_feed_subscribers").await, Some(8.0));

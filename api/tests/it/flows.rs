@@ -400,10 +400,16 @@ async fn customs_are_kept_as_sent_and_a_retry_keeps_the_first() {
 
     // The retry: same claim id, other customs.
     let r = ws
-        .call(json!({"op": "claim", "claim_id": "k1", "player": "p1", "hunt": "c", "sku": "mug",
-                     "customs": {"a": "someone else"}}))
+        .call(
+            json!({"op": "claim", "claim_id": "k1", "player": "p1", "hunt": "c", "sku": "mug",
+                     "customs": {"a": "someone else"}}),
+        )
         .await;
-    assert_eq!((&r["duplicate"], &r["seq"], &r["status"]), (&json!(true), &first["seq"], &first["status"]), "{r}");
+    assert_eq!(
+        (&r["duplicate"], &r["seq"], &r["status"]),
+        (&json!(true), &first["seq"], &first["status"]),
+        "{r}"
+    );
     // Ambiguous documents are refused.
     for customs in [r#"{"a":1,"a":2}"#, r#"{"x":{"a":1,"a":1}}"#] {
         ws.send_text(format!(
@@ -419,13 +425,19 @@ async fn customs_are_kept_as_sent_and_a_retry_keeps_the_first() {
     let audit = String::from_utf8_lossy(&audit).into_owned();
     assert_eq!(st, 200, "{audit}");
     assert_eq!(audit.matches(&want).count(), 2, "both claims, as sent: {audit}");
-    assert!(!audit.contains("someone else"), "the retry's customs are not recorded: {audit}");
-    let (st, export) = s.http_raw("GET", "/v1/audit/export?type=claims", Some(AUDITOR), b"").await;
+    assert!(
+        !audit.contains("someone else"),
+        "the retry's customs are not recorded: {audit}"
+    );
+    let (st, export) = s
+        .http_raw("GET", "/v1/audit/export?type=claims", Some(AUDITOR), b"")
+        .await;
     assert_eq!(st, 200);
     assert_eq!(String::from_utf8_lossy(&export).matches(&want).count(), 2);
 
     let mut feed = s.ws(GAME2).await;
-    feed.send_text(json!({"id": 1, "op": "subscribe", "topic": "claims"}).to_string()).await;
+    feed.send_text(json!({"id": 1, "op": "subscribe", "topic": "claims"}).to_string())
+        .await;
     use futures_util::StreamExt;
     let mut pushes = Vec::new();
     while pushes.len() < 2 {

@@ -178,13 +178,17 @@ fn batch(n: u64, per_player: u64) -> Value {
 /// in the default mode only the background sync makes them durable, so the
 /// copies of the second half measure its loss window.
 async fn claimer(k: usize, addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
-    let Ok(mut ws) = Ws::connect(&addr, GAME).await else { return };
+    let Ok(mut ws) = Ws::connect(&addr, GAME).await else {
+        return;
+    };
     let mut n = 0u64;
     let until = Instant::now() + RUN / 2;
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let (id, player) = (format!("k{k}-{n}"), format!("k{k}-p{}", n % 20));
         let mut req = claim(&id, &player, "x", "mug");
-        let Some(r) = ws.try_call(&mut req, Duration::from_secs(10)).await else { return };
+        let Some(r) = ws.try_call(&mut req, Duration::from_secs(10)).await else {
+            return;
+        };
         assert_eq!(r["ok"], true, "{r}");
         acks.lock().unwrap().claims.push((
             Instant::now(),
@@ -199,14 +203,18 @@ async fn claimer(k: usize, addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<
 }
 
 async fn eventer(addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
-    let Ok(mut ws) = Ws::connect(&addr, GAME2).await else { return };
+    let Ok(mut ws) = Ws::connect(&addr, GAME2).await else {
+        return;
+    };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
         // 2,000 to 5,000 events: blocks well over sled's blob threshold.
         let per_player = rng.gen_range(80..=200);
         let mut req = batch(n, per_player);
-        let Some(r) = ws.try_call(&mut req, Duration::from_secs(20)).await else { return };
+        let Some(r) = ws.try_call(&mut req, Duration::from_secs(20)).await else {
+            return;
+        };
         assert_eq!(r["ok"], true, "{r}");
         acks.lock().unwrap().batches.push((Instant::now(), n, per_player));
         n += 1;
@@ -218,14 +226,28 @@ async fn designer(addr: String, stop: Arc<AtomicBool>, acks: Arc<Mutex<Acks>>) {
     let until = Instant::now() + RUN / 2;
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         let id = format!("h{n}");
-        let Ok((st, _)) = try_http(&addr, "POST", "/v1/hunts", Some(DESIGNER), Some(hunt_def(&id, 5, 1).to_string().as_bytes())).await
+        let Ok((st, _)) = try_http(
+            &addr,
+            "POST",
+            "/v1/hunts",
+            Some(DESIGNER),
+            Some(hunt_def(&id, 5, 1).to_string().as_bytes()),
+        )
+        .await
         else {
             return;
         };
         assert_eq!(st, 201);
         acks.lock().unwrap().hunts.push((Instant::now(), id));
         let body = json!({"add": 3}).to_string();
-        let Ok((st, _)) = try_http(&addr, "POST", "/v1/hunts/x/products/hoodie/stock", Some(DESIGNER), Some(body.as_bytes())).await
+        let Ok((st, _)) = try_http(
+            &addr,
+            "POST",
+            "/v1/hunts/x/products/hoodie/stock",
+            Some(DESIGNER),
+            Some(body.as_bytes()),
+        )
+        .await
         else {
             return;
         };
@@ -280,13 +302,23 @@ async fn check_copy(rig: &mut Rig, image: &Path, name: &str, taken: Instant, ack
         claims += 1;
         let r = ws.call(claim(id, player, "x", "mug")).await;
         assert_eq!(r["duplicate"], true, "{name}: acknowledged claim {id} was lost: {r}");
-        assert_eq!(r["status"].as_str(), Some(status.as_str()), "{name}: claim {id} changed: {r}");
-        assert_eq!(r["reason"].as_str(), reason.as_deref(), "{name}: claim {id} changed: {r}");
+        assert_eq!(
+            r["status"].as_str(),
+            Some(status.as_str()),
+            "{name}: claim {id} changed: {r}"
+        );
+        assert_eq!(
+            r["reason"].as_str(),
+            reason.as_deref(),
+            "{name}: claim {id} changed: {r}"
+        );
         assert_eq!(r["seq"].as_u64(), Some(*seq), "{name}: claim {id} changed: {r}");
     }
     for (at, hunt) in &acks.hunts {
         if *at < taken {
-            let (st, h) = server.http("GET", &format!("/v1/hunts/{hunt}"), Some(ADMIN), None).await;
+            let (st, h) = server
+                .http("GET", &format!("/v1/hunts/{hunt}"), Some(ADMIN), None)
+                .await;
             assert_eq!(st, 200, "{name}: acknowledged hunt {hunt} was lost: {h}");
         }
     }
@@ -297,7 +329,10 @@ async fn check_copy(rig: &mut Rig, image: &Path, name: &str, taken: Instant, ack
         .and_then(|ps| ps.iter().find(|p| p["sku"] == "hoodie"))
         .unwrap_or_else(|| panic!("{name}: no hoodie in {h}"));
     let present = hoodie["added"].as_u64().unwrap_or(0);
-    assert!(present >= added, "{name}: {added} units of acknowledged stock changes, {present} present");
+    assert!(
+        present >= added,
+        "{name}: {added} units of acknowledged stock changes, {present} present"
+    );
 
     let (mut batches, mut lost_window) = (0, None::<Duration>);
     for (at, n, per_player) in &acks.batches {
@@ -356,7 +391,12 @@ async fn power_cuts(mode: &str, bound: Duration) {
     let acks = Arc::new(Mutex::new(Acks::default()));
     let mut tasks = Vec::new();
     for k in 0..2 {
-        tasks.push(tokio::spawn(claimer(k, server.addr.clone(), stop.clone(), acks.clone())));
+        tasks.push(tokio::spawn(claimer(
+            k,
+            server.addr.clone(),
+            stop.clone(),
+            acks.clone(),
+        )));
     }
     tasks.push(tokio::spawn(eventer(server.addr.clone(), stop.clone(), acks.clone())));
     tasks.push(tokio::spawn(designer(server.addr.clone(), stop.clone(), acks.clone())));
@@ -398,7 +438,9 @@ async fn power_cuts(mode: &str, bound: Duration) {
             *taken - started,
             c.claims,
             c.batches,
-            c.lost_window.map_or(String::new(), |w| format!(", events acknowledged up to {w:?} before the cut lost"))
+            c.lost_window.map_or(String::new(), |w| format!(
+                ", events acknowledged up to {w:?} before the cut lost"
+            ))
         );
         window = window.max(c.lost_window.unwrap_or_default());
     }
@@ -442,7 +484,10 @@ async fn compaction_cuts(rig: &mut Rig, acks: &Acks) {
     for (i, (image, taken)) in copies.iter().enumerate() {
         let c = check_copy(rig, image, &format!("compact-copy-{i}"), *taken, acks, Duration::ZERO).await;
         let _ = std::fs::remove_file(image);
-        eprintln!("compaction copy {i}: {} claims and {} batches present", c.claims, c.batches);
+        eprintln!(
+            "compaction copy {i}: {} claims and {} batches present",
+            c.claims, c.batches
+        );
     }
     assert!(copies.len() >= 2, "copies during and after compaction");
 }

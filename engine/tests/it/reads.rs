@@ -34,7 +34,11 @@ fn a_claim_not_yet_durable_is_pending_and_stock_counts_stay_durable() {
         // Decided and journaled, not durable: pending, stock untouched.
         let read = h.engine.player_read("p1").await.unwrap().expect("p1 is known");
         let k1 = read.state.find_claim("k1").expect("k1").clone();
-        let k2 = read.state.find_claim("k2").expect("k2 decided in the live state").clone();
+        let k2 = read
+            .state
+            .find_claim("k2")
+            .expect("k2 decided in the live state")
+            .clone();
         assert!(!read.is_pending(&k1), "k1 is durable: {read:?}");
         assert!(read.is_pending(&k2), "k2's record is not durable yet: {read:?}");
         let hunt = h.engine.hunt("h").await.unwrap();
@@ -46,7 +50,11 @@ fn a_claim_not_yet_durable_is_pending_and_stock_counts_stay_durable() {
         let add = actix::spawn(async move { engine.add_stock("h", "mug", 10).await });
         appended(&h, first.seq + 2).await;
         let hunt = h.engine.hunt("h").await.unwrap();
-        assert_eq!((hunt.stock[0], hunt.added[0]), (4, 0), "the addition is not durable yet");
+        assert_eq!(
+            (hunt.stock[0], hunt.added[0]),
+            (4, 0),
+            "the addition is not durable yet"
+        );
 
         h.journal.release_durability();
         assert_eq!(claim.await.unwrap().unwrap().outcome, GRANTED);

@@ -878,7 +878,11 @@ fn snapshot_from_another_journal_history_is_refused() {
     std::fs::remove_file(&path).unwrap();
     snapshot::write(&dir, &snap.world, &other, 3).unwrap();
     let (world, report) = recover(&dir).unwrap();
-    assert_eq!(report.snapshot_seq, Some(f.snapshots[0]), "fell back to the older snapshot");
+    assert_eq!(
+        report.snapshot_seq,
+        Some(f.snapshots[0]),
+        "fell back to the older snapshot"
+    );
     assert_eq!(report.skipped_snapshots.len(), 1);
     assert!(
         report.skipped_snapshots[0].1.contains("another journal history"),

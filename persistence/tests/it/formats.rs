@@ -57,7 +57,9 @@ fn records() -> Vec<Record> {
             added: 3,
         },
         event(EventKind::ClueFound { clue: "c1".into() }),
-        event(EventKind::Checkin { location: "gate".into() }),
+        event(EventKind::Checkin {
+            location: "gate".into(),
+        }),
         event(EventKind::Interaction { kind: "photo".into() }),
         claim("k1", Outcome::Granted),
         claim("k2", Outcome::Rejected(RejectReason::LimitReached)),
