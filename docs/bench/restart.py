@@ -105,17 +105,19 @@ def summary(name, rows):
     print(f"{name}: {len(rows)} restarts; ready p50 {ready[len(ready) // 2]:.2f} s, max {ready[-1]:.2f} s")
 
 
-def crashloop(a):
-    data = tempfile.mkdtemp(prefix="trove-restart-")
+def crash_rounds(a, name, before, load):
+    """On a fresh folder: `before(addr)` once, then per round `load(addr, r)`
+    (which returns once the server should die), SIGKILL, restart, measure."""
+    data = tempfile.mkdtemp(prefix=f"trove-restart-{name}-")
     log = os.path.join(data, "server.log")
     p, addr, _ = start(a.trove, os.path.join(data, "d"), log)
-    http(addr, "POST", "/v1/hunts", {"id": "loop", "name": "loop", "clues": [],
-         "products": [{"sku": "mug", "stock": 1_000_000_000, "per_player_limit": 1_000_000, "min_score": 0}]})
+    before(addr)
     rows = []
     for r in range(a.rounds):
-        asyncio.run(claims_for(addr, a.uptime * random.uniform(0.5, 1.5)))
+        stop_load = load(addr, r, data)
         p.send_signal(signal.SIGKILL)
         p.wait()
+        stop_load()
         p, addr, ready = start(a.trove, os.path.join(data, "d"), log)
         _, c = http(addr, "GET", "/v1/admin/consistency")
         tail, ms = recovered(log)
@@ -124,38 +126,35 @@ def crashloop(a):
         print(f"round {r}: ready {ready:.2f} s, journal {seq} records, recovery replayed {tail} in {ms} ms", flush=True)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    summary("crashloop", rows)
+    summary(name, rows)
     if not a.keep:
         shutil.rmtree(data)
 
 
+def crashloop(a):
+    def before(addr):
+        http(addr, "POST", "/v1/hunts", {"id": "loop", "name": "loop", "clues": [],
+             "products": [{"sku": "mug", "stock": 1_000_000_000, "per_player_limit": 1_000_000, "min_score": 0}]})
+
+    def load(addr, r, data):
+        asyncio.run(claims_for(addr, a.uptime * random.uniform(0.5, 1.5)))
+        return lambda: None
+
+    crash_rounds(a, "crashloop", before, load)
+
+
 def seed(a):
-    data = tempfile.mkdtemp(prefix="trove-restart-seed-")
-    log = os.path.join(data, "server.log")
-    p, addr, _ = start(a.trove, os.path.join(data, "d"), log)
-    rows = []
     scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "restart-load.toml")
-    for r in range(a.rounds):
+
+    def load(addr, r, data):
         sim = subprocess.Popen([a.sim, "load", "--url", f"ws://{addr}/v1/ws", "--key", ADMIN, "--batch", str(a.batch),
                                 "--quiet", "--hunt-id", f"seed-{r}", "--duration", str(int(a.uptime * 2)),
                                 "--out", os.path.join(data, f"sim-{r}"), scenario],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(a.uptime * random.uniform(0.5, 1.0))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-        sim.kill()
-        sim.wait()
-        p, addr, ready = start(a.trove, os.path.join(data, "d"), log)
-        _, c = http(addr, "GET", "/v1/admin/consistency")
-        tail, ms = recovered(log)
-        seq = c["journal_seq"] if c else None
-        rows.append((ready, seq, tail, ms))
-        print(f"round {r}: ready {ready:.2f} s, journal {seq} records, recovery replayed {tail} in {ms} ms", flush=True)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    summary("seed", rows)
-    if not a.keep:
-        shutil.rmtree(data)
+        return lambda: (sim.kill(), sim.wait())
+
+    crash_rounds(a, "seed", lambda addr: None, load)
 
 
 if __name__ == "__main__":

@@ -86,22 +86,26 @@ pub(crate) fn visit_raw<E>(
     Ok(())
 }
 
-/// The hash of the checked block holding `seq` (zero for sequence 0): what
-/// ties a snapshot or checkpoint at `seq` to this journal's history.
+/// The last sequence and hash of the checked block whose range holds `seq`
+/// (`None` if no block does).
+pub fn holding(tree: &sled::Tree, seq: Seq) -> Result<Option<(Seq, Hash)>, String> {
+    let Some(found) = tree.range(..=codec::key_of(seq)).next_back() else {
+        return Ok(None);
+    };
+    let (_, value) = found.map_err(|e| format!("read journal: {e}"))?;
+    let block = codec::decode_block(&value).map_err(|e| format!("block holding {seq}: {e}"))?;
+    Ok((block.last_seq() >= seq).then_some((block.last_seq(), block.hash)))
+}
+
+/// The hash of the block holding `seq` (zero for sequence 0): what ties a
+/// snapshot or checkpoint at `seq` to this journal's history.
 pub fn hash_at(tree: &sled::Tree, seq: Seq) -> Result<Hash, String> {
     if seq == 0 {
         return Ok([0; 32]);
     }
-    let (_, value) = tree
-        .range(..=codec::key_of(seq))
-        .next_back()
-        .ok_or_else(|| format!("the journal holds no block with sequence {seq}"))?
-        .map_err(|e| format!("read journal: {e}"))?;
-    let block = codec::decode_block(&value).map_err(|e| format!("block holding {seq}: {e}"))?;
-    if block.last_seq() < seq {
-        return Err(format!("the journal holds no block with sequence {seq}"));
-    }
-    Ok(block.hash)
+    holding(tree, seq)?
+        .map(|(_, hash)| hash)
+        .ok_or_else(|| format!("the journal holds no block with sequence {seq}"))
 }
 
 /// The journal's last block: its last sequence and hash (the chain head),

@@ -105,7 +105,7 @@ pub unsafe extern "C" fn sync_file_range(
 
 /// How many times sled's log writes were made durable through
 /// [`sync_file_range`] (a test checks the interposition is in effect).
-pub static SLED_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static SLED_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The number of sled log writes made durable so far in this process.
 pub fn sled_syncs() -> u64 {

@@ -21,7 +21,7 @@
 //! disable the very check it exists for. `docs/OPERATIONS.md` gives the
 //! operator's action.
 
-use crate::codec::{self, Hash};
+use crate::codec::Hash;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -80,13 +80,9 @@ pub fn check(tree: &sled::Tree, mark: Mark, journal_last: Seq) -> Result<(), Str
             mark.seq
         ));
     }
-    let block = tree
-        .range(..=codec::key_of(mark.seq))
-        .next_back()
-        .ok_or_else(|| format!("no journal block holds acknowledged sequence {}", mark.seq))?
-        .map_err(|e| format!("read journal: {e}"))?;
-    let block = codec::decode_block(&block.1).map_err(|e| format!("block holding {}: {e}", mark.seq))?;
-    if block.first_seq + u64::from(block.count) - 1 != mark.seq || block.hash != mark.hash {
+    let block = crate::blocks::holding(tree, mark.seq)?
+        .ok_or_else(|| format!("no journal block holds acknowledged sequence {}", mark.seq))?;
+    if block != (mark.seq, mark.hash) {
         return Err(format!(
             "the journal block ending at acknowledged sequence {} is not the one acknowledged",
             mark.seq

@@ -456,16 +456,7 @@ fn truncated_tail_behind_a_snapshot_is_snapshot_ahead_and_otherwise_a_shorter_jo
             w.last_seq
         ),
     }
-    let report = verify(&dir).unwrap();
-    assert!(!report.ok());
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.name == format!("snapshot {s2} within journal") && !c.ok),
-        "{:#?}",
-        report.checks
-    );
+    expect_verify_fails(&dir, &format!("snapshot {s2} within journal"));
 
     // The same cut with no snapshot: the acknowledged high-water mark
     // (DATA/journal.hwm) still says records up to the end were acknowledged,
@@ -494,6 +485,18 @@ fn truncated_tail_behind_a_snapshot_is_snapshot_ahead_and_otherwise_a_shorter_jo
     assert!(verify(&dir).unwrap().ok());
 }
 
+/// `verify` fails, and the named check is among the failures.
+#[track_caller]
+fn expect_verify_fails(dir: &Path, check: &str) {
+    let report = verify(dir).unwrap();
+    assert!(!report.ok());
+    assert!(
+        report.checks.iter().any(|c| c.name == check && !c.ok),
+        "{check} should fail: {:#?}",
+        report.checks
+    );
+}
+
 fn expect_acknowledged_lost(dir: &Path, journal_last: Seq) {
     match recover(dir) {
         Err(StoreError::AcknowledgedLost(message)) => {
@@ -508,15 +511,7 @@ fn expect_acknowledged_lost(dir: &Path, journal_last: Seq) {
             w.last_seq
         ),
     }
-    let report = verify(dir).unwrap();
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.name == "acknowledged records present" && !c.ok),
-        "{:#?}",
-        report.checks
-    );
+    expect_verify_fails(dir, "acknowledged records present");
 }
 
 // ------------------------------------------------------------------ (d)
@@ -846,15 +841,7 @@ fn damaged_mark_stops_recovery_with_the_operator_action() {
         Err(e) => panic!("expected MarkDamaged, got {e}"),
         Ok((w, _)) => panic!("recovered at {} past a damaged mark", w.last_seq),
     }
-    let report = verify(&dir).unwrap();
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.name == "acknowledged records present" && !c.ok),
-        "{:#?}",
-        report.checks
-    );
+    expect_verify_fails(&dir, "acknowledged records present");
     // The documented action: once verify's other checks pass, remove the mark.
     std::fs::remove_file(&path).unwrap();
     let (world, report) = recover(&dir).unwrap();
@@ -890,13 +877,5 @@ fn snapshot_from_another_journal_history_is_refused() {
         report.skipped_snapshots
     );
     assert_eq!(world.digest(), f.digest());
-    let report = verify(&dir).unwrap();
-    assert!(
-        report
-            .checks
-            .iter()
-            .any(|c| c.name == format!("snapshot {s2} readable") && !c.ok),
-        "{:#?}",
-        report.checks
-    );
+    expect_verify_fails(&dir, &format!("snapshot {s2} readable"));
 }
