@@ -12,8 +12,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_SNAPSHOT_INTERVAL_SECS: u64 = 60;
 /// A snapshot is also taken once this many records were journaled since the
-/// last one, so that recovery never replays much more than this (about 0.3 s
-/// at the measured replay rate; docs/BENCHMARKS.md), whatever the uptime.
+/// last one, so that recovery never replays much more than this (0.5–1.0 s
+/// for a million records at the seed's load; docs/BENCHMARKS.md), whatever
+/// the uptime.
 pub const DEFAULT_SNAPSHOT_EVERY_RECORDS: u64 = 1_000_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 

@@ -379,9 +379,11 @@ struct SnapshotPolicy {
 }
 
 impl SnapshotPolicy {
-    fn due(&self, durable: Seq, since: Instant) -> bool {
+    /// Whether a snapshot is due at durable sequence `durable`, `elapsed`
+    /// after the last one (or the start).
+    fn due(&self, durable: Seq, elapsed: Duration) -> bool {
         let by_volume = self.every_records > 0 && durable.saturating_sub(self.last) >= self.every_records;
-        let by_time = !self.every.is_zero() && since.elapsed() >= self.every && durable > self.last;
+        let by_time = !self.every.is_zero() && elapsed >= self.every && durable > self.last;
         by_volume || by_time
     }
 }
@@ -398,7 +400,7 @@ async fn snapshot_task(core: Arc<Core>, mut policy: SnapshotPolicy) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if !policy.due(core.engine.durable_seq(), since) {
+        if !policy.due(core.engine.durable_seq(), since.elapsed()) {
             continue;
         }
         let started = Instant::now();
@@ -453,5 +455,32 @@ async fn metrics_task(core: Arc<Core>, handle: Option<PrometheusHandle>) {
         if let Some(h) = &handle {
             h.run_upkeep();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_due_by_volume_or_by_time_with_new_records() {
+        let p = SnapshotPolicy {
+            every: Duration::from_secs(60),
+            every_records: 1_000,
+            // Recovered from a snapshot at 500: a crash loop counts from there.
+            last: 500,
+        };
+        let (soon, late) = (Duration::from_secs(1), Duration::from_secs(61));
+        assert!(!p.due(1_499, soon));
+        assert!(p.due(1_500, soon), "by volume, whatever the uptime");
+        assert!(!p.due(500, late), "by time only if something changed");
+        assert!(p.due(501, late));
+        let volume_only = SnapshotPolicy {
+            every: Duration::ZERO,
+            ..p
+        };
+        assert!(!volume_only.due(501, late));
+        let time_only = SnapshotPolicy { every_records: 0, ..p };
+        assert!(!time_only.due(1_000_000, soon));
     }
 }

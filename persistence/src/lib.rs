@@ -479,7 +479,6 @@ impl Store {
         let lock = DirLock::acquire(dir)?;
         let (db, tree, audit_tree) = open_sled_audit(dir, &options)?;
         snapshot::remove_stale_tmp(dir);
-        snapshot::remove_stale_tmp(&snapshot::dir_of(dir));
         let (world, end, report) = recover(dir, &tree)?;
         let caught_up = audit::catch_up(&tree, &audit_tree)?;
         if caught_up > 0 {
@@ -924,7 +923,6 @@ impl Archive {
         let (db, tree, audit) = open_sled_audit(dir, &StoreOptions::default())?;
         sync_volume(dir)?;
         snapshot::remove_stale_tmp(dir);
-        snapshot::remove_stale_tmp(&snapshot::dir_of(dir));
         Ok(Archive {
             dir: dir.to_path_buf(),
             _db: db,

@@ -87,13 +87,16 @@ pub(crate) fn is_tmp(name: &str) -> bool {
     name.contains(".tmp-")
 }
 
-/// Removes temporary files in `dir` that writers killed mid-write left behind. Only
-/// while holding the folder's lock: no writer of this folder is running.
-pub(crate) fn remove_stale_tmp(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_str().is_some_and(is_tmp) {
-            let _ = fs::remove_file(entry.path());
+/// Removes the temporary files that writers killed mid-write left behind in
+/// the data folder (checkpoints) and its snapshot folder. Only while holding
+/// the folder's lock: no writer of this folder is running.
+pub(crate) fn remove_stale_tmp(data_dir: &Path) {
+    for dir in [data_dir.to_path_buf(), dir_of(data_dir)] {
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(is_tmp) {
+                let _ = fs::remove_file(entry.path());
+            }
         }
     }
 }
