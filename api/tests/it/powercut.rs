@@ -25,8 +25,8 @@
 //! --test-threads 1`). At the current code it passed 6 of 8 runs (each run
 //! checks up to 50 copies); in each of the other two, one copy could not be
 //! opened by sled itself (`cannot find pid 5 in view_for_key`, sled 0.34's
-//! recovery; spacejam/sled#1443), both times with the CPUs under other load. Every decision Trove acknowledged was in the
-//! copies that opened. Until the journal no longer depends on sled's
+//! recovery; spacejam/sled#1443), both times with the CPUs under other load.
+//! Every decision Trove acknowledged was in the copies that opened. Until the journal no longer depends on sled's
 //! recovery, a gate that fails one run in four would only teach people to
 //! re-run CI. `TROVE_POWERCUT_KEEP=DIR` keeps a failing copy for inspection.
 
