@@ -4,9 +4,9 @@
 //! 15:00" (counts: claims per hunt, product and outcome; events per type) and
 //! "give me every record of that hour" (an export). The seed answered both
 //! from a TimescaleDB hypertable kept next to the event store. Trove answers
-//! them from the journal plus two small derived structures kept in sled tree
-//! `audit`, written by the journal writer in the same commit round as the
-//! blocks they describe:
+//! them from the journal plus two small derived structures kept in sled
+//! (`DATA/audit/`, tree `audit`), written by the journal writer in the same
+//! commit round as the blocks they describe:
 //!
 //! - `r` + second (i64 BE, sign-flipped): the [`Rollup`] of every record
 //!   committed in that second. A report over a window sums at most one row per
@@ -16,10 +16,12 @@
 //!   starts reading the journal at the right block instead of at the start.
 //! - `w`: the watermark, the last sequence the two above include.
 //!
-//! They are a projection: rebuildable from the journal alone. The writer
-//! applies them after the blocks and before the one flush, so after a crash
-//! they can lag the journal but never lead it; recovery catches them up from
-//! the watermark ([`catch_up`]).
+//! They are a projection: rebuildable from the journal alone, and never
+//! synced. The writer applies them after the blocks, so after a process
+//! crash they can lag the journal, and recovery catches them up from the
+//! watermark ([`catch_up`]). After a power cut they can also lead it (sled's
+//! pages reached the disk, the log's unacknowledged tail did not), or sled
+//! may not open them at all: then they are rebuilt (`crate::open_audit`).
 
 use crate::codec;
 use crate::scan::Entry;
@@ -235,7 +237,7 @@ pub fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
 /// Brings the projection up to the end of the journal (after a crash between
 /// the writer's two batches, or for a journal written without it). Returns
 /// the records added.
-pub fn catch_up(journal: &sled::Tree, audit: &sled::Tree) -> Result<u64, crate::StoreError> {
+pub fn catch_up(journal: &crate::log::BlockLog, audit: &sled::Tree) -> Result<u64, crate::StoreError> {
     let from = watermark(audit)?;
     if from == 0 && !audit.is_empty() {
         // Rows without a watermark: a [`reset`] was interrupted. Start over.
@@ -351,7 +353,7 @@ pub fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, cr
 /// every durable record. The tail is short: what one row interval, or the
 /// time since the last commit, left unwritten.
 pub fn report_live(
-    journal: &sled::Tree,
+    journal: &crate::log::BlockLog,
     audit: &sled::Tree,
     from: Millis,
     to: Millis,

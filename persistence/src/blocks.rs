@@ -4,6 +4,7 @@
 //! decoding the records.
 
 use crate::codec::{self, Block, Hash};
+use crate::log::BlockLog;
 use crate::scan::{block_entries, Entry, JournalDamage, JournalEnd};
 use trove_engine::{Millis, Seq};
 
@@ -13,41 +14,43 @@ use trove_engine::{Millis, Seq};
 /// out. The visitor stops the walk by returning `Ok(false)`; its errors are
 /// passed through as `Err(Ok(e))`, damage as `Err(Err(d))`.
 pub fn visit<E>(
-    tree: &sled::Tree,
+    log: &BlockLog,
     from: Seq,
     mut visitor: impl FnMut(&Block<'_>) -> Result<bool, E>,
 ) -> Result<(), Result<E, JournalDamage>> {
-    visit_raw(tree, from, |_, block| visitor(block))
+    visit_raw(log, from, |_, block| visitor(block))
 }
 
-/// [`visit`], also handing out the stored value the block was decoded from.
+fn storage<T, E>(e: std::io::Error) -> Result<T, Result<E, JournalDamage>> {
+    Err(Err(JournalDamage::Storage(format!("read {}: {e}", crate::log::FILE))))
+}
+
+/// [`visit`], also handing out the stored bytes the block was decoded from.
 pub(crate) fn visit_raw<E>(
-    tree: &sled::Tree,
+    log: &BlockLog,
     from: Seq,
-    mut visitor: impl FnMut(&sled::IVec, &Block<'_>) -> Result<bool, E>,
+    mut visitor: impl FnMut(&[u8], &Block<'_>) -> Result<bool, E>,
 ) -> Result<(), Result<E, JournalDamage>> {
-    let storage = |e: sled::Error| Err(JournalDamage::Storage(e.to_string()));
-    let start_key = match tree.range(..=codec::key_of(from.max(1))).next_back() {
-        Some(Ok((k, _))) => k.to_vec(),
-        Some(Err(e)) => return Err(storage(e)),
-        None => codec::key_of(0).to_vec(),
-    };
+    let start = log.position_at_or_before(from.max(1)).unwrap_or(0);
     let mut prev_hash: Hash = [0; 32];
     let mut expected: Seq = 1;
-    match tree.range(..start_key.as_slice()).next_back() {
-        Some(Ok((k, v))) => {
-            let first_seq = codec::seq_of_key(&k).unwrap_or(0);
-            let block =
-                codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
-            prev_hash = block.hash;
-            expected = block.last_seq() + 1;
-        }
-        Some(Err(e)) => return Err(storage(e)),
-        None => {}
+    if start > 0 {
+        let (first_seq, v) = match log.get(start - 1) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(()),
+            Err(e) => return storage(e),
+        };
+        let block =
+            codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
+        prev_hash = block.hash;
+        expected = block.last_seq() + 1;
     }
-    for item in tree.range(start_key.as_slice()..) {
-        let (k, v) = item.map_err(storage)?;
-        let key_seq = codec::seq_of_key(&k).unwrap_or(0);
+    for index in start.. {
+        let (key_seq, v) = match log.get(index) {
+            Ok(Some(found)) => found,
+            Ok(None) => break,
+            Err(e) => return storage(e),
+        };
         let block = codec::decode_block(&v).map_err(|reason| {
             Err(JournalDamage::CorruptBlock {
                 first_seq: key_seq,
@@ -88,30 +91,32 @@ pub(crate) fn visit_raw<E>(
 
 /// The last sequence and hash of the checked block whose range holds `seq`
 /// (`None` if no block does).
-pub fn holding(tree: &sled::Tree, seq: Seq) -> Result<Option<(Seq, Hash)>, String> {
-    let Some(found) = tree.range(..=codec::key_of(seq)).next_back() else {
+pub fn holding(log: &BlockLog, seq: Seq) -> Result<Option<(Seq, Hash)>, String> {
+    let Some(index) = log.position_at_or_before(seq) else {
         return Ok(None);
     };
-    let (_, value) = found.map_err(|e| format!("read journal: {e}"))?;
+    let Some((_, value)) = log.get(index).map_err(|e| format!("read journal: {e}"))? else {
+        return Ok(None);
+    };
     let block = codec::decode_block(&value).map_err(|e| format!("block holding {seq}: {e}"))?;
     Ok((block.last_seq() >= seq).then_some((block.last_seq(), block.hash)))
 }
 
 /// The hash of the block holding `seq` (zero for sequence 0): what ties a
 /// snapshot or checkpoint at `seq` to this journal's history.
-pub fn hash_at(tree: &sled::Tree, seq: Seq) -> Result<Hash, String> {
+pub fn hash_at(log: &BlockLog, seq: Seq) -> Result<Hash, String> {
     if seq == 0 {
         return Ok([0; 32]);
     }
-    holding(tree, seq)?
+    holding(log, seq)?
         .map(|(_, hash)| hash)
         .ok_or_else(|| format!("the journal holds no block with sequence {seq}"))
 }
 
 /// The journal's last block: its last sequence and hash (the chain head),
 /// zero for an empty journal.
-pub fn last_block(tree: &sled::Tree) -> Result<crate::hwm::Mark, JournalDamage> {
-    match tree.last() {
+pub fn last_block(log: &BlockLog) -> Result<crate::hwm::Mark, JournalDamage> {
+    match log.last() {
         Ok(Some((_, v))) => {
             let b = codec::decode_block(&v).map_err(|e| JournalDamage::Storage(format!("last block: {e}")))?;
             Ok(crate::hwm::Mark {
@@ -126,10 +131,9 @@ pub fn last_block(tree: &sled::Tree) -> Result<crate::hwm::Mark, JournalDamage> 
 
 /// The last sequence in the journal, from its last block's header (0 if
 /// empty). Not a check of the journal: a progress bar's total.
-pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {
-    match tree.last() {
-        Ok(Some((k, v))) => {
-            let first_seq = codec::seq_of_key(&k).unwrap_or(0);
+pub fn last_seq(log: &BlockLog) -> Result<Seq, JournalDamage> {
+    match log.last() {
+        Ok(Some((first_seq, v))) => {
             let count = codec::decode_checked_block(&v).map_or(1, |b| b.count);
             Ok(first_seq + u64::from(count).max(1) - 1)
         }
@@ -140,15 +144,15 @@ pub fn last_seq(tree: &sled::Tree) -> Result<Seq, JournalDamage> {
 
 /// Visits every entry of the journal in order, as [`crate::scan::scan_entries`]
 /// from the start does (same checks, same errors, entries before a damage
-/// are visited), with reading and checking blocks (sled, checksums, chain) on
+/// are visited), with reading and checking blocks (the log, checksums, chain) on
 /// a second thread, a few blocks ahead of the visitor: a full replay then
 /// costs about the larger of the two halves instead of their sum.
 pub fn scan_pipelined<E>(
-    tree: &sled::Tree,
+    log: &BlockLog,
     mut visit: impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
     enum Item {
-        Block(Seq, sled::IVec),
+        Block(Seq, Vec<u8>),
         End(Result<JournalEnd, JournalDamage>),
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
@@ -160,8 +164,8 @@ pub fn scan_pipelined<E>(
                 blocks: 0,
             };
             struct Gone;
-            let walked = visit_raw(tree, 1, |bytes, block| {
-                tx.send(Item::Block(block.first_seq, bytes.clone())).map_err(|_| Gone)?;
+            let walked = visit_raw(log, 1, |bytes, block| {
+                tx.send(Item::Block(block.first_seq, bytes.to_vec())).map_err(|_| Gone)?;
                 end = JournalEnd {
                     last_seq: block.last_seq(),
                     last_hash: block.hash,

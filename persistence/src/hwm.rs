@@ -1,9 +1,9 @@
 //! The acknowledged high-water mark: `DATA/journal.hwm`.
 //!
-//! sled recovers its log by reading it until the first message that fails its
-//! checks and treats the rest as a torn tail. That is right for a write cut by
-//! a crash, but after a bit flip in the middle of the log (or a damaged blob)
-//! it silently drops records that were acknowledged. The journal's own hash
+//! The block log ([`crate::log`]) is read at open until the first frame that
+//! fails its checks, and the rest is treated as a torn tail. That is right
+//! for a write cut by a crash, but after a bit flip in the middle of the log
+//! it would silently drop records that were acknowledged. The journal's own hash
 //! chain cannot see a *shorter* journal. So after every successful commit the
 //! writer also records the last durable sequence and the hash of the block it
 //! ends, in this small file, and recovery refuses a journal that ends before
@@ -11,8 +11,8 @@
 //!
 //! Format, 48 bytes: magic "TRVH", seq u64 LE, block hash (32 bytes), then
 //! the first 4 bytes of blake3 of the preceding 44. Written in place with one
-//! `pwrite` and fdatasynced, only after a `syncfs` made the blocks it names
-//! durable ([`crate::durable`]), so it never claims more than the disk holds.
+//! `pwrite` and fdatasynced, only after an `fdatasync` of the block log made
+//! the blocks it names durable ([`crate::durable`]), so it never claims more than the disk holds.
 //! It names the last *synced* block: in the default mode, event-only commits
 //! acknowledged after it may be lost by a power cut (within the documented
 //! bound), never the records up to it.
@@ -69,7 +69,7 @@ pub fn read(dir: &Path) -> Result<Option<Mark>, String> {
 
 /// Checks the journal against the mark: it must reach the mark's sequence,
 /// and the block ending there must have the mark's hash.
-pub fn check(tree: &sled::Tree, mark: Mark, journal_last: Seq) -> Result<(), String> {
+pub fn check(log: &crate::log::BlockLog, mark: Mark, journal_last: Seq) -> Result<(), String> {
     if mark.seq == 0 {
         return Ok(());
     }
@@ -80,7 +80,7 @@ pub fn check(tree: &sled::Tree, mark: Mark, journal_last: Seq) -> Result<(), Str
             mark.seq
         ));
     }
-    let block = crate::blocks::holding(tree, mark.seq)?
+    let block = crate::blocks::holding(log, mark.seq)?
         .ok_or_else(|| format!("no journal block holds acknowledged sequence {}", mark.seq))?;
     if block != (mark.seq, mark.hash) {
         return Err(format!(

@@ -1,42 +1,43 @@
-//! The sled journal and its group-commit writer.
+//! The journal and its group-commit writer.
 //!
 //! Appending is a memcpy under a mutex: the caller's records are encoded
 //! outside the lock, then given the next sequence numbers and added to the
-//! pending buffer. One writer actor (a dedicated thread with its own mailbox)
-//! takes
-//! whatever is pending, cuts it into blocks of about `block_target_bytes`,
-//! writes them with one `apply_batch`, flushes once, and then advances the
-//! durable sequence that every waiter watches. While it flushes, new appends
-//! pile up and go out together in the next round: the batch grows with load.
+//! pending buffer. One writer (a dedicated thread with its own mailbox)
+//! takes whatever is pending, cuts it into blocks of about
+//! `block_target_bytes`, appends them to the block log ([`crate::log`]) with
+//! one `pwrite`, and then advances the durable sequence that every waiter
+//! watches. While it writes and syncs, new appends pile up and go out
+//! together in the next round: the batch grows with load.
 //!
 //! The writer is a plain thread rather than an actix `SyncArbiter` actor on
-//! purpose: sled's flush blocks, and closing the store must drop the last
-//! sled handle at a known moment (sled holds a file lock until then), which a
-//! thread we join gives us and an arbiter that restarts actors does not.
+//! purpose: its writes and syncs block, and closing the store must drop the
+//! last handle on the audit projection's sled database at a known moment
+//! (sled holds a file lock until then), which a thread we join gives us and
+//! an arbiter that restarts actors does not.
 //!
-//! Every commit is synced to the disk ([`crate::durable::Syncer`]) before the
-//! writer touches sled again. sled 0.34 assumes its flushes are durable: it
-//! relocates pages and reuses the segments they came from as soon as the
-//! copy is flushed, so a power cut after an unsynced flush can lose pages
-//! that an *earlier* sync had made durable (power-cut images showed exactly
-//! that: "cannot find pid" at open). Syncing before the next write keeps
-//! sled's assumption true except within the commit in flight.
+//! Every commit is synced ([`crate::durable::Syncer`]: `fdatasync` of the
+//! log, then the mark) before the next one is written. What differs per
+//! record class (`docs/DURABILITY.md`) is when a commit is published: one
+//! holding a decision (a claim, a hunt definition, a stock change), and
+//! every commit in [`DurabilityMode::Strict`], after its sync; a commit of
+//! events only, in the default mode, as soon as its blocks are written (in
+//! the kernel's page cache: they survive a process crash), while its sync
+//! runs. A sync also covers everything before it, so the synced prefix only
+//! grows.
 //!
-//! What differs per record class (`docs/DURABILITY.md`) is when a commit is
-//! published: one holding a decision (a claim, a hunt definition, a stock
-//! change), and every commit in [`DurabilityMode::Strict`], after its sync;
-//! a commit of events only, in the default mode, after sled's flush, while
-//! its sync runs. A sync also covers everything before it, so the synced
-//! prefix only grows.
+//! The audit projection's rows for a commit go to sled after its blocks,
+//! unsynced: it is derived, and recovery catches it up, or rebuilds it when
+//! it leads the journal (`crate::audit`).
 //!
-//! A write, flush or sync error fail-stops the journal: the error is
-//! published to every waiter, and every later append is refused. Nothing past
-//! the last successful flush is ever reported durable.
+//! A write or sync error fail-stops the journal: the error is published to
+//! every waiter, and every later append is refused. Nothing past the last
+//! successful write is ever reported durable.
 
 use crate::audit::{Projector, Rollup};
 use crate::codec;
 use crate::durable::Syncer;
 use crate::hwm::Mark;
+use crate::log::{self, LogWriter};
 use parking_lot::Mutex;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -50,7 +51,7 @@ use trove_engine::{Clock, Durability, Journal, JournalError, Record, Seq};
 pub enum DurabilityMode {
     /// Decisions (claims, hunt definitions, stock changes) are synced to the
     /// disk before they are acknowledged and survive power loss. Commits of
-    /// events only are acknowledged after sled's flush (they survive a
+    /// events only are acknowledged once written (they survive a
     /// process crash) and synced right after, before the next commit: a
     /// power cut loses at most the events acknowledged during the sync in
     /// flight (the documented bound is one second).
@@ -98,8 +99,8 @@ struct Pending {
     injected: Option<String>,
 }
 
-/// The journal on sled. Implements the engine's [`Journal`] boundary.
-pub struct SledJournal {
+/// The journal in its block log. Implements the engine's [`Journal`] boundary.
+pub struct FileJournal {
     shared: Arc<Shared>,
     mailbox: mpsc::Sender<WriterMsg>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -108,8 +109,9 @@ pub struct SledJournal {
 pub(crate) struct WriterStart {
     /// Synced at open: the mark names the journal's last block.
     pub syncer: Syncer,
+    pub log: LogWriter,
+    /// The audit projection's database and tree.
     pub db: sled::Db,
-    pub tree: sled::Tree,
     pub audit: sled::Tree,
     pub mode: DurabilityMode,
     pub block_target_bytes: usize,
@@ -117,9 +119,9 @@ pub(crate) struct WriterStart {
     pub clock: Arc<dyn Clock>,
 }
 
-impl SledJournal {
+impl FileJournal {
     /// Starts the writer thread.
-    pub(crate) fn start(s: WriterStart) -> std::io::Result<SledJournal> {
+    pub(crate) fn start(s: WriterStart) -> std::io::Result<FileJournal> {
         let written = s.syncer.synced();
         let (durable, _) = watch::channel(Durability {
             seq: written.seq,
@@ -144,8 +146,8 @@ impl SledJournal {
         let mut writer = JournalWriter {
             shared: shared.clone(),
             syncer: s.syncer,
+            log: s.log,
             db: s.db,
-            tree: s.tree,
             audit: s.audit,
             projector: Projector::default(),
             mode: s.mode,
@@ -159,7 +161,7 @@ impl SledJournal {
         let thread = std::thread::Builder::new()
             .name("trove-journal".into())
             .spawn(move || writer.run(inbox))?;
-        Ok(SledJournal {
+        Ok(FileJournal {
             shared,
             mailbox,
             thread: Mutex::new(Some(thread)),
@@ -184,7 +186,7 @@ impl SledJournal {
             _ => Ok(last),
         };
         drop(d);
-        // Stop the writer and wait for it, so its sled handle is gone when we return.
+        // Stop the writer and wait for it, so its handles are gone when we return.
         let _ = self.mailbox.send(WriterMsg::Stop);
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
@@ -202,7 +204,7 @@ impl SledJournal {
     }
 }
 
-impl Journal for SledJournal {
+impl Journal for FileJournal {
     fn append(&self, records: &[Record]) -> Result<Seq, JournalError> {
         let mut encoded = Vec::with_capacity(records.len() * 48);
         let mut delta = Rollup::default();
@@ -256,14 +258,14 @@ impl Journal for SledJournal {
 struct JournalWriter {
     shared: Arc<Shared>,
     syncer: Syncer,
+    log: LogWriter,
     db: sled::Db,
-    tree: sled::Tree,
     audit: sled::Tree,
     projector: Projector,
     mode: DurabilityMode,
-    /// The last block written and flushed (the chain head).
+    /// The last block written (the chain head).
     written: Mark,
-    /// sled was written since the last sync.
+    /// The log was written since the last sync.
     unsynced: bool,
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
@@ -288,7 +290,6 @@ impl JournalWriter {
         }
         let mut batch = sled::Batch::default();
         self.projector.write_row(&mut batch);
-        self.unsynced = true;
         let written = self.audit.apply_batch(batch).and_then(|_| self.db.flush());
         if let Err(e) = written {
             tracing::warn!(error = %e, "could not write the last audit row; the next start catches it up");
@@ -313,14 +314,13 @@ impl JournalWriter {
         }
     }
 
-    /// Group commit: write whatever is pending, flush once, publish; repeat
+    /// Group commit: write whatever is pending, sync once, publish; repeat
     /// until nothing is pending.
     ///
     /// Commits start at least `commit_interval` apart. Under a stream of small
-    /// requests (claims) a flush would otherwise carry a handful of records,
-    /// and each flush costs sled ~100 µs of CPU across its threads whatever
-    /// it carries; waiting a fraction of a millisecond lets the next commit
-    /// carry many more. Under heavy load a commit takes longer than the
+    /// requests (claims) a commit would otherwise carry a handful of records,
+    /// and each costs two `fdatasync`s whatever it carries; waiting a
+    /// fraction of a millisecond lets the next commit carry many more. Under heavy load a commit takes longer than the
     /// interval anyway, and this never waits.
     fn commit_all(&mut self) {
         loop {
@@ -374,7 +374,7 @@ impl JournalWriter {
             debug_assert_eq!(self.written.seq, last);
             // Decisions survive power loss in every mode: sync, then publish.
             // Events in the default mode: publish, then sync. Either way the
-            // sync is done before sled is written again.
+            // sync is done before the log is written again.
             let publish_first = !decisions && self.mode == DurabilityMode::Flush;
             if publish_first {
                 self.shared.durable.send_modify(|d| d.seq = last);
@@ -392,7 +392,7 @@ impl JournalWriter {
     /// Syncs everything written so far and moves the mark to it.
     fn sync(&mut self) -> Result<(), String> {
         let started = Instant::now();
-        self.syncer.sync(self.written)?;
+        self.syncer.sync(&self.log, self.written)?;
         self.unsynced = false;
         metrics::histogram!("trove_journal_sync_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
@@ -420,14 +420,15 @@ impl JournalWriter {
         self.shared.durable.send_modify(|d| d.failure = Some(why));
     }
 
-    /// Writes records `first..` held in `buf` as blocks, then flushes once.
-    /// Returns the last sequence written and the number of records.
+    /// Writes records `first..` held in `buf` as blocks, with one `pwrite`,
+    /// then stages their audit rows. Returns the last sequence written and
+    /// the number of records.
     fn write(&mut self, first: Seq, buf: &[u8], rollup: &Rollup) -> Result<(Seq, u64), String> {
         let now = self.clock.now_ms();
-        let mut batch = sled::Batch::default();
         debug_assert_eq!(first, self.written.seq + 1, "commits follow each other");
         debug_assert!(!self.unsynced, "the previous commit was synced before this write");
-        self.unsynced = true;
+        let mut frames = Vec::with_capacity(buf.len() + buf.len() / 8 + 256);
+        let mut blocks = Vec::new();
         let mut prev = self.written.hash;
         let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
         while pos < buf.len() {
@@ -437,30 +438,31 @@ impl JournalWriter {
             count += 1;
             if pos - start >= self.block_target_bytes || pos == buf.len() {
                 let (value, hash) = codec::encode_block(block_first, count, now, &prev, &buf[start..pos]);
-                batch.insert(&codec::key_of(block_first), value);
+                log::frame(block_first, count, &value, &mut frames);
+                blocks.push((block_first, count));
                 prev = hash;
                 block_first += u64::from(count);
                 start = pos;
                 count = 0;
             }
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| format!("sled apply_batch: {e}"))?;
-        // The audit projection after the blocks: it may lag them after a
-        // crash (recovery catches it up), never lead them.
-        let mut audit = sled::Batch::default();
-        self.projector
-            .stage(&self.audit, &mut audit, now, first, block_first - 1, rollup)
-            .map_err(|e| format!("sled audit read: {e}"))?;
-        self.audit
-            .apply_batch(audit)
-            .map_err(|e| format!("sled apply_batch (audit): {e}"))?;
-        self.db.flush().map_err(|e| format!("sled flush: {e}"))?;
+        self.unsynced = true;
+        self.log
+            .append(&frames, &blocks)
+            .map_err(|e| format!("write {}: {e}", log::FILE))?;
         self.written = Mark {
             seq: block_first - 1,
             hash: prev,
         };
+        // The audit projection after the blocks, not synced: recovery
+        // catches it up when it lags and rebuilds it when it leads.
+        let mut audit = sled::Batch::default();
+        // A failed write of the projection fail-stops like one of the log:
+        // rows after a lost one would be counted under a later watermark.
+        self.projector
+            .stage(&self.audit, &mut audit, now, first, block_first - 1, rollup)
+            .and_then(|()| self.audit.apply_batch(audit))
+            .map_err(|e| format!("audit projection (sled): {e}"))?;
         Ok((block_first - 1, block_first - first))
     }
 }
@@ -471,7 +473,7 @@ impl Shared {
     }
 }
 
-impl SledJournal {
+impl FileJournal {
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }

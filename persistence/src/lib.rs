@@ -13,20 +13,23 @@
 //! ```text
 //! DATA/
 //!   LOCK            flock-ed by the one process that owns the folder
-//!   journal/        sled database; tree "journal": key = first seq (BE), value = block
+//!   journal/
+//!     blocks.log    the journal: append-only frames, one per block (`log`)
+//!   journal.hwm     the acknowledged high-water mark (`hwm`)
+//!   audit/          sled database: the audit projection, derived (`audit`)
 //!   snapshots/      snapshot-<seq>.trv files, newest few kept
 //! ```
 //!
 //! ## Invariants
 //!
-//! - Only this crate knows sled and bincode.
+//! - Only this crate knows sled, bincode and the files of a data folder.
 //! - Sequence numbers are gapless; blocks are hash-chained; every block is
 //!   checked before any record in it is used. Damage stops recovery with its
 //!   position: recovery never returns state built from a damaged journal.
 //! - A sequence is reported durable only once the rule of its record class
-//!   holds (see `docs/DURABILITY.md`): decisions after a `syncfs` of the data
-//!   volume, events in the default mode after sled's flush. A failed write
-//!   fail-stops the journal.
+//!   holds (see `docs/DURABILITY.md`): decisions after an `fdatasync` of the
+//!   block log and of the mark, events in the default mode once written. A
+//!   failed write fail-stops the journal.
 //! - Nothing read back at open is served before it is synced: a record that
 //!   a dead process left in the page cache is made durable first.
 //! - One process per data folder (an exclusive `flock` on `DATA/LOCK`).
@@ -37,14 +40,18 @@ pub mod codec;
 pub mod durable;
 pub mod hwm;
 mod journal;
+mod legacy;
+pub mod log;
 pub mod retention;
 pub mod scan;
 pub mod snapshot;
 
-pub use journal::{DurabilityMode, SledJournal};
+pub use journal::{DurabilityMode, FileJournal};
+pub use log::BlockLog;
 pub use scan::{JournalDamage, JournalEnd};
 
 use std::fs::{File, OpenOptions};
+use log::LogWriter;
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -56,14 +63,12 @@ use trove_engine::{Clock, Engine, EngineConfig, Journal, Millis, Record, ReplayE
 #[derive(Clone)]
 pub struct StoreOptions {
     pub durability: DurabilityMode,
-    /// sled's page cache, in bytes.
+    /// The audit projection's sled page cache, in bytes.
     pub cache_capacity: u64,
     /// Journal blocks are cut at about this size. Under load a commit carries
-    /// hundreds of KiB; 256 KiB blocks go to sled blob files (one sequential
-    /// write each), while smaller blocks live in sled's log, whose node
-    /// rewrites wrote 6x the payload to disk with 32 KiB blocks against 3.6x
-    /// with 256 KiB, and took 1.07M events/s instead of 0.76M (BENCHMARKS.md).
-    /// A quiet commit (a few claims) is one small inline block either way.
+    /// hundreds of KiB; a block is the unit of hashing, checking and of an
+    /// export's proof, so larger blocks cost less per record. A quiet commit
+    /// (a few claims) is one small block either way.
     pub block_target_bytes: usize,
     /// Shortest time between the starts of two group commits: the window in
     /// which requests gather into one flush. Bounds flushes to 1/interval per
@@ -79,7 +84,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             durability: DurabilityMode::Flush,
-            cache_capacity: 256 << 20,
+            cache_capacity: 64 << 20,
             block_target_bytes: 256 << 10,
             commit_interval: Duration::from_micros(200),
             snapshots_kept: 3,
@@ -110,8 +115,13 @@ pub enum StoreError {
     SwapCheck(String),
     #[error("snapshot at sequence {snapshot_seq} is ahead of the journal, which ends at {journal_last}: journal records were lost")]
     SnapshotAhead { snapshot_seq: Seq, journal_last: Seq },
-    #[error("sled: {0}")]
+    #[error("audit projection (sled): {0}")]
     Sled(#[from] sled::Error),
+    #[error(
+        "{path} holds a journal in a format this version does not read ({reason}); \
+         restore the folder from a backup or run the version that wrote it"
+    )]
+    UnknownFormat { path: PathBuf, reason: String },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
     #[error("snapshot: {0}")]
@@ -120,7 +130,7 @@ pub enum StoreError {
     Engine(#[from] trove_engine::EngineError),
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
     let context = context.into();
     move |source| StoreError::Io { context, source }
 }
@@ -212,13 +222,10 @@ impl DirLock {
     }
 }
 
-fn open_sled(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree), StoreError> {
-    let (db, tree, _) = open_sled_audit(dir, options)?;
-    Ok((db, tree))
-}
-
-/// The sled database of a data folder.
+/// The folder of the journal's block log.
 const JOURNAL_DIR: &str = "journal";
+/// The audit projection's sled database.
+const AUDIT_DIR: &str = "audit";
 /// A compacted copy of the journal being built, and its completion mark.
 const NEXT_JOURNAL_DIR: &str = "journal.next";
 const COMPLETE_MARK: &str = "COMPLETE";
@@ -229,7 +236,7 @@ const OLD_JOURNAL_DIR: &str = "journal.old";
 /// [`Archive::compact`]): a complete `journal.next` replaces `journal`, an
 /// incomplete one is deleted. A leftover `journal.old` stays until the
 /// journal has been opened and checked ([`drop_old_journal`]).
-/// Called with the folder's lock held, before sled opens the journal.
+/// Called with the folder's lock held, before the journal is opened.
 fn finish_journal_swap(dir: &Path) -> Result<(), StoreError> {
     let (current, next, old) = (
         dir.join(JOURNAL_DIR),
@@ -252,22 +259,22 @@ fn finish_journal_swap(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// After a swap: once `tree` (the journal now in place) reads end to end
+/// After a swap: once `log` (the journal now in place) reads end to end
 /// with every block checked, reaches the acknowledged mark, and, when
 /// `expect` is given, ends at that sequence and hash, deletes `journal.old`.
 /// Until then the original journal is kept.
-fn drop_old_journal(dir: &Path, tree: &sled::Tree, expect: Option<hwm::Mark>) -> Result<(), StoreError> {
+fn drop_old_journal(dir: &Path, log: &BlockLog, expect: Option<hwm::Mark>) -> Result<(), StoreError> {
     let old = dir.join(OLD_JOURNAL_DIR);
     if !old.exists() {
         return Ok(());
     }
     let end =
-        scan::scan_entries(tree, 0, false, |_, _, _| Ok::<(), std::convert::Infallible>(())).map_err(|e| match e {
+        scan::scan_entries(log, 0, false, |_, _, _| Ok::<(), std::convert::Infallible>(())).map_err(|e| match e {
             Ok(never) => match never {},
             Err(damage) => StoreError::SwapCheck(damage.to_string()),
         })?;
     if let Some(mark) = hwm::read(dir).map_err(StoreError::SwapCheck)? {
-        hwm::check(tree, mark, end.last_seq).map_err(StoreError::SwapCheck)?;
+        hwm::check(log, mark, end.last_seq).map_err(StoreError::SwapCheck)?;
     }
     if let Some(want) = expect {
         if (end.last_seq, end.last_hash) != (want.seq, want.hash) {
@@ -294,45 +301,102 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io(format!("fsync {}", dir.display())))
 }
 
-fn sled_config(path: &Path, options: &StoreOptions) -> sled::Config {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(options.cache_capacity)
-        // We flush explicitly at every group commit; a background timer would
-        // only add flushes that nobody waits for.
-        .flush_every_ms(None)
-        .mode(sled::Mode::HighThroughput)
-}
-
-/// Opens the folder's journal, first finishing an interrupted swap, and
-/// deleting a leftover `journal.old` once the journal checks out.
-fn open_sled_audit(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
+/// Opens the folder's journal: finishes an interrupted swap, converts a
+/// journal an earlier version wrote in sled ([`legacy`]), opens the block
+/// log, and deletes a leftover `journal.old` once the journal checks out.
+fn open_journal(dir: &Path) -> Result<BlockLog, StoreError> {
     finish_journal_swap(dir)?;
-    let (db, tree, audit) = open_sled_raw(dir, options)?;
-    drop_old_journal(dir, &tree, None)?;
-    Ok((db, tree, audit))
+    legacy::convert(dir)?;
+    let log = open_log(dir)?;
+    drop_old_journal(dir, &log, None)?;
+    Ok(log)
 }
 
-fn open_sled_raw(dir: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree, sled::Tree), StoreError> {
-    let config = sled_config(&dir.join(JOURNAL_DIR), options);
-    // sled lets go of its own lock on `journal/db` only when its background
-    // threads drop the file, a moment after the last handle is gone
-    // (spacejam/sled#1234), so reopening right after a close can find it still
-    // held. DirLock already keeps other Trove processes out: wait, briefly.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let db = loop {
-        match config.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            result => break result?,
+/// The block log, its blocks after the acknowledged mark checked in full
+/// (all of them if there is no readable mark: recovery then reports a
+/// damaged one).
+fn open_log(dir: &Path) -> Result<BlockLog, StoreError> {
+    let acknowledged = hwm::read(dir).ok().flatten().map_or(0, |m| m.seq);
+    let path = dir.join(JOURNAL_DIR);
+    let log = BlockLog::open(&path, acknowledged).map_err(io(format!("open {}", path.join(log::FILE).display())))?;
+    if let Some(torn) = log.torn() {
+        tracing::warn!(%torn, "the journal ends before its file does");
+    }
+    Ok(log)
+}
+
+/// Opens the audit projection, `DATA/audit/`. It is derived from the journal
+/// (`audit`), so when sled cannot open it, or it describes records past the
+/// end of the journal (sled's pages reached the disk before a power cut, the
+/// log's unacknowledged tail did not), it is emptied and rebuilt by the next
+/// [`audit::catch_up`]. Callers catch it up, then flush it.
+fn open_audit(dir: &Path, options: &StoreOptions, log: &BlockLog) -> Result<(sled::Db, sled::Tree), StoreError> {
+    let path = dir.join(AUDIT_DIR);
+    let (db, tree) = match open_sled(&path, options) {
+        Ok(opened) => opened,
+        Err(reason) => {
+            tracing::warn!(%reason, "the audit projection cannot be opened; rebuilding it from the journal");
+            std::fs::remove_dir_all(&path).map_err(io(format!("remove {}", path.display())))?;
+            open_sled(&path, options).map_err(|reason| StoreError::Io {
+                context: format!("create {}", path.display()),
+                source: std::io::Error::other(reason),
+            })?
         }
     };
-    let tree = db.open_tree("journal")?;
-    let audit = db.open_tree(audit::TREE)?;
-    Ok((db, tree, audit))
+    let watermark = audit::watermark(&tree)?;
+    if watermark > log.last_claimed_seq() {
+        tracing::warn!(
+            watermark,
+            journal_last = log.last_claimed_seq(),
+            "the audit projection is ahead of the journal; rebuilding it"
+        );
+        audit::reset(&tree)?;
+    }
+    Ok((db, tree))
+}
+
+/// sled's open, with its panics (seen on power-cut images) turned into errors.
+fn open_sled(path: &Path, options: &StoreOptions) -> Result<(sled::Db, sled::Tree), String> {
+    snapshot::create_private_dir(path).map_err(|e| format!("create {}: {e}", path.display()))?;
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(options.cache_capacity)
+        // Derived data: sled's own background flush is enough; open and close flush too.
+        .flush_every_ms(Some(1000))
+        .mode(sled::Mode::HighThroughput);
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // sled lets go of its own lock on `db` only when its background
+        // threads drop the file, a moment after the last handle is gone
+        // (spacejam/sled#1234), so reopening right after a close can find it
+        // still held. DirLock already keeps other Trove processes out: wait.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                result => break result?,
+            }
+        };
+        let tree = db.open_tree(audit::TREE)?;
+        Ok::<_, sled::Error>((db, tree))
+    }));
+    match opened {
+        Ok(Ok(opened)) => Ok(opened),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!("sled panicked: {}", panic_text(&*panic))),
+    }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
 }
 
 /// Snapshot files that failed their checks, with the reason.
@@ -340,15 +404,15 @@ type Skipped = Vec<(PathBuf, String)>;
 
 /// Reads a snapshot and checks that it belongs to this journal: the block
 /// holding its sequence must have the hash it recorded.
-fn read_snapshot(path: &Path, tree: &sled::Tree) -> Result<World, String> {
+fn read_snapshot(path: &Path, log: &BlockLog) -> Result<World, String> {
     let snap = snapshot::read(path)?;
     let seq = snap.world.last_seq;
-    if blocks::last_seq(tree).is_ok_and(|last| last < seq) {
+    if blocks::last_seq(log).is_ok_and(|last| last < seq) {
         // The journal lost records the snapshot saw: recovery reports that
         // as `SnapshotAhead` rather than quietly using an older snapshot.
         return Ok(snap.world);
     }
-    match blocks::hash_at(tree, seq) {
+    match blocks::hash_at(log, seq) {
         Ok(hash) if hash == snap.block_hash => Ok(snap.world),
         Ok(_) => Err(format!(
             "the journal's block holding sequence {seq} is not the one this snapshot was taken after: \
@@ -359,10 +423,10 @@ fn read_snapshot(path: &Path, tree: &sled::Tree) -> Result<World, String> {
 }
 
 /// Loads the newest snapshot that passes its checks, reporting the others.
-fn newest_snapshot(dir: &Path, tree: &sled::Tree) -> Result<(Option<World>, Skipped), StoreError> {
+fn newest_snapshot(dir: &Path, log: &BlockLog) -> Result<(Option<World>, Skipped), StoreError> {
     let mut skipped = Vec::new();
     for (_, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
-        match read_snapshot(&path, tree) {
+        match read_snapshot(&path, log) {
             Ok(world) => return Ok((Some(world), skipped)),
             Err(reason) => {
                 tracing::warn!(path = %path.display(), %reason, "skipping damaged snapshot");
@@ -374,14 +438,14 @@ fn newest_snapshot(dir: &Path, tree: &sled::Tree) -> Result<(Option<World>, Skip
 }
 
 /// Recovery: newest valid snapshot, then the journal tail.
-fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
+fn recover(dir: &Path, log: &BlockLog) -> Result<(World, JournalEnd, RecoveryReport), StoreError> {
     let started = Instant::now();
-    let (snap, skipped) = newest_snapshot(dir, tree)?;
+    let (snap, skipped) = newest_snapshot(dir, log)?;
     let snapshot_seq = snap.as_ref().map(|w| w.last_seq);
     let mut world = snap.unwrap_or_default();
     let from = world.last_seq;
     let mut tail = 0u64;
-    let end = scan::scan_entries(tree, from, false, |seq, _, entry| {
+    let end = scan::scan_entries(log, from, false, |seq, _, entry| {
         tail += 1;
         scan::replay(&mut world, seq, entry)
     })
@@ -396,7 +460,10 @@ fn recover(dir: &Path, tree: &sled::Tree) -> Result<(World, JournalEnd, Recovery
         });
     }
     match hwm::read(dir) {
-        Ok(Some(mark)) => hwm::check(tree, mark, end.last_seq).map_err(StoreError::AcknowledgedLost)?,
+        Ok(Some(mark)) => hwm::check(log, mark, end.last_seq).map_err(|e| match log.torn() {
+            Some(torn) => StoreError::AcknowledgedLost(format!("{e}; {torn}")),
+            None => StoreError::AcknowledgedLost(e),
+        })?,
         Ok(None) => {}
         // Ignoring a damaged mark would switch off the check it exists for.
         Err(reason) => {
@@ -462,13 +529,14 @@ impl Item {
     }
 }
 
-/// An open data folder: the lock, sled, and the running journal writer.
+/// An open data folder: the lock, the journal and its running writer, the
+/// audit projection.
 pub struct Store {
     dir: PathBuf,
-    /// For readers (feeds, exports) while the writer runs; sled allows both.
-    tree: sled::Tree,
+    /// For readers (feeds, exports) while the writer appends.
+    log: BlockLog,
     audit: sled::Tree,
-    journal: Arc<SledJournal>,
+    journal: Arc<FileJournal>,
     options: StoreOptions,
     _lock: DirLock,
 }
@@ -477,42 +545,49 @@ impl Store {
     /// Locks `dir`, recovers its state, and starts the journal writer.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<(Store, World, RecoveryReport), StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let (db, tree, audit_tree) = open_sled_audit(dir, &options)?;
+        let log = open_journal(dir)?;
         snapshot::remove_stale_tmp(dir);
-        let (world, end, report) = recover(dir, &tree)?;
-        let caught_up = audit::catch_up(&tree, &audit_tree)?;
+        let (world, end, report) = recover(dir, &log)?;
+        let (db, audit_tree) = open_audit(dir, &options, &log)?;
+        let caught_up = audit::catch_up(&log, &audit_tree)?;
         if caught_up > 0 {
             tracing::info!(records = caught_up, "audit projection caught up with the journal");
         }
-        let reader = tree.clone();
+        db.flush()?;
+        // Cuts an unacknowledged torn tail off the file, if any.
+        let writer = LogWriter::open(&log).map_err(io(format!("open {} for writing", log.path().display())))?;
         // What recovery read may still be only in the page cache of a process
-        // that died before its sync (and sled's `conf` may be new): make it
-        // durable before anything is served, and move the mark to it.
+        // that died before its sync: make it durable before anything is
+        // served, and move the mark to it.
+        sync_volume(dir)?;
         let synced = hwm::read(dir)
             .ok()
             .flatten()
             .unwrap_or(hwm::Mark { seq: 0, hash: [0; 32] });
         let mut syncer = durable::Syncer::open(dir, synced).map_err(io(format!("open {}", hwm::FILE)))?;
         syncer
-            .sync(hwm::Mark {
-                seq: end.last_seq,
-                hash: end.last_hash,
-            })
+            .sync(
+                &writer,
+                hwm::Mark {
+                    seq: end.last_seq,
+                    hash: end.last_hash,
+                },
+            )
             .map_err(|e| StoreError::Io {
                 context: "sync the data folder at open".into(),
                 source: std::io::Error::other(e),
             })?;
-        let journal = SledJournal::start(journal::WriterStart {
+        let journal = FileJournal::start(journal::WriterStart {
             syncer,
+            log: writer,
             db,
-            tree,
             audit: audit_tree.clone(),
             mode: options.durability,
             block_target_bytes: options.block_target_bytes,
             commit_interval: options.commit_interval,
             clock: options.clock.clone(),
         })
-        .map_err(io("open sled data file"))?;
+        .map_err(io("start the journal writer"))?;
         tracing::info!(
             last_seq = report.last_seq,
             snapshot = ?report.snapshot_seq,
@@ -524,7 +599,7 @@ impl Store {
         Ok((
             Store {
                 dir: dir.to_path_buf(),
-                tree: reader,
+                log,
                 audit: audit_tree,
                 journal: Arc::new(journal),
                 options,
@@ -535,7 +610,7 @@ impl Store {
         ))
     }
 
-    pub fn journal(&self) -> Arc<SledJournal> {
+    pub fn journal(&self) -> Arc<FileJournal> {
         self.journal.clone()
     }
 
@@ -561,7 +636,7 @@ impl Store {
             return Ok(out);
         }
         struct Enough;
-        let result = scan::scan_entries(&self.tree, after, false, |seq, at, entry| {
+        let result = scan::scan_entries(&self.log, after, false, |seq, at, entry| {
             // Never end a page on a block's counts: the next page, starting
             // after the last sequence handed out, would not repeat them.
             let open = matches!(out.last(), Some((_, _, Item::RemovedTelemetry { .. })));
@@ -581,7 +656,7 @@ impl Store {
     /// (milliseconds, taken to whole seconds), from the audit rollups plus
     /// the durable records they do not include yet.
     pub fn report(&self, from: Millis, to: Millis) -> Result<audit::Rollup, StoreError> {
-        audit::report_live(&self.tree, &self.audit, from, to, self.durable_seq())
+        audit::report_live(&self.log, &self.audit, from, to, self.durable_seq())
     }
 
     /// Where a reader of records committed from `at` on should start.
@@ -602,7 +677,7 @@ impl Store {
         from: Seq,
         visit: impl FnMut(&codec::Block<'_>) -> Result<bool, E>,
     ) -> Result<(), Result<E, JournalDamage>> {
-        blocks::visit(&self.tree, from, visit)
+        blocks::visit(&self.log, from, visit)
     }
 
     /// Dumps the engine's state at one sequence and writes it as a snapshot.
@@ -611,9 +686,9 @@ impl Store {
         let seq = world.last_seq;
         let dir = self.dir.clone();
         let keep = self.options.snapshots_kept;
-        let tree = self.tree.clone();
+        let log = self.log.clone();
         // Encoding and fsync take a while for 200k players; keep them off the actors' threads.
-        tokio::task::spawn_blocking(move || write_snapshot_of(&dir, &tree, &world, keep))
+        tokio::task::spawn_blocking(move || write_snapshot_of(&dir, &log, &world, keep))
             .await
             .map_err(|e| StoreError::Snapshot(e.to_string()))??;
         Ok(seq)
@@ -621,13 +696,13 @@ impl Store {
 
     /// Writes a snapshot of an already dumped state (at a durable sequence).
     pub fn write_snapshot(&self, world: &World) -> Result<PathBuf, StoreError> {
-        write_snapshot_of(&self.dir, &self.tree, world, self.options.snapshots_kept)
+        write_snapshot_of(&self.dir, &self.log, world, self.options.snapshots_kept)
     }
 
     /// The hash of the journal block holding `seq`: what a snapshot or
     /// checkpoint taken at `seq` records to be tied to this journal.
     pub fn block_hash_at(&self, seq: Seq) -> Result<codec::Hash, StoreError> {
-        blocks::hash_at(&self.tree, seq).map_err(StoreError::Snapshot)
+        blocks::hash_at(&self.log, seq).map_err(StoreError::Snapshot)
     }
 
     /// Waits for everything appended to be durable and stops taking appends.
@@ -636,9 +711,9 @@ impl Store {
     }
 }
 
-/// Writes a snapshot of `world`, tied to the block of `tree` holding its sequence.
-fn write_snapshot_of(dir: &Path, tree: &sled::Tree, world: &World, keep: usize) -> Result<PathBuf, StoreError> {
-    let hash = blocks::hash_at(tree, world.last_seq).map_err(StoreError::Snapshot)?;
+/// Writes a snapshot of `world`, tied to the block of `log` holding its sequence.
+fn write_snapshot_of(dir: &Path, log: &BlockLog, world: &World, keep: usize) -> Result<PathBuf, StoreError> {
+    let hash = blocks::hash_at(log, world.last_seq).map_err(StoreError::Snapshot)?;
     snapshot::write(dir, world, &hash, keep).map_err(StoreError::Snapshot)
 }
 
@@ -686,9 +761,9 @@ impl VerifyReport {
 /// Offline: takes the folder's lock, so it fails while a server runs on it.
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
     let _lock = DirLock::acquire(dir)?;
-    let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
+    let log = open_journal(dir)?;
     sync_volume(dir)?;
-    verify_tree(dir, &tree, &mut |_| {})
+    verify_log(dir, &log, &mut |_| {})
 }
 
 /// `syncfs` of the data folder's volume: what a dead process left in the
@@ -697,7 +772,7 @@ fn sync_volume(dir: &Path) -> Result<(), StoreError> {
     durable::syncfs_dir(dir).map_err(io(format!("syncfs {}", dir.display())))
 }
 
-fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> Result<VerifyReport, StoreError> {
+fn verify_log(dir: &Path, log: &BlockLog, progress: &mut dyn FnMut(Seq)) -> Result<VerifyReport, StoreError> {
     let mut checks = Vec::new();
     let mut check = |name: &str, ok: bool, detail: String| {
         checks.push(Check {
@@ -710,7 +785,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
     // Every snapshot file, checked on its own.
     let mut snapshots = Vec::new();
     for (seq, path) in snapshot::list(dir).map_err(io("list snapshots"))? {
-        match read_snapshot(&path, tree) {
+        match read_snapshot(&path, log) {
             Ok(w) => snapshots.push(w),
             Err(e) => check(
                 &format!("snapshot {seq} readable"),
@@ -735,7 +810,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
     }
     let started = Instant::now();
     let mut removed = 0u64;
-    let scanned = scan::scan_entries(tree, 0, true, |seq, _, entry| {
+    let scanned = scan::scan_entries(log, 0, true, |seq, _, entry| {
         if let scan::Entry::Removed { first } = entry {
             removed += seq - first + 1;
         }
@@ -777,7 +852,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
                 "journal readable",
                 true,
                 format!(
-                    "{} records in {} blocks{}; checksums, leaf roots, hash chain and sequence intact; replayed at {:.0} records/s",
+                    "{} records in {} blocks{}; checksums, leaf roots, hash chain and sequence intact; replayed at {:.0} records/s{}",
                     end.last_seq,
                     end.blocks,
                     if removed > 0 {
@@ -785,7 +860,11 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
                     } else {
                         String::new()
                     },
-                    rate
+                    rate,
+                    match log.torn() {
+                        Some(torn) => format!("; after it, {torn}: a write cut short, never acknowledged (the next start cuts it)"),
+                        None => String::new(),
+                    }
                 ),
             );
             (Some(end), true)
@@ -801,7 +880,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
     };
     if let Some(end) = &end {
         match hwm::read(dir) {
-            Ok(Some(mark)) => match hwm::check(tree, mark, end.last_seq) {
+            Ok(Some(mark)) => match hwm::check(log, mark, end.last_seq) {
                 Ok(()) => check(
                     "acknowledged records present",
                     true,
@@ -845,7 +924,7 @@ fn verify_tree(dir: &Path, tree: &sled::Tree, progress: &mut dyn FnMut(Seq)) -> 
             Err(e) => check("invariants", false, e),
         }
         // The recovery path: newest valid snapshot + tail must equal the full replay.
-        match recover(dir, tree) {
+        match recover(dir, log) {
             Ok((restored, _, report)) => {
                 let same = restored.digest() == replayed.digest();
                 let (a, b) = (replayed.summary(), restored.summary());
@@ -886,8 +965,8 @@ pub fn read_journal(
     mut visit: impl FnMut(Seq, Millis, Record),
 ) -> Result<JournalEnd, StoreError> {
     let _lock = DirLock::acquire(dir)?;
-    let (_db, tree) = open_sled(dir, &StoreOptions::default())?;
-    scan::scan(&tree, after, |s, t, r| {
+    let log = open_journal(dir)?;
+    scan::scan(&log, after, |s, t, r| {
         visit(s, t, r.to_record());
         Ok::<(), std::convert::Infallible>(())
     })
@@ -901,9 +980,9 @@ pub fn read_journal(
 /// auditors' tools (export, report, verify, rebuild). Holds the folder's lock.
 pub struct Archive {
     dir: PathBuf,
-    _db: sled::Db,
-    tree: sled::Tree,
-    audit: sled::Tree,
+    log: BlockLog,
+    /// The audit projection, opened when first asked for.
+    audit: std::sync::OnceLock<(sled::Db, sled::Tree)>,
     _lock: DirLock,
 }
 
@@ -920,38 +999,46 @@ pub struct RebuildReport {
 impl Archive {
     pub fn open(dir: &Path) -> Result<Archive, StoreError> {
         let lock = DirLock::acquire(dir)?;
-        let (db, tree, audit) = open_sled_audit(dir, &StoreOptions::default())?;
+        let log = open_journal(dir)?;
         sync_volume(dir)?;
         snapshot::remove_stale_tmp(dir);
         Ok(Archive {
             dir: dir.to_path_buf(),
-            _db: db,
-            tree,
-            audit,
+            log,
+            audit: std::sync::OnceLock::new(),
             _lock: lock,
         })
+    }
+
+    /// The audit projection's database and tree, opened (and, if needed,
+    /// rebuilt: [`open_audit`]) on first use.
+    fn audit(&self) -> Result<&(sled::Db, sled::Tree), StoreError> {
+        if let Some(opened) = self.audit.get() {
+            return Ok(opened);
+        }
+        let opened = open_audit(&self.dir, &StoreOptions::default(), &self.log)?;
+        Ok(self.audit.get_or_init(|| opened))
     }
 
     /// Brings the audit projection up to date (a no-op unless the server
     /// crashed between its writes, or the projection was deleted).
     pub fn catch_up(&self) -> Result<u64, StoreError> {
-        let n = audit::catch_up(&self.tree, &self.audit)?;
+        let (db, tree) = self.audit()?;
+        let n = audit::catch_up(&self.log, tree)?;
         if n > 0 {
-            // sled assumes its flushes are durable (see `journal.rs`): make them so.
-            self._db.flush()?;
-            sync_volume(&self.dir)?;
+            db.flush()?;
         }
         Ok(n)
     }
 
     pub fn report(&self, from: Millis, to: Millis) -> Result<audit::Rollup, StoreError> {
         self.catch_up()?;
-        audit::report(&self.audit, from, to)
+        audit::report(&self.audit()?.1, from, to)
     }
 
     pub fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
         self.catch_up()?;
-        Ok(audit::first_seq_at(&self.audit, at)?)
+        Ok(audit::first_seq_at(&self.audit()?.1, at)?)
     }
 
     /// Visits every record after `after` as a borrowed view; the visitor
@@ -964,7 +1051,7 @@ impl Archive {
     ) -> Result<Option<JournalEnd>, StoreError> {
         struct Stop;
         match scan::scan(
-            &self.tree,
+            &self.log,
             after,
             |s, t, r| if visit(s, t, r) { Ok(()) } else { Err(Stop) },
         ) {
@@ -974,18 +1061,19 @@ impl Archive {
         }
     }
 
-    /// Every block, header fields and leaf hashes, for export proofs.
-    pub fn tree(&self) -> &sled::Tree {
-        &self.tree
+    /// The journal's block log (blocks, header fields and leaf hashes, for
+    /// export proofs).
+    pub fn log(&self) -> &BlockLog {
+        &self.log
     }
 
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
-        verify_tree(&self.dir, &self.tree, &mut |_| {})
+        verify_log(&self.dir, &self.log, &mut |_| {})
     }
 
     /// [`Archive::verify`], calling `progress` with the replayed sequence now and then.
     pub fn verify_with_progress(&self, mut progress: impl FnMut(Seq)) -> Result<VerifyReport, StoreError> {
-        verify_tree(&self.dir, &self.tree, &mut progress)
+        verify_log(&self.dir, &self.log, &mut progress)
     }
 
     /// Checked journal blocks from the one holding `from` on (see [`blocks::visit`]).
@@ -994,7 +1082,7 @@ impl Archive {
         from: Seq,
         visit: impl FnMut(&codec::Block<'_>) -> Result<bool, E>,
     ) -> Result<(), Result<E, JournalDamage>> {
-        blocks::visit(&self.tree, from, visit)
+        blocks::visit(&self.log, from, visit)
     }
 
     /// The oldest sequence recovery may start from: the lowest of the valid
@@ -1002,7 +1090,7 @@ impl Archive {
     pub fn oldest_snapshot_seq(&self) -> Result<Seq, StoreError> {
         let mut oldest: Option<Seq> = None;
         for (_, path) in snapshot::list(&self.dir).map_err(io("list snapshots"))? {
-            if let Ok(world) = read_snapshot(&path, &self.tree) {
+            if let Ok(world) = read_snapshot(&path, &self.log) {
                 oldest = Some(oldest.map_or(world.last_seq, |o| o.min(world.last_seq)));
             }
         }
@@ -1014,15 +1102,15 @@ impl Archive {
     /// or before `bound` (see [`retention`]; the caller gives the bound,
     /// normally [`Archive::oldest_snapshot_seq`]), then swaps the copy in:
     ///
-    /// 1. build `journal.next` (the journal and the audit projection), flush;
+    /// 1. build `journal.next/blocks.log`, fdatasync it, syncfs its folder;
     /// 2. write `journal.next/COMPLETE`, fsync it and the folder;
     /// 3. rename `journal` to `journal.old`, `journal.next` to `journal`,
     ///    fsync the folder; delete `journal.old`.
     ///
     /// A crash before 2 leaves an incomplete `journal.next`, deleted at the
     /// next open; after 2, the next open finishes 3. Either way the folder
-    /// holds one whole journal. Consumes the archive: its sled handles must
-    /// be closed before the swap. Nothing is swapped when nothing was
+    /// holds one whole journal. Consumes the archive: its handles are closed
+    /// before the swap. Nothing is swapped when nothing was
     /// compacted or the run was interrupted.
     pub fn compact(
         self,
@@ -1031,7 +1119,7 @@ impl Archive {
         progress: &mut dyn FnMut(Seq),
         cancelled: &dyn Fn() -> bool,
     ) -> Result<retention::CompactReport, StoreError> {
-        if !retention::has_work(&self.tree, bound, cutoff)? {
+        if !retention::has_work(&self.log, bound, cutoff)? {
             return Ok(retention::CompactReport {
                 cutoff,
                 bound,
@@ -1044,12 +1132,10 @@ impl Archive {
             std::fs::remove_dir_all(&next).map_err(io(format!("remove {}", next.display())))?;
         }
         let built = (|| -> Result<retention::CompactReport, StoreError> {
-            let db = sled_config(&next, &StoreOptions::default()).open()?;
-            let journal = db.open_tree("journal")?;
-            let audit_copy = db.open_tree(audit::TREE)?;
+            let mut writer = LogWriter::create(&next).map_err(io(format!("create {}", next.display())))?;
             let report = retention::compact_into(
-                &self.tree,
-                &journal,
+                &self.log,
+                &mut writer,
                 bound,
                 cutoff,
                 SystemClock.now_ms(),
@@ -1057,15 +1143,8 @@ impl Archive {
                 cancelled,
             )?;
             if !report.interrupted && report.blocks_compacted > 0 {
-                let mut batch = sled::Batch::default();
-                for item in self.audit.iter() {
-                    let (k, v) = item?;
-                    batch.insert(k, v);
-                }
-                audit_copy.apply_batch(batch)?;
-                db.flush()?;
-                // Everything sled wrote under journal.next (its log, blob
-                // files, conf, directories) is durable before COMPLETE.
+                // Everything under journal.next is durable before COMPLETE.
+                writer.sync().map_err(io(format!("fdatasync {}", next.display())))?;
                 durable::syncfs_dir(&next).map_err(io(format!("syncfs {}", next.display())))?;
             }
             Ok(report)
@@ -1086,21 +1165,14 @@ impl Archive {
             .and_then(|f| f.sync_all())
             .map_err(io(format!("write {}", mark.display())))?;
         sync_dir(&next)?;
-        let original = blocks::last_block(&self.tree)?;
-        let Archive {
-            dir,
-            _db,
-            tree,
-            audit,
-            _lock,
-        } = self;
-        drop((tree, audit, _db));
+        let original = blocks::last_block(&self.log)?;
+        let Archive { dir, log, audit, _lock } = self;
+        drop((log, audit));
         finish_journal_swap(&dir)?;
         // The original is deleted only once the journal now in place opens
         // and reads end to end, checked, to the same chain head.
-        let (db, tree, audit) = open_sled_raw(&dir, &StoreOptions::default())?;
-        drop_old_journal(&dir, &tree, Some(original))?;
-        drop((tree, audit, db));
+        let log = open_log(&dir)?;
+        drop_old_journal(&dir, &log, Some(original))?;
         drop(_lock);
         Ok(report)
     }
@@ -1108,7 +1180,7 @@ impl Archive {
     /// The journal's last sequence, from its last block header (unchecked;
     /// for progress bars).
     pub fn last_seq(&self) -> Result<Seq, StoreError> {
-        Ok(blocks::last_seq(&self.tree)?)
+        Ok(blocks::last_seq(&self.log)?)
     }
 
     /// Recreates snapshots and the audit projection from the journal alone:
@@ -1118,7 +1190,7 @@ impl Archive {
         let started = Instant::now();
         let mut world = World::default();
         let mut n = 0u64;
-        let end = blocks::scan_pipelined(&self.tree, |seq, _, entry| {
+        let end = blocks::scan_pipelined(&self.log, |seq, _, entry| {
             let before = n;
             n += match &entry {
                 scan::Entry::Record(_) => 1,
@@ -1137,15 +1209,16 @@ impl Archive {
         let replay_seconds = started.elapsed().as_secs_f64();
         debug_assert_eq!(end.last_seq, world.last_seq);
         let old = snapshot::list(&self.dir).map_err(io("list snapshots"))?;
-        let path = write_snapshot_of(&self.dir, &self.tree, &world, usize::MAX)?;
+        let path = write_snapshot_of(&self.dir, &self.log, &world, usize::MAX)?;
         for (_, p) in old {
             if p != path {
                 let _ = std::fs::remove_file(p);
             }
         }
-        audit::reset(&self.audit)?;
-        audit::catch_up(&self.tree, &self.audit)?;
-        self._db.flush()?;
+        let (db, tree) = self.audit()?;
+        audit::reset(tree)?;
+        audit::catch_up(&self.log, tree)?;
+        db.flush()?;
         sync_volume(&self.dir)?;
         Ok(RebuildReport {
             records: n,

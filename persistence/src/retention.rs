@@ -6,7 +6,7 @@
 //! hunt definitions and stock changes are the audit trail and are kept
 //! forever.
 //!
-//! Compaction copies the journal into a new sled database, block by block,
+//! Compaction copies the journal into a new block log, block by block,
 //! writing each eligible block in the compacted layout of [`crate::codec`]:
 //! the original header (so the block's hash, and with it the whole chain, is
 //! unchanged), the kept records with their indices, the telemetry root (so
@@ -14,12 +14,11 @@
 //! (for the audit rollups), and, in the first block of each *run* of up to
 //! [`RUN_BLOCKS`] compacted blocks, the removed telemetry per player and hunt
 //! over the whole run (so a replay from the journal alone still reaches the
-//! same state). [`crate::Archive::compact`] then swaps the new database in.
+//! same state). [`crate::Archive::compact`] then swaps the new log in.
 //!
-//! Why a copy and not a rewrite in place: sled 0.34 does not give back the
-//! space of overwritten large values (its blob files stay; spacejam/sled#786),
-//! so rewriting blocks in place made the folder *grow*. A fresh database holds
-//! only what is live.
+//! Why a copy and not a rewrite in place: the block log is append-only (a
+//! power cut in the middle of an in-place rewrite would leave a block that
+//! is neither), and a fresh log holds only what is live.
 //!
 //! A block is compacted only if all of these hold; the first block that is
 //! too new or past the bound ends compaction (the rest is copied as is):
@@ -39,6 +38,7 @@
 //! old hash and leaf root, and keeps every kept record byte for byte).
 
 use crate::codec::{self, ClassRoot, Hash, Header};
+use crate::log::{BlockLog, LogWriter};
 use crate::scan::JournalDamage;
 use crate::StoreError;
 use std::collections::HashMap;
@@ -54,15 +54,17 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// journal per entry.
 pub const RUN_BLOCKS: u32 = 1024;
 
+/// Bytes of the blocks after a run's first one held in memory until the run
+/// closes (the first block, which carries the run's counts, is written only
+/// then, and the log is written in order): a run closes when it reaches this.
+const RUN_HELD_BYTES: usize = 64 << 20;
+
 /// Blocks between progress calls and checks of the cancel flag.
 const PROGRESS_EVERY_BLOCKS: u64 = 64;
 
-/// Bytes gathered before a sled batch is applied to the new database.
+/// Bytes of frames gathered before one append to the new log: bounds
+/// compaction's memory.
 const BATCH_BYTES: usize = 32 << 20;
-
-/// Bytes written to the new database between flushes: sled holds what is
-/// not yet flushed in memory, so this bounds compaction's memory.
-const FLUSH_BYTES: usize = 256 << 20;
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +126,7 @@ struct Compacted<'a> {
 /// too new, writes nothing: the copy is skipped when there is nothing to do.
 /// (A block whose telemetry sits next to a hunt definition counts as work
 /// here and is then left whole; the copy finds nothing and is discarded.)
-pub fn has_work(src: &sled::Tree, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
+pub fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
     let mut found = false;
     let walked = crate::blocks::visit_raw(src, 1, |_, block| -> Result<bool, StoreError> {
         if block.committed_at >= cutoff || block.last_seq() > bound {
@@ -137,14 +139,14 @@ pub fn has_work(src: &sled::Tree, bound: Seq, cutoff: Millis) -> Result<bool, St
     Ok(found)
 }
 
-/// Copies every block of `src` into `dst` (an empty tree), compacting the
+/// Copies every block of `src` into `dst` (a new, empty log), compacting the
 /// telemetry of blocks that end at or before `bound` and were committed
 /// before `cutoff`. `progress` gets the last sequence copied now and then;
 /// `cancelled` is polled between groups of blocks (then `interrupted` is set
 /// and `dst` is incomplete: discard it).
 pub fn compact_into(
-    src: &sled::Tree,
-    dst: &sled::Tree,
+    src: &BlockLog,
+    dst: &mut LogWriter,
     bound: Seq,
     cutoff: Millis,
     now: Millis,
@@ -158,9 +160,9 @@ pub fn compact_into(
     };
     let mut out = Output {
         dst,
-        batch: sled::Batch::default(),
-        bytes: 0,
-        unflushed: 0,
+        frames: Vec::new(),
+        blocks: Vec::new(),
+        held: None,
     };
     let mut run: Option<RunStart> = None;
     let walked = crate::blocks::visit_raw(src, 1, |stored, block| -> Result<bool, StoreError> {
@@ -198,17 +200,17 @@ pub fn compact_into(
         };
         match compacted {
             None => {
-                if report.stopped_by.is_some() || block.compacted.is_some() {
+                if report.stopped_by.is_some() || block.compacted.is_some() || out.held_bytes() >= RUN_HELD_BYTES {
                     close_run(&mut run, now, &mut out, &mut report)?;
                 }
-                out.put(block.first_seq, stored.clone())?;
+                out.put(block.first_seq, stored)?;
             }
             Some(c) => {
                 report.blocks_compacted += 1;
                 report.records_removed += c.removed;
                 report.records_kept += u64::from(c.kept_count);
                 report.bytes_before += stored.len() as u64;
-                if run.as_ref().is_some_and(|r| r.blocks >= RUN_BLOCKS) {
+                if run.as_ref().is_some_and(|r| r.blocks >= RUN_BLOCKS) || out.held_bytes() >= RUN_HELD_BYTES {
                     close_run(&mut run, now, &mut out, &mut report)?;
                 }
                 match &mut run {
@@ -223,7 +225,7 @@ pub fn compact_into(
                         };
                         let value = encode_checked(block, c.kept_count, &c.kept, &removed)?;
                         report.bytes_after += value.len() as u64;
-                        out.put(block.first_seq, value)?;
+                        out.put(block.first_seq, &value)?;
                     }
                     None => {
                         let mut r = RunStart {
@@ -237,6 +239,7 @@ pub fn compact_into(
                             index: HashMap::new(),
                         };
                         add_players(&mut r, &c.events);
+                        out.hold();
                         run = Some(r);
                     }
                 }
@@ -259,35 +262,63 @@ pub fn compact_into(
     Ok(report)
 }
 
-/// Batched writes to the new database.
+/// Batched appends to the new log, in sequence order.
 struct Output<'a> {
-    dst: &'a sled::Tree,
-    batch: sled::Batch,
-    bytes: usize,
-    unflushed: usize,
+    dst: &'a mut LogWriter,
+    frames: Vec<u8>,
+    blocks: Vec<(Seq, u32)>,
+    /// While a run is open: the frames after its first block, which is
+    /// written when the run closes ([`Output::put_run_start`]).
+    held: Option<(Vec<u8>, Vec<(Seq, u32)>)>,
 }
 
 impl Output<'_> {
-    /// Unchanged blocks are handed over as the `IVec` they were read as (a
-    /// reference count, not a copy of up to 256 KiB).
-    fn put(&mut self, first_seq: Seq, value: impl Into<sled::IVec>) -> Result<(), StoreError> {
-        let value = value.into();
-        self.bytes += value.len();
-        self.batch.insert(&codec::key_of(first_seq), value);
-        if self.bytes >= BATCH_BYTES {
+    fn put(&mut self, first_seq: Seq, value: &[u8]) -> Result<(), StoreError> {
+        let count = codec::decode_checked_block(value)
+            .map_err(|reason| StoreError::Damaged(crate::JournalDamage::CorruptBlock { first_seq, reason }))?
+            .count;
+        let (frames, blocks) = match &mut self.held {
+            Some((frames, blocks)) => (frames, blocks),
+            None => (&mut self.frames, &mut self.blocks),
+        };
+        crate::log::frame(first_seq, count, value, frames);
+        blocks.push((first_seq, count));
+        if self.held.is_none() && self.frames.len() >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A run opens: what is put from now on waits for its first block.
+    fn hold(&mut self) {
+        debug_assert!(self.held.is_none(), "one run at a time");
+        self.held = Some((Vec::new(), Vec::new()));
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held.as_ref().map_or(0, |(frames, _)| frames.len())
+    }
+
+    /// A run closes: its first block, then what was held behind it.
+    fn put_run_start(&mut self, first_seq: Seq, value: &[u8]) -> Result<(), StoreError> {
+        let (frames, blocks) = self.held.take().expect("a run is open");
+        debug_assert!(blocks.first().is_none_or(|b| b.0 > first_seq), "held blocks follow the run's first");
+        self.put(first_seq, value)?;
+        self.frames.extend_from_slice(&frames);
+        self.blocks.extend_from_slice(&blocks);
+        if self.frames.len() >= BATCH_BYTES {
             self.flush()?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
-        self.dst.apply_batch(std::mem::take(&mut self.batch))?;
-        self.unflushed += self.bytes;
-        self.bytes = 0;
-        if self.unflushed >= FLUSH_BYTES {
-            self.dst.flush()?;
-            self.unflushed = 0;
-        }
+        debug_assert!(self.held.is_none(), "no run is open");
+        self.dst
+            .append(&self.frames, &self.blocks)
+            .map_err(crate::io("write the compacted journal"))?;
+        self.frames.clear();
+        self.blocks.clear();
         Ok(())
     }
 }
@@ -341,7 +372,7 @@ fn close_run(
     check_compacted(&value, &r.header.hash(), r.kept_count)?;
     report.bytes_after += value.len() as u64;
     report.runs += 1;
-    out.put(r.header.first_seq, value)
+    out.put_run_start(r.header.first_seq, &value)
 }
 
 fn damaged(seq: Seq, reason: String) -> StoreError {

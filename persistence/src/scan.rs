@@ -65,11 +65,11 @@ pub enum Entry<'a> {
 /// readers that must account for it). Stops at the first damage, or when the
 /// visitor returns an error (which is passed through as `Err(Ok(e))`).
 pub fn scan<E>(
-    tree: &sled::Tree,
+    log: &crate::log::BlockLog,
     after: Seq,
     mut visit: impl FnMut(Seq, Millis, RecordView<'_>) -> Result<(), E>,
 ) -> Result<JournalEnd, Result<E, JournalDamage>> {
-    scan_entries(tree, after, false, |seq, at, entry| match entry {
+    scan_entries(log, after, false, |seq, at, entry| match entry {
         Entry::Record(r) => visit(seq, at, r),
         Entry::Removed { .. } | Entry::RemovedTelemetry { .. } => Ok(()),
     })
@@ -79,7 +79,7 @@ pub fn scan<E>(
 /// `check_leaves` (what `verify` does; recovery relies on the block hash
 /// alone), also checks every block's leaf root and every record's class bit.
 pub fn scan_entries<E>(
-    tree: &sled::Tree,
+    log: &crate::log::BlockLog,
     after: Seq,
     check_leaves: bool,
     mut visit: impl FnMut(Seq, Millis, Entry<'_>) -> Result<(), E>,
@@ -90,7 +90,7 @@ pub fn scan_entries<E>(
         blocks: 0,
     };
     // The block walk checks hashes, keys, sequence and chain; this decodes.
-    let walked = crate::blocks::visit(tree, after + 1, |block| -> Result<bool, Result<E, JournalDamage>> {
+    let walked = crate::blocks::visit(log, after + 1, |block| -> Result<bool, Result<E, JournalDamage>> {
         if check_leaves {
             block.check_leaves().map_err(|reason| {
                 Err(JournalDamage::CorruptBlock {

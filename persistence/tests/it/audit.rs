@@ -203,24 +203,11 @@ fn rebuild_recreates_snapshots_and_rollups_from_the_journal_alone() {
     assert!(v.ok(), "{:#?}", v.checks);
 }
 
-#[test]
-fn projection_catches_up_when_it_lags_the_journal() {
-    let tmp = tempfile::tempdir().unwrap();
-    build(tmp.path());
-    let before = {
-        let archive = Archive::open(tmp.path()).unwrap();
-        all_rollups(&archive)
-    };
-    // The projection lagging the journal, at the extreme: as after a crash
-    // before any audit batch was written, or a projection deleted by hand.
-    {
-        let db = sled::open(tmp.path().join("journal")).unwrap();
-        let audit = db.open_tree(audit::TREE).unwrap();
-        audit.clear().unwrap();
-        db.flush().unwrap();
-    }
+/// Opens the folder again (the store, then the archive) and checks that the
+/// projection equals `before` and the engine the full replay.
+fn reopen_and_compare(dir: &Path, before: &BTreeMap<i64, Rollup>) {
     let (engine_digest, caught_up) = actix::System::new().block_on(async {
-        let (engine, store, _) = open_engine(tmp.path(), StoreOptions::default(), EngineConfig::default()).unwrap();
+        let (engine, store, _) = open_engine(dir, StoreOptions::default(), EngineConfig::default()).unwrap();
         let rollup = store.report(0, i64::MAX / 2).unwrap();
         let digest = engine.dump().await.unwrap().digest();
         store.close().await.unwrap();
@@ -228,8 +215,80 @@ fn projection_catches_up_when_it_lags_the_journal() {
         (digest, rollup)
     });
     assert_eq!(caught_up.claims.values().sum::<u64>(), 24);
-    let archive = Archive::open(tmp.path()).unwrap();
-    assert_eq!(all_rollups(&archive), before);
+    let archive = Archive::open(dir).unwrap();
+    assert_eq!(&all_rollups(&archive), before);
     drop(archive);
-    assert_eq!(verify(tmp.path()).unwrap().replayed.unwrap().digest(), engine_digest);
+    assert_eq!(verify(dir).unwrap().replayed.unwrap().digest(), engine_digest);
+}
+
+fn rollups_of(dir: &Path) -> BTreeMap<i64, Rollup> {
+    all_rollups(&Archive::open(dir).unwrap())
+}
+
+#[test]
+fn projection_catches_up_when_it_lags_the_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    let before = rollups_of(tmp.path());
+    // The projection lagging the journal, at the extreme: as after a crash
+    // before any audit batch was written, or a projection deleted by hand.
+    {
+        let db = sled::open(tmp.path().join("audit")).unwrap();
+        let audit = db.open_tree(audit::TREE).unwrap();
+        audit.clear().unwrap();
+        db.flush().unwrap();
+    }
+    reopen_and_compare(tmp.path(), &before);
+}
+
+/// sled could not open some power-cut images at all: the projection is
+/// derived, so it is rebuilt from the journal.
+#[test]
+fn a_projection_sled_cannot_open_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    let before = rollups_of(tmp.path());
+    let conf = tmp.path().join("audit").join("conf");
+    assert!(conf.exists(), "sled keeps its settings in {}", conf.display());
+    std::fs::write(&conf, b"garbage that is not a sled config").unwrap();
+    reopen_and_compare(tmp.path(), &before);
+}
+
+/// After a power cut the projection can describe records the journal lost
+/// (never acknowledged): it is rebuilt, not trusted.
+#[test]
+fn a_projection_ahead_of_the_journal_is_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    build(tmp.path());
+    // Drop the last block and the mark (as if neither reached the disk).
+    let mut last = None;
+    trove_persistence::log::rewrite(&tmp.path().join("journal"), |blocks| {
+        last = blocks.pop_last();
+    })
+    .unwrap();
+    let (last_first, _) = last.unwrap();
+    std::fs::remove_file(tmp.path().join(hwm::FILE)).unwrap();
+    // What the shorter journal alone gives.
+    let expected = {
+        let fresh = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(fresh.path().join("journal")).unwrap();
+        std::fs::copy(
+            tmp.path().join("journal").join(log::FILE),
+            fresh.path().join("journal").join(log::FILE),
+        )
+        .unwrap();
+        rollups_of(fresh.path())
+    };
+    let full = rollups_of(tmp.path());
+    assert_eq!(full, expected, "the projection is rebuilt for the journal that is there");
+    let store_view = actix::System::new().block_on(async {
+        let (engine, store, report) =
+            open_engine(tmp.path(), StoreOptions::default(), EngineConfig::default()).unwrap();
+        assert_eq!(report.last_seq, last_first - 1);
+        let rollup = store.report(0, i64::MAX / 2).unwrap();
+        store.close().await.unwrap();
+        engine.stop();
+        rollup
+    });
+    assert_eq!(store_view.records, last_first - 1);
 }

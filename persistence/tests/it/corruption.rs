@@ -4,8 +4,8 @@
 //!
 //! Every case works on a copy of one real folder written by the engine (two
 //! sessions, events, claims, two snapshots, a journal tail after the newest).
-//! Journal blocks are edited through sled itself, as a bad disk or a buggy
-//! writer would leave them; sled's own file is damaged raw.
+//! Journal blocks are edited through `log::rewrite`, as a buggy writer would
+//! leave them (frame headers intact); the block log is also damaged raw.
 //!
 //! What recovery can and cannot see, as these tests pin it down:
 //! - a damaged, missing or misplaced block at or after the block before the
@@ -14,9 +14,9 @@
 //! - damage to blocks only the snapshot covers: recovery succeeds with correct
 //!   state (it never reads them), `verify` reports the damage;
 //! - blocks lost from the end with no later snapshot: indistinguishable from a
-//!   shorter journal. Recovery returns that prefix's state and `verify` is ok.
-//!   (The hash chain protects order and content, not the end; acknowledged
-//!   records are protected by sled's flush, see `docs/DURABILITY.md`.)
+//!   shorter journal to the chain. Recovery returns that prefix's state and
+//!   `verify` is ok only without the acknowledged mark (`journal.hwm`), which
+//!   protects the end: see `docs/DURABILITY.md`.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -181,10 +181,9 @@ fn build() -> Fixture {
     });
     let mut blocks = Vec::new();
     with_tree(&dir, |tree| {
-        for item in tree.iter() {
-            let (k, v) = item.unwrap();
-            let b = codec::decode_block(&v).unwrap();
-            assert_eq!(codec::seq_of_key(&k), Some(b.first_seq));
+        for (k, v) in tree.iter() {
+            let b = codec::decode_block(v).unwrap();
+            assert_eq!(*k, b.first_seq);
             blocks.push((b.first_seq, b.count));
         }
     });
@@ -213,33 +212,22 @@ fn build() -> Fixture {
     f
 }
 
-/// Opens the journal's sled database directly, as the store does.
-fn with_tree<T>(dir: &Path, f: impl FnOnce(&sled::Tree) -> T) -> T {
-    let config = sled::Config::new().path(dir.join("journal")).flush_every_ms(None);
-    // sled releases its file lock a moment after a close (spacejam/sled#1234).
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let db = loop {
-        match config.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            r => break r.unwrap(),
-        }
-    };
-    let tree = db.open_tree("journal").unwrap();
-    let out = f(&tree);
-    db.flush().unwrap();
-    out
+/// Edits the journal's blocks (first sequence -> stored bytes) as a buggy
+/// writer would: the block log is rewritten with valid frame headers.
+fn with_tree<T>(dir: &Path, f: impl FnOnce(&mut Blocks) -> T) -> T {
+    let mut out = None;
+    trove_persistence::log::rewrite(&dir.join("journal"), |blocks| out = Some(f(blocks))).unwrap();
+    out.unwrap()
 }
 
-fn get_block(tree: &sled::Tree, first_seq: Seq) -> Vec<u8> {
-    tree.get(codec::key_of(first_seq)).unwrap().unwrap().to_vec()
+type Blocks = std::collections::BTreeMap<Seq, Vec<u8>>;
+
+fn get_block(tree: &Blocks, first_seq: Seq) -> Vec<u8> {
+    tree[&first_seq].clone()
 }
 
-fn put_block(tree: &sled::Tree, first_seq: Seq, value: Vec<u8>) {
-    tree.insert(codec::key_of(first_seq), value).unwrap();
+fn put_block(tree: &mut Blocks, first_seq: Seq, value: Vec<u8>) {
+    tree.insert(first_seq, value);
 }
 
 /// Recovery through the public entry point, and the state it serves.
@@ -400,7 +388,7 @@ fn missing_block_is_a_gap_at_its_position() {
     let (target, _) = tail[2];
     let (next, _) = tail[3];
     let dir = f.copy("gap");
-    with_tree(&dir, |t| t.remove(codec::key_of(target)).unwrap().unwrap());
+    with_tree(&dir, |t| t.remove(&target).unwrap());
     let damage = expect_damage(&dir);
     assert_eq!(
         damage,
@@ -414,7 +402,7 @@ fn missing_block_is_a_gap_at_its_position() {
 
     // The first block, with no snapshot to skip it: a full replay finds the gap at 1.
     let dir = f.copy("gap-first");
-    with_tree(&dir, |t| t.remove(codec::key_of(1)).unwrap().unwrap());
+    with_tree(&dir, |t| t.remove(&1).unwrap());
     std::fs::remove_dir_all(snapshot::dir_of(&dir)).unwrap();
     assert_eq!(
         expect_damage(&dir),
@@ -437,7 +425,7 @@ fn truncated_tail_behind_a_snapshot_is_snapshot_ahead_and_otherwise_a_shorter_jo
     let truncate = |dir: &Path, from: Seq| {
         with_tree(dir, |t| {
             for b in f.blocks.iter().filter(|b| b.0 >= from) {
-                t.remove(codec::key_of(b.0)).unwrap().unwrap();
+                t.remove(&b.0).unwrap();
             }
         })
     };
@@ -609,40 +597,30 @@ fn recover_guarded(f: &Fixture, dir: PathBuf, what: &str) -> Result<RawRecovery,
     }
 }
 
-/// One way to damage sled's files: a description and the edit.
+/// One way to damage the block log: a description and the edit.
 type RawDamage = (String, Box<dyn Fn(&Path)>);
 
+/// Raw damage to `journal/blocks.log` (cuts, flipped bits), as a bad disk
+/// would leave it. With the acknowledged mark in place every case must be
+/// refused (the whole journal was acknowledged at the clean close); without
+/// it, recovery may return a prefix of the history, never anything else.
 #[test]
-fn damaged_sled_file_never_yields_wrong_state() {
+fn damaged_block_log_never_yields_wrong_state() {
     let f = build();
-    let db = f.dir.join("journal").join("db");
-    let bytes = std::fs::read(&db).unwrap();
-    let len = bytes.len() as u64;
-    // sled preallocates a segment; damage only where its log has data.
-    let used = bytes.iter().rposition(|&b| b != 0).unwrap() as u64 + 1;
-    assert!(used > 16 << 10, "sled wrote only {used} bytes");
+    let file = f.dir.join("journal").join(log::FILE);
+    let len = std::fs::metadata(&file).unwrap().len();
+    assert!(len > 16 << 10, "the log holds only {len} bytes");
     let mut rng = ChaCha8Rng::seed_from_u64(0xdb);
     let mut cases: Vec<RawDamage> = Vec::new();
-    let mut cuts = vec![
-        0,
-        1,
-        100,
-        4096,
-        used / 4,
-        used / 2,
-        3 * used / 4,
-        used - 1000,
-        used - 100,
-        used - 1,
-    ];
-    cuts.extend((0..8).map(|_| rng.gen_range(0..used)));
+    let mut cuts = vec![0, 1, 31, 32, 100, 4096, len / 4, len / 2, 3 * len / 4, len - 1000, len - 100, len - 1];
+    cuts.extend((0..8).map(|_| rng.gen_range(0..len)));
     for cut in cuts {
         cases.push((
-            format!("db cut to {cut} of {used} used bytes"),
-            Box::new(move |db: &Path| {
+            format!("log cut to {cut} of {len} bytes"),
+            Box::new(move |file: &Path| {
                 std::fs::OpenOptions::new()
                     .write(true)
-                    .open(db)
+                    .open(file)
                     .unwrap()
                     .set_len(cut)
                     .unwrap();
@@ -650,51 +628,51 @@ fn damaged_sled_file_never_yields_wrong_state() {
         ));
     }
     for _ in 0..30 {
-        let (at, bit) = (rng.gen_range(0..used), 1u8 << rng.gen_range(0..8));
+        let (at, bit) = (rng.gen_range(0..len), 1u8 << rng.gen_range(0..8));
         cases.push((
-            format!("db byte {at} of {used} used flipped (bit {bit:#x})"),
-            Box::new(move |db: &Path| {
-                let mut bytes = std::fs::read(db).unwrap();
+            format!("log byte {at} of {len} flipped (bit {bit:#x})"),
+            Box::new(move |file: &Path| {
+                let mut bytes = std::fs::read(file).unwrap();
                 bytes[at as usize] ^= bit;
-                std::fs::write(db, bytes).unwrap();
+                std::fs::write(file, bytes).unwrap();
             }),
         ));
     }
     let (mut refused, mut prefixes, mut failures) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (what, damage)) in cases.iter().enumerate() {
-        // Mix in the other files: without sled's own page-table snapshot
-        // (`snap.*`, written at a clean close) sled rebuilds from its log alone,
-        // as after a crash; without Trove's snapshots recovery replays all
-        // that sled returns.
-        let drop_sled_snap = i % 2 == 1;
+        // Mix in the other files: without the mark, nothing says how far the
+        // journal was acknowledged; without snapshots, recovery replays all
+        // that the log holds.
+        let drop_mark = i % 2 == 1;
         let drop_snapshots = i % 4 >= 2;
         let what = format!(
             "{what}{}{}",
-            if drop_sled_snap { ", no sled snap" } else { "" },
+            if drop_mark { ", no mark" } else { "" },
             if drop_snapshots { ", no snapshots" } else { "" }
         );
         let dir = f.copy(&format!("raw{i}"));
-        damage(&dir.join("journal").join("db"));
-        if drop_sled_snap {
-            for e in std::fs::read_dir(dir.join("journal")).unwrap() {
-                let e = e.unwrap();
-                if e.file_name().to_string_lossy().starts_with("snap.") {
-                    std::fs::remove_file(e.path()).unwrap();
-                }
-            }
+        damage(&dir.join("journal").join(log::FILE));
+        if drop_mark {
+            std::fs::remove_file(dir.join(hwm::FILE)).unwrap();
         }
         if drop_snapshots {
             std::fs::remove_dir_all(snapshot::dir_of(&dir)).unwrap();
         }
         match recover_guarded(&f, dir.clone(), &what) {
             Ok(RawRecovery::Refused(e)) => refused.push(format!("{what}: {e}")),
-            Ok(RawRecovery::Prefix(s)) => prefixes.push(format!("{what}: state at {s} of {}", f.last_seq())),
+            Ok(RawRecovery::Prefix(s)) if drop_mark || s == f.last_seq() => {
+                prefixes.push(format!("{what}: state at {s} of {}", f.last_seq()))
+            }
+            Ok(RawRecovery::Prefix(s)) => failures.push(format!(
+                "{what}: recovered a prefix ending at {s} although the mark says {} was acknowledged",
+                f.last_seq()
+            )),
             Err(e) => failures.push(e),
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
     eprintln!(
-        "raw sled damage ({len} byte file, {used} used): {} refused, {} recovered a prefix, {} failed\n  {}\n  {}",
+        "raw log damage ({len} byte file): {} refused, {} recovered a prefix, {} failed\n  {}\n  {}",
         refused.len(),
         prefixes.len(),
         failures.len(),

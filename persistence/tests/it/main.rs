@@ -1,7 +1,7 @@
 //! Integration tests of trove-persistence: one binary for all of them.
 
 mod audit;
-mod blobs;
+mod log;
 mod corruption;
 mod crash;
 mod failstop;

@@ -309,40 +309,31 @@ fn an_interrupted_compaction_leaves_a_valid_journal_and_resumes() {
     assert!(v.ok(), "{:?}", v.checks);
 }
 
-/// The first block holding telemetry, as stored.
-fn first_telemetry_block(dir: &Path) -> (Vec<u8>, sled::IVec) {
-    let db = open_db(dir);
-    let tree = db.open_tree("journal").unwrap();
-    for item in tree.iter() {
-        let (k, v) = item.unwrap();
+/// The first block holding telemetry, as stored: its first sequence and bytes.
+fn first_telemetry_block(dir: &Path) -> (Seq, Vec<u8>) {
+    let blocks = read_blocks(dir);
+    for (k, v) in blocks {
         let block = codec::decode_block(&v).unwrap();
         if block.raw_records().any(|r| r.unwrap().telemetry) {
-            return (k.to_vec(), v);
+            return (k, v);
         }
     }
     panic!("no telemetry");
 }
 
-/// sled lets go of its file lock a moment after the last handle is dropped.
-fn open_db(dir: &Path) -> sled::Db {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match sled::open(dir.join("journal")) {
-            Ok(db) => return db,
-            Err(e) if std::time::Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(e) => panic!("open sled: {e}"),
-        }
-    }
+/// Every block of the journal, as stored.
+fn read_blocks(dir: &Path) -> std::collections::BTreeMap<Seq, Vec<u8>> {
+    let mut out = Default::default();
+    trove_persistence::log::rewrite(&dir.join("journal"), |blocks| out = blocks.clone()).unwrap();
+    out
 }
 
-fn rewrite(dir: &Path, key: &[u8], value: Vec<u8>) {
-    let db = open_db(dir);
-    let tree = db.open_tree("journal").unwrap();
-    tree.insert(key, value).unwrap();
-    db.flush().unwrap();
+/// Replaces one stored block (frame header kept valid: a buggy writer).
+fn rewrite(dir: &Path, key: &Seq, value: Vec<u8>) {
+    trove_persistence::log::rewrite(&dir.join("journal"), |blocks| {
+        blocks.insert(*key, value);
+    })
+    .unwrap();
 }
 
 #[test]
@@ -366,7 +357,7 @@ fn damage_is_reported_never_compacted_into_a_block_that_looks_intact() {
     assert!(err.to_string().contains("leaf root"), "{err}");
     assert!(!tmp.path().join("journal.next").exists(), "the partial copy is removed");
     let (_, still) = first_telemetry_block(tmp.path());
-    assert_eq!(still.to_vec(), forged, "the damaged block was not rewritten");
+    assert_eq!(still, forged, "the damaged block was not rewritten");
 }
 
 #[test]
@@ -375,9 +366,7 @@ fn damaged_or_forged_compacted_blocks_fail_verify() {
     build(tmp.path());
     let (key, _) = first_telemetry_block(tmp.path());
     compact(tmp.path(), SystemClock.now_ms());
-    let db = open_db(tmp.path());
-    let compacted = db.open_tree("journal").unwrap().get(&key).unwrap().unwrap().to_vec();
-    drop(db);
+    let compacted = read_blocks(tmp.path())[&key].clone();
     let block = codec::decode_block(&compacted).unwrap();
     let c = block.compacted.expect("compacted");
 

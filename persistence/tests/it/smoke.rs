@@ -91,22 +91,3 @@ fn define_ingest_claim_restart_verify() {
     let report = verify(dir).unwrap();
     assert!(report.ok(), "{:#?}", report.checks);
 }
-
-/// sled's own "stable" points go through Trove's `sync_file_range`, which is
-/// `syncfs` (`trove_persistence::durable`): if the linker ever picked glibc's
-/// instead, sled would be back to writes that a power cut can undo.
-#[test]
-fn sled_log_writes_go_through_the_durable_sync() {
-    let tmp = tempfile::tempdir().unwrap();
-    let before = durable::sled_syncs();
-    actix::System::new().block_on(async {
-        session(tmp.path(), async |e, _| {
-            assert!(e.define_hunt(hunt()).await.unwrap().created);
-        })
-        .await;
-    });
-    assert!(
-        durable::sled_syncs() > before,
-        "sled flushed the hunt definition without calling trove_persistence::durable::sync_file_range"
-    );
-}
