@@ -96,16 +96,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Edits the journal tree of a stopped data folder through sled.
-fn with_journal(dir: &Path, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::Config::new().path(dir.join("journal")).open().unwrap();
-    let tree = db.open_tree("journal").unwrap();
-    edit(&tree);
-    db.flush().unwrap();
-}
-
-fn key(seq: u64) -> [u8; 8] {
-    seq.to_be_bytes()
+/// Edits the journal blocks of a stopped data folder (first sequence ->
+/// stored block), as a buggy writer would: frame headers stay valid.
+fn with_journal(dir: &Path, edit: impl FnOnce(&mut std::collections::BTreeMap<u64, Vec<u8>>)) {
+    trove_persistence::log::rewrite(&dir.join("journal"), edit).unwrap();
 }
 
 struct Journal {
@@ -953,9 +947,8 @@ async fn export_verify_report_rebuild() {
     let flipped = root.join("flipped");
     copy_dir(&data, &flipped);
     with_journal(&flipped, |t| {
-        let mut v = t.get(key(k4)).unwrap().expect("k4 is a block of its own").to_vec();
+        let v = t.get_mut(&k4).expect("k4 is a block of its own");
         *v.last_mut().unwrap() ^= 0x01;
-        t.insert(key(k4), v).unwrap();
     });
     let fs = flipped.to_str().unwrap();
     let r = trove(&["verify", "--data", fs]);
@@ -974,7 +967,7 @@ async fn export_verify_report_rebuild() {
     let deleted = root.join("deleted");
     copy_dir(&data, &deleted);
     with_journal(&deleted, |t| {
-        t.remove(key(k4)).unwrap().unwrap();
+        t.remove(&k4).unwrap();
     });
     let r = trove(&["verify", "--data", deleted.to_str().unwrap()]);
     assert_ne!(r.code, 0, "{}", r.stdout);
@@ -983,10 +976,10 @@ async fn export_verify_report_rebuild() {
     let swapped = root.join("swapped");
     copy_dir(&data, &swapped);
     with_journal(&swapped, |t| {
-        let a = t.get(key(k4)).unwrap().unwrap();
-        let b = t.get(key(k4 + 1)).unwrap().unwrap();
-        t.insert(key(k4), b).unwrap();
-        t.insert(key(k4 + 1), a).unwrap();
+        let a = t[&k4].clone();
+        let b = t[&(k4 + 1)].clone();
+        t.insert(k4, b);
+        t.insert(k4 + 1, a);
     });
     let r = trove(&["verify", "--data", swapped.to_str().unwrap()]);
     assert_ne!(r.code, 0, "{}", r.stdout);
