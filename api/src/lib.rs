@@ -2,7 +2,7 @@
 //!
 //! The network face of Trove: a WebSocket endpoint for game servers and
 //! warehouse consumers, an HTTP API for designers, auditors and operators, and
-//! the `trove` binary that runs them on top of the engine and its sled journal.
+//! the `trove` binary that runs them on top of the engine and its journal.
 //!
 //! - [`ws`]: `GET /v1/ws`, JSON requests with ids, pushes for subscriptions.
 //! - [`http`]: the HTTP routes.

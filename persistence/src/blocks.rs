@@ -40,8 +40,7 @@ pub(crate) fn visit_raw<E>(
             Ok(None) => return Ok(()),
             Err(e) => return storage(e),
         };
-        let block =
-            codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
+        let block = codec::decode_block(&v).map_err(|reason| Err(JournalDamage::CorruptBlock { first_seq, reason }))?;
         prev_hash = block.hash;
         expected = block.last_seq() + 1;
     }
@@ -165,7 +164,8 @@ pub fn scan_pipelined<E>(
             };
             struct Gone;
             let walked = visit_raw(log, 1, |bytes, block| {
-                tx.send(Item::Block(block.first_seq, bytes.to_vec())).map_err(|_| Gone)?;
+                tx.send(Item::Block(block.first_seq, bytes.to_vec()))
+                    .map_err(|_| Gone)?;
                 end = JournalEnd {
                     last_seq: block.last_seq(),
                     last_hash: block.hash,

@@ -71,12 +71,16 @@ fn copy_blocks(from: &Path, to: &Path) -> Result<crate::hwm::Mark, StoreError> {
         crate::log::frame(first_seq, block.count, &value, &mut frames);
         blocks.push((first_seq, block.count));
         if frames.len() >= 32 << 20 {
-            writer.append(&frames, &blocks).map_err(io(format!("write {}", to.display())))?;
+            writer
+                .append(&frames, &blocks)
+                .map_err(io(format!("write {}", to.display())))?;
             frames.clear();
             blocks.clear();
         }
     }
-    writer.append(&frames, &blocks).map_err(io(format!("write {}", to.display())))?;
+    writer
+        .append(&frames, &blocks)
+        .map_err(io(format!("write {}", to.display())))?;
     writer.sync().map_err(io(format!("fdatasync {}", to.display())))?;
     crate::durable::syncfs_dir(to).map_err(io(format!("syncfs {}", to.display())))?;
     Ok(last)

@@ -50,8 +50,8 @@ pub use journal::{DurabilityMode, FileJournal};
 pub use log::BlockLog;
 pub use scan::{JournalDamage, JournalEnd};
 
-use std::fs::{File, OpenOptions};
 use log::LogWriter;
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};

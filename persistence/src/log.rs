@@ -230,7 +230,10 @@ impl BlockLog {
             let bytes = read_at(&file, &slot)?;
             let checked = codec::decode_block(&bytes).and_then(|b| {
                 if b.first_seq != slot.first_seq {
-                    return Err(format!("frame for sequence {} holds block {}", slot.first_seq, b.first_seq));
+                    return Err(format!(
+                        "frame for sequence {} holds block {}",
+                        slot.first_seq, b.first_seq
+                    ));
                 }
                 if prev.is_some_and(|p| p != b.prev_hash) {
                     return Err("block does not follow the one before it".into());
@@ -246,7 +249,10 @@ impl BlockLog {
                     torn = Some(Torn {
                         offset: slot.offset,
                         bytes: file_len - slot.offset,
-                        reason: format!("block at sequence {} after the acknowledged mark: {reason}", slot.first_seq),
+                        reason: format!(
+                            "block at sequence {} after the acknowledged mark: {reason}",
+                            slot.first_seq
+                        ),
                     });
                     slots.truncate(i);
                     break;
@@ -381,7 +387,11 @@ impl LogWriter {
         for &(first_seq, count) in blocks {
             let h: &[u8; FRAME_HEADER] = rest[..FRAME_HEADER].try_into().expect("a frame header");
             let (len, claimed, claimed_count) = parse_header(h).expect("frames built by `frame`");
-            assert_eq!((claimed, claimed_count), (first_seq, count), "frame list matches the frames");
+            assert_eq!(
+                (claimed, claimed_count),
+                (first_seq, count),
+                "frame list matches the frames"
+            );
             let slot = Slot {
                 first_seq,
                 last_seq: first_seq + u64::from(count.max(1)) - 1,

@@ -302,7 +302,10 @@ impl Output<'_> {
     /// A run closes: its first block, then what was held behind it.
     fn put_run_start(&mut self, first_seq: Seq, value: &[u8]) -> Result<(), StoreError> {
         let (frames, blocks) = self.held.take().expect("a run is open");
-        debug_assert!(blocks.first().is_none_or(|b| b.0 > first_seq), "held blocks follow the run's first");
+        debug_assert!(
+            blocks.first().is_none_or(|b| b.0 > first_seq),
+            "held blocks follow the run's first"
+        );
         self.put(first_seq, value)?;
         self.frames.extend_from_slice(&frames);
         self.blocks.extend_from_slice(&blocks);

@@ -1,5 +1,5 @@
 //! The in-process mode: the scenario's players drive the real engine (the
-//! same actors, claim path and sled journal as `trove serve`) on a virtual
+//! same actors, claim path and journal as `trove serve`) on a virtual
 //! clock, one simulated second per tick, as fast as the engine answers.
 //!
 //! ## Why the report is byte-identical for a seed
@@ -411,7 +411,7 @@ pub fn run_in_process(
         .collect();
 
     let mut notes = vec![format!(
-        "In-process run on a virtual clock in 1-second ticks, through the real engine and its sled journal; {} simulated seconds.",
+        "In-process run on a virtual clock in 1-second ticks, through the real engine and its journal; {} simulated seconds.",
         sc.duration_secs
     )];
     notes.push(match sc.behaviour.telemetry {

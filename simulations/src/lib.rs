@@ -5,7 +5,7 @@
 //! fast each product sells out, how scores spread, what share of players can
 //! claim anything, and whether the servers hold.
 //!
-//! - [`inprocess`]: drives the real engine (actors, claim path, sled journal)
+//! - [`inprocess`]: drives the real engine (actors, claim path, journal)
 //!   on a virtual clock; deterministic for a seed.
 //! - [`montecarlo`]: many seeds, summarized as mean, median, p5 and p95.
 //! - [`live`]: drives a running `trove serve` over its WebSocket protocol as

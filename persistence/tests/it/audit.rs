@@ -280,7 +280,10 @@ fn a_projection_ahead_of_the_journal_is_rebuilt() {
         rollups_of(fresh.path())
     };
     let full = rollups_of(tmp.path());
-    assert_eq!(full, expected, "the projection is rebuilt for the journal that is there");
+    assert_eq!(
+        full, expected,
+        "the projection is rebuilt for the journal that is there"
+    );
     let store_view = actix::System::new().block_on(async {
         let (engine, store, report) =
             open_engine(tmp.path(), StoreOptions::default(), EngineConfig::default()).unwrap();

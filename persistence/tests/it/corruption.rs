@@ -612,7 +612,20 @@ fn damaged_block_log_never_yields_wrong_state() {
     assert!(len > 16 << 10, "the log holds only {len} bytes");
     let mut rng = ChaCha8Rng::seed_from_u64(0xdb);
     let mut cases: Vec<RawDamage> = Vec::new();
-    let mut cuts = vec![0, 1, 31, 32, 100, 4096, len / 4, len / 2, 3 * len / 4, len - 1000, len - 100, len - 1];
+    let mut cuts = vec![
+        0,
+        1,
+        31,
+        32,
+        100,
+        4096,
+        len / 4,
+        len / 2,
+        3 * len / 4,
+        len - 1000,
+        len - 100,
+        len - 1,
+    ];
     cuts.extend((0..8).map(|_| rng.gen_range(0..len)));
     for cut in cuts {
         cases.push((

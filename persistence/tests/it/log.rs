@@ -150,7 +150,10 @@ fn a_flipped_byte_in_an_acknowledged_frame_is_refused() {
         bytes[at] ^= 0x08;
         std::fs::write(log_file(copy.path()), &bytes).unwrap();
         let recovered = recover(copy.path());
-        assert!(recovered.is_err(), "byte {at} (frame at {offset}) flipped: recovered {recovered:?}");
+        assert!(
+            recovered.is_err(),
+            "byte {at} (frame at {offset}) flipped: recovered {recovered:?}"
+        );
         let v = verify(copy.path()).unwrap();
         assert!(!v.ok(), "byte {at} flipped: verify passed");
     }
@@ -189,10 +192,15 @@ fn a_torn_write_after_the_mark_is_cut_and_writing_goes_on() {
             v.checks[0].detail
         );
         assert_eq!(recover(copy.path()), Ok(digest), "{what}");
-        assert_eq!(std::fs::metadata(log_file(copy.path())).unwrap().len(), len, "{what}: cut");
+        assert_eq!(
+            std::fs::metadata(log_file(copy.path())).unwrap().len(),
+            len,
+            "{what}: cut"
+        );
         // Appends go on after the cut, and read back.
         let more = actix::System::new().block_on(async {
-            let (engine, store, _) = open_engine(copy.path(), StoreOptions::default(), EngineConfig::default()).unwrap();
+            let (engine, store, _) =
+                open_engine(copy.path(), StoreOptions::default(), EngineConfig::default()).unwrap();
             engine.add_stock("big", "mug", 5).await.unwrap();
             let d = engine.dump().await.unwrap().digest();
             store.close().await.unwrap();
@@ -214,7 +222,10 @@ fn a_torn_write_before_the_mark_is_refused() {
     build(tmp.path());
     let frames = frames(tmp.path());
     let (offset, _) = *frames.last().unwrap();
-    let file = std::fs::OpenOptions::new().write(true).open(log_file(tmp.path())).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(log_file(tmp.path()))
+        .unwrap();
     file.set_len(offset as u64 + 40).unwrap();
     drop(file);
     let err = recover(tmp.path()).unwrap_err();
@@ -249,7 +260,10 @@ fn a_journal_in_sled_is_converted() {
     }
     assert_eq!(recover(tmp.path()), Ok(digest));
     assert!(log_file(tmp.path()).exists());
-    assert!(!tmp.path().join("journal").join("db").exists(), "the sled files are gone");
+    assert!(
+        !tmp.path().join("journal").join("db").exists(),
+        "the sled files are gone"
+    );
     assert!(!tmp.path().join("journal.old").exists());
     let v = verify(tmp.path()).unwrap();
     assert!(v.ok(), "{:#?}", v.checks);

@@ -1,11 +1,11 @@
 //! Integration tests of trove-persistence: one binary for all of them.
 
 mod audit;
-mod log;
 mod corruption;
 mod crash;
 mod failstop;
 mod formats;
 mod lock;
+mod log;
 mod retention;
 mod smoke;
