@@ -262,6 +262,9 @@ pub fn compact_into(
     Ok(report)
 }
 
+/// Frames and, per frame, its first sequence and record count.
+type Frames = (Vec<u8>, Vec<(Seq, u32)>);
+
 /// Batched appends to the new log, in sequence order.
 struct Output<'a> {
     dst: &'a mut LogWriter,
@@ -269,7 +272,7 @@ struct Output<'a> {
     blocks: Vec<(Seq, u32)>,
     /// While a run is open: the frames after its first block, which is
     /// written when the run closes ([`Output::put_run_start`]).
-    held: Option<(Vec<u8>, Vec<(Seq, u32)>)>,
+    held: Option<Frames>,
 }
 
 impl Output<'_> {
