@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """What a durability sync costs on a volume: a 4 KiB append followed by
-fdatasync (what sled would need for its log alone), against the same append
-followed by syncfs (what Trove does: sled's log, blob files, conf and
-directories in one call), then the 48-byte mark overwrite + fdatasync that
-follows every Trove sync.
+fdatasync, then the 48-byte mark overwrite + fdatasync (one Trove commit's
+sync since the journal is its own file: "fdatasync+mark"), against the same
+append followed by syncfs of the volume (what the sled journal needed:
+sled's log, blob files, conf and directories in one call), with and without
+the mark.
 
     python3 docs/bench/sync_cost.py --dir /path/on/the/data/volume [--n 2000] [--dirty-mb 0]
 
@@ -44,6 +45,10 @@ def run(a, how):
         t = time.perf_counter()
         if how == "fdatasync":
             os.fdatasync(log)
+        elif how == "fdatasync+mark":
+            os.fdatasync(log)
+            os.pwrite(mark, b"\1" * 48, 0)
+            os.fdatasync(mark)
         elif how == "syncfs":
             syncfs(log)
         else:
@@ -68,5 +73,5 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--dirty-mb", type=int, default=0)
     a = ap.parse_args()
-    for how in ("fdatasync", "syncfs", "syncfs+mark"):
+    for how in ("fdatasync", "fdatasync+mark", "syncfs", "syncfs+mark"):
         run(a, how)
