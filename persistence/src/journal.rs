@@ -320,8 +320,9 @@ impl JournalWriter {
     /// Commits start at least `commit_interval` apart. Under a stream of small
     /// requests (claims) a commit would otherwise carry a handful of records,
     /// and each costs two `fdatasync`s whatever it carries; waiting a
-    /// fraction of a millisecond lets the next commit carry many more. Under heavy load a commit takes longer than the
-    /// interval anyway, and this never waits.
+    /// fraction of a millisecond lets the next commit carry many more. Under
+    /// heavy load a commit takes longer than the interval anyway, and this
+    /// never waits.
     fn commit_all(&mut self) {
         loop {
             if let Some(last) = self.last_commit {
@@ -353,14 +354,7 @@ impl JournalWriter {
             // A panic in the writer must not leave callers waiting forever
             // for a durability that will never come: it fail-stops instead.
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write(first, &buf, &rollup)))
-                .unwrap_or_else(|panic| {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("unknown panic");
-                    Err(format!("journal writer panicked: {why}"))
-                });
+                .unwrap_or_else(|panic| Err(format!("journal writer panicked: {}", crate::panic_text(&*panic))));
             let (last, count) = match written {
                 Ok(written) => written,
                 Err(e) => {
@@ -427,7 +421,9 @@ impl JournalWriter {
         let now = self.clock.now_ms();
         debug_assert_eq!(first, self.written.seq + 1, "commits follow each other");
         debug_assert!(!self.unsynced, "the previous commit was synced before this write");
-        let mut frames = Vec::with_capacity(buf.len() + buf.len() / 8 + 256);
+        // Each block adds its header and its frame's to the records.
+        let blocks_max = buf.len() / self.block_target_bytes.max(1) + 1;
+        let mut frames = Vec::with_capacity(buf.len() + blocks_max * (codec::HEADER_LEN + log::FRAME_HEADER));
         let mut blocks = Vec::new();
         let mut prev = self.written.hash;
         let (mut block_first, mut start, mut pos, mut count) = (first, 0usize, 0usize, 0u32);
