@@ -142,7 +142,7 @@ pub fn frame(first_seq: Seq, count: u32, block: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Opens (creating, 0600 in a 0700 folder, if missing) the file of a log.
-fn open_file(dir: &Path, write: bool) -> std::io::Result<(File, PathBuf, bool)> {
+fn open_file(dir: &Path) -> std::io::Result<(File, PathBuf)> {
     let path = dir.join(FILE);
     let existed = path.exists();
     if !existed {
@@ -150,7 +150,7 @@ fn open_file(dir: &Path, write: bool) -> std::io::Result<(File, PathBuf, bool)> 
     }
     let file = OpenOptions::new()
         .read(true)
-        .write(write || !existed)
+        .write(!existed)
         .create(!existed)
         .truncate(false)
         .mode(0o600)
@@ -164,7 +164,7 @@ fn open_file(dir: &Path, write: bool) -> std::io::Result<(File, PathBuf, bool)> 
             File::open(parent)?.sync_all()?;
         }
     }
-    Ok((file, path, existed))
+    Ok((file, path))
 }
 
 /// Reads the frame headers in order; stops at the first that fails.
@@ -218,7 +218,7 @@ impl BlockLog {
     /// first frame header that fails (see the module docs). Nothing is
     /// changed on disk: [`LogWriter::open`] cuts the file.
     pub fn open(dir: &Path, acknowledged: Seq) -> std::io::Result<BlockLog> {
-        let (file, path, _) = open_file(dir, false)?;
+        let (file, path) = open_file(dir)?;
         let (mut slots, mut torn) = read_index(&file)?;
         let file_len = file.metadata()?.len();
         // The unacknowledged tail: its headers may have reached the disk
@@ -370,11 +370,6 @@ impl LogWriter {
         LogWriter::open(&log)
     }
 
-    /// A reader's handle on the log being written.
-    pub fn log(&self) -> &BlockLog {
-        &self.log
-    }
-
     /// Writes `frames` (built with [`frame`]; `blocks` lists each frame's
     /// first sequence and record count, in order) at the end of the file
     /// and then makes them visible to readers. Not durable until
@@ -429,7 +424,7 @@ impl LogWriter {
 /// writer or a tampering insider could leave: the damage tests use it.
 #[doc(hidden)]
 pub fn rewrite(dir: &Path, edit: impl FnOnce(&mut BTreeMap<Seq, Vec<u8>>)) -> std::io::Result<()> {
-    let (file, path, _) = open_file(dir, false)?;
+    let (file, path) = open_file(dir)?;
     let (slots, _) = read_index(&file)?;
     let mut blocks = BTreeMap::new();
     let mut counts = BTreeMap::new();
