@@ -217,7 +217,7 @@ pub(crate) enum StockChange {
 }
 
 impl HuntActor {
-    pub fn new(core: Arc<Core>, state: HuntState) -> Self {
+    pub(crate) fn new(core: Arc<Core>, state: HuntState) -> Self {
         HuntActor {
             core,
             state,
@@ -379,7 +379,7 @@ pub(crate) struct ShardActor {
 }
 
 impl ShardActor {
-    pub fn new(core: Arc<Core>) -> Self {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
         ShardActor {
             core,
             players: HashMap::default(),

@@ -3,6 +3,9 @@
 //! Every scenario ends by checking that the live state (`Engine::dump`) equals
 //! a replay of the journal and that the state invariants hold.
 
+// Test modules share helpers through `pub` items that no library exports.
+#![allow(missing_docs, unreachable_pub)]
+
 mod abandoned;
 mod claims;
 mod common;
