@@ -24,11 +24,12 @@
 //! appending at once); the report never shows sequence numbers or the state
 //! digest, only what players and designers see, which is the same.
 
+use crate::assemble::{self, ReportInput, Scores};
+use crate::error::SimError;
 use crate::model::{ClaimAnswer, EventPlan, Model, Names, PlannedClaim, PlannedEvent, INTERACTIONS};
 use crate::observe::{Check, PlantedFault, Recorder};
-use crate::report::{self, Report, ReportInput, Scores};
+use crate::report::Report;
 use crate::scenario::{Scenario, TelemetryMode};
-use crate::SimError;
 use futures_util::future::{join, join_all, maybe_done, MaybeDone};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -47,6 +48,7 @@ use trove_persistence::{open_engine, StoreOptions};
 /// it; reports count seconds from the start of the run.
 pub const EPOCH_MS: Millis = 1_767_225_600_000;
 
+/// How to run a scenario in-process (the defaults suit most runs).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Keep the engine's data folder here (it must not exist yet or be empty).
@@ -62,26 +64,36 @@ pub struct RunOptions {
 /// run to run); the binary prints them and writes `timing.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Timing {
+    /// Wall seconds for the whole run.
     pub wall_secs: f64,
+    /// Wall seconds driving the engine.
     pub simulate_secs: f64,
+    /// Wall seconds checking the invariants (journal replay included).
     pub verify_secs: f64,
     /// Sum over simulated seconds of the players in the hunt.
     pub simulated_player_secs: u64,
+    /// Simulated player-seconds per wall second: the simulator's speed.
     pub player_secs_per_wall_sec: f64,
+    /// Events the engine holds at the end.
     pub engine_events: u64,
+    /// Claims the engine decided.
     pub engine_claims: u64,
+    /// Records in the journal.
     pub journal_records: u64,
 }
 
+/// The result of an in-process run.
 pub struct RunOutput {
+    /// The report (identical for the same scenario and seed).
     pub report: Report,
+    /// Wall-clock figures (differ from run to run).
     pub timing: Timing,
 }
 
 /// Polls every future once, in order, outside tokio's cooperative budget (so
 /// none is put off), then waits for all of them. Each request's first poll is
 /// what journals it or queues it to its actor; this fixes that order.
-pub async fn issue_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+async fn issue_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<Pin<Box<MaybeDone<F>>>> = futs.into_iter().map(|f| Box::pin(maybe_done(f))).collect();
     tokio::task::unconstrained(std::future::poll_fn(|cx| {
         for f in futs.iter_mut() {
@@ -424,7 +436,7 @@ pub fn run_in_process(
     notes.push("Claims competing for the last units of a product within one simulated second were sent one at a time in request order, so outcomes do not depend on thread timing.".to_owned());
     notes.extend(rec.planted.iter().map(|p| format!("PLANTED FAULT (test): {p}")));
     let client = model.stats().clone();
-    let report = report::build(ReportInput {
+    let report = assemble::build(ReportInput {
         sc,
         seed,
         mode: "in-process",

@@ -6,4 +6,5 @@ mod common;
 mod determinism;
 mod invariants;
 mod live;
+mod report_html;
 mod scenario;
