@@ -452,6 +452,7 @@ pub fn run_live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32,
     rt.block_on(live(sc, opts, progress))
 }
 
+#[allow(clippy::too_many_lines, reason = "rewritten on trove-client, issue 10")]
 async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u32)) -> Result<Report, SimError> {
     let target = parse_url(&opts.url)?;
     let design_key = opts.design_key.clone().unwrap_or_else(|| opts.key.clone());

@@ -344,8 +344,15 @@ impl Recorder {
 
     /// The invariants as far as the answers show them.
     pub(crate) fn checks(&self, sc: &Scenario, player_name: &dyn Fn(u32) -> String) -> Vec<Check> {
-        let mut out = Vec::new();
-        // No claim granted twice, and every answer for a claim id agrees.
+        vec![
+            self.check_granted_once(player_name),
+            self.check_no_oversell(sc),
+            self.check_limits(sc, player_name),
+        ]
+    }
+
+    /// No claim granted twice, and every answer for a claim id agrees.
+    fn check_granted_once(&self, player_name: &dyn Fn(u32) -> String) -> Check {
         let mut twice: Vec<(u32, u32)> = Vec::new();
         let mut disagree: Vec<(u32, u32)> = Vec::new();
         for (k, c) in &self.claims {
@@ -366,31 +373,33 @@ impl Recorder {
                 .join(", ")
         };
         let decided = self.claims_decided();
-        out.push(if twice.is_empty() && disagree.is_empty() {
-            Check::new(
+        if twice.is_empty() && disagree.is_empty() {
+            return Check::new(
                 "no_claim_granted_twice",
                 true,
                 format!("{decided} claim ids decided once each; every duplicate answer repeated the original"),
-            )
-        } else {
-            let mut d = Vec::new();
-            if !twice.is_empty() {
-                d.push(format!(
-                    "{} claim ids were decided more than once: {}",
-                    twice.len(),
-                    show(&twice)
-                ));
-            }
-            if !disagree.is_empty() {
-                d.push(format!(
-                    "{} claim ids got answers that disagree: {}",
-                    disagree.len(),
-                    show(&disagree)
-                ));
-            }
-            Check::new("no_claim_granted_twice", false, d.join("; "))
-        });
-        // No oversell.
+            );
+        }
+        let mut d = Vec::new();
+        if !twice.is_empty() {
+            d.push(format!(
+                "{} claim ids were decided more than once: {}",
+                twice.len(),
+                show(&twice)
+            ));
+        }
+        if !disagree.is_empty() {
+            d.push(format!(
+                "{} claim ids got answers that disagree: {}",
+                disagree.len(),
+                show(&disagree)
+            ));
+        }
+        Check::new("no_claim_granted_twice", false, d.join("; "))
+    }
+
+    /// No product granted beyond its stock plus restocks.
+    fn check_no_oversell(&self, sc: &Scenario) -> Check {
         let mut over = Vec::new();
         for (i, p) in self.products.iter().enumerate() {
             if p.granted > p.initial + p.added {
@@ -401,7 +410,7 @@ impl Recorder {
             }
         }
         let total: u64 = self.products.iter().map(|p| p.granted).sum();
-        out.push(if over.is_empty() {
+        if over.is_empty() {
             Check::new(
                 "no_oversell",
                 true,
@@ -412,8 +421,11 @@ impl Recorder {
             )
         } else {
             Check::new("no_oversell", false, over.join("; "))
-        });
-        // Per-player limits.
+        }
+    }
+
+    /// No player holds more of a product than its per-player limit.
+    fn check_limits(&self, sc: &Scenario, player_name: &dyn Fn(u32) -> String) -> Check {
         let mut breaches: Vec<(u32, u16, u32)> = self
             .grants
             .iter()
@@ -421,35 +433,33 @@ impl Recorder {
             .map(|((pl, p), n)| (*pl, *p, *n))
             .collect();
         breaches.sort_unstable();
-        out.push(if breaches.is_empty() {
-            Check::new(
+        if breaches.is_empty() {
+            return Check::new(
                 "per_player_limits_held",
                 true,
                 format!(
                     "{} (player, product) pairs hold grants, none above the product's limit",
                     self.grants.len()
                 ),
-            )
-        } else {
-            let shown: Vec<String> = breaches
-                .iter()
-                .take(5)
-                .map(|(pl, p, n)| {
-                    format!(
-                        "{} holds {} of {:?} (limit {})",
-                        player_name(*pl),
-                        n,
-                        sc.hunt.products[*p as usize].sku,
-                        self.limits[*p as usize]
-                    )
-                })
-                .collect();
-            Check::new(
-                "per_player_limits_held",
-                false,
-                format!("{} players above a limit: {}", breaches.len(), shown.join("; ")),
-            )
-        });
-        out
+            );
+        }
+        let shown: Vec<String> = breaches
+            .iter()
+            .take(5)
+            .map(|(pl, p, n)| {
+                format!(
+                    "{} holds {} of {:?} (limit {})",
+                    player_name(*pl),
+                    n,
+                    sc.hunt.products[*p as usize].sku,
+                    self.limits[*p as usize]
+                )
+            })
+            .collect();
+        Check::new(
+            "per_player_limits_held",
+            false,
+            format!("{} players above a limit: {}", breaches.len(), shown.join("; ")),
+        )
     }
 }
