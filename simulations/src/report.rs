@@ -2,8 +2,8 @@
 //! totals, per-product and per-segment figures, the score distribution, the
 //! leaderboard and the time series.
 //!
-//! This module only defines the data. [`crate::assemble`] fills it in from a
-//! run's observations; the rendering methods (`to_json`, `write`,
+//! This module only defines the data. The private `assemble` module fills it
+//! in from a run's observations; the rendering methods (`to_json`, `write`,
 //! `summary_text`, the CSV files) are implemented in the crate's private
 //! `render` module, which depends on this one and never the reverse.
 //!
