@@ -46,7 +46,7 @@ use trove_persistence::{open_engine, StoreOptions};
 
 /// Virtual time 0: 2026-01-01T00:00:00Z. Only the engine and the journal see
 /// it; reports count seconds from the start of the run.
-pub const EPOCH_MS: Millis = 1_767_225_600_000;
+pub(crate) const EPOCH_MS: Millis = 1_767_225_600_000;
 
 /// How to run a scenario in-process (the defaults suit most runs).
 #[derive(Clone, Debug, Default)]

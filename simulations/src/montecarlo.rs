@@ -199,7 +199,7 @@ pub fn run_monte_carlo(
 
 impl McReport {
     /// The summary of the figure called `name`, if any run had it.
-    pub fn stat(&self, name: &str) -> Option<&Stats> {
+    pub(crate) fn stat(&self, name: &str) -> Option<&Stats> {
         self.summary.iter().find(|s| s.name == name)
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub const FORMAT: &str = "trove-sim report 1";
 
 /// Rounds to 4 decimals, so reports stay readable; NaN and infinities become 0.
-pub fn r4(x: f64) -> f64 {
+pub(crate) fn r4(x: f64) -> f64 {
     if x.is_finite() {
         (x * 1e4).round() / 1e4
     } else {
@@ -28,7 +28,7 @@ pub fn r4(x: f64) -> f64 {
 }
 
 /// Nearest-rank percentile (`p` from 0 to 100) of sorted values; 0 when empty.
-pub fn percentile_u64(sorted: &[u64], p: f64) -> u64 {
+pub(crate) fn percentile_u64(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

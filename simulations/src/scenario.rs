@@ -1,9 +1,11 @@
 //! Scenario files: a hunt, a population and its behaviour, in TOML.
 //!
-//! A scenario is parsed into loosely typed "raw" structs first (numbers as
-//! `i64`/`f64`, unknown keys refused), then validated field by field into
-//! [`Scenario`], so that every mistake comes back as one message naming the
-//! field: `hunt.products[1] ("mug"): stock must be 0 or more, not -5`.
+//! `toml` and serde parse the text into loosely typed "raw" structs first
+//! (numbers as `i64`/`f64`, unknown keys refused), then one validator per
+//! section (`[hunt]` with its clues, products and restocks, `[population]`,
+//! `[behaviour]`) turns them into [`Scenario`], so that every mistake comes
+//! back as one message naming the field:
+//! `hunt.products[1] ("mug"): stock must be 0 or more, not -5`.
 //! The format is documented in `docs/SIMULATIONS.md`.
 
 use serde::{Deserialize, Serialize};
@@ -330,12 +332,12 @@ struct RawProductBehaviour {
 }
 
 /// Longest run a scenario may ask for: one week.
-pub const MAX_DURATION_SECS: i64 = 7 * 24 * 3600;
+pub(crate) const MAX_DURATION_SECS: i64 = 7 * 24 * 3600;
 /// Most players in one scenario.
-pub const MAX_PLAYERS: i64 = 10_000_000;
+pub(crate) const MAX_PLAYERS: i64 = 10_000_000;
 
 /// Defaults of each segment when the scenario leaves them out.
-pub fn default_segment(s: Segment) -> SegmentBehaviour {
+pub(crate) fn default_segment(s: Segment) -> SegmentBehaviour {
     match s {
         Segment::Casual => SegmentBehaviour {
             events_per_sec: 0.5,
@@ -359,7 +361,7 @@ pub fn default_segment(s: Segment) -> SegmentBehaviour {
 }
 
 /// The arrival presets, as cumulative shares at fractions of the open window.
-pub const ARRIVAL_PRESETS: [(&str, &[(f64, f64)]); 4] = [
+pub(crate) const ARRIVAL_PRESETS: [(&str, &[(f64, f64)]); 4] = [
     ("at_open", &[(0.0, 0.0), (0.02, 1.0)]),
     ("uniform", &[(0.0, 0.0), (1.0, 1.0)]),
     ("front_loaded", &[(0.0, 0.0), (0.1, 0.5), (0.3, 0.8), (1.0, 1.0)]),
@@ -802,14 +804,14 @@ impl Scenario {
     }
 
     /// The chance that a player of `seg` finds clue `clue` during a stay.
-    pub fn find_chance(&self, seg: usize, clue: usize) -> f64 {
+    pub(crate) fn find_chance(&self, seg: usize, clue: usize) -> f64 {
         let factor = self.behaviour.clue_chance[clue].unwrap_or(1.0 - self.hunt.clues[clue].difficulty);
         (self.behaviour.segments[seg].find_chance * factor).clamp(0.0, 1.0)
     }
 
     /// The engine's hunt definition, with virtual time 0 at `epoch` and the
     /// given hunt id.
-    pub fn hunt_def(&self, id: &str, epoch: Millis) -> HuntDef {
+    pub(crate) fn hunt_def(&self, id: &str, epoch: Millis) -> HuntDef {
         let h = &self.hunt;
         HuntDef {
             id: id.to_owned(),
