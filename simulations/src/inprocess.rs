@@ -24,11 +24,12 @@
 //! appending at once); the report never shows sequence numbers or the state
 //! digest, only what players and designers see, which is the same.
 
+use crate::assemble::{self, ReportInput, Scores};
+use crate::error::SimError;
 use crate::model::{ClaimAnswer, EventPlan, Model, Names, PlannedClaim, PlannedEvent, INTERACTIONS};
 use crate::observe::{Check, PlantedFault, Recorder};
-use crate::report::{self, Report, ReportInput, Scores};
+use crate::report::Report;
 use crate::scenario::{Scenario, TelemetryMode};
-use crate::SimError;
 use futures_util::future::{join, join_all, maybe_done, MaybeDone};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,8 +46,9 @@ use trove_persistence::{open_engine, StoreOptions};
 
 /// Virtual time 0: 2026-01-01T00:00:00Z. Only the engine and the journal see
 /// it; reports count seconds from the start of the run.
-pub const EPOCH_MS: Millis = 1_767_225_600_000;
+pub(crate) const EPOCH_MS: Millis = 1_767_225_600_000;
 
+/// How to run a scenario in-process (the defaults suit most runs).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Keep the engine's data folder here (it must not exist yet or be empty).
@@ -62,26 +64,36 @@ pub struct RunOptions {
 /// run to run); the binary prints them and writes `timing.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Timing {
+    /// Wall seconds for the whole run.
     pub wall_secs: f64,
+    /// Wall seconds driving the engine.
     pub simulate_secs: f64,
+    /// Wall seconds checking the invariants (journal replay included).
     pub verify_secs: f64,
     /// Sum over simulated seconds of the players in the hunt.
     pub simulated_player_secs: u64,
+    /// Simulated player-seconds per wall second: the simulator's speed.
     pub player_secs_per_wall_sec: f64,
+    /// Events the engine holds at the end.
     pub engine_events: u64,
+    /// Claims the engine decided.
     pub engine_claims: u64,
+    /// Records in the journal.
     pub journal_records: u64,
 }
 
+/// The result of an in-process run.
 pub struct RunOutput {
+    /// The report (identical for the same scenario and seed).
     pub report: Report,
+    /// Wall-clock figures (differ from run to run).
     pub timing: Timing,
 }
 
 /// Polls every future once, in order, outside tokio's cooperative budget (so
 /// none is put off), then waits for all of them. Each request's first poll is
 /// what journals it or queues it to its actor; this fixes that order.
-pub async fn issue_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+async fn issue_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     let mut futs: Vec<Pin<Box<MaybeDone<F>>>> = futs.into_iter().map(|f| Box::pin(maybe_done(f))).collect();
     tokio::task::unconstrained(std::future::poll_fn(|cx| {
         for f in futs.iter_mut() {
@@ -291,30 +303,7 @@ pub fn run_in_process(
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<RunOutput, SimError> {
     let started = Instant::now();
-    let tmp;
-    let dir: PathBuf = match &opts.data_dir {
-        Some(d) => {
-            if d.exists()
-                && std::fs::read_dir(d)
-                    .map_err(|e| SimError::io(format!("read {}", d.display()), e))?
-                    .next()
-                    .is_some()
-            {
-                return Err(SimError::Other(format!(
-                    "data folder {} is not empty; give a new or empty folder",
-                    d.display()
-                )));
-            }
-            d.clone()
-        }
-        None => {
-            tmp = tempfile::Builder::new()
-                .prefix("trove-sim-")
-                .tempdir()
-                .map_err(|e| SimError::io("create a temporary data folder", e))?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (dir, _tmp) = data_folder(opts)?;
     let shared = Arc::new(sc.clone());
     let mut model = Model::new(shared, seed, sc.behaviour.telemetry == TelemetryMode::Engine);
     let mut rec = Recorder::new(sc);
@@ -322,109 +311,14 @@ pub fn run_in_process(
     let driven = actix::System::new().block_on(drive(sc, &dir, &mut model, &mut rec, &names, opts, progress))?;
     let simulate_secs = started.elapsed().as_secs_f64();
 
-    // The invariants.
     let verify_started = Instant::now();
     let mut live = driven.world;
-    if opts.fault == Some(PlantedFault::ReplayMismatch) {
-        let mut ids: Vec<&trove_engine::PlayerId> = live.players.keys().collect();
-        ids.sort_unstable();
-        if let Some(id) = ids.first().map(|id| (*id).clone()) {
-            if let Some(h) = live.players.get_mut(&id).and_then(|p| p.hunts.first_mut()) {
-                h.score += 1;
-                rec.planted.push(format!("replay: live score of {id} raised by 1"));
-            }
-        }
-    }
-    if let Some(f) = opts.fault {
-        rec.plant(f);
-    }
-    let mut checks = rec.checks(sc, &|p| names.player(p));
-    checks.push(match live.check_invariants() {
-        Ok(()) => Check::new(
-            "engine_invariants",
-            true,
-            "stock ledgers balance, grants held by players equal grants counted by the hunt, limits held",
-        ),
-        Err(e) => Check::new("engine_invariants", false, e),
-    });
-    checks.push(observed_vs_engine(sc, &names, &rec, &live));
-    let verified = trove_persistence::verify(&dir)?;
-    checks.push(match &verified.replayed {
-        Some(replayed) if verified.ok() && replayed.digest() == live.digest() => Check::new(
-            "journal_replay_equals_live_state",
-            true,
-            format!(
-                "the journal's {} records replay to exactly the live state (same digest); checksums and hash chain intact",
-                verified.journal_last_seq
-            ),
-        ),
-        Some(replayed) => {
-            let mut why: Vec<String> = verified
-                .checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            if replayed.digest() != live.digest() {
-                why.push(format!(
-                    "replayed state differs from the live state: {}",
-                    replayed.diff(&live, 3).join("; ")
-                ));
-            }
-            Check::new("journal_replay_equals_live_state", false, why.join("; "))
-        }
-        None => Check::new(
-            "journal_replay_equals_live_state",
-            false,
-            verified
-                .checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-    });
+    let checks = verify(sc, &dir, &names, &mut rec, &mut live, opts.fault)?;
     let verify_secs = verify_started.elapsed().as_secs_f64();
-
-    // Scores from the engine's final state.
-    let n = sc.population.players as usize;
-    let mut score = vec![0u64; n];
-    let mut board: Vec<(String, u64)> = Vec::new();
-    for (id, p) in &live.players {
-        let s = p.score(&names.hunt);
-        if let Some(i) = names.player_index(id) {
-            if (i as usize) < n {
-                score[i as usize] = s;
-            }
-        }
-        if s > 0 {
-            board.push((id.to_string(), s));
-        }
-    }
-    board.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    board.truncate(10);
-    let end = sc.duration_secs.saturating_sub(1);
-    let by_player: Vec<(u32, u64)> = (0..n as u32)
-        .filter(|p| model.arrived_by(*p, end))
-        .map(|p| (p, score[p as usize]))
-        .collect();
-
-    let mut notes = vec![format!(
-        "In-process run on a virtual clock in 1-second ticks, through the real engine and its journal; {} simulated seconds.",
-        sc.duration_secs
-    )];
-    notes.push(match sc.behaviour.telemetry {
-        TelemetryMode::Aggregate => format!(
-            "Telemetry aggregated: the {} checkins and interactions change no game state, so they were counted by the simulator and not sent to the engine. Every clue find and every claim went through the engine.",
-            rec.ticks.iter().map(|t| t.telemetry_aggregated).sum::<u64>()
-        ),
-        TelemetryMode::Engine => "Every event, telemetry included, went through the engine.".to_owned(),
-    });
-    notes.push("Claims competing for the last units of a product within one simulated second were sent one at a time in request order, so outcomes do not depend on thread timing.".to_owned());
-    notes.extend(rec.planted.iter().map(|p| format!("PLANTED FAULT (test): {p}")));
+    let (by_player, board) = final_scores(sc, &names, &model, &live);
+    let notes = notes(sc, &rec);
     let client = model.stats().clone();
-    let report = report::build(ReportInput {
+    let report = assemble::build(ReportInput {
         sc,
         seed,
         mode: "in-process",
@@ -457,6 +351,150 @@ pub fn run_in_process(
             journal_records: live.last_seq,
         },
     })
+}
+
+/// The engine's data folder: `opts.data_dir` if new or empty, else a
+/// temporary folder (removed when the returned guard drops).
+fn data_folder(opts: &RunOptions) -> Result<(PathBuf, Option<tempfile::TempDir>), SimError> {
+    if let Some(d) = &opts.data_dir {
+        if d.exists()
+            && std::fs::read_dir(d)
+                .map_err(|e| SimError::io(format!("read {}", d.display()), e))?
+                .next()
+                .is_some()
+        {
+            return Err(SimError::Other(format!(
+                "data folder {} is not empty; give a new or empty folder",
+                d.display()
+            )));
+        }
+        return Ok((d.clone(), None));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("trove-sim-")
+        .tempdir()
+        .map_err(|e| SimError::io("create a temporary data folder", e))?;
+    Ok((tmp.path().to_path_buf(), Some(tmp)))
+}
+
+/// The invariant checks after a run: the observer's, the engine's own, the
+/// answers against the engine's state, and the journal replay against the
+/// live state. Plants `fault` first, if any.
+fn verify(
+    sc: &Scenario,
+    dir: &Path,
+    names: &Names,
+    rec: &mut Recorder,
+    live: &mut World,
+    fault: Option<PlantedFault>,
+) -> Result<Vec<Check>, SimError> {
+    if fault == Some(PlantedFault::ReplayMismatch) {
+        let mut ids: Vec<&trove_engine::PlayerId> = live.players.keys().collect();
+        ids.sort_unstable();
+        if let Some(id) = ids.first().map(|id| (*id).clone()) {
+            if let Some(h) = live.players.get_mut(&id).and_then(|p| p.hunts.first_mut()) {
+                h.score += 1;
+                rec.planted.push(format!("replay: live score of {id} raised by 1"));
+            }
+        }
+    }
+    if let Some(f) = fault {
+        rec.plant(f);
+    }
+    let mut checks = rec.checks(sc, &|p| names.player(p));
+    checks.push(match live.check_invariants() {
+        Ok(()) => Check::new(
+            "engine_invariants",
+            true,
+            "stock ledgers balance, grants held by players equal grants counted by the hunt, limits held",
+        ),
+        Err(e) => Check::new("engine_invariants", false, e),
+    });
+    checks.push(observed_vs_engine(sc, names, rec, live));
+    let verified = trove_persistence::verify(dir)?;
+    checks.push(match &verified.replayed {
+        Some(replayed) if verified.ok() && replayed.digest() == live.digest() => Check::new(
+            "journal_replay_equals_live_state",
+            true,
+            format!(
+                "the journal's {} records replay to exactly the live state (same digest); checksums and hash chain intact",
+                verified.journal_last_seq
+            ),
+        ),
+        Some(replayed) => {
+            let mut why: Vec<String> = verified
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect();
+            if replayed.digest() != live.digest() {
+                why.push(format!(
+                    "replayed state differs from the live state: {}",
+                    replayed.diff(live, 3).join("; ")
+                ));
+            }
+            Check::new("journal_replay_equals_live_state", false, why.join("; "))
+        }
+        None => Check::new(
+            "journal_replay_equals_live_state",
+            false,
+            verified
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    });
+    Ok(checks)
+}
+
+/// Scores from the engine's final state: (player index, score) of every
+/// arrived player, and the top ten (player id, score), best first.
+#[allow(clippy::type_complexity, reason = "two plain lists, named at the call site")]
+fn final_scores(sc: &Scenario, names: &Names, model: &Model, live: &World) -> (Vec<(u32, u64)>, Vec<(String, u64)>) {
+    let n = sc.population.players as usize;
+    let mut score = vec![0u64; n];
+    let mut board: Vec<(String, u64)> = Vec::new();
+    for (id, p) in &live.players {
+        let s = p.score(&names.hunt);
+        if let Some(i) = names.player_index(id) {
+            if (i as usize) < n {
+                score[i as usize] = s;
+            }
+        }
+        if s > 0 {
+            board.push((id.to_string(), s));
+        }
+    }
+    board.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    board.truncate(10);
+    let end = sc.duration_secs.saturating_sub(1);
+    let by_player: Vec<(u32, u64)> = (0..n as u32)
+        .filter(|p| model.arrived_by(*p, end))
+        .map(|p| (p, score[p as usize]))
+        .collect();
+    (by_player, board)
+}
+
+/// The notes of an in-process report: how the run was carried out.
+fn notes(sc: &Scenario, rec: &Recorder) -> Vec<String> {
+    let mut notes = vec![format!(
+        "In-process run on a virtual clock in 1-second ticks, through the real engine and its journal; {} simulated seconds.",
+        sc.duration_secs
+    )];
+    notes.push(match sc.behaviour.telemetry {
+        TelemetryMode::Aggregate => format!(
+            "Telemetry aggregated: the {} checkins and interactions change no game state, so they were counted by the simulator and not sent to the engine. Every clue find and every claim went through the engine.",
+            rec.ticks.iter().map(|t| t.telemetry_aggregated).sum::<u64>()
+        ),
+        TelemetryMode::Engine => "Every event, telemetry included, went through the engine.".to_owned(),
+    });
+    notes.push("Claims competing for the last units of a product within one simulated second were sent one at a time in request order, so outcomes do not depend on thread timing.".to_owned());
+    notes.extend(rec.planted.iter().map(|p| format!("PLANTED FAULT (test): {p}")));
+    notes
 }
 
 /// The engine's final counts must equal what the answers said.

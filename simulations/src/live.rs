@@ -13,11 +13,12 @@
 //! run the server's own consistency check (`GET /v1/admin/consistency`, admin
 //! key) and the hunt's ledger (`GET /v1/hunts/{hunt}`) join the invariant check.
 
+use crate::assemble::{self, ReportInput, Scores};
+use crate::error::SimError;
 use crate::model::{ClaimAnswer, EventPlan, Model, Names, PlannedClaim, PlannedEvent, Tick, INTERACTIONS};
 use crate::observe::{Check, Recorder};
-use crate::report::{self, r4, LiveReport, OpLoad, Report, ReportInput, Scores};
+use crate::report::{r4, LiveReport, OpLoad, Report};
 use crate::scenario::Scenario;
-use crate::SimError;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -31,6 +32,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use trove_engine::{Outcome, RejectReason};
 
+/// How to reach the server and how hard to drive it.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
     /// `ws://host:port/v1/ws`.
@@ -41,6 +43,7 @@ pub struct LiveOptions {
     pub design_key: Option<String>,
     /// Key for the consistency check (admin); default `key`.
     pub admin_key: Option<String>,
+    /// Game-server connections (WebSockets) the players are spread over.
     pub connections: usize,
     /// Most events per `events` request.
     pub batch: usize,
@@ -50,16 +53,21 @@ pub struct LiveOptions {
     pub hunt_id: Option<String>,
     /// How long to wait for answers after the last send.
     pub drain: Duration,
+    /// Seed of the player model.
     pub seed: u64,
 }
 
 /// The parts of a `ws://` URL.
 #[derive(Clone, Debug)]
 pub struct Target {
+    /// `host:port` to open TCP connections to (port 80 when none is given).
     pub host_port: String,
+    /// The WebSocket URL, normalized with the port.
     pub ws_url: String,
 }
 
+/// Splits a `ws://HOST[:PORT][/PATH]` URL (path default `/v1/ws`);
+/// refuses `wss://` and anything else.
 pub fn parse_url(url: &str) -> Result<Target, SimError> {
     let rest = if let Some(r) = url.strip_prefix("ws://") {
         r
@@ -444,6 +452,7 @@ pub fn run_live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32,
     rt.block_on(live(sc, opts, progress))
 }
 
+#[allow(clippy::too_many_lines, reason = "rewritten on trove-client, issue 10")]
 async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u32)) -> Result<Report, SimError> {
     let target = parse_url(&opts.url)?;
     let design_key = opts.design_key.clone().unwrap_or_else(|| opts.key.clone());
@@ -814,7 +823,7 @@ async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u
     ];
     let client = d.model.stats().clone();
     let model = &d.model;
-    Ok(report::build(ReportInput {
+    Ok(assemble::build(ReportInput {
         sc: d.sc,
         seed: opts.seed,
         mode: "live",

@@ -135,132 +135,155 @@ fn print_files(quiet: bool, dir: &Path, files: &[String]) {
 
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Check { scenario } => {
-            let sc = Scenario::load(&scenario)?;
-            println!("{}: ok", scenario.display());
-            println!(
-                "  {:?}: {} players over {} s; hunt {:?} open {}..{} s, {} clues (max score {}), {} products, {} restocks",
-                sc.name,
-                sc.population.players,
-                sc.duration_secs,
-                sc.hunt.id,
-                sc.hunt.opens_at_secs,
-                sc.hunt.closes_at_secs,
-                sc.hunt.clues.len(),
-                sc.max_score(),
-                sc.hunt.products.len(),
-                sc.hunt.restocks.len()
-            );
-            Ok(true)
+        Command::Check { scenario } => check(&scenario),
+        Command::Run(args) => match args.runs {
+            Some(runs) => monte_carlo(args, runs),
+            None => run_once(args),
+        },
+        Command::Load(args) => load(args),
+    }
+}
+
+/// `trove-sim check`: validate a scenario and say what it describes.
+fn check(scenario: &Path) -> anyhow::Result<bool> {
+    let sc = Scenario::load(scenario)?;
+    println!("{}: ok", scenario.display());
+    println!(
+        "  {:?}: {} players over {} s; hunt {:?} open {}..{} s, {} clues (max score {}), {} products, {} restocks",
+        sc.name,
+        sc.population.players,
+        sc.duration_secs,
+        sc.hunt.id,
+        sc.hunt.opens_at_secs,
+        sc.hunt.closes_at_secs,
+        sc.hunt.clues.len(),
+        sc.max_score(),
+        sc.hunt.products.len(),
+        sc.hunt.restocks.len()
+    );
+    Ok(true)
+}
+
+/// The in-process options of `trove-sim run`.
+fn run_options(args: &RunArgs) -> RunOptions {
+    RunOptions {
+        data_dir: args.data.clone(),
+        shards: args.shards,
+        fault: args.plant_fault,
+    }
+}
+
+/// `trove-sim run --runs N`: a Monte Carlo.
+fn monte_carlo(args: RunArgs, runs: usize) -> anyhow::Result<bool> {
+    let sc = Scenario::load(&args.scenario)?;
+    let seed = args.common.seed.unwrap_or(sc.seed);
+    let opts = run_options(&args);
+    let quiet = args.common.quiet;
+    anyhow::ensure!(runs >= 1, "--runs must be at least 1");
+    anyhow::ensure!(
+        args.data.is_none() || runs == 1,
+        "--data keeps one run's journal; it cannot be used with --runs above 1"
+    );
+    let total = u64::from(sc.duration_secs) * runs as u64;
+    let pb = progress_bar(quiet, total, "simulating");
+    let out = run_monte_carlo(&sc, seed, runs, &opts, &mut |done, _| {
+        if let Some(pb) = &pb {
+            pb.set_position(done);
         }
-        Command::Run(args) => {
-            let sc = Scenario::load(&args.scenario)?;
-            let seed = args.common.seed.unwrap_or(sc.seed);
-            let opts = RunOptions {
-                data_dir: args.data.clone(),
-                shards: args.shards,
-                fault: args.plant_fault,
-            };
-            let quiet = args.common.quiet;
-            if let Some(runs) = args.runs {
-                anyhow::ensure!(runs >= 1, "--runs must be at least 1");
-                anyhow::ensure!(
-                    args.data.is_none() || runs == 1,
-                    "--data keeps one run's journal; it cannot be used with --runs above 1"
-                );
-                let total = u64::from(sc.duration_secs) * runs as u64;
-                let pb = progress_bar(quiet, total, "simulating");
-                let out = run_monte_carlo(&sc, seed, runs, &opts, &mut |done, _| {
-                    if let Some(pb) = &pb {
-                        pb.set_position(done);
-                    }
-                })?;
-                if let Some(pb) = pb {
-                    pb.finish_and_clear();
-                }
-                let files = out
-                    .report
-                    .write(&args.common.out)
-                    .with_context(|| format!("write the report to {}", args.common.out.display()))?;
-                if !quiet {
-                    print!("{}", out.report.summary_text());
-                    print_files(quiet, &args.common.out, &files);
-                }
-                eprintln!(
-                    "trove-sim: {runs} runs in {:.1} s wall ({:.0} simulated player-seconds per wall second)",
-                    out.wall_secs,
-                    out.player_secs as f64 / out.wall_secs.max(1e-9)
-                );
-                return Ok(out.report.invariants_ok);
+    })?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let files = out
+        .report
+        .write(&args.common.out)
+        .with_context(|| format!("write the report to {}", args.common.out.display()))?;
+    if !quiet {
+        print!("{}", out.report.summary_text());
+        print_files(quiet, &args.common.out, &files);
+    }
+    eprintln!(
+        "trove-sim: {runs} runs in {:.1} s wall ({:.0} simulated player-seconds per wall second)",
+        out.wall_secs,
+        out.player_secs as f64 / out.wall_secs.max(1e-9)
+    );
+    Ok(out.report.invariants_ok)
+}
+
+/// `trove-sim run`: one in-process run.
+fn run_once(args: RunArgs) -> anyhow::Result<bool> {
+    let sc = Scenario::load(&args.scenario)?;
+    let seed = args.common.seed.unwrap_or(sc.seed);
+    let opts = run_options(&args);
+    let quiet = args.common.quiet;
+    let pb = progress_bar(quiet, u64::from(sc.duration_secs), "simulating");
+    let out = run_in_process(&sc, seed, &opts, &mut |done, total| {
+        if let Some(pb) = &pb {
+            pb.set_position(u64::from(done));
+            if done == total {
+                pb.set_message("checking invariants (replaying the journal)");
             }
-            let pb = progress_bar(quiet, u64::from(sc.duration_secs), "simulating");
-            let out = run_in_process(&sc, seed, &opts, &mut |done, total| {
-                if let Some(pb) = &pb {
-                    pb.set_position(u64::from(done));
-                    if done == total {
-                        pb.set_message("checking invariants (replaying the journal)");
-                    }
-                }
-            })?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            let files = out
-                .report
-                .write(&args.common.out)
-                .with_context(|| format!("write the report to {}", args.common.out.display()))?;
-            let timing = serde_json::to_string_pretty(&out.timing)? + "\n";
-            std::fs::write(args.common.out.join("timing.json"), timing)
-                .with_context(|| format!("write timing.json to {}", args.common.out.display()))?;
-            if !quiet {
-                print!("{}", out.report.summary_text());
-                print_files(quiet, &args.common.out, &files);
-            }
-            let t = &out.timing;
-            eprintln!(
+        }
+    })?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let files = out
+        .report
+        .write(&args.common.out)
+        .with_context(|| format!("write the report to {}", args.common.out.display()))?;
+    let timing = serde_json::to_string_pretty(&out.timing)? + "\n";
+    std::fs::write(args.common.out.join("timing.json"), timing)
+        .with_context(|| format!("write timing.json to {}", args.common.out.display()))?;
+    if !quiet {
+        print!("{}", out.report.summary_text());
+        print_files(quiet, &args.common.out, &files);
+    }
+    let t = &out.timing;
+    eprintln!(
                 "trove-sim: {:.1} s wall ({:.1} s simulating, {:.1} s verifying); {} simulated player-seconds = {:.0} per wall second; engine: {} events, {} claims, {} journal records",
                 t.wall_secs, t.simulate_secs, t.verify_secs, t.simulated_player_secs, t.player_secs_per_wall_sec, t.engine_events, t.engine_claims, t.journal_records
             );
-            report_violations(&out.report);
-            Ok(out.report.invariants.ok)
+    report_violations(&out.report);
+    Ok(out.report.invariants.ok)
+}
+
+/// `trove-sim load`: drive a live server.
+fn load(args: LoadArgs) -> anyhow::Result<bool> {
+    let sc = Scenario::load(&args.scenario)?;
+    let seed = args.common.seed.unwrap_or(sc.seed);
+    let quiet = args.common.quiet;
+    let opts = LiveOptions {
+        url: args.url,
+        key: args.key,
+        design_key: args.design_key,
+        admin_key: args.admin_key,
+        connections: args.connections,
+        batch: args.batch,
+        duration: args.duration,
+        hunt_id: args.hunt_id,
+        drain: Duration::from_secs(args.drain_secs),
+        seed,
+    };
+    let total = args.duration.unwrap_or(sc.duration_secs).min(sc.duration_secs);
+    let pb = progress_bar(quiet, u64::from(total), "load");
+    let report = run_live(&sc, &opts, &mut |done, _| {
+        if let Some(pb) = &pb {
+            pb.set_position(u64::from(done));
         }
-        Command::Load(args) => {
-            let sc = Scenario::load(&args.scenario)?;
-            let seed = args.common.seed.unwrap_or(sc.seed);
-            let quiet = args.common.quiet;
-            let opts = LiveOptions {
-                url: args.url,
-                key: args.key,
-                design_key: args.design_key,
-                admin_key: args.admin_key,
-                connections: args.connections,
-                batch: args.batch,
-                duration: args.duration,
-                hunt_id: args.hunt_id,
-                drain: Duration::from_secs(args.drain_secs),
-                seed,
-            };
-            let total = args.duration.unwrap_or(sc.duration_secs).min(sc.duration_secs);
-            let pb = progress_bar(quiet, u64::from(total), "load");
-            let report = run_live(&sc, &opts, &mut |done, _| {
-                if let Some(pb) = &pb {
-                    pb.set_position(u64::from(done));
-                }
-            })?;
-            if let Some(pb) = pb {
-                pb.finish_and_clear();
-            }
-            let files = report
-                .write(&args.common.out)
-                .with_context(|| format!("write the report to {}", args.common.out.display()))?;
-            if !quiet {
-                print!("{}", report.summary_text());
-                print_files(quiet, &args.common.out, &files);
-            }
-            report_violations(&report);
-            Ok(report.invariants.ok)
-        }
+    })?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
     }
+    let files = report
+        .write(&args.common.out)
+        .with_context(|| format!("write the report to {}", args.common.out.display()))?;
+    if !quiet {
+        print!("{}", report.summary_text());
+        print_files(quiet, &args.common.out, &files);
+    }
+    report_violations(&report);
+    Ok(report.invariants.ok)
 }
 
 fn report_violations(report: &trove_sim::Report) {

@@ -18,17 +18,17 @@ use std::sync::Arc;
 use trove_engine::{Outcome, RejectReason};
 
 /// Seconds since the start of the run.
-pub type Tick = u32;
+pub(crate) type Tick = u32;
 
 /// Never, or not within the run.
 const NEVER: Tick = Tick::MAX;
 
 /// Checkin locations and interaction kinds the telemetry uses.
-pub const LOCATIONS: u16 = 40;
-pub const INTERACTIONS: [&str; 6] = ["tap", "scan", "photo", "hint", "share", "chat"];
+pub(crate) const LOCATIONS: u16 = 40;
+pub(crate) const INTERACTIONS: [&str; 6] = ["tap", "scan", "photo", "hint", "share", "chat"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventPlan {
+pub(crate) enum EventPlan {
     Clue { clue: u16, attempt: u8 },
     Checkin(u16),
     Interaction(u16),
@@ -36,31 +36,29 @@ pub enum EventPlan {
 
 /// One event a client sends.
 #[derive(Clone, Copy, Debug)]
-pub struct PlannedEvent {
-    pub player: u32,
-    pub kind: EventPlan,
+pub(crate) struct PlannedEvent {
+    pub(crate) player: u32,
+    pub(crate) kind: EventPlan,
     /// The server will get it, but its answer will be lost.
-    pub reply_lost: bool,
+    pub(crate) reply_lost: bool,
 }
 
 /// One claim request a client sends. A duplicate send is a second copy with
 /// the same claim id; a retry is a later attempt with the same claim id.
 #[derive(Clone, Copy, Debug)]
-pub struct PlannedClaim {
-    pub player: u32,
-    pub product: u16,
-    pub want: u16,
+pub(crate) struct PlannedClaim {
+    pub(crate) player: u32,
+    pub(crate) product: u16,
+    pub(crate) want: u16,
     /// The player's n-th claim id (from 1).
-    pub claim_no: u32,
-    pub attempt: u8,
-    /// 0 = the request, 1 = the duplicate send.
-    pub copy: u8,
-    pub reply_lost: bool,
+    pub(crate) claim_no: u32,
+    pub(crate) attempt: u8,
+    pub(crate) reply_lost: bool,
 }
 
 /// What the server answered to a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClaimAnswer {
+pub(crate) enum ClaimAnswer {
     Decided {
         outcome: Outcome,
         duplicate: bool,
@@ -71,23 +69,25 @@ pub enum ClaimAnswer {
 
 /// What the clients send during one tick.
 #[derive(Debug, Default)]
-pub struct Plan {
-    pub tick: Tick,
+pub(crate) struct Plan {
     /// (product index, units) added by the designers at this tick.
-    pub restocks: Vec<(usize, u64)>,
-    pub events: Vec<PlannedEvent>,
+    pub(crate) restocks: Vec<(usize, u64)>,
+    pub(crate) events: Vec<PlannedEvent>,
     /// Checkins and interactions counted but not sent (aggregate telemetry).
-    pub telemetry_aggregated: u64,
-    pub claims: Vec<PlannedClaim>,
+    pub(crate) telemetry_aggregated: u64,
+    pub(crate) claims: Vec<PlannedClaim>,
 }
 
 /// What the clients did, as the clients saw it.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ClientStats {
+    /// Players who arrived during the run.
     pub players_arrived: u64,
     /// Clue finds the players made (each is sent until acknowledged or given up).
     pub clue_finds: u64,
+    /// Clue find requests sent, retries included.
     pub clue_find_sends: u64,
+    /// Clue finds the client stopped retrying without an answer.
     pub clue_finds_given_up: u64,
     /// Checkins and interactions (sent or aggregated).
     pub telemetry_events: u64,
@@ -95,6 +95,7 @@ pub struct ClientStats {
     pub claims_started: u64,
     /// Claim requests sent, with retries and duplicate sends.
     pub claim_sends: u64,
+    /// Claims sent a second time on purpose (same claim id).
     pub duplicate_sends: u64,
     /// Requests sent again after no answer (events and claims).
     pub retries: u64,
@@ -160,7 +161,7 @@ struct Inflight {
     handled: bool,
 }
 
-pub struct Model {
+pub(crate) struct Model {
     sc: Arc<Scenario>,
     send_telemetry: bool,
     duration: Tick,
@@ -187,7 +188,7 @@ fn ticks(secs: f64) -> Tick {
 impl Model {
     /// Builds the population. `send_telemetry` makes checkins and
     /// interactions real events in the plan instead of a count.
-    pub fn new(sc: Arc<Scenario>, seed: u64, send_telemetry: bool) -> Model {
+    pub(crate) fn new(sc: Arc<Scenario>, seed: u64, send_telemetry: bool) -> Model {
         let duration = sc.duration_secs;
         let close = sc.hunt.closes_at_secs.min(duration);
         let mut pop = rng::stream(seed, Stream::Population);
@@ -249,29 +250,25 @@ impl Model {
         }
     }
 
-    pub fn stats(&self) -> &ClientStats {
+    pub(crate) fn stats(&self) -> &ClientStats {
         &self.stats
     }
 
-    pub fn players(&self) -> usize {
-        self.players.len()
-    }
-
-    pub fn active_players(&self) -> u64 {
+    pub(crate) fn active_players(&self) -> u64 {
         self.active.len() as u64
     }
 
-    pub fn segment(&self, player: u32) -> Segment {
+    pub(crate) fn segment(&self, player: u32) -> Segment {
         Segment::ALL[self.players[player as usize].seg as usize]
     }
 
     /// The score a player's client knows of: the points of its acknowledged finds.
-    pub fn known_score(&self, player: u32) -> u64 {
+    pub(crate) fn known_score(&self, player: u32) -> u64 {
         self.players[player as usize].known_score
     }
 
     /// Whether the player arrived at or before `t`.
-    pub fn arrived_by(&self, player: u32, t: Tick) -> bool {
+    pub(crate) fn arrived_by(&self, player: u32, t: Tick) -> bool {
         self.players[player as usize].arrive <= t
     }
 
@@ -289,9 +286,8 @@ impl Model {
     }
 
     /// What the clients send during tick `t`. Ticks must be planned in order.
-    pub fn plan(&mut self, t: Tick) -> Plan {
+    pub(crate) fn plan(&mut self, t: Tick) -> Plan {
         let mut plan = Plan {
-            tick: t,
             restocks: std::mem::take(&mut self.restocks[t as usize]),
             ..Plan::default()
         };
@@ -460,7 +456,7 @@ impl Model {
         };
         let product = self.players[player as usize].wants[want as usize].product;
         let mut sent = 0u8;
-        for copy in 0..copies {
+        for _ in 0..copies {
             self.stats.claim_sends += 1;
             match self.lose() {
                 Some(false) => self.stats.lost_requests += 1,
@@ -472,7 +468,6 @@ impl Model {
                         want,
                         claim_no,
                         attempt,
-                        copy,
                         reply_lost: lost == Some(true),
                     });
                 }
@@ -547,7 +542,7 @@ impl Model {
     }
 
     /// The answer to an event: accepted or not (an error or no answer).
-    pub fn deliver_event(&mut self, t: Tick, ev: &PlannedEvent, accepted: bool) {
+    pub(crate) fn deliver_event(&mut self, t: Tick, ev: &PlannedEvent, accepted: bool) {
         let EventPlan::Clue { clue, attempt } = ev.kind else {
             return;
         };
@@ -587,7 +582,7 @@ impl Model {
     }
 
     /// The answer to one claim request (one copy of it).
-    pub fn deliver_claim(&mut self, t: Tick, c: &PlannedClaim, answer: &ClaimAnswer) {
+    pub(crate) fn deliver_claim(&mut self, t: Tick, c: &PlannedClaim, answer: &ClaimAnswer) {
         if c.reply_lost {
             self.stats.lost_replies += 1;
         }
@@ -654,20 +649,20 @@ impl Model {
 
 /// Names on the wire: player ids, clue ids, skus, telemetry texts.
 #[derive(Clone, Debug)]
-pub struct Names {
+pub(crate) struct Names {
     width: usize,
-    pub hunt: String,
-    pub clues: Vec<String>,
-    pub skus: Vec<String>,
-    pub locations: Vec<String>,
+    pub(crate) hunt: String,
+    pub(crate) clues: Vec<String>,
+    pub(crate) skus: Vec<String>,
+    pub(crate) locations: Vec<String>,
     /// Put before every claim id. Claim ids are scoped to the player across
     /// hunts, so live runs against a server that already saw these player
     /// ids use a fresh prefix; in-process runs use none.
-    pub claim_prefix: String,
+    pub(crate) claim_prefix: String,
 }
 
 impl Names {
-    pub fn new(sc: &Scenario, hunt: &str) -> Names {
+    pub(crate) fn new(sc: &Scenario, hunt: &str) -> Names {
         let n = sc.population.players.max(1) - 1;
         Names {
             width: n.to_string().len().max(4),
@@ -679,21 +674,21 @@ impl Names {
         }
     }
 
-    pub fn player(&self, i: u32) -> String {
+    pub(crate) fn player(&self, i: u32) -> String {
         format!("p{:0w$}", i, w = self.width)
     }
 
     /// Parses a player id made by [`Names::player`].
-    pub fn player_index(&self, id: &str) -> Option<u32> {
+    pub(crate) fn player_index(&self, id: &str) -> Option<u32> {
         id.strip_prefix('p')?.parse().ok()
     }
 
-    pub fn claim_id(&self, claim_no: u32) -> String {
+    pub(crate) fn claim_id(&self, claim_no: u32) -> String {
         format!("{}c{claim_no}", self.claim_prefix)
     }
 
     /// A small customs document, as game servers attach to claims.
-    pub fn customs(player: u32) -> String {
+    pub(crate) fn customs(player: u32) -> String {
         const COUNTRIES: [&str; 8] = ["NL", "FR", "DE", "GB", "US", "JP", "BR", "ES"];
         format!(
             r#"{{"country":"{}","via":"trove-sim"}}"#,

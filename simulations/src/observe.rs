@@ -42,13 +42,16 @@ impl std::str::FromStr for PlantedFault {
 /// One named check of the invariants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Check {
+    /// What is checked, in snake case, e.g. `no_oversell`.
     pub name: String,
+    /// True when the invariant held.
     pub ok: bool,
+    /// What was compared, or what went wrong, in a sentence.
     pub detail: String,
 }
 
 impl Check {
-    pub fn new(name: &str, ok: bool, detail: impl Into<String>) -> Check {
+    pub(crate) fn new(name: &str, ok: bool, detail: impl Into<String>) -> Check {
         Check {
             name: name.to_owned(),
             ok,
@@ -57,7 +60,7 @@ impl Check {
     }
 }
 
-pub fn reason_index(r: RejectReason) -> usize {
+pub(crate) fn reason_index(r: RejectReason) -> usize {
     RejectReason::ALL
         .iter()
         .position(|x| *x == r)
@@ -66,39 +69,39 @@ pub fn reason_index(r: RejectReason) -> usize {
 
 /// Counters of one tick.
 #[derive(Clone, Debug, Default)]
-pub struct TickObs {
+pub(crate) struct TickObs {
     /// Events sent to the server (clue finds, and telemetry when sent).
-    pub events_sent: u64,
-    pub events_accepted: u64,
-    pub clue_finds_sent: u64,
+    pub(crate) events_sent: u64,
+    pub(crate) events_accepted: u64,
+    pub(crate) clue_finds_sent: u64,
     /// Checkins and interactions counted but not sent.
-    pub telemetry_aggregated: u64,
-    pub claim_requests: u64,
-    pub granted: u64,
-    pub rejected: [u64; 6],
+    pub(crate) telemetry_aggregated: u64,
+    pub(crate) claim_requests: u64,
+    pub(crate) granted: u64,
+    pub(crate) rejected: [u64; 6],
     /// Answers to a claim id already decided (`duplicate: true`).
-    pub duplicate_answers: u64,
-    pub errors: u64,
-    pub active_players: u64,
+    pub(crate) duplicate_answers: u64,
+    pub(crate) errors: u64,
+    pub(crate) active_players: u64,
     /// Players whose first grant came in this tick.
-    pub new_claimers: u64,
+    pub(crate) new_claimers: u64,
 }
 
 #[derive(Clone, Debug)]
-pub struct ProductObs {
-    pub initial: u64,
-    pub added: u64,
-    pub granted: u64,
-    pub rejected: [u64; 6],
+pub(crate) struct ProductObs {
+    pub(crate) initial: u64,
+    pub(crate) added: u64,
+    pub(crate) granted: u64,
+    pub(crate) rejected: [u64; 6],
     /// Ticks at which a grant took the last unit.
-    pub sellouts: Vec<Tick>,
-    pub first_grant: Option<Tick>,
+    pub(crate) sellouts: Vec<Tick>,
+    pub(crate) first_grant: Option<Tick>,
     /// Stock at the end of every series interval.
-    pub stock_samples: Vec<i64>,
+    pub(crate) stock_samples: Vec<i64>,
 }
 
 impl ProductObs {
-    pub fn remaining(&self) -> i64 {
+    pub(crate) fn remaining(&self) -> i64 {
         self.initial as i64 + self.added as i64 - self.granted as i64
     }
 }
@@ -113,27 +116,27 @@ struct ClaimObs {
     disagree: bool,
 }
 
-pub struct Recorder {
-    pub interval: u32,
-    pub ticks: Vec<TickObs>,
-    pub products: Vec<ProductObs>,
+pub(crate) struct Recorder {
+    pub(crate) interval: u32,
+    pub(crate) ticks: Vec<TickObs>,
+    pub(crate) products: Vec<ProductObs>,
     limits: Vec<u32>,
     claims: HashMap<(u32, u32), ClaimObs>,
     grants: HashMap<(u32, u16), u32>,
     claimed: Vec<bool>,
-    pub errors: BTreeMap<String, u64>,
-    pub restocks_applied: Vec<(Tick, String, u64)>,
+    pub(crate) errors: BTreeMap<String, u64>,
+    pub(crate) restocks_applied: Vec<(Tick, String, u64)>,
     /// Planted faults applied (tests only).
-    pub planted: Vec<String>,
+    pub(crate) planted: Vec<String>,
 }
 
 /// Series interval: at most about 240 points over the run.
-pub fn series_interval(duration: u32) -> u32 {
+pub(crate) fn series_interval(duration: u32) -> u32 {
     duration.div_ceil(240).max(1)
 }
 
 impl Recorder {
-    pub fn new(sc: &Scenario) -> Recorder {
+    pub(crate) fn new(sc: &Scenario) -> Recorder {
         Recorder {
             interval: series_interval(sc.duration_secs),
             ticks: vec![TickObs::default(); sc.duration_secs as usize],
@@ -166,33 +169,33 @@ impl Recorder {
         &mut self.ticks[(t as usize).min(last)]
     }
 
-    pub fn restock(&mut self, t: Tick, product: usize, sku: &str, add: u64) {
+    pub(crate) fn restock(&mut self, t: Tick, product: usize, sku: &str, add: u64) {
         self.products[product].added += add;
         self.restocks_applied.push((t, sku.to_owned(), add));
     }
 
-    pub fn error(&mut self, t: Tick, code: &str) {
+    pub(crate) fn error(&mut self, t: Tick, code: &str) {
         self.tick(t).errors += 1;
         *self.errors.entry(code.to_owned()).or_default() += 1;
     }
 
-    pub fn events(&mut self, t: Tick, sent: u64, clue_finds: u64, accepted: u64) {
+    pub(crate) fn events(&mut self, t: Tick, sent: u64, clue_finds: u64, accepted: u64) {
         let o = self.tick(t);
         o.events_sent += sent;
         o.clue_finds_sent += clue_finds;
         o.events_accepted += accepted;
     }
 
-    pub fn telemetry_aggregated(&mut self, t: Tick, n: u64) {
+    pub(crate) fn telemetry_aggregated(&mut self, t: Tick, n: u64) {
         self.tick(t).telemetry_aggregated += n;
     }
 
-    pub fn claim_sent(&mut self, t: Tick) {
+    pub(crate) fn claim_sent(&mut self, t: Tick) {
         self.tick(t).claim_requests += 1;
     }
 
     /// An answer to a claim (player index, the player's claim number).
-    pub fn claim_answer(&mut self, t: Tick, player: u32, claim_no: u32, product: u16, answer: &ClaimAnswer) {
+    pub(crate) fn claim_answer(&mut self, t: Tick, player: u32, claim_no: u32, product: u16, answer: &ClaimAnswer) {
         let (outcome, duplicate) = match answer {
             ClaimAnswer::Decided { outcome, duplicate } => (*outcome, *duplicate),
             ClaimAnswer::Error(code) => {
@@ -245,7 +248,7 @@ impl Recorder {
     }
 
     /// Ends a tick: records active players and, at interval ends, stock.
-    pub fn end_tick(&mut self, t: Tick, active_players: u64) {
+    pub(crate) fn end_tick(&mut self, t: Tick, active_players: u64) {
         self.tick(t).active_players = active_players;
         let last = self.ticks.len() as u32 - 1;
         if (t + 1).is_multiple_of(self.interval) || t == last {
@@ -257,21 +260,21 @@ impl Recorder {
     }
 
     /// Stock left of a product, as observed.
-    pub fn remaining(&self, product: usize) -> i64 {
+    pub(crate) fn remaining(&self, product: usize) -> i64 {
         self.products[product].remaining()
     }
 
-    pub fn claimed(&self, player: u32) -> bool {
+    pub(crate) fn claimed(&self, player: u32) -> bool {
         self.claimed.get(player as usize).copied().unwrap_or(false)
     }
 
     /// Claim ids decided at least once.
-    pub fn claims_decided(&self) -> u64 {
+    pub(crate) fn claims_decided(&self) -> u64 {
         self.claims.values().filter(|c| c.decisions > 0).count() as u64
     }
 
     /// Applies a planted fault to the observations (tests only).
-    pub fn plant(&mut self, fault: PlantedFault) {
+    pub(crate) fn plant(&mut self, fault: PlantedFault) {
         match fault {
             PlantedFault::DoubleGrant => {
                 let mut granted: Vec<(u32, u32)> = self
@@ -340,9 +343,16 @@ impl Recorder {
     }
 
     /// The invariants as far as the answers show them.
-    pub fn checks(&self, sc: &Scenario, player_name: &dyn Fn(u32) -> String) -> Vec<Check> {
-        let mut out = Vec::new();
-        // No claim granted twice, and every answer for a claim id agrees.
+    pub(crate) fn checks(&self, sc: &Scenario, player_name: &dyn Fn(u32) -> String) -> Vec<Check> {
+        vec![
+            self.check_granted_once(player_name),
+            self.check_no_oversell(sc),
+            self.check_limits(sc, player_name),
+        ]
+    }
+
+    /// No claim granted twice, and every answer for a claim id agrees.
+    fn check_granted_once(&self, player_name: &dyn Fn(u32) -> String) -> Check {
         let mut twice: Vec<(u32, u32)> = Vec::new();
         let mut disagree: Vec<(u32, u32)> = Vec::new();
         for (k, c) in &self.claims {
@@ -363,31 +373,33 @@ impl Recorder {
                 .join(", ")
         };
         let decided = self.claims_decided();
-        out.push(if twice.is_empty() && disagree.is_empty() {
-            Check::new(
+        if twice.is_empty() && disagree.is_empty() {
+            return Check::new(
                 "no_claim_granted_twice",
                 true,
                 format!("{decided} claim ids decided once each; every duplicate answer repeated the original"),
-            )
-        } else {
-            let mut d = Vec::new();
-            if !twice.is_empty() {
-                d.push(format!(
-                    "{} claim ids were decided more than once: {}",
-                    twice.len(),
-                    show(&twice)
-                ));
-            }
-            if !disagree.is_empty() {
-                d.push(format!(
-                    "{} claim ids got answers that disagree: {}",
-                    disagree.len(),
-                    show(&disagree)
-                ));
-            }
-            Check::new("no_claim_granted_twice", false, d.join("; "))
-        });
-        // No oversell.
+            );
+        }
+        let mut d = Vec::new();
+        if !twice.is_empty() {
+            d.push(format!(
+                "{} claim ids were decided more than once: {}",
+                twice.len(),
+                show(&twice)
+            ));
+        }
+        if !disagree.is_empty() {
+            d.push(format!(
+                "{} claim ids got answers that disagree: {}",
+                disagree.len(),
+                show(&disagree)
+            ));
+        }
+        Check::new("no_claim_granted_twice", false, d.join("; "))
+    }
+
+    /// No product granted beyond its stock plus restocks.
+    fn check_no_oversell(&self, sc: &Scenario) -> Check {
         let mut over = Vec::new();
         for (i, p) in self.products.iter().enumerate() {
             if p.granted > p.initial + p.added {
@@ -398,7 +410,7 @@ impl Recorder {
             }
         }
         let total: u64 = self.products.iter().map(|p| p.granted).sum();
-        out.push(if over.is_empty() {
+        if over.is_empty() {
             Check::new(
                 "no_oversell",
                 true,
@@ -409,8 +421,11 @@ impl Recorder {
             )
         } else {
             Check::new("no_oversell", false, over.join("; "))
-        });
-        // Per-player limits.
+        }
+    }
+
+    /// No player holds more of a product than its per-player limit.
+    fn check_limits(&self, sc: &Scenario, player_name: &dyn Fn(u32) -> String) -> Check {
         let mut breaches: Vec<(u32, u16, u32)> = self
             .grants
             .iter()
@@ -418,40 +433,33 @@ impl Recorder {
             .map(|((pl, p), n)| (*pl, *p, *n))
             .collect();
         breaches.sort_unstable();
-        out.push(if breaches.is_empty() {
-            Check::new(
+        if breaches.is_empty() {
+            return Check::new(
                 "per_player_limits_held",
                 true,
                 format!(
                     "{} (player, product) pairs hold grants, none above the product's limit",
                     self.grants.len()
                 ),
-            )
-        } else {
-            let shown: Vec<String> = breaches
-                .iter()
-                .take(5)
-                .map(|(pl, p, n)| {
-                    format!(
-                        "{} holds {} of {:?} (limit {})",
-                        player_name(*pl),
-                        n,
-                        sc.hunt.products[*p as usize].sku,
-                        self.limits[*p as usize]
-                    )
-                })
-                .collect();
-            Check::new(
-                "per_player_limits_held",
-                false,
-                format!("{} players above a limit: {}", breaches.len(), shown.join("; ")),
-            )
-        });
-        out
-    }
-
-    /// Players (by index) who hold at least one grant.
-    pub fn claimed_players(&self) -> u64 {
-        self.claimed.iter().filter(|c| **c).count() as u64
+            );
+        }
+        let shown: Vec<String> = breaches
+            .iter()
+            .take(5)
+            .map(|(pl, p, n)| {
+                format!(
+                    "{} holds {} of {:?} (limit {})",
+                    player_name(*pl),
+                    n,
+                    sc.hunt.products[*p as usize].sku,
+                    self.limits[*p as usize]
+                )
+            })
+            .collect();
+        Check::new(
+            "per_player_limits_held",
+            false,
+            format!("{} players above a limit: {}", breaches.len(), shown.join("; ")),
+        )
     }
 }

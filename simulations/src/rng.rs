@@ -7,14 +7,14 @@ use rand_chacha::ChaCha8Rng;
 /// Independent streams, so that changing how often one part of the model
 /// draws does not shift every other part.
 #[derive(Clone, Copy, Debug)]
-pub enum Stream {
+pub(crate) enum Stream {
     Population = 1,
     Behaviour = 2,
     Network = 3,
     Telemetry = 4,
 }
 
-pub fn stream(seed: u64, which: Stream) -> ChaCha8Rng {
+pub(crate) fn stream(seed: u64, which: Stream) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(which as u64);
     rng
@@ -22,18 +22,18 @@ pub fn stream(seed: u64, which: Stream) -> ChaCha8Rng {
 
 /// Uniform in [0, 1).
 #[inline]
-pub fn unit(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn unit(rng: &mut ChaCha8Rng) -> f64 {
     rng.gen::<f64>()
 }
 
 /// True with probability `p`.
 #[inline]
-pub fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
+pub(crate) fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
     p > 0.0 && (p >= 1.0 || rng.gen::<f64>() < p)
 }
 
 /// Exponential with the given mean.
-pub fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
+pub(crate) fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
     if mean <= 0.0 {
         return 0.0;
     }
@@ -43,7 +43,7 @@ pub fn exponential(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
 
 /// Poisson with mean `lambda`: Knuth's method for small means, a rounded
 /// normal approximation above 30.
-pub fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
+pub(crate) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
     if lambda <= 0.0 {
         return 0;
     }
@@ -67,7 +67,7 @@ pub fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
 }
 
 /// Inverse of a piecewise-linear cumulative curve of (x, share) points.
-pub fn invert_curve(curve: &[(f64, f64)], u: f64) -> f64 {
+pub(crate) fn invert_curve(curve: &[(f64, f64)], u: f64) -> f64 {
     for w in curve.windows(2) {
         let ((x0, s0), (x1, s1)) = (w[0], w[1]);
         if u < s1 {
