@@ -38,16 +38,18 @@ pub struct ServeArgs {
     /// [default: flush] [env: TROVE_DURABILITY]
     #[arg(long, value_name = "MODE")]
     pub durability: Option<String>,
-    /// Seconds between periodic snapshots (0 = only at shutdown) [default: 60] [env: TROVE_SNAPSHOT_INTERVAL_SECS]
-    #[arg(long, value_name = "SECS")]
-    pub snapshot_interval_secs: Option<u64>,
+    /// Time between periodic snapshots, in seconds or as `90s`, `5m`, `1h 30m` (0 = only at shutdown)
+    /// [default: 60] [env: TROVE_SNAPSHOT_INTERVAL_SECS]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub snapshot_interval_secs: Option<Duration>,
     /// Also snapshot once this many records were journaled since the last snapshot (0 = by time only)
     /// [default: 1000000] [env: TROVE_SNAPSHOT_EVERY_RECORDS]
     #[arg(long, value_name = "N")]
     pub snapshot_every_records: Option<u64>,
-    /// Seconds to wait for in-flight requests at shutdown [default: 10] [env: TROVE_SHUTDOWN_TIMEOUT_SECS]
-    #[arg(long, value_name = "SECS")]
-    pub shutdown_timeout_secs: Option<u64>,
+    /// How long to wait for in-flight requests at shutdown, in seconds or as `30s`, `1m`
+    /// [default: 10] [env: TROVE_SHUTDOWN_TIMEOUT_SECS]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub shutdown_timeout_secs: Option<Duration>,
     /// HTTP worker threads [default: number of cores] [env: TROVE_WORKERS]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -62,9 +64,9 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub log: Option<String>,
     pub durability: Option<String>,
-    pub snapshot_interval_secs: Option<u64>,
+    pub snapshot_interval_secs: Option<DurationSetting>,
     pub snapshot_every_records: Option<u64>,
-    pub shutdown_timeout_secs: Option<u64>,
+    pub shutdown_timeout_secs: Option<DurationSetting>,
     pub workers: Option<usize>,
     pub keys: Option<toml::Table>,
 }
@@ -79,6 +81,46 @@ pub enum ConfigError {
     Invalid(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
+}
+
+/// A duration in the config file: whole seconds (`60`) or a string in either
+/// syntax of [`parse_duration`] (`"60"`, `"90s"`, `"1h 30m"`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum DurationSetting {
+    /// A TOML integer: seconds.
+    Secs(u64),
+    /// A TOML string.
+    Text(String),
+}
+
+impl DurationSetting {
+    /// The duration, or why the setting `name` is not one. The file's text
+    /// is not echoed (see [`toml_error`]).
+    fn resolve(&self, name: &str) -> Result<Duration, ConfigError> {
+        match self {
+            DurationSetting::Secs(n) => Ok(Duration::from_secs(*n)),
+            DurationSetting::Text(t) => parse_duration(t).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "config file: {name} must be seconds or a duration such as 90s, 5m or 1h 30m"
+                ))
+            }),
+        }
+    }
+}
+
+/// Parses a duration setting: whole seconds as always (`60`), or a
+/// [`humantime`] duration (`90s`, `5m`, `1h 30m`, `500ms`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| format!("{t:?}: {e}"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{t:?} is not seconds or a duration such as 90s, 5m or 1h 30m ({e})"))
 }
 
 /// Where the keys came from.
@@ -153,24 +195,26 @@ impl Settings {
             .map(|s| s.parse::<DurabilityMode>().map_err(ConfigError::Invalid))
             .transpose()?
             .unwrap_or_default();
-        let snapshot_secs = match args.snapshot_interval_secs {
-            Some(v) => v,
-            None => env_u64("TROVE_SNAPSHOT_INTERVAL_SECS")?
-                .or(file.snapshot_interval_secs)
-                .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL_SECS),
-        };
+        let snapshot_interval = pick_duration(
+            args.snapshot_interval_secs,
+            env,
+            "TROVE_SNAPSHOT_INTERVAL_SECS",
+            (&file.snapshot_interval_secs, "snapshot_interval_secs"),
+            DEFAULT_SNAPSHOT_INTERVAL_SECS,
+        )?;
         let snapshot_records = match args.snapshot_every_records {
             Some(v) => v,
             None => env_u64("TROVE_SNAPSHOT_EVERY_RECORDS")?
                 .or(file.snapshot_every_records)
                 .unwrap_or(DEFAULT_SNAPSHOT_EVERY_RECORDS),
         };
-        let shutdown_secs = match args.shutdown_timeout_secs {
-            Some(v) => v,
-            None => env_u64("TROVE_SHUTDOWN_TIMEOUT_SECS")?
-                .or(file.shutdown_timeout_secs)
-                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
-        };
+        let shutdown_timeout = pick_duration(
+            args.shutdown_timeout_secs,
+            env,
+            "TROVE_SHUTDOWN_TIMEOUT_SECS",
+            (&file.shutdown_timeout_secs, "shutdown_timeout_secs"),
+            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        )?;
         let workers = match args.workers {
             Some(v) => v,
             None => env_u64("TROVE_WORKERS")?
@@ -199,13 +243,34 @@ impl Settings {
             listen,
             log,
             durability,
-            snapshot_interval: Duration::from_secs(snapshot_secs),
+            snapshot_interval,
             snapshot_every_records: snapshot_records,
-            shutdown_timeout: Duration::from_secs(shutdown_secs),
+            shutdown_timeout,
             workers,
             keys,
             key_source,
         })
+    }
+}
+
+/// A duration setting by precedence: the flag, the environment variable
+/// `env_name`, the config file's setting, `default_secs`.
+fn pick_duration(
+    flag: Option<Duration>,
+    env: &dyn Fn(&str) -> Option<String>,
+    env_name: &str,
+    (file, file_name): (&Option<DurationSetting>, &str),
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    if let Some(v) = flag {
+        return Ok(v);
+    }
+    if let Some(v) = env(env_name) {
+        return parse_duration(&v).map_err(|e| ConfigError::Invalid(format!("{env_name}: {e}")));
+    }
+    match file {
+        Some(setting) => setting.resolve(file_name),
+        None => Ok(Duration::from_secs(default_secs)),
     }
 }
 
@@ -327,6 +392,38 @@ mod tests {
         assert_eq!(s.key_source, KeySource::Generated);
         std::fs::write(&path, "datta = \"x\"\n").unwrap();
         assert!(Settings::resolve_with(&args, &none).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn durations_are_seconds_or_humantime() {
+        assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration(" 0 "), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        for bad in ["", "-1", "1.5", "soon", "7w3"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        let none = |_: &str| None;
+        let dir = tempfile_dir("durations");
+        let path = dir.join("trove.toml");
+        std::fs::write(&path, "snapshot_interval_secs = \"2m\"\nshutdown_timeout_secs = 3\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = Settings::resolve_with(&args, &none).unwrap();
+        assert_eq!(s.snapshot_interval, Duration::from_secs(120));
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(3));
+        let env = |n: &str| (n == "TROVE_SHUTDOWN_TIMEOUT_SECS").then(|| "1m".to_string());
+        assert_eq!(
+            Settings::resolve_with(&args, &env).unwrap().shutdown_timeout,
+            Duration::from_secs(60)
+        );
+        std::fs::write(&path, "snapshot_interval_secs = \"trv_secret\"\n").unwrap();
+        let e = Settings::resolve_with(&args, &none).unwrap_err().to_string();
+        assert!(e.contains("snapshot_interval_secs") && !e.contains("trv_secret"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

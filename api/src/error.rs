@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use trove_engine::EngineError;
+use trove_readmodel::ReadModelError;
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -122,6 +123,17 @@ impl From<EngineError> for ApiError {
             message: e.to_string(),
             status,
             index,
+        }
+    }
+}
+
+/// The read models' errors keep the codes they had inside trove-api: an
+/// engine refusal as that engine error, anything else `500 internal`.
+impl From<ReadModelError> for ApiError {
+    fn from(e: ReadModelError) -> Self {
+        match e {
+            ReadModelError::Engine(e) => e.into(),
+            other => ApiError::internal(other.to_string()),
         }
     }
 }

@@ -254,7 +254,7 @@ async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Resul
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Admin)?;
-    Ok(ok(ops::consistency(&core).await?))
+    Ok(HttpResponse::Ok().json(ops::consistency(&core).await?))
 }
 
 async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -7,7 +7,8 @@
 //! - [`ws`]: `GET /v1/ws`, JSON requests with ids, pushes for subscriptions.
 //! - [`http`]: the HTTP routes.
 //! - [`ops`]: the operations both transports share.
-//! - [`projection`]: the leaderboard, a read model tailing the durable journal.
+//! - `trove_readmodel` (its own crate): the leaderboard, a read model tailing
+//!   the durable journal, its checkpoint and the consistency check.
 //! - [`server`]: startup, readiness, background tasks, graceful shutdown.
 //!
 //! The wire protocol is in `docs/PROTOCOL.md`; running it in `docs/OPERATIONS.md`.
@@ -18,7 +19,6 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ops;
-pub mod projection;
 pub mod server;
 pub mod state;
 pub mod stream;

@@ -7,15 +7,14 @@ use crate::state::Core;
 use crate::wire::{self, Obj};
 use serde_json::{json, Value};
 use std::time::Instant;
-use trove_engine::{Record, Seq, World};
-use trove_persistence::{Check, Item};
+use trove_engine::{Record, Seq};
+use trove_persistence::Item;
+use trove_readmodel::consistency::ConsistencyReport;
+pub use trove_readmodel::consistency::Replay;
 
 /// Largest `limit` of a leaderboard query.
 pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
 pub const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
-/// The consistency check replays the whole journal into a fresh state when it
-/// holds at most this many records; above, it relies on the projection's counts.
-pub const FULL_REPLAY_MAX_RECORDS: u64 = 2_000_000;
 /// Most claim records one audit export page returns.
 pub const MAX_AUDIT_LIMIT: u64 = 10_000;
 /// Most journal records one audit export page scans.
@@ -104,118 +103,13 @@ pub fn leaderboard_now(core: &Core, hunt: &str, limit: usize, around: Option<&st
 }
 
 /// Compares live state, the leaderboard projection and the journal.
-pub async fn consistency(core: &Core) -> Result<Value, ApiError> {
+pub async fn consistency(core: &Core) -> Result<ConsistencyReport, ApiError> {
     consistency_with(core, Replay::Full).await
 }
 
-/// Whether [`consistency_with`] replays the journal from the start.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
-    /// Up to [`FULL_REPLAY_MAX_RECORDS`]: the admin endpoint.
-    Full,
-    /// Not again: at startup the live state *is* a replay of the journal
-    /// (recovery: a checked snapshot plus the checked tail), so replaying it
-    /// once more would only double the restart time. Readiness uses this.
-    Recovered,
-}
-
-pub async fn consistency_with(core: &Core, replay: Replay) -> Result<Value, ApiError> {
-    let started = Instant::now();
-    let (world, mut checks) = core.projection.compare_with_engine(&core.engine).await?;
-    let invariants = match world.check_invariants() {
-        Ok(()) => Check {
-            name: "engine_invariants".into(),
-            ok: true,
-            detail: "stock ledgers balance; grants match; per-player limits held".into(),
-        },
-        Err(e) => Check {
-            name: "engine_invariants".into(),
-            ok: false,
-            detail: e,
-        },
-    };
-    checks.insert(0, invariants);
-    checks.push(match replay {
-        Replay::Full => replay_check(core, &world).await,
-        Replay::Recovered => Check {
-            name: "journal_replay".into(),
-            ok: true,
-            detail: "at startup: the live state was just recovered from the checked journal; \
-                     GET /v1/admin/consistency replays it again"
-                .into(),
-        },
-    });
-    let ok = checks.iter().all(|c| c.ok);
-    metrics::histogram!("trove_consistency_check_seconds").record(started.elapsed().as_secs_f64());
-    metrics::gauge!("trove_consistency_ok").set(if ok { 1.0 } else { 0.0 });
-    Ok(json!({
-        "ok": ok,
-        "journal_seq": world.last_seq,
-        "checks": checks.iter().map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail})).collect::<Vec<_>>(),
-    }))
-}
-
-/// Replays the journal up to the dump's sequence into a fresh state and
-/// compares digests with the live state.
-async fn replay_check(core: &Core, live: &World) -> Check {
-    let name = "journal_replay".to_string();
-    let upto = live.last_seq;
-    if upto > FULL_REPLAY_MAX_RECORDS {
-        return Check {
-            name,
-            ok: true,
-            detail: format!(
-                "skipped: {upto} records exceed {FULL_REPLAY_MAX_RECORDS}; the projection checks above compare counts with the journal (run `trove verify` offline for a full replay)"
-            ),
-        };
-    }
-    let store = core.store.clone();
-    let started = Instant::now();
-    let replayed = tokio::task::spawn_blocking(move || -> Result<World, String> {
-        let mut w = World::default();
-        while w.last_seq < upto {
-            let recs = store.read_after(w.last_seq, 8192).map_err(|e| e.to_string())?;
-            if recs.is_empty() {
-                return Err(format!("journal ends at {} before {upto}", w.last_seq));
-            }
-            for (seq, _, r) in recs {
-                if seq > upto {
-                    break;
-                }
-                r.replay(&mut w, seq).map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(w)
-    })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
-    match replayed {
-        Ok(w) => {
-            let (a, b) = (w.digest(), live.digest());
-            if a == b {
-                Check {
-                    name,
-                    ok: true,
-                    detail: format!(
-                        "{upto} records replayed in {} ms; digest {a} equals the live state",
-                        started.elapsed().as_millis()
-                    ),
-                }
-            } else {
-                Check {
-                    name,
-                    ok: false,
-                    detail: format!("replay differs from live state: {}", w.diff(live, 5).join("; ")),
-                }
-            }
-        }
-        Err(e) => Check {
-            name,
-            ok: false,
-            detail: e,
-        },
-    }
+/// The consistency check, with or without the full journal replay.
+pub async fn consistency_with(core: &Core, replay: Replay) -> Result<ConsistencyReport, ApiError> {
+    Ok(trove_readmodel::consistency::check(&core.projection, &core.engine, replay).await?)
 }
 
 /// One claim of the audit trail, with its customs exactly as stored.

@@ -14,7 +14,6 @@ use crate::auth::{self, KeyError};
 use crate::config::{KeySource, Settings};
 use crate::http;
 use crate::ops;
-use crate::projection::{Projection, REFRESH_INTERVAL};
 use crate::state::{AppState, Core};
 use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
@@ -25,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trove_engine::{Engine, EngineConfig, Journal, Seq};
 use trove_persistence::{DirLock, Store, StoreError, StoreOptions};
+use trove_readmodel::projection::{Projection, REFRESH_INTERVAL};
 
 /// Latency buckets (seconds) for every `*_seconds` histogram.
 pub const LATENCY_BUCKETS: [f64; 16] = [
@@ -324,25 +324,13 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 async fn readiness_task(state: Arc<AppState>, core: Arc<Core>) {
     loop {
         match ops::consistency_with(&core, ops::Replay::Recovered).await {
-            Ok(report) if report["ok"] == serde_json::Value::Bool(true) => {
-                tracing::info!(journal_seq = %report["journal_seq"], "consistency check passed; ready");
+            Ok(report) if report.ok => {
+                tracing::info!(journal_seq = report.journal_seq, "consistency check passed; ready");
                 state.set_ready(true, "");
                 return;
             }
             Ok(report) => {
-                let failed: Vec<String> = report["checks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| c["ok"] == serde_json::Value::Bool(false))
-                    .map(|c| {
-                        format!(
-                            "{}: {}",
-                            c["name"].as_str().unwrap_or("?"),
-                            c["detail"].as_str().unwrap_or("")
-                        )
-                    })
-                    .collect();
+                let failed = report.failures();
                 tracing::error!(failed = ?failed, "consistency check failed; not ready");
                 state.set_ready(false, &format!("consistency check failed: {}", failed.join("; ")));
             }
@@ -429,7 +417,7 @@ async fn snapshot_task(core: Arc<Core>, mut policy: SnapshotPolicy) {
 
 /// Checkpoints the leaderboard projection next to the snapshots; a failure
 /// only costs a slower next start (the projection is rebuilt from the journal).
-pub(crate) async fn save_projection(projection: &crate::projection::Projection, dir: &std::path::Path) {
+pub(crate) async fn save_projection(projection: &Projection, dir: &std::path::Path) {
     if let Err(e) = projection.refresh().await {
         tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
     }

@@ -2,7 +2,6 @@
 
 use crate::auth::Keys;
 use crate::error::ApiError;
-use crate::projection::Projection;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +11,7 @@ use tokio::sync::watch;
 use trove_engine::Engine;
 use trove_engine::Journal as _;
 use trove_persistence::Store;
+use trove_readmodel::projection::Projection;
 
 /// What exists once recovery is done.
 pub struct Core {

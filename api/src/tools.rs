@@ -379,7 +379,7 @@ pub fn compact(args: CompactArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    let checkpoint = crate::projection::checkpoint_seq(&dir);
+    let checkpoint = trove_readmodel::checkpoint::checkpoint_seq(&dir);
     let bound = checkpoint.map_or(snapshot_bound, |c| c.min(snapshot_bound));
     let cutoff = audit::now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
     println!(
@@ -471,7 +471,7 @@ pub fn rebuild(data: DataArg) -> anyhow::Result<i32> {
     println!("audit projection: rebuilt");
     // The leaderboard checkpoint is derived data too: drop it, so the next
     // `trove serve` rebuilds the projection from the journal alone.
-    match std::fs::remove_file(dir.join(crate::projection::CHECKPOINT_FILE)) {
+    match std::fs::remove_file(dir.join(trove_readmodel::checkpoint::CHECKPOINT_FILE)) {
         Ok(()) => println!("leaderboard checkpoint: removed (rebuilt from the journal at the next start)"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => anyhow::bail!("could not remove the leaderboard checkpoint: {e}"),

@@ -1,0 +1,72 @@
+//! # trove-readmodel
+//!
+//! Trove's read models: views built only from the durable journal, never
+//! from the engine's actors. Today that is the leaderboard.
+//!
+//! - [`state::ProjectionState`] is the journal-derived state, a plain value:
+//!   each journal entry is applied in sequence ([`ProjectionState::apply_item`]).
+//!   Hunt definitions give clue points, `clue_found` events score once per
+//!   player and clue, claims and stock records keep per-product counts.
+//! - [`leaderboard::Board`] is one published ranking of a hunt (higher score
+//!   first, then who reached it first, then player id), immutable, with
+//!   [`Board::query`] for the top or a window around a player.
+//! - [`projection::Projection`] is the tailer: it owns a state behind a lock,
+//!   reads the journal after what it applied (`Store::read_after`) every
+//!   [`REFRESH_INTERVAL`] when the server asks it to
+//!   ([`Projection::refresh`]), and publishes changed boards that queries read
+//!   without locking.
+//! - [`checkpoint`] is the file `DATA/leaderboard.proj`: a state at a
+//!   sequence, tied to the hash of the journal block holding it. Rebuilding
+//!   from sequence 0 costs a full journal read (80 s for 50M records) and
+//!   readiness waits for it, so the server writes one with every snapshot and
+//!   a start uses it only if the journal still has that history.
+//! - [`consistency::check`] compares the live engine with the projection at
+//!   one journal sequence (the projection is an independent witness, since it
+//!   never reads the engine) and returns a typed
+//!   [`consistency::ConsistencyReport`].
+//!
+//! Errors are [`ReadModelError`] (the projection or the check could not run)
+//! and [`CheckpointError`] (a checkpoint was not written or not used, which
+//! only costs a rebuild). Neither knows HTTP; the server maps them.
+//!
+//! ```
+//! use trove_engine::{ClueDef, EventKind, GameEvent, HuntDef, Record};
+//! use trove_readmodel::{checkpoint, state::ProjectionState};
+//!
+//! let mut st = ProjectionState::default();
+//! let hunt = HuntDef {
+//!     id: "h".into(),
+//!     name: "Harbour".into(),
+//!     opens_at: None,
+//!     closes_at: None,
+//!     clues: vec![ClueDef { id: "c1".into(), points: 10 }],
+//!     products: vec![],
+//! };
+//! st.apply(1, &Record::HuntDefined(hunt)).unwrap();
+//! for (seq, player) in [(2, "ann"), (3, "bob")] {
+//!     let ev = GameEvent { player: player.into(), hunt: "h".into(), kind: EventKind::ClueFound { clue: "c1".into() } };
+//!     st.apply(seq, &Record::Event(ev)).unwrap();
+//! }
+//! // Same score: ann reached it first.
+//! let board = st.ranking("h").unwrap();
+//! assert_eq!(board.query(10, None)[0].1.as_ref(), "ann");
+//!
+//! // A checkpoint round-trips the state (the block hash ties it to a journal).
+//! let bytes = checkpoint::encode(&st, &[7; 32]).unwrap();
+//! let (back, hash) = checkpoint::decode(&bytes).unwrap();
+//! assert_eq!((back.applied(), hash), (3, [7; 32]));
+//! ```
+//!
+//! [`ProjectionState::apply_item`]: state::ProjectionState::apply_item
+//! [`Board::query`]: leaderboard::Board::query
+//! [`REFRESH_INTERVAL`]: projection::REFRESH_INTERVAL
+//! [`Projection::refresh`]: projection::Projection::refresh
+
+pub mod checkpoint;
+pub mod consistency;
+pub mod error;
+pub mod leaderboard;
+pub mod projection;
+pub mod state;
+
+pub use error::{ApplyError, CheckpointError, ReadModelError};
