@@ -331,20 +331,27 @@ mod tests {
         );
     }
 
-    /// Every `$B ...` / `trove-bench ...` command recorded in the docs parses.
+    /// Every `` `$B ...` `` / `` `trove-bench ...` `` command recorded in the
+    /// docs parses.
     #[test]
     fn recorded_commands_parse() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+        let mut found = 0;
+        for file in ["BENCHMARKS.md", "AUDIT.md"] {
+            let text = std::fs::read_to_string(docs.join(file)).unwrap();
+            let text = text.replace("```", "").replace('\n', " ");
+            for span in text.split('`').skip(1).step_by(2) {
+                let Some(line) = span.strip_prefix("$B ").or_else(|| span.strip_prefix("trove-bench ")) else {
+                    continue;
+                };
+                if let Err(e) = parse(line) {
+                    panic!("{file}: {line}: {e}");
+                }
+                found += 1;
+            }
+        }
+        assert!(found >= 15, "only {found} recorded commands found");
         for line in [
-            "events --duration 20",
-            "events --duration 5 --keep --data /tmp/ev5",
-            "claims --duration 20",
-            "claims --duration 10 --ingest-rate 1000",
-            "claims --duration 15 --strict",
-            "memory",
-            "recovery --events 50000000 --keep --data /tmp/trove-r50m",
-            "recovery --events 10000000 --players 100000 --keep --data /tmp/big",
-            "report",
-            "report --seconds 14400 --batch 6950 --claims-per-second 10 --window-secs 3600 --keep --data /tmp/r100m",
             "recovery --events 50_000_000 --reuse /tmp/x --verify --drop-caches --tail 1000",
             "claims --claim-mode open --claim-rate 20000 --soldout-share 0.1 --claim-tasks 8 --perf /tmp/p",
             "memory --events-per-player 2 --claims-per-player 3 --shards 2 --commit-interval-us 100",
