@@ -1,0 +1,26 @@
+//! The scenarios, one module each, and [`run`], which dispatches the parsed
+//! command line to one of them. The events, claims and memory scenarios run
+//! on one actix System; recovery and report start their own for each part.
+
+mod all;
+mod claims;
+mod events;
+mod memory;
+mod recovery;
+mod report;
+
+use crate::cli::Scenario;
+use crate::setup::run_in_system;
+use anyhow::Result;
+
+/// Runs the scenario the command line names.
+pub(crate) fn run(scenario: Scenario) -> Result<()> {
+    match scenario {
+        Scenario::Events { common } => run_in_system(events::run(common)),
+        Scenario::Claims { common, claims } => run_in_system(claims::run(common, claims)),
+        Scenario::Memory { common, memory } => run_in_system(memory::run(common, memory)),
+        Scenario::Recovery { common, recovery } => recovery::run(common, recovery),
+        Scenario::Report { common, report } => report::run(common, report),
+        Scenario::All { common, .. } => all::run(&common.args[1..]),
+    }
+}
