@@ -72,13 +72,13 @@
 //! players nearly every telemetry record of a block is a different player's,
 //! and per-block counts would be almost as large as the records.
 
+pub(crate) use crate::chain::{
+    class_roots, leaf_hash, leaf_root, ClassRoot, Hash, Header, Leaf, FORMAT_VERSION, HEADER_LEN, MAGIC,
+};
 use thiserror::Error;
 use trove_engine::{HuntTelemetry, Millis, Record, RecordView, Seq, TelemetryCount};
 
-pub const MAGIC: &[u8; 4] = b"TRVJ";
 pub const COMPACTED_MAGIC: &[u8; 4] = b"TRVC";
-pub const FORMAT_VERSION: u8 = 2;
-pub const HEADER_LEN: usize = 160;
 /// Fixed part of a compacted block before its kept records.
 pub const COMPACTED_HEAD_LEN: usize = 224;
 /// Bit 31 of a record's length prefix: the record is telemetry.
@@ -86,8 +86,6 @@ pub const TELEMETRY_BIT: u32 = 1 << 31;
 /// Largest single encoded record. Bigger than any record the engine's input
 /// limits allow (a hunt of 4096 clues and 1024 products is well under this).
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
-
-pub type Hash = [u8; 32];
 
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
@@ -177,20 +175,6 @@ pub fn encode_block(
     (out, hash)
 }
 
-/// The hash of one encoded record (without its length prefix).
-pub fn leaf_hash(record: &[u8]) -> Hash {
-    *blake3::hash(record).as_bytes()
-}
-
-/// One record's place in its block's leaf root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Leaf {
-    /// Index of the record in its block.
-    pub index: u32,
-    pub telemetry: bool,
-    pub hash: Hash,
-}
-
 /// The leaves of the length-prefixed records in `payload`, stopping at the
 /// first framing error (which `Block::bodies` reports).
 pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
@@ -208,108 +192,6 @@ pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
             hash: leaf_hash(body),
         })
     })
-}
-
-/// Accumulates one class root: blake3 over `index ++ leaf` of its records.
-/// Entries are gathered in a small buffer and handed to blake3 a few KiB at
-/// a time: it hashes long inputs several times faster than 36-byte updates,
-/// and this is on the journal writer's path, once per record.
-pub struct ClassRoot {
-    hasher: blake3::Hasher,
-    buf: Vec<u8>,
-}
-
-impl Default for ClassRoot {
-    fn default() -> Self {
-        ClassRoot {
-            hasher: blake3::Hasher::new(),
-            buf: Vec::with_capacity(Self::BUF),
-        }
-    }
-}
-
-impl ClassRoot {
-    const ENTRY: usize = 36;
-    const BUF: usize = Self::ENTRY * 128;
-
-    pub fn add(&mut self, index: u32, leaf: &Hash) {
-        if self.buf.len() + Self::ENTRY > Self::BUF {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-        }
-        self.buf.extend_from_slice(&index.to_le_bytes());
-        self.buf.extend_from_slice(leaf);
-    }
-
-    pub fn finish(&self) -> Hash {
-        let mut h = self.hasher.clone();
-        h.update(&self.buf);
-        *h.finalize().as_bytes()
-    }
-}
-
-/// (kept_root, telemetry_root) of a block's leaves.
-pub fn class_roots(leaves: impl IntoIterator<Item = Leaf>) -> (Hash, Hash) {
-    let (mut kept, mut telemetry) = (ClassRoot::default(), ClassRoot::default());
-    for l in leaves {
-        if l.telemetry {
-            telemetry.add(l.index, &l.hash);
-        } else {
-            kept.add(l.index, &l.hash);
-        }
-    }
-    (kept.finish(), telemetry.finish())
-}
-
-/// A block's leaf root from its two class roots.
-pub fn leaf_root(kept_root: &Hash, telemetry_root: &Hash) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(kept_root);
-    h.update(telemetry_root);
-    *h.finalize().as_bytes()
-}
-
-/// The fields of a block header; enough to recompute its hash and follow the
-/// chain without the payload (what an audit export carries per block).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub first_seq: Seq,
-    pub count: u32,
-    pub payload_len: u32,
-    pub committed_at: Millis,
-    pub prev_hash: Hash,
-    pub leaf_root: Hash,
-    pub payload_hash: Hash,
-}
-
-impl Header {
-    /// The block hash these fields give.
-    pub fn hash(&self) -> Hash {
-        *blake3::hash(&self.unhashed()).as_bytes()
-    }
-
-    /// The 160 header bytes these fields give.
-    pub fn bytes(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        out[..128].copy_from_slice(&self.unhashed());
-        out[128..].copy_from_slice(&self.hash());
-        out
-    }
-
-    fn unhashed(&self) -> Vec<u8> {
-        let mut head = Vec::with_capacity(128);
-        head.extend_from_slice(MAGIC);
-        head.push(FORMAT_VERSION);
-        head.extend_from_slice(&[0; 3]);
-        head.extend_from_slice(&self.first_seq.to_le_bytes());
-        head.extend_from_slice(&self.count.to_le_bytes());
-        head.extend_from_slice(&self.payload_len.to_le_bytes());
-        head.extend_from_slice(&self.committed_at.to_le_bytes());
-        head.extend_from_slice(&self.prev_hash);
-        head.extend_from_slice(&self.leaf_root);
-        head.extend_from_slice(&self.payload_hash);
-        head
-    }
 }
 
 /// What retention left of a compacted block, besides its kept records.

@@ -38,9 +38,9 @@
 //! old hash and leaf root, and keeps every kept record byte for byte).
 
 use crate::codec::{self, ClassRoot, Hash, Header};
+use crate::error::{io, JournalDamage, StoreError};
 use crate::log::{BlockLog, LogWriter};
-use crate::scan::JournalDamage;
-use crate::StoreError;
+use crate::walk::{self, WalkError};
 use std::collections::HashMap;
 use std::time::Duration;
 use trove_engine::{EventKindView, HuntTelemetry, Millis, RecordView, Seq, TelemetryCount};
@@ -126,16 +126,16 @@ struct Compacted<'a> {
 /// too new, writes nothing: the copy is skipped when there is nothing to do.
 /// (A block whose telemetry sits next to a hunt definition counts as work
 /// here and is then left whole; the copy finds nothing and is discarded.)
-pub fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
+pub(crate) fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
     let mut found = false;
-    let walked = crate::blocks::visit_raw(src, 1, |_, block| -> Result<bool, StoreError> {
+    let walked = walk::blocks(src, 1, |_, block| -> Result<bool, StoreError> {
         if block.committed_at >= cutoff || block.last_seq() > bound {
             return Ok(false);
         }
         found = block.compacted.is_none() && block.raw_records().any(|r| r.is_ok_and(|r| r.telemetry));
         Ok(!found)
     });
-    crate::scan::flatten(walked)?;
+    walked.map_err(WalkError::flatten)?;
     Ok(found)
 }
 
@@ -144,7 +144,7 @@ pub fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, Stor
 /// before `cutoff`. `progress` gets the last sequence copied now and then;
 /// `cancelled` is polled between groups of blocks (then `interrupted` is set
 /// and `dst` is incomplete: discard it).
-pub fn compact_into(
+pub(crate) fn compact_into(
     src: &BlockLog,
     dst: &mut LogWriter,
     bound: Seq,
@@ -165,7 +165,7 @@ pub fn compact_into(
         held: None,
     };
     let mut run: Option<RunStart> = None;
-    let walked = crate::blocks::visit_raw(src, 1, |stored, block| -> Result<bool, StoreError> {
+    let walked = walk::blocks(src, 1, |stored, block| -> Result<bool, StoreError> {
         report.blocks += 1;
         if report.stopped_by.is_none() {
             if block.committed_at >= cutoff {
@@ -254,7 +254,7 @@ pub fn compact_into(
         }
         Ok(true)
     });
-    crate::scan::flatten(walked)?;
+    walked.map_err(WalkError::flatten)?;
     if !report.interrupted {
         close_run(&mut run, now, &mut out, &mut report)?;
         out.flush()?;
@@ -278,7 +278,7 @@ struct Output<'a> {
 impl Output<'_> {
     fn put(&mut self, first_seq: Seq, value: &[u8]) -> Result<(), StoreError> {
         let count = codec::decode_checked_block(value)
-            .map_err(|reason| StoreError::Damaged(crate::JournalDamage::CorruptBlock { first_seq, reason }))?
+            .map_err(|reason| StoreError::Damaged(JournalDamage::CorruptBlock { first_seq, reason }))?
             .count;
         let (frames, blocks) = match &mut self.held {
             Some((frames, blocks)) => (frames, blocks),
@@ -322,7 +322,7 @@ impl Output<'_> {
         debug_assert!(self.held.is_none(), "no run is open");
         self.dst
             .append(&self.frames, &self.blocks)
-            .map_err(crate::io("write the compacted journal"))?;
+            .map_err(io("write the compacted journal"))?;
         self.frames.clear();
         self.blocks.clear();
         Ok(())
