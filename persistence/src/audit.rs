@@ -156,10 +156,6 @@ fn second_key(prefix: u8, second: i64) -> [u8; 9] {
     k
 }
 
-fn second_of_key(k: &[u8]) -> Option<i64> {
-    Some((u64::from_be_bytes(k.get(1..9)?.try_into().ok()?) ^ (1 << 63)) as i64)
-}
-
 pub(crate) fn second_of(ms: Millis) -> i64 {
     ms.div_euclid(1000)
 }
@@ -407,18 +403,6 @@ pub(crate) fn first_seq_at(audit: &sled::Tree, at: Millis) -> sled::Result<Optio
         }
         None => Ok(None),
     }
-}
-
-/// Seconds that have a rollup, for tests and tools.
-pub(crate) fn seconds(audit: &sled::Tree) -> sled::Result<Vec<i64>> {
-    let mut out = Vec::new();
-    for item in audit.scan_prefix(b"r") {
-        let (k, _) = item?;
-        if let Some(s) = second_of_key(&k) {
-            out.push(s);
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub(crate) use crate::chain::{
 use thiserror::Error;
 use trove_engine::{HuntTelemetry, Millis, Record, RecordView, Seq, TelemetryCount};
 
+/// The magic of a compacted block.
 pub const COMPACTED_MAGIC: &[u8; 4] = b"TRVC";
 /// Fixed part of a compacted block before its kept records.
 pub const COMPACTED_HEAD_LEN: usize = 224;
@@ -92,9 +93,12 @@ fn config() -> impl bincode::config::Config {
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+/// Why a value did not encode or decode.
 pub enum CodecError {
+    /// Encoding failed (or the record is too large).
     #[error("encode: {0}")]
     Encode(String),
+    /// The bytes are not a value of the type (or have bytes left over).
     #[error("decode: {0}")]
     Decode(String),
 }
@@ -116,6 +120,7 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), CodecErro
     Ok(())
 }
 
+/// Decodes one record's bincode (without its length prefix).
 pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     let (record, used) =
         bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
@@ -125,11 +130,12 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     Ok(record)
 }
 
-/// Generic bincode helpers for snapshots.
+/// Encodes a value with bincode's standard configuration (snapshots, checkpoints, rollup rows).
 pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
+/// Decodes a value [`encode_value`] wrote; trailing bytes are an error.
 pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (v, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
         .map_err(|e| CodecError::Decode(e.to_string()))?;
@@ -177,7 +183,7 @@ pub fn encode_block(
 
 /// The leaves of the length-prefixed records in `payload`, stopping at the
 /// first framing error (which `Block::bodies` reports).
-pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
+pub(crate) fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
     let mut rest = payload;
     let mut index = 0u32;
     std::iter::from_fn(move || {
@@ -197,7 +203,9 @@ pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
 /// What retention left of a compacted block, besides its kept records.
 #[derive(Debug, Clone, Copy)]
 pub struct Compaction<'a> {
+    /// The telemetry root of the removed records.
     pub telemetry_root: Hash,
+    /// When retention compacted the block.
     pub compacted_at: Millis,
     /// Records still in the block.
     pub kept: u32,
@@ -223,26 +231,36 @@ impl Compaction<'_> {
 /// A block whose header and hash have been checked.
 #[derive(Debug)]
 pub struct Block<'a> {
+    /// The sequence of its first record.
     pub first_seq: Seq,
     /// Records the block was written with (a compacted block holds fewer).
     pub count: u32,
+    /// Commit time.
     pub committed_at: Millis,
+    /// Hash of the previous block.
     pub prev_hash: Hash,
+    /// The records' leaf root.
     pub leaf_root: Hash,
     /// The header's payload length: of the block as written.
     pub payload_len: u32,
+    /// blake3 of the payload as written.
     pub payload_hash: Hash,
+    /// The block's hash.
     pub hash: Hash,
     /// The records: `len ++ record` each, or, compacted, `index ++ len ++ record`.
     pub payload: &'a [u8],
+    /// What retention left, for a compacted block.
     pub compacted: Option<Compaction<'a>>,
 }
 
 /// One record of a block, still encoded.
 #[derive(Debug, Clone, Copy)]
 pub struct RawRecord<'a> {
+    /// Its sequence.
     pub seq: Seq,
+    /// Its class bit.
     pub telemetry: bool,
+    /// Its encoding (bincode).
     pub body: &'a [u8],
 }
 
@@ -355,7 +373,9 @@ fn parse_compacted(bytes: &[u8], check: bool) -> Result<Block<'_>, String> {
 
 /// What replaces a block's removed telemetry.
 pub struct Removed<'a> {
+    /// The telemetry root of the removed records.
     pub telemetry_root: Hash,
+    /// When retention compacted the block.
     pub compacted_at: Millis,
     /// Per hunt, this block.
     pub hunts: &'a [HuntTelemetry],
@@ -409,6 +429,7 @@ impl<'a> Block<'a> {
         }
     }
 
+    /// The header fields.
     pub fn header(&self) -> Header {
         Header {
             first_seq: self.first_seq,
@@ -421,6 +442,7 @@ impl<'a> Block<'a> {
         }
     }
 
+    /// The sequence of its last record as written.
     pub fn last_seq(&self) -> Seq {
         self.first_seq + u64::from(self.count) - 1
     }
@@ -549,10 +571,12 @@ pub fn decode_view(bytes: &[u8]) -> Result<RecordView<'_>, CodecError> {
     Ok(record)
 }
 
+/// The sled key of a block (the legacy layout): its first sequence, big-endian.
 pub fn key_of(first_seq: Seq) -> [u8; 8] {
     first_seq.to_be_bytes()
 }
 
+/// The first sequence a legacy sled key names.
 pub fn seq_of_key(key: &[u8]) -> Option<Seq> {
     Some(Seq::from_be_bytes(key.try_into().ok()?))
 }

@@ -469,7 +469,7 @@ impl JournalWriter {
 }
 
 impl Shared {
-    pub fn mode(&self) -> DurabilityMode {
+    pub(crate) fn mode(&self) -> DurabilityMode {
         self.mode
     }
 }

@@ -283,10 +283,6 @@ impl BlockLog {
         self.inner.slots.read().len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Bytes of the readable log.
     pub(crate) fn bytes(&self) -> u64 {
         self.inner.slots.read().last().map_or(0, Slot::end)

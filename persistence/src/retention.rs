@@ -75,6 +75,7 @@ pub struct CompactReport {
     pub bound: Seq,
     /// Blocks copied (all of the journal).
     pub blocks: u64,
+    /// Blocks compacted by this run.
     pub blocks_compacted: u64,
     /// Blocks compacted by an earlier run.
     pub blocks_already_compacted: u64,
@@ -82,17 +83,44 @@ pub struct CompactReport {
     pub blocks_with_hunt_definitions: u64,
     /// Runs of compacted blocks (each carries its per-player counts once).
     pub runs: u64,
+    /// Telemetry records removed by this run.
     pub records_removed: u64,
     /// Records kept in the blocks compacted by this run.
     pub records_kept: u64,
     /// Stored bytes of the blocks compacted by this run, before and after.
     pub bytes_before: u64,
+    /// See `bytes_before`.
     pub bytes_after: u64,
     /// Last sequence of the last block compaction could reach.
     pub reached_seq: Seq,
     /// Why compaction stopped before the end of the journal, if it did.
     pub stopped_by: Option<String>,
+    /// The run was cancelled: nothing was swapped in.
     pub interrupted: bool,
+}
+
+impl CompactReport {
+    /// Whether compaction still reaches `block` (committed before the
+    /// cutoff, ending within the bound); the first block it does not reach
+    /// sets `stopped_by`, for good.
+    fn note_reach(&mut self, block: &codec::Block<'_>) {
+        if self.stopped_by.is_some() {
+            return;
+        }
+        if block.committed_at >= self.cutoff {
+            self.stopped_by = Some(format!(
+                "block at sequence {} was committed after the cutoff",
+                block.first_seq
+            ));
+        } else if block.last_seq() > self.bound {
+            self.stopped_by = Some(format!(
+                "block at sequence {} ends after {}, the oldest state recovery may start from",
+                block.first_seq, self.bound
+            ));
+        } else {
+            self.reached_seq = block.last_seq();
+        }
+    }
 }
 
 /// A run's first block, written when the run closes (it carries the run's
@@ -167,21 +195,7 @@ pub(crate) fn compact_into(
     let mut run: Option<RunStart> = None;
     let walked = walk::blocks(src, 1, |stored, block| -> Result<bool, StoreError> {
         report.blocks += 1;
-        if report.stopped_by.is_none() {
-            if block.committed_at >= cutoff {
-                report.stopped_by = Some(format!(
-                    "block at sequence {} was committed after the cutoff",
-                    block.first_seq
-                ));
-            } else if block.last_seq() > bound {
-                report.stopped_by = Some(format!(
-                    "block at sequence {} ends after {bound}, the oldest state recovery may start from",
-                    block.first_seq
-                ));
-            } else {
-                report.reached_seq = block.last_seq();
-            }
-        }
+        report.note_reach(block);
         let compacted = if report.stopped_by.is_some() {
             None
         } else if block.compacted.is_some() {
