@@ -1672,7 +1672,7 @@ async fn scenario_memory(o: Opts) -> Result<(), String> {
     let world = engine.dump().await.map_err(|e| e.to_string())?;
     let dump_s = t.elapsed().as_secs_f64();
     let rss4 = rss_bytes();
-    let snapshot_bytes = trove_persistence::codec::encode_value(&world)
+    let snapshot_bytes = trove_persistence::snapshot::encode_value(&world)
         .map(|b| b.len())
         .unwrap_or(0);
     drop(world);

@@ -6,7 +6,7 @@
 //! only then new constants here.
 
 use trove_engine::*;
-use trove_persistence::codec;
+use trove_persistence::testing as codec;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

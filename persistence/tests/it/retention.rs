@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use trove_engine::*;
+use trove_persistence::testing as codec;
 use trove_persistence::*;
 
 const DAY: Millis = 86_400_000;
