@@ -354,7 +354,7 @@ impl Projection {
         let st = self.state.lock().await;
         let seq = st.applied;
         let hash = block_hash_holding(&self.store, seq)?;
-        let payload = trove_persistence::codec::encode_value(&*st).map_err(|e| e.to_string())?;
+        let payload = trove_persistence::snapshot::encode_value(&*st).map_err(|e| e.to_string())?;
         drop(st);
         let dir = dir.to_path_buf();
         tokio::task::spawn_blocking(move || write_checkpoint(&dir, seq, &hash, &payload))
@@ -624,7 +624,7 @@ fn load_checkpoint(path: &Path, store: &Store) -> Result<Option<ProjState>, Stri
     if block_hash_holding(store, seq)?[..] != bytes[12..44] {
         return Err("leaderboard checkpoint was made from a different journal history".into());
     }
-    let st: ProjState = trove_persistence::codec::decode_value(payload).map_err(|e| e.to_string())?;
+    let st: ProjState = trove_persistence::snapshot::decode_value(payload).map_err(|e| e.to_string())?;
     if st.applied != seq {
         return Err("leaderboard checkpoint header and state disagree".into());
     }
