@@ -130,6 +130,10 @@ fn compact(dir: &Path, cutoff: Millis) -> retention::CompactReport {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 fn compaction_keeps_claims_chain_state_rollups_and_dedup() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
