@@ -19,7 +19,7 @@
 //! They are a projection: rebuildable from the journal alone, and never
 //! synced. The writer applies them after the blocks, so after a process
 //! crash they can lag the journal, and recovery catches them up from the
-//! watermark ([`catch_up`]). After a power cut they can also lead it (sled's
+//! watermark (`catch_up`). After a power cut they can also lead it (sled's
 //! pages reached the disk, the log's unacknowledged tail did not), or sled
 //! may not open them at all: then they are rebuilt (`crate::open::open_audit`).
 

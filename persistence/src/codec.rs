@@ -209,9 +209,9 @@ pub struct Compaction<'a> {
     pub compacted_at: Millis,
     /// Records still in the block.
     pub kept: u32,
-    /// bincode(Vec<HuntTelemetry>): see [`Compaction::hunts`].
+    /// `bincode(Vec<HuntTelemetry>)`: see [`Compaction::hunts`].
     pub hunts: &'a [u8],
-    /// bincode(Vec<TelemetryCount>): see [`Compaction::players`].
+    /// `bincode(Vec<TelemetryCount>)`: see [`Compaction::players`].
     pub players: &'a [u8],
 }
 

@@ -12,7 +12,7 @@
 //! Format, 48 bytes: magic "TRVH", seq u64 LE, block hash (32 bytes), then
 //! the first 4 bytes of blake3 of the preceding 44. Written in place with one
 //! `pwrite` and fdatasynced, only after an `fdatasync` of the block log made
-//! the blocks it names durable ([`crate::durable`]), so it never claims more than the disk holds.
+//! the blocks it names durable (`durable`), so it never claims more than the disk holds.
 //! It names the last *synced* block: in the default mode, event-only commits
 //! acknowledged after it may be lost by a power cut (within the documented
 //! bound), never the records up to it.

@@ -7,7 +7,7 @@
 //! forever.
 //!
 //! Compaction copies the journal into a new block log, block by block,
-//! writing each eligible block in the compacted layout of [`crate::codec`]:
+//! writing each eligible block in the compacted layout of `codec` (`docs/DURABILITY.md`):
 //! the original header (so the block's hash, and with it the whole chain, is
 //! unchanged), the kept records with their indices, the telemetry root (so
 //! the kept records still prove `leaf_root`), the removed telemetry per hunt
