@@ -20,7 +20,8 @@ use trove_engine::{
     ClaimRequest, ClueDef, EventKind, EventKindView, GameEvent, HuntDef, Millis, Outcome, ProductDef, Record,
     RecordView, RejectReason, Seq,
 };
-use trove_persistence::codec::{self, Block, Hash, Header};
+use trove_persistence::chain::{self, Hash, Header};
+use trove_persistence::CheckedBlock as Block;
 use trove_persistence::{audit::Rollup, Archive, JournalDamage, Store, StoreError};
 
 pub const FORMAT_NAME: &str = "trove-export";
@@ -362,7 +363,7 @@ impl BlockSource for Archive {
         from: Seq,
         visit: &mut dyn FnMut(&Block<'_>) -> Result<bool, ExportError>,
     ) -> Result<(), ExportError> {
-        trove_persistence::scan::flatten(self.blocks(from, visit))
+        self.blocks(from, visit).map_err(|e| e.flatten())
     }
 }
 
@@ -375,7 +376,7 @@ impl BlockSource for Store {
         from: Seq,
         visit: &mut dyn FnMut(&Block<'_>) -> Result<bool, ExportError>,
     ) -> Result<(), ExportError> {
-        trove_persistence::scan::flatten(self.blocks(from, visit))
+        self.blocks(from, visit).map_err(|e| e.flatten())
     }
 }
 
@@ -572,17 +573,17 @@ fn csv_record(buf: &mut Vec<u8>, seq: Seq, at_text: &str, at: Millis, r: &Record
 fn block_leaves(b: &Block<'_>, classes: &mut String, leaves: &mut Vec<Option<Hash>>) -> Result<(), ExportError> {
     classes.clear();
     leaves.clear();
-    for r in b.raw_records() {
-        let r = r.map_err(|(seq, reason)| ExportError::Damaged(JournalDamage::CorruptRecord { seq, reason }))?;
-        let index = (r.seq - b.first_seq) as usize;
+    for r in b.records() {
+        let r = r?;
+        let index = (r.seq() - b.first_seq()) as usize;
         while leaves.len() < index {
             classes.push('-');
             leaves.push(None);
         }
-        classes.push(if r.telemetry { 't' } else { 'k' });
-        leaves.push(Some(codec::leaf_hash(r.body)));
+        classes.push(if r.telemetry() { 't' } else { 'k' });
+        leaves.push(Some(r.leaf()));
     }
-    while leaves.len() < b.count as usize {
+    while leaves.len() < b.count() as usize {
         classes.push('-');
         leaves.push(None);
     }
@@ -597,8 +598,9 @@ struct BlockProof<'a> {
 }
 
 fn block_line(buf: &mut Vec<u8>, b: &Block<'_>, at_text: &str, proof: Option<BlockProof<'_>>) {
-    let compacted = b.compacted.as_ref().map(|c| (b.count - c.kept, &c.telemetry_root));
-    block_line_of(buf, &b.header(), &b.hash, at_text, compacted, proof);
+    let removed = b.removed();
+    let compacted = removed.as_ref().map(|(n, root)| (*n, root));
+    block_line_of(buf, &b.header(), &b.hash(), at_text, compacted, proof);
     buf.push(b'\n');
 }
 
@@ -740,15 +742,15 @@ pub fn export(
             if cancelled() {
                 return Err(ExportError::Interrupted);
             }
-            let first = block.first_seq;
-            let last = first + u64::from(block.count) - 1;
+            let first = block.first_seq();
+            let last = block.last_seq();
             if first > end {
                 return Ok(false);
             }
-            if filters.to.as_ref().is_some_and(|(_, to)| block.committed_at >= *to) {
+            if filters.to.as_ref().is_some_and(|(_, to)| block.committed_at() >= *to) {
                 return Ok(false);
             }
-            let time_ok = filters.time_ok(block.committed_at);
+            let time_ok = filters.time_ok(block.committed_at());
             if !time_ok && sum.first_seq.is_none() {
                 // Blocks of the index's first second that are before `from`.
                 return Ok(true);
@@ -759,25 +761,20 @@ pub fn export(
             // Which records go in, before the block line (which says whether
             // it carries leaves).
             let mut matched: Vec<(Seq, RecordView<'_>)> = Vec::with_capacity(block.held() as usize);
-            for item in block.bodies() {
-                let (seq, body) =
-                    item.map_err(|(seq, reason)| ExportError::Damaged(JournalDamage::CorruptRecord { seq, reason }))?;
+            for item in block.records() {
+                let record = item?;
+                let seq = record.seq();
                 if time_ok && seq >= lo && seq <= hi {
-                    let view = codec::decode_view(body).map_err(|e| {
-                        ExportError::Damaged(JournalDamage::CorruptRecord {
-                            seq,
-                            reason: e.to_string(),
-                        })
-                    })?;
+                    let view = record.view()?;
                     if filters.matches(&view) {
                         matched.push((seq, view));
                     }
                 }
             }
             let complete = matched.len() == block.held() as usize;
-            let at_text = format_ms(block.committed_at);
+            let at_text = format_ms(block.committed_at());
             if proofs && (!matched.is_empty() || !filters.no_proof) {
-                let proof = if complete && block.compacted.is_none() {
+                let proof = if complete && block.removed().is_none() {
                     None
                 } else {
                     block_leaves(block, &mut classes, &mut leaves)?;
@@ -788,15 +785,15 @@ pub fn export(
                 };
                 block_line(&mut buf, block, &at_text, proof);
                 sum.blocks += 1;
-                sum.last_hash = Some(block.hash);
+                sum.last_hash = Some(block.hash());
             }
             for (seq, view) in &matched {
                 match format {
                     Format::Jsonl => {
-                        jsonl_record(&mut buf, *seq, &at_text, block.committed_at, view);
+                        jsonl_record(&mut buf, *seq, &at_text, block.committed_at(), view);
                         buf.push(b'\n');
                     }
-                    Format::Csv => csv_record(&mut buf, *seq, &at_text, block.committed_at, view),
+                    Format::Csv => csv_record(&mut buf, *seq, &at_text, block.committed_at(), view),
                 }
             }
             sum.records += matched.len() as u64;
@@ -1048,7 +1045,7 @@ impl OpenBlock {
 
     /// The leaf root of the records seen (and the telemetry root, if compacted).
     fn root_of_seen(&self) -> Hash {
-        let (mut kept, mut telemetry) = (codec::ClassRoot::default(), codec::ClassRoot::default());
+        let (mut kept, mut telemetry) = (chain::ClassRoot::default(), chain::ClassRoot::default());
         for &(_, seq, leaf, t) in &self.seen {
             let index = (seq - self.header.first_seq) as u32;
             if t {
@@ -1057,7 +1054,7 @@ impl OpenBlock {
                 kept.add(index, &leaf);
             }
         }
-        codec::leaf_root(
+        chain::leaf_root(
             &kept.finish(),
             &self.telemetry_root.unwrap_or_else(|| telemetry.finish()),
         )
@@ -1327,7 +1324,6 @@ struct Verifier {
     removed: u64,
     compacted_blocks: u64,
     range: Option<(Seq, Seq)>,
-    encode_buf: Vec<u8>,
     line_buf: Vec<u8>,
     /// The line a problem is at, when not the line being read (found when a
     /// block is closed).
@@ -1480,7 +1476,7 @@ impl Verifier {
                         format!("block lists {} leaves for {} records", list.len(), header.count),
                     ));
                 }
-                let (mut kept, mut telemetry) = (codec::ClassRoot::default(), codec::ClassRoot::default());
+                let (mut kept, mut telemetry) = (chain::ClassRoot::default(), chain::ClassRoot::default());
                 let mut leaves = Vec::with_capacity(list.len());
                 for (i, (leaf, class)) in list.iter().zip(classes).enumerate() {
                     let leaf = match (leaf, class) {
@@ -1498,7 +1494,7 @@ impl Verifier {
                     leaves.push(leaf);
                 }
                 let telemetry = telemetry_root.unwrap_or_else(|| telemetry.finish());
-                if codec::leaf_root(&kept.finish(), &telemetry) != header.leaf_root {
+                if chain::leaf_root(&kept.finish(), &telemetry) != header.leaf_root {
                     return Err(bad(
                         "record_altered",
                         "the block's leaves do not give its leaf_root".into(),
@@ -1725,9 +1721,7 @@ impl Verifier {
             }
         }
         let record = record_of(l).map_err(|e| (Some(seq), "bad_line", e))?;
-        self.encode_buf.clear();
-        codec::encode_record(&record, &mut self.encode_buf).map_err(|e| (Some(seq), "bad_line", e.to_string()))?;
-        let leaf = codec::leaf_hash(&self.encode_buf[4..]);
+        let leaf = trove_persistence::record_leaf(&record).map_err(|e| (Some(seq), "bad_line", e))?;
         let telemetry = record.is_telemetry();
         if let Some(class) = b.class(seq) {
             if class != if telemetry { b't' } else { b'k' } {

@@ -19,16 +19,19 @@
 //! They are a projection: rebuildable from the journal alone, and never
 //! synced. The writer applies them after the blocks, so after a process
 //! crash they can lag the journal, and recovery catches them up from the
-//! watermark ([`catch_up`]). After a power cut they can also lead it (sled's
+//! watermark (`catch_up`). After a power cut they can also lead it (sled's
 //! pages reached the disk, the log's unacknowledged tail did not), or sled
-//! may not open them at all: then they are rebuilt (`crate::open_audit`).
+//! may not open them at all: then they are rebuilt (`crate::open::open_audit`).
 
 use crate::codec;
-use crate::scan::Entry;
+use crate::error::StoreError;
+use crate::log::BlockLog;
+use crate::walk::{Entries, Entry, WalkError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use trove_engine::{HuntTelemetry, Millis, Outcome, RecordView, Seq};
 
+/// The sled tree of the projection inside `DATA/audit/`.
 pub const TREE: &str = "audit";
 
 /// Counts of records, by kind.
@@ -38,12 +41,16 @@ pub struct Rollup {
     pub events: BTreeMap<(String, String), u64>,
     /// (hunt, sku, outcome: "granted" or the reject reason) -> claims.
     pub claims: BTreeMap<(String, String, String), u64>,
+    /// Hunt definitions.
     pub hunts_defined: u64,
+    /// Stock changes.
     pub stock_changes: u64,
+    /// Records of every kind (removed telemetry included).
     pub records: u64,
 }
 
 impl Rollup {
+    /// Counts one record.
     pub fn add(&mut self, record: &RecordView<'_>) {
         self.records += 1;
         match record {
@@ -127,7 +134,7 @@ impl Rollup {
     }
 
     /// What one journal entry adds.
-    pub fn add_entry(&mut self, entry: &Entry<'_>) {
+    pub(crate) fn add_entry(&mut self, entry: &Entry<'_>) {
         match entry {
             Entry::Record(r) => self.add(r),
             Entry::RemovedTelemetry { hunts, .. } => self.add_removed(hunts),
@@ -135,6 +142,7 @@ impl Rollup {
         }
     }
 
+    /// Whether it counts no record.
     pub fn is_empty(&self) -> bool {
         self.records == 0
     }
@@ -148,11 +156,7 @@ fn second_key(prefix: u8, second: i64) -> [u8; 9] {
     k
 }
 
-fn second_of_key(k: &[u8]) -> Option<i64> {
-    Some((u64::from_be_bytes(k.get(1..9)?.try_into().ok()?) ^ (1 << 63)) as i64)
-}
-
-pub fn second_of(ms: Millis) -> i64 {
+pub(crate) fn second_of(ms: Millis) -> i64 {
     ms.div_euclid(1000)
 }
 
@@ -162,11 +166,11 @@ const WATERMARK: &[u8] = b"w";
 /// rewrites the row accumulates in memory; the watermark written with each
 /// row says what it includes, so a crash loses nothing (recovery catches up
 /// from the watermark) and a live report lags by at most this much.
-pub const ROW_REWRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const ROW_REWRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The writer's side: adds each commit's records to the projection.
 #[derive(Default)]
-pub struct Projector {
+pub(crate) struct Projector {
     /// The second being filled, its rollup so far, and the last sequence in it.
     current: Option<(i64, Rollup, Seq)>,
     /// The current row has records not yet written.
@@ -178,7 +182,7 @@ impl Projector {
     /// Adds `delta` (records `first..=last`, committed at `at`) to the
     /// projection, staging writes into `batch` when a second ends or the
     /// current row is due for a rewrite.
-    pub fn stage(
+    pub(crate) fn stage(
         &mut self,
         tree: &sled::Tree,
         batch: &mut sled::Batch,
@@ -213,7 +217,7 @@ impl Projector {
     }
 
     /// Stages the current row (if it has unwritten records) with its watermark.
-    pub fn write_row(&mut self, batch: &mut sled::Batch) {
+    pub(crate) fn write_row(&mut self, batch: &mut sled::Batch) {
         if let (true, Some((second, rollup, seq))) = (self.dirty, &self.current) {
             batch.insert(
                 &second_key(b'r', *second),
@@ -227,7 +231,7 @@ impl Projector {
 }
 
 /// The last sequence the projection includes.
-pub fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
+pub(crate) fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
     Ok(tree
         .get(WATERMARK)?
         .and_then(|v| Some(u64::from_le_bytes(v.as_ref().try_into().ok()?)))
@@ -237,7 +241,7 @@ pub fn watermark(tree: &sled::Tree) -> sled::Result<Seq> {
 /// Brings the projection up to the end of the journal (after a crash between
 /// the writer's two batches, or for a journal written without it). Returns
 /// the records added.
-pub fn catch_up(journal: &crate::log::BlockLog, audit: &sled::Tree) -> Result<u64, crate::StoreError> {
+pub(crate) fn catch_up(journal: &BlockLog, audit: &sled::Tree) -> Result<u64, StoreError> {
     let from = watermark(audit)?;
     if from == 0 && !audit.is_empty() {
         // Rows without a watermark: a [`reset`] was interrupted. Start over.
@@ -246,14 +250,14 @@ pub fn catch_up(journal: &crate::log::BlockLog, audit: &sled::Tree) -> Result<u6
     let mut projector = Projector::default();
     let mut pending: Option<(Millis, Seq, Seq, Rollup)> = None;
     let mut added = 0u64;
-    let flush = |p: (Millis, Seq, Seq, Rollup), projector: &mut Projector| -> Result<(), crate::StoreError> {
+    let flush = |p: (Millis, Seq, Seq, Rollup), projector: &mut Projector| -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         projector.stage(audit, &mut batch, p.0, p.1, p.2, &p.3)?;
         projector.write_row(&mut batch);
         audit.apply_batch(batch)?;
         Ok(())
     };
-    let result = crate::scan::scan_entries(journal, from, false, |seq, at, entry| {
+    let result = Entries::after(from).run(journal, |seq, at, entry| {
         added += u64::from(matches!(entry, Entry::Record(_)));
         match &mut pending {
             Some((t, _, last, r)) if *t == at => {
@@ -273,9 +277,9 @@ pub fn catch_up(journal: &crate::log::BlockLog, audit: &sled::Tree) -> Result<u6
                 pending = Some((at, first, seq, r));
             }
         }
-        Ok::<(), crate::StoreError>(())
+        Ok::<(), StoreError>(())
     });
-    crate::scan::flatten(result)?;
+    result.map_err(WalkError::flatten)?;
     if let Some(p) = pending.take() {
         flush(p, &mut projector)?;
     }
@@ -284,7 +288,7 @@ pub fn catch_up(journal: &crate::log::BlockLog, audit: &sled::Tree) -> Result<u6
 
 /// Empties the projection, watermark first, so that an interrupted reset
 /// leaves rows without a watermark, which [`catch_up`] then discards.
-pub fn reset(audit: &sled::Tree) -> sled::Result<()> {
+pub(crate) fn reset(audit: &sled::Tree) -> sled::Result<()> {
     audit.remove(WATERMARK)?;
     audit.clear()
 }
@@ -309,7 +313,7 @@ struct RollupRef<'a> {
 /// An hour is 3,600 rows of up to a few hundred keys each: the rows are
 /// decoded in place (no string copies) and summed in hash maps keyed by
 /// borrowed strings; only the totals are copied out.
-pub fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, crate::StoreError> {
+pub(crate) fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, StoreError> {
     use std::collections::HashMap;
     let mut total = Rollup::default();
     let (a, b) = (second_of(from), second_of(to + 999));
@@ -324,7 +328,7 @@ pub fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, cr
     let mut claims: HashMap<(&str, &str, &str), u64> = HashMap::new();
     for v in &rows {
         let r: RollupRef<'_> =
-            codec::decode_borrowed(v).map_err(|e| crate::StoreError::Snapshot(format!("audit rollup: {e}")))?;
+            codec::decode_borrowed(v).map_err(|e| StoreError::Snapshot(format!("audit rollup: {e}")))?;
         for (k, n) in r.events {
             *events.entry(k).or_default() += n;
         }
@@ -352,13 +356,13 @@ pub fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, cr
 /// sequence), are read from the journal and added, so a live report counts
 /// every durable record. The tail is short: what one row interval, or the
 /// time since the last commit, left unwritten.
-pub fn report_live(
-    journal: &crate::log::BlockLog,
+pub(crate) fn report_live(
+    journal: &BlockLog,
     audit: &sled::Tree,
     from: Millis,
     to: Millis,
     upto: Seq,
-) -> Result<Rollup, crate::StoreError> {
+) -> Result<Rollup, StoreError> {
     // Rows and watermark from one moment: retry if the writer moved meanwhile.
     let (mut total, mark) = loop {
         let before = watermark(audit)?;
@@ -372,7 +376,7 @@ pub fn report_live(
     }
     let (a, b) = (second_of(from), second_of(to + 999));
     struct Done;
-    let tail = crate::scan::scan_entries(journal, mark, false, |seq, at, entry| {
+    let tail = Entries::after(mark).run(journal, |seq, at, entry| {
         if seq > upto {
             return Err(Done);
         }
@@ -383,14 +387,14 @@ pub fn report_live(
         Ok(())
     });
     match tail {
-        Ok(_) | Err(Ok(Done)) => Ok(total),
-        Err(Err(damage)) => Err(damage.into()),
+        Ok(_) | Err(WalkError::Visitor(Done)) => Ok(total),
+        Err(WalkError::Damage(damage)) => Err(damage.into()),
     }
 }
 
 /// The first sequence committed at or after second `second_of(at)`, from the
 /// sparse index: where an export from time `at` starts reading.
-pub fn first_seq_at(audit: &sled::Tree, at: Millis) -> sled::Result<Option<Seq>> {
+pub(crate) fn first_seq_at(audit: &sled::Tree, at: Millis) -> sled::Result<Option<Seq>> {
     let key = second_key(b't', second_of(at));
     match audit.range(key..second_key(b't', i64::MAX)).next() {
         Some(item) => {
@@ -399,18 +403,6 @@ pub fn first_seq_at(audit: &sled::Tree, at: Millis) -> sled::Result<Option<Seq>>
         }
         None => Ok(None),
     }
-}
-
-/// Seconds that have a rollup, for tests and tools.
-pub fn seconds(audit: &sled::Tree) -> sled::Result<Vec<i64>> {
-    let mut out = Vec::new();
-    for item in audit.scan_prefix(b"r") {
-        let (k, _) = item?;
-        if let Some(s) = second_of_key(&k) {
-            out.push(s);
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

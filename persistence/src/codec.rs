@@ -72,13 +72,14 @@
 //! players nearly every telemetry record of a block is a different player's,
 //! and per-block counts would be almost as large as the records.
 
+pub(crate) use crate::chain::{
+    class_roots, leaf_hash, leaf_root, ClassRoot, Hash, Header, Leaf, FORMAT_VERSION, HEADER_LEN, MAGIC,
+};
 use thiserror::Error;
 use trove_engine::{HuntTelemetry, Millis, Record, RecordView, Seq, TelemetryCount};
 
-pub const MAGIC: &[u8; 4] = b"TRVJ";
+/// The magic of a compacted block.
 pub const COMPACTED_MAGIC: &[u8; 4] = b"TRVC";
-pub const FORMAT_VERSION: u8 = 2;
-pub const HEADER_LEN: usize = 160;
 /// Fixed part of a compacted block before its kept records.
 pub const COMPACTED_HEAD_LEN: usize = 224;
 /// Bit 31 of a record's length prefix: the record is telemetry.
@@ -87,16 +88,17 @@ pub const TELEMETRY_BIT: u32 = 1 << 31;
 /// limits allow (a hunt of 4096 clues and 1024 products is well under this).
 pub const MAX_RECORD_BYTES: usize = 4 << 20;
 
-pub type Hash = [u8; 32];
-
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_RECORD_BYTES>()
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+/// Why a value did not encode or decode.
 pub enum CodecError {
+    /// Encoding failed (or the record is too large).
     #[error("encode: {0}")]
     Encode(String),
+    /// The bytes are not a value of the type (or have bytes left over).
     #[error("decode: {0}")]
     Decode(String),
 }
@@ -118,6 +120,7 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) -> Result<(), CodecErro
     Ok(())
 }
 
+/// Decodes one record's bincode (without its length prefix).
 pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     let (record, used) =
         bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
@@ -127,11 +130,12 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, CodecError> {
     Ok(record)
 }
 
-/// Generic bincode helpers for snapshots.
+/// Encodes a value with bincode's standard configuration (snapshots, checkpoints, rollup rows).
 pub fn encode_value<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| CodecError::Encode(e.to_string()))
 }
 
+/// Decodes a value [`encode_value`] wrote; trailing bytes are an error.
 pub fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     let (v, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
         .map_err(|e| CodecError::Decode(e.to_string()))?;
@@ -177,23 +181,9 @@ pub fn encode_block(
     (out, hash)
 }
 
-/// The hash of one encoded record (without its length prefix).
-pub fn leaf_hash(record: &[u8]) -> Hash {
-    *blake3::hash(record).as_bytes()
-}
-
-/// One record's place in its block's leaf root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Leaf {
-    /// Index of the record in its block.
-    pub index: u32,
-    pub telemetry: bool,
-    pub hash: Hash,
-}
-
 /// The leaves of the length-prefixed records in `payload`, stopping at the
 /// first framing error (which `Block::bodies` reports).
-pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
+pub(crate) fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
     let mut rest = payload;
     let mut index = 0u32;
     std::iter::from_fn(move || {
@@ -210,118 +200,18 @@ pub fn leaf_hashes(payload: &[u8]) -> impl Iterator<Item = Leaf> + '_ {
     })
 }
 
-/// Accumulates one class root: blake3 over `index ++ leaf` of its records.
-/// Entries are gathered in a small buffer and handed to blake3 a few KiB at
-/// a time: it hashes long inputs several times faster than 36-byte updates,
-/// and this is on the journal writer's path, once per record.
-pub struct ClassRoot {
-    hasher: blake3::Hasher,
-    buf: Vec<u8>,
-}
-
-impl Default for ClassRoot {
-    fn default() -> Self {
-        ClassRoot {
-            hasher: blake3::Hasher::new(),
-            buf: Vec::with_capacity(Self::BUF),
-        }
-    }
-}
-
-impl ClassRoot {
-    const ENTRY: usize = 36;
-    const BUF: usize = Self::ENTRY * 128;
-
-    pub fn add(&mut self, index: u32, leaf: &Hash) {
-        if self.buf.len() + Self::ENTRY > Self::BUF {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-        }
-        self.buf.extend_from_slice(&index.to_le_bytes());
-        self.buf.extend_from_slice(leaf);
-    }
-
-    pub fn finish(&self) -> Hash {
-        let mut h = self.hasher.clone();
-        h.update(&self.buf);
-        *h.finalize().as_bytes()
-    }
-}
-
-/// (kept_root, telemetry_root) of a block's leaves.
-pub fn class_roots(leaves: impl IntoIterator<Item = Leaf>) -> (Hash, Hash) {
-    let (mut kept, mut telemetry) = (ClassRoot::default(), ClassRoot::default());
-    for l in leaves {
-        if l.telemetry {
-            telemetry.add(l.index, &l.hash);
-        } else {
-            kept.add(l.index, &l.hash);
-        }
-    }
-    (kept.finish(), telemetry.finish())
-}
-
-/// A block's leaf root from its two class roots.
-pub fn leaf_root(kept_root: &Hash, telemetry_root: &Hash) -> Hash {
-    let mut h = blake3::Hasher::new();
-    h.update(kept_root);
-    h.update(telemetry_root);
-    *h.finalize().as_bytes()
-}
-
-/// The fields of a block header; enough to recompute its hash and follow the
-/// chain without the payload (what an audit export carries per block).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub first_seq: Seq,
-    pub count: u32,
-    pub payload_len: u32,
-    pub committed_at: Millis,
-    pub prev_hash: Hash,
-    pub leaf_root: Hash,
-    pub payload_hash: Hash,
-}
-
-impl Header {
-    /// The block hash these fields give.
-    pub fn hash(&self) -> Hash {
-        *blake3::hash(&self.unhashed()).as_bytes()
-    }
-
-    /// The 160 header bytes these fields give.
-    pub fn bytes(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        out[..128].copy_from_slice(&self.unhashed());
-        out[128..].copy_from_slice(&self.hash());
-        out
-    }
-
-    fn unhashed(&self) -> Vec<u8> {
-        let mut head = Vec::with_capacity(128);
-        head.extend_from_slice(MAGIC);
-        head.push(FORMAT_VERSION);
-        head.extend_from_slice(&[0; 3]);
-        head.extend_from_slice(&self.first_seq.to_le_bytes());
-        head.extend_from_slice(&self.count.to_le_bytes());
-        head.extend_from_slice(&self.payload_len.to_le_bytes());
-        head.extend_from_slice(&self.committed_at.to_le_bytes());
-        head.extend_from_slice(&self.prev_hash);
-        head.extend_from_slice(&self.leaf_root);
-        head.extend_from_slice(&self.payload_hash);
-        head
-    }
-}
-
 /// What retention left of a compacted block, besides its kept records.
 #[derive(Debug, Clone, Copy)]
 pub struct Compaction<'a> {
+    /// The telemetry root of the removed records.
     pub telemetry_root: Hash,
+    /// When retention compacted the block.
     pub compacted_at: Millis,
     /// Records still in the block.
     pub kept: u32,
-    /// bincode(Vec<HuntTelemetry>): see [`Compaction::hunts`].
+    /// `bincode(Vec<HuntTelemetry>)`: see [`Compaction::hunts`].
     pub hunts: &'a [u8],
-    /// bincode(Vec<TelemetryCount>): see [`Compaction::players`].
+    /// `bincode(Vec<TelemetryCount>)`: see [`Compaction::players`].
     pub players: &'a [u8],
 }
 
@@ -341,26 +231,36 @@ impl Compaction<'_> {
 /// A block whose header and hash have been checked.
 #[derive(Debug)]
 pub struct Block<'a> {
+    /// The sequence of its first record.
     pub first_seq: Seq,
     /// Records the block was written with (a compacted block holds fewer).
     pub count: u32,
+    /// Commit time.
     pub committed_at: Millis,
+    /// Hash of the previous block.
     pub prev_hash: Hash,
+    /// The records' leaf root.
     pub leaf_root: Hash,
     /// The header's payload length: of the block as written.
     pub payload_len: u32,
+    /// blake3 of the payload as written.
     pub payload_hash: Hash,
+    /// The block's hash.
     pub hash: Hash,
     /// The records: `len ++ record` each, or, compacted, `index ++ len ++ record`.
     pub payload: &'a [u8],
+    /// What retention left, for a compacted block.
     pub compacted: Option<Compaction<'a>>,
 }
 
 /// One record of a block, still encoded.
 #[derive(Debug, Clone, Copy)]
 pub struct RawRecord<'a> {
+    /// Its sequence.
     pub seq: Seq,
+    /// Its class bit.
     pub telemetry: bool,
+    /// Its encoding (bincode).
     pub body: &'a [u8],
 }
 
@@ -473,7 +373,9 @@ fn parse_compacted(bytes: &[u8], check: bool) -> Result<Block<'_>, String> {
 
 /// What replaces a block's removed telemetry.
 pub struct Removed<'a> {
+    /// The telemetry root of the removed records.
     pub telemetry_root: Hash,
+    /// When retention compacted the block.
     pub compacted_at: Millis,
     /// Per hunt, this block.
     pub hunts: &'a [HuntTelemetry],
@@ -527,6 +429,7 @@ impl<'a> Block<'a> {
         }
     }
 
+    /// The header fields.
     pub fn header(&self) -> Header {
         Header {
             first_seq: self.first_seq,
@@ -539,6 +442,7 @@ impl<'a> Block<'a> {
         }
     }
 
+    /// The sequence of its last record as written.
     pub fn last_seq(&self) -> Seq {
         self.first_seq + u64::from(self.count) - 1
     }
@@ -667,10 +571,12 @@ pub fn decode_view(bytes: &[u8]) -> Result<RecordView<'_>, CodecError> {
     Ok(record)
 }
 
+/// The sled key of a block (the legacy layout): its first sequence, big-endian.
 pub fn key_of(first_seq: Seq) -> [u8; 8] {
     first_seq.to_be_bytes()
 }
 
+/// The first sequence a legacy sled key names.
 pub fn seq_of_key(key: &[u8]) -> Option<Seq> {
     Some(Seq::from_be_bytes(key.try_into().ok()?))
 }

@@ -32,7 +32,7 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    pub fn open(dir: &Path, synced: Mark) -> std::io::Result<Syncer> {
+    pub(crate) fn open(dir: &Path, synced: Mark) -> std::io::Result<Syncer> {
         Ok(Syncer {
             mark: hwm::Writer::open(dir)?,
             synced,
@@ -41,7 +41,7 @@ impl Syncer {
 
     /// Makes everything appended to `log` durable, then records `mark` (the
     /// last block written) as the acknowledged high-water mark.
-    pub fn sync(&mut self, log: &LogWriter, mark: Mark) -> Result<(), String> {
+    pub(crate) fn sync(&mut self, log: &LogWriter, mark: Mark) -> Result<(), String> {
         debug_assert!(mark.seq >= self.synced.seq, "the mark only moves forward");
         log.sync().map_err(|e| format!("fdatasync {}: {e}", crate::log::FILE))?;
         if mark != self.synced {
@@ -54,7 +54,7 @@ impl Syncer {
     }
 
     /// The last mark made durable.
-    pub fn synced(&self) -> Mark {
+    pub(crate) fn synced(&self) -> Mark {
         self.synced
     }
 }

@@ -12,7 +12,7 @@
 //! Format, 48 bytes: magic "TRVH", seq u64 LE, block hash (32 bytes), then
 //! the first 4 bytes of blake3 of the preceding 44. Written in place with one
 //! `pwrite` and fdatasynced, only after an `fdatasync` of the block log made
-//! the blocks it names durable ([`crate::durable`]), so it never claims more than the disk holds.
+//! the blocks it names durable (`durable`), so it never claims more than the disk holds.
 //! It names the last *synced* block: in the default mode, event-only commits
 //! acknowledged after it may be lost by a power cut (within the documented
 //! bound), never the records up to it.
@@ -27,14 +27,15 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use trove_engine::Seq;
 
+/// The mark file, in the data folder.
 pub const FILE: &str = "journal.hwm";
 const MAGIC: &[u8; 4] = b"TRVH";
 const LEN: usize = 48;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mark {
-    pub seq: Seq,
-    pub hash: Hash,
+pub(crate) struct Mark {
+    pub(crate) seq: Seq,
+    pub(crate) hash: Hash,
 }
 
 fn encode(mark: Mark) -> [u8; LEN] {
@@ -48,7 +49,7 @@ fn encode(mark: Mark) -> [u8; LEN] {
 }
 
 /// The mark, `None` if the folder has none yet, or why it is unreadable.
-pub fn read(dir: &Path) -> Result<Option<Mark>, String> {
+pub(crate) fn read(dir: &Path) -> Result<Option<Mark>, String> {
     let bytes = match std::fs::read(dir.join(FILE)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -69,7 +70,7 @@ pub fn read(dir: &Path) -> Result<Option<Mark>, String> {
 
 /// Checks the journal against the mark: it must reach the mark's sequence,
 /// and the block ending there must have the mark's hash.
-pub fn check(log: &crate::log::BlockLog, mark: Mark, journal_last: Seq) -> Result<(), String> {
+pub(crate) fn check(log: &crate::log::BlockLog, mark: Mark, journal_last: Seq) -> Result<(), String> {
     if mark.seq == 0 {
         return Ok(());
     }
@@ -80,7 +81,7 @@ pub fn check(log: &crate::log::BlockLog, mark: Mark, journal_last: Seq) -> Resul
             mark.seq
         ));
     }
-    let block = crate::blocks::holding(log, mark.seq)?
+    let block = crate::lookup::holding(log, mark.seq)?
         .ok_or_else(|| format!("no journal block holds acknowledged sequence {}", mark.seq))?;
     if block != (mark.seq, mark.hash) {
         return Err(format!(
@@ -92,12 +93,12 @@ pub fn check(log: &crate::log::BlockLog, mark: Mark, journal_last: Seq) -> Resul
 }
 
 /// The writer's handle on the mark file.
-pub struct Writer {
+pub(crate) struct Writer {
     file: File,
 }
 
 impl Writer {
-    pub fn open(dir: &Path) -> std::io::Result<Writer> {
+    pub(crate) fn open(dir: &Path) -> std::io::Result<Writer> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .read(true)
@@ -111,7 +112,7 @@ impl Writer {
 
     /// Overwrites the mark and fdatasyncs it. Call only once the blocks it
     /// names are durable.
-    pub fn write_synced(&mut self, mark: Mark) -> std::io::Result<()> {
+    pub(crate) fn write_synced(&mut self, mark: Mark) -> std::io::Result<()> {
         self.file.write_all_at(&encode(mark), 0)?;
         self.file.sync_data()
     }

@@ -354,7 +354,12 @@ impl JournalWriter {
             // A panic in the writer must not leave callers waiting forever
             // for a durability that will never come: it fail-stops instead.
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write(first, &buf, &rollup)))
-                .unwrap_or_else(|panic| Err(format!("journal writer panicked: {}", crate::panic_text(&*panic))));
+                .unwrap_or_else(|panic| {
+                    Err(format!(
+                        "journal writer panicked: {}",
+                        crate::error::panic_text(&*panic)
+                    ))
+                });
             let (last, count) = match written {
                 Ok(written) => written,
                 Err(e) => {
@@ -464,7 +469,7 @@ impl JournalWriter {
 }
 
 impl Shared {
-    pub fn mode(&self) -> DurabilityMode {
+    pub(crate) fn mode(&self) -> DurabilityMode {
         self.mode
     }
 }

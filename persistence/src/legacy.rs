@@ -15,35 +15,32 @@
 //! The old audit tree is not copied: the projection is rebuilt from the
 //! journal into `DATA/audit/`.
 
-use crate::{codec, io, StoreError};
+use crate::codec;
+use crate::error::{io, panic_text, JournalDamage, StoreError};
+use crate::folder::{JOURNAL_DIR, NEXT_JOURNAL_DIR};
+use crate::hwm::Mark;
+use crate::log::{self, LogWriter};
 use std::path::Path;
 
 /// Converts `dir`'s journal if it is a sled database; does nothing otherwise.
 pub(crate) fn convert(dir: &Path) -> Result<(), StoreError> {
-    let current = dir.join(crate::JOURNAL_DIR);
-    if current.join(crate::log::FILE).exists() || !current.join("db").exists() {
+    let current = dir.join(JOURNAL_DIR);
+    if current.join(log::FILE).exists() || !current.join("db").exists() {
         return Ok(());
     }
     tracing::warn!(path = %current.display(), "converting the journal from sled to the block log");
-    let next = dir.join(crate::NEXT_JOURNAL_DIR);
+    let next = dir.join(NEXT_JOURNAL_DIR);
     let original = copy_blocks(&current, &next).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&next);
     })?;
-    let mark = next.join(crate::COMPLETE_MARK);
-    std::fs::File::create(&mark)
-        .and_then(|f| f.sync_all())
-        .map_err(io(format!("write {}", mark.display())))?;
-    crate::sync_dir(&next)?;
-    crate::finish_journal_swap(dir)?;
-    let log = crate::open_log(dir)?;
-    crate::drop_old_journal(dir, &log, Some(original))?;
+    let log = crate::swap::swap_in(dir, original)?;
     tracing::info!(blocks = log.len(), "journal converted");
     Ok(())
 }
 
 /// Copies the blocks of the sled journal in `from` into a new log in `to`;
 /// returns the last block's sequence and hash (what the copy must end at).
-fn copy_blocks(from: &Path, to: &Path) -> Result<crate::hwm::Mark, StoreError> {
+fn copy_blocks(from: &Path, to: &Path) -> Result<Mark, StoreError> {
     let unknown = |reason: String| StoreError::UnknownFormat {
         path: from.to_path_buf(),
         reason,
@@ -52,23 +49,23 @@ fn copy_blocks(from: &Path, to: &Path) -> Result<crate::hwm::Mark, StoreError> {
     let db = match opened {
         Ok(Ok(db)) => db,
         Ok(Err(e)) => return Err(unknown(format!("sled cannot open it: {e}"))),
-        Err(panic) => return Err(unknown(format!("sled panicked: {}", crate::panic_text(&*panic)))),
+        Err(panic) => return Err(unknown(format!("sled panicked: {}", panic_text(&*panic)))),
     };
     let tree = db.open_tree("journal")?;
-    let mut writer = crate::LogWriter::create(to).map_err(io(format!("create {}", to.display())))?;
+    let mut writer = LogWriter::create(to).map_err(io(format!("create {}", to.display())))?;
     let (mut frames, mut blocks) = (Vec::new(), Vec::new());
-    let mut last = crate::hwm::Mark { seq: 0, hash: [0; 32] };
+    let mut last = Mark { seq: 0, hash: [0; 32] };
     for item in tree.iter() {
         let (key, value) = item?;
         let first_seq = codec::seq_of_key(&key).ok_or_else(|| unknown(format!("a key of {} bytes", key.len())))?;
         // Checked again, in full, when the new log is read end to end.
         let block = codec::decode_block(&value)
-            .map_err(|reason| StoreError::Damaged(crate::JournalDamage::CorruptBlock { first_seq, reason }))?;
-        last = crate::hwm::Mark {
+            .map_err(|reason| StoreError::Damaged(JournalDamage::CorruptBlock { first_seq, reason }))?;
+        last = Mark {
             seq: block.last_seq(),
             hash: block.hash,
         };
-        crate::log::frame(first_seq, block.count, &value, &mut frames);
+        log::frame(first_seq, block.count, &value, &mut frames);
         blocks.push((first_seq, block.count));
         if frames.len() >= 32 << 20 {
             writer

@@ -51,7 +51,7 @@ pub const FRAME_HEADER: usize = 32;
 /// Largest block accepted on read: a header that claims more is damage.
 /// (Blocks are cut at `block_target_bytes`, 256 KiB by default; one record
 /// is bounded far below this by the engine's limits.)
-pub const MAX_BLOCK: usize = 64 << 20;
+pub(crate) const MAX_BLOCK: usize = 64 << 20;
 
 /// Where one block is in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,10 +73,10 @@ impl Slot {
 /// Why the log stops before the end of its file: the bytes from `offset`
 /// on are not part of the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Torn {
-    pub offset: u64,
-    pub bytes: u64,
-    pub reason: String,
+pub(crate) struct Torn {
+    pub(crate) offset: u64,
+    pub(crate) bytes: u64,
+    pub(crate) reason: String,
 }
 
 impl std::fmt::Display for Torn {
@@ -98,7 +98,7 @@ struct Inner {
 /// A reader's handle on the block log; cheap to clone, shared with the
 /// writer, which appends through [`LogWriter`].
 #[derive(Clone)]
-pub struct BlockLog {
+pub(crate) struct BlockLog {
     inner: Arc<Inner>,
     /// Where the readable log ends and why, if the file goes on past it.
     torn: Option<Torn>,
@@ -217,7 +217,7 @@ impl BlockLog {
     /// checked in full; the log ends before the first that fails, or at the
     /// first frame header that fails (see the module docs). Nothing is
     /// changed on disk: [`LogWriter::open`] cuts the file.
-    pub fn open(dir: &Path, acknowledged: Seq) -> std::io::Result<BlockLog> {
+    pub(crate) fn open(dir: &Path, acknowledged: Seq) -> std::io::Result<BlockLog> {
         let (file, path) = open_file(dir)?;
         let (mut slots, mut torn) = read_index(&file)?;
         let file_len = file.metadata()?.len();
@@ -270,38 +270,34 @@ impl BlockLog {
     }
 
     /// Bytes at the end of the file that are not part of the log, if any.
-    pub fn torn(&self) -> Option<&Torn> {
+    pub(crate) fn torn(&self) -> Option<&Torn> {
         self.torn.as_ref()
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.inner.path
     }
 
     /// Number of blocks.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.inner.slots.read().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Bytes of the readable log.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.inner.slots.read().last().map_or(0, Slot::end)
     }
 
     /// Index of the block whose first sequence is the greatest at or below
     /// `seq`, if any.
-    pub fn position_at_or_before(&self, seq: Seq) -> Option<usize> {
+    pub(crate) fn position_at_or_before(&self, seq: Seq) -> Option<usize> {
         let slots = self.inner.slots.read();
         slots.partition_point(|s| s.first_seq <= seq).checked_sub(1)
     }
 
     /// The first sequence the frame at `index` claims, and its block's
     /// bytes; `None` past the end.
-    pub fn get(&self, index: usize) -> std::io::Result<Option<(Seq, Vec<u8>)>> {
+    pub(crate) fn get(&self, index: usize) -> std::io::Result<Option<(Seq, Vec<u8>)>> {
         let slot = match self.inner.slots.read().get(index) {
             Some(s) => *s,
             None => return Ok(None),
@@ -310,7 +306,7 @@ impl BlockLog {
     }
 
     /// The last block: its first sequence and bytes.
-    pub fn last(&self) -> std::io::Result<Option<(Seq, Vec<u8>)>> {
+    pub(crate) fn last(&self) -> std::io::Result<Option<(Seq, Vec<u8>)>> {
         match self.len() {
             0 => Ok(None),
             n => self.get(n - 1),
@@ -319,7 +315,7 @@ impl BlockLog {
 
     /// The last sequence the headers claim (0 if empty): no check of the
     /// blocks.
-    pub fn last_claimed_seq(&self) -> Seq {
+    pub(crate) fn last_claimed_seq(&self) -> Seq {
         self.inner.slots.read().last().map_or(0, |s| s.last_seq)
     }
 }
@@ -331,7 +327,7 @@ fn read_at(file: &File, slot: &Slot) -> std::io::Result<Vec<u8>> {
 }
 
 /// The one writer of a log.
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     file: File,
     log: BlockLog,
     /// Where the next frame goes.
@@ -341,7 +337,7 @@ pub struct LogWriter {
 impl LogWriter {
     /// Takes over `log` for appending: first cuts the file where the log
     /// ends (a torn tail, never acknowledged) and syncs the cut.
-    pub fn open(log: &BlockLog) -> std::io::Result<LogWriter> {
+    pub(crate) fn open(log: &BlockLog) -> std::io::Result<LogWriter> {
         let file = OpenOptions::new().write(true).open(log.path())?;
         let end = log.bytes();
         if file.metadata()?.len() != end {
@@ -359,7 +355,7 @@ impl LogWriter {
     }
 
     /// Creates a new, empty log in `dir` (which must not hold one).
-    pub fn create(dir: &Path) -> std::io::Result<LogWriter> {
+    pub(crate) fn create(dir: &Path) -> std::io::Result<LogWriter> {
         if dir.join(FILE).exists() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
@@ -374,7 +370,7 @@ impl LogWriter {
     /// first sequence and record count, in order) at the end of the file
     /// and then makes them visible to readers. Not durable until
     /// [`LogWriter::sync`].
-    pub fn append(&mut self, frames: &[u8], blocks: &[(Seq, u32)]) -> std::io::Result<()> {
+    pub(crate) fn append(&mut self, frames: &[u8], blocks: &[(Seq, u32)]) -> std::io::Result<()> {
         self.file.write_all_at(frames, self.end)?;
         let mut slots = Vec::with_capacity(blocks.len());
         let mut offset = self.end;
@@ -412,7 +408,7 @@ impl LogWriter {
     }
 
     /// `fdatasync` of the file: everything appended is durable.
-    pub fn sync(&self) -> std::io::Result<()> {
+    pub(crate) fn sync(&self) -> std::io::Result<()> {
         self.file.sync_data()
     }
 }

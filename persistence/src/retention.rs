@@ -7,7 +7,7 @@
 //! forever.
 //!
 //! Compaction copies the journal into a new block log, block by block,
-//! writing each eligible block in the compacted layout of [`crate::codec`]:
+//! writing each eligible block in the compacted layout of `codec` (`docs/DURABILITY.md`):
 //! the original header (so the block's hash, and with it the whole chain, is
 //! unchanged), the kept records with their indices, the telemetry root (so
 //! the kept records still prove `leaf_root`), the removed telemetry per hunt
@@ -38,9 +38,9 @@
 //! old hash and leaf root, and keeps every kept record byte for byte).
 
 use crate::codec::{self, ClassRoot, Hash, Header};
+use crate::error::{io, JournalDamage, StoreError};
 use crate::log::{BlockLog, LogWriter};
-use crate::scan::JournalDamage;
-use crate::StoreError;
+use crate::walk::{self, WalkError};
 use std::collections::HashMap;
 use std::time::Duration;
 use trove_engine::{EventKindView, HuntTelemetry, Millis, RecordView, Seq, TelemetryCount};
@@ -75,6 +75,7 @@ pub struct CompactReport {
     pub bound: Seq,
     /// Blocks copied (all of the journal).
     pub blocks: u64,
+    /// Blocks compacted by this run.
     pub blocks_compacted: u64,
     /// Blocks compacted by an earlier run.
     pub blocks_already_compacted: u64,
@@ -82,17 +83,44 @@ pub struct CompactReport {
     pub blocks_with_hunt_definitions: u64,
     /// Runs of compacted blocks (each carries its per-player counts once).
     pub runs: u64,
+    /// Telemetry records removed by this run.
     pub records_removed: u64,
     /// Records kept in the blocks compacted by this run.
     pub records_kept: u64,
     /// Stored bytes of the blocks compacted by this run, before and after.
     pub bytes_before: u64,
+    /// See `bytes_before`.
     pub bytes_after: u64,
     /// Last sequence of the last block compaction could reach.
     pub reached_seq: Seq,
     /// Why compaction stopped before the end of the journal, if it did.
     pub stopped_by: Option<String>,
+    /// The run was cancelled: nothing was swapped in.
     pub interrupted: bool,
+}
+
+impl CompactReport {
+    /// Whether compaction still reaches `block` (committed before the
+    /// cutoff, ending within the bound); the first block it does not reach
+    /// sets `stopped_by`, for good.
+    fn note_reach(&mut self, block: &codec::Block<'_>) {
+        if self.stopped_by.is_some() {
+            return;
+        }
+        if block.committed_at >= self.cutoff {
+            self.stopped_by = Some(format!(
+                "block at sequence {} was committed after the cutoff",
+                block.first_seq
+            ));
+        } else if block.last_seq() > self.bound {
+            self.stopped_by = Some(format!(
+                "block at sequence {} ends after {}, the oldest state recovery may start from",
+                block.first_seq, self.bound
+            ));
+        } else {
+            self.reached_seq = block.last_seq();
+        }
+    }
 }
 
 /// A run's first block, written when the run closes (it carries the run's
@@ -126,16 +154,16 @@ struct Compacted<'a> {
 /// too new, writes nothing: the copy is skipped when there is nothing to do.
 /// (A block whose telemetry sits next to a hunt definition counts as work
 /// here and is then left whole; the copy finds nothing and is discarded.)
-pub fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
+pub(crate) fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, StoreError> {
     let mut found = false;
-    let walked = crate::blocks::visit_raw(src, 1, |_, block| -> Result<bool, StoreError> {
+    let walked = walk::blocks(src, 1, |_, block| -> Result<bool, StoreError> {
         if block.committed_at >= cutoff || block.last_seq() > bound {
             return Ok(false);
         }
         found = block.compacted.is_none() && block.raw_records().any(|r| r.is_ok_and(|r| r.telemetry));
         Ok(!found)
     });
-    crate::scan::flatten(walked)?;
+    walked.map_err(WalkError::flatten)?;
     Ok(found)
 }
 
@@ -144,7 +172,7 @@ pub fn has_work(src: &BlockLog, bound: Seq, cutoff: Millis) -> Result<bool, Stor
 /// before `cutoff`. `progress` gets the last sequence copied now and then;
 /// `cancelled` is polled between groups of blocks (then `interrupted` is set
 /// and `dst` is incomplete: discard it).
-pub fn compact_into(
+pub(crate) fn compact_into(
     src: &BlockLog,
     dst: &mut LogWriter,
     bound: Seq,
@@ -165,23 +193,9 @@ pub fn compact_into(
         held: None,
     };
     let mut run: Option<RunStart> = None;
-    let walked = crate::blocks::visit_raw(src, 1, |stored, block| -> Result<bool, StoreError> {
+    let walked = walk::blocks(src, 1, |stored, block| -> Result<bool, StoreError> {
         report.blocks += 1;
-        if report.stopped_by.is_none() {
-            if block.committed_at >= cutoff {
-                report.stopped_by = Some(format!(
-                    "block at sequence {} was committed after the cutoff",
-                    block.first_seq
-                ));
-            } else if block.last_seq() > bound {
-                report.stopped_by = Some(format!(
-                    "block at sequence {} ends after {bound}, the oldest state recovery may start from",
-                    block.first_seq
-                ));
-            } else {
-                report.reached_seq = block.last_seq();
-            }
-        }
+        report.note_reach(block);
         let compacted = if report.stopped_by.is_some() {
             None
         } else if block.compacted.is_some() {
@@ -254,7 +268,7 @@ pub fn compact_into(
         }
         Ok(true)
     });
-    crate::scan::flatten(walked)?;
+    walked.map_err(WalkError::flatten)?;
     if !report.interrupted {
         close_run(&mut run, now, &mut out, &mut report)?;
         out.flush()?;
@@ -278,7 +292,7 @@ struct Output<'a> {
 impl Output<'_> {
     fn put(&mut self, first_seq: Seq, value: &[u8]) -> Result<(), StoreError> {
         let count = codec::decode_checked_block(value)
-            .map_err(|reason| StoreError::Damaged(crate::JournalDamage::CorruptBlock { first_seq, reason }))?
+            .map_err(|reason| StoreError::Damaged(JournalDamage::CorruptBlock { first_seq, reason }))?
             .count;
         let (frames, blocks) = match &mut self.held {
             Some((frames, blocks)) => (frames, blocks),
@@ -322,7 +336,7 @@ impl Output<'_> {
         debug_assert!(self.held.is_none(), "no run is open");
         self.dst
             .append(&self.frames, &self.blocks)
-            .map_err(crate::io("write the compacted journal"))?;
+            .map_err(io("write the compacted journal"))?;
         self.frames.clear();
         self.blocks.clear();
         Ok(())

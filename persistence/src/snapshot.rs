@@ -29,7 +29,12 @@
 //! older one or to a full replay. Files are 0600 in a 0700 folder: they hold
 //! the customs data of every claim.
 
-use crate::codec::{self, Hash};
+use crate::chain::Hash;
+use crate::codec;
+
+/// The encoding of snapshot payloads, also used for other state files
+/// (the read model's checkpoint): bincode's standard configuration.
+pub use crate::codec::{decode_value, encode_value, CodecError};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,11 +46,13 @@ const HEADER_LEN: usize = 88;
 
 /// A snapshot file's contents.
 pub struct Snapshot {
+    /// The state at its sequence (`world.last_seq`).
     pub world: World,
     /// Hash of the journal block holding `world.last_seq` (zero at 0).
     pub block_hash: Hash,
 }
 
+/// The snapshot folder of a data folder: `DATA/snapshots`.
 pub fn dir_of(data_dir: &Path) -> PathBuf {
     data_dir.join("snapshots")
 }

@@ -9,7 +9,7 @@
 //! | 4..12  | sequence, u64 little-endian                           |
 //! | 12..44 | hash of the journal block holding the sequence        |
 //! | 44..76 | blake3 of the payload                                 |
-//! | 76..   | payload: the state, bincode (`codec::encode_value`)   |
+//! | 76..   | payload: the state, bincode (`snapshot::encode_value`)   |
 //!
 //! A checkpoint is used only if it passes its checksum, is not ahead of the
 //! journal, and the journal's block at its sequence still has the recorded
@@ -20,7 +20,7 @@ use crate::error::CheckpointError;
 use crate::state::ProjectionState;
 use std::path::Path;
 use trove_engine::Seq;
-use trove_persistence::codec::Hash;
+use trove_persistence::chain::Hash;
 use trove_persistence::Store;
 
 /// The projection checkpoint in the data folder.
@@ -47,7 +47,7 @@ fn header_seq(bytes: &[u8]) -> Result<Seq, CheckpointError> {
 /// The bytes of a checkpoint of `state`, whose sequence is in the journal
 /// block with hash `block_hash` (zeros for sequence 0).
 pub fn encode(state: &ProjectionState, block_hash: &Hash) -> Result<Vec<u8>, CheckpointError> {
-    let payload = trove_persistence::codec::encode_value(state)?;
+    let payload = trove_persistence::snapshot::encode_value(state)?;
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(CHECKPOINT_MAGIC);
     bytes.extend_from_slice(&state.applied.to_le_bytes());
@@ -79,7 +79,7 @@ fn open(bytes: &[u8]) -> Result<(Seq, &[u8]), CheckpointError> {
 
 /// The state in a checked payload, ranked and ready to publish.
 fn state_of(seq: Seq, payload: &[u8]) -> Result<ProjectionState, CheckpointError> {
-    let mut st: ProjectionState = trove_persistence::codec::decode_value(payload)?;
+    let mut st: ProjectionState = trove_persistence::snapshot::decode_value(payload)?;
     if st.applied != seq {
         return Err(CheckpointError::HeaderMismatch);
     }

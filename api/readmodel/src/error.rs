@@ -76,7 +76,7 @@ pub enum CheckpointError {
     HeaderMismatch,
     /// The payload does not decode (or the state does not encode).
     #[error("{0}")]
-    Codec(#[from] trove_persistence::codec::CodecError),
+    Codec(#[from] trove_persistence::snapshot::CodecError),
     /// The journal could not say which block holds the sequence.
     #[error("{0}")]
     Store(#[from] trove_persistence::StoreError),

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 use trove_engine::*;
-use trove_persistence::codec::{self, HEADER_LEN};
+use trove_persistence::chain::HEADER_LEN;
+use trove_persistence::testing as codec;
 use trove_persistence::*;
 
 /// A closed data folder and what is known about its journal.

@@ -78,6 +78,10 @@ async fn failure_published(store: &Store) -> String {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 fn nothing_is_acknowledged_after_a_write_failure_and_recovery_keeps_exactly_the_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");

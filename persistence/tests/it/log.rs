@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use trove_engine::*;
+use trove_persistence::testing as codec;
 use trove_persistence::*;
 
 fn hunt() -> HuntDef {

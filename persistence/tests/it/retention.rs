@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use trove_engine::*;
+use trove_persistence::testing as codec;
 use trove_persistence::*;
 
 const DAY: Millis = 86_400_000;
@@ -129,6 +130,10 @@ fn compact(dir: &Path, cutoff: Millis) -> retention::CompactReport {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 fn compaction_keeps_claims_chain_state_rollups_and_dedup() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -64,7 +64,7 @@ pub(crate) async fn run(o: Common, m: MemoryOpts) -> Result<()> {
     let world = engine.dump().await?;
     let dump_s = t.elapsed().as_secs_f64();
     let rss4 = rss_bytes();
-    let snapshot_bytes = trove_persistence::codec::encode_value(&world)
+    let snapshot_bytes = trove_persistence::snapshot::encode_value(&world)
         .map(|b| b.len())
         .unwrap_or(0);
     drop(world);
