@@ -37,7 +37,6 @@ pub mod journal;
 pub mod model;
 pub mod state;
 
-pub use actors::Decided;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ClaimResult, DefineResult, Engine, EngineConfig, IngestResult, PlayerRead, StockResult};
 pub use error::EngineError;
