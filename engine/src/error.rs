@@ -3,9 +3,9 @@
 
 use crate::journal::JournalError;
 
-/// Why an [`Engine`](crate::Engine) call decided nothing. Every variant means
-/// no record was journaled for the request (a rejected claim is an
-/// [`Outcome`](crate::Outcome), not an error), so a caller may retry with the
+/// Why an [`Engine`](crate::Engine) call has no answer. An error is not a
+/// decision (a rejected claim is an [`Outcome`](crate::Outcome), not an
+/// error): the caller was told nothing durable and may retry a claim with the
 /// same `claim_id`. [`EngineError::code`] is the protocol's error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {

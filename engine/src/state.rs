@@ -457,8 +457,8 @@ impl World {
 
     /// Applies what a compacted block's removed telemetry did: each counted
     /// event adds one to its player's event count in its hunt, exactly as
-    /// [`PlayerState::apply_event`] did for the records themselves (telemetry
-    /// changes no score and no clue). `seq` is for errors.
+    /// applying the records themselves did (telemetry changes no score and no
+    /// clue). `seq` is for errors.
     pub fn apply_removed_telemetry(&mut self, seq: Seq, counts: &[TelemetryCount]) -> Result<(), ReplayError> {
         for c in counts {
             let (hunt, clue_count) = match self.hunts.get(c.hunt.as_str()) {
