@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 /// The engine's source of "now": it decides whether a hunt is open for a clue
 /// find or a claim. [`SystemClock`] in production, [`ManualClock`] in tests
-/// and simulations. Persistence also reads it to stamp journal blocks.
+/// and simulations. A journal implementation may share the same clock.
 pub trait Clock: Send + Sync + 'static {
     /// The current time, in Unix milliseconds.
     fn now_ms(&self) -> Millis;

@@ -457,8 +457,8 @@ impl EventKindView<'_> {
 }
 
 /// The telemetry retention removed from one journal block, per hunt: what
-/// the audit rollups count in the second the block was committed. Stored by
-/// `trove-persistence` in the compacted block; the engine only defines it.
+/// the audit rollups count in the second the block was committed. Kept by
+/// the journal in place of the removed records; the engine only defines it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HuntTelemetry {
     /// Id of the hunt the removed events belonged to.
