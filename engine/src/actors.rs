@@ -56,10 +56,10 @@ pub(crate) struct HuntEntry {
 
 /// A claim's answer before durability: the outcome and the deciding record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decided {
-    pub outcome: Outcome,
-    pub duplicate: bool,
-    pub seq: Seq,
+pub(crate) struct Decided {
+    pub(crate) outcome: Outcome,
+    pub(crate) duplicate: bool,
+    pub(crate) seq: Seq,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;

@@ -4,7 +4,11 @@
 use crate::model::Millis;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// The engine's source of "now": it decides whether a hunt is open for a clue
+/// find or a claim. [`SystemClock`] in production, [`ManualClock`] in tests
+/// and simulations. A journal implementation may share the same clock.
 pub trait Clock: Send + Sync + 'static {
+    /// The current time, in Unix milliseconds.
     fn now_ms(&self) -> Millis;
 }
 
@@ -25,14 +29,17 @@ impl Clock for SystemClock {
 pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
+    /// A clock standing at `start` (Unix milliseconds).
     pub fn new(start: Millis) -> Self {
         ManualClock(AtomicI64::new(start))
     }
 
+    /// Moves the clock to `now`, also backwards.
     pub fn set(&self, now: Millis) {
         self.0.store(now, Ordering::SeqCst);
     }
 
+    /// Moves the clock `by` milliseconds forward (backward if negative).
     pub fn advance(&self, by: Millis) {
         self.0.fetch_add(by, Ordering::SeqCst);
     }

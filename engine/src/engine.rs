@@ -28,7 +28,10 @@ pub struct EngineConfig {
     /// refused with `overloaded`. This is the engine's backpressure: actix
     /// mailboxes are unbounded for `do_send`, so the bound lives here.
     pub admission_units: u32,
+    /// How long a request waits for admission units before it is refused
+    /// with [`EngineError::Overloaded`].
     pub admission_timeout: Duration,
+    /// Where the engine reads "now" (hunt open windows).
     pub clock: Arc<dyn Clock>,
 }
 
@@ -46,7 +49,9 @@ impl Default for EngineConfig {
 /// The answer to a claim, once durable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimResult {
+    /// The request's claim id, echoed.
     pub claim_id: String,
+    /// The decision: granted, or rejected with a reason.
     pub outcome: Outcome,
     /// True if this claim id was already decided; `outcome` is the original.
     pub duplicate: bool,
@@ -54,13 +59,16 @@ pub struct ClaimResult {
     pub seq: Seq,
 }
 
+/// The answer to an ingest batch, once durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestResult {
+    /// Events journaled and applied: the whole batch (a batch is all or nothing).
     pub accepted: usize,
     /// Sequence of the batch's last record (or the last durable one if empty).
     pub seq: Seq,
 }
 
+/// The answer to a hunt definition, once durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefineResult {
     /// Sequence of the record that defined the hunt.
@@ -69,15 +77,20 @@ pub struct DefineResult {
     pub created: bool,
 }
 
+/// The answer to a stock addition, once durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StockResult {
+    /// Sequence of the [`Record::StockAdded`] it journaled.
     pub seq: Seq,
+    /// The product's stock right after the addition.
     pub remaining: u64,
 }
 
 /// A player's state as [`Engine::player_read`] answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlayerRead {
+    /// The player's state; its scores and events are durable, its claims may
+    /// be pending (see [`PlayerRead::is_pending`]).
     pub state: PlayerState,
     /// The durable sequence when the state was read: claims above it are
     /// decided but not yet durable.
@@ -197,7 +210,7 @@ impl Engine {
     }
 
     /// Waits until `seq` is durable. Errors if the journal failed first.
-    pub async fn wait_durable(&self, seq: Seq) -> Result<(), EngineError> {
+    pub(crate) async fn wait_durable(&self, seq: Seq) -> Result<(), EngineError> {
         let mut rx = self.durable.clone();
         let d = rx
             .wait_for(|d| d.seq >= seq || d.failure.is_some())
@@ -210,7 +223,10 @@ impl Engine {
         }
     }
 
-    /// Defines a hunt. Re-posting an identical definition is idempotent.
+    /// Defines a hunt, journaled as [`Record::HuntDefined`]. Re-posting an
+    /// identical definition is idempotent (`created: false`, the original
+    /// sequence); a different one under the same id is
+    /// [`EngineError::HuntConflict`].
     pub async fn define_hunt(&self, def: HuntDef) -> Result<DefineResult, EngineError> {
         def.validate().map_err(EngineError::InvalidHunt)?;
         let _permit = self.admit(1).await?;
@@ -241,7 +257,8 @@ impl Engine {
         Ok(result)
     }
 
-    /// Adds `add` units of stock to a product.
+    /// Adds `add` units (at least 1) of stock to a product, journaled as
+    /// [`Record::StockAdded`] by the hunt's actor.
     pub async fn add_stock(&self, hunt: &str, sku: &str, add: u64) -> Result<StockResult, EngineError> {
         if add == 0 {
             return Err(EngineError::InvalidRequest("add must be at least 1".into()));
@@ -269,7 +286,9 @@ impl Engine {
     }
 
     /// Ingests a batch of game events atomically: all are applied or, if one
-    /// is invalid, none.
+    /// is invalid, none ([`EngineError::InvalidEvent`] names the first bad
+    /// one). The batch is journaled as consecutive [`Record::Event`]s in one
+    /// append. An empty batch journals nothing.
     pub async fn ingest(&self, events: Vec<GameEvent>) -> Result<IngestResult, EngineError> {
         if events.len() > limits::MAX_BATCH_EVENTS {
             return Err(EngineError::BatchTooLarge {
@@ -331,6 +350,9 @@ impl Engine {
     }
 
     /// Claims one unit of a product, exactly once per `claim_id` and player.
+    /// The first request with a claim id is decided and journaled as
+    /// [`Record::Claim`]; every retry gets that decision back with
+    /// `duplicate: true`. Answers only once the deciding record is durable.
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimResult, EngineError> {
         let started = Instant::now();
         request.validate().map_err(EngineError::InvalidRequest)?;

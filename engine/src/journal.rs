@@ -22,6 +22,8 @@ pub struct Durability {
     pub failure: Option<Arc<str>>,
 }
 
+/// Why [`Journal::append`] appended nothing. The engine passes it on inside
+/// [`EngineError::Journal`](crate::EngineError::Journal).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JournalError {
     /// A write or flush failed earlier; the journal is fail-stopped.
@@ -68,6 +70,7 @@ struct MemoryInner {
 }
 
 impl MemoryJournal {
+    /// An empty journal: the next append gets sequence 1.
     pub fn new() -> Arc<Self> {
         Self::with_records(Vec::new())
     }

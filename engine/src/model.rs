@@ -37,24 +37,43 @@ pub mod limits {
 /// for stock, which only grows through [`Record::StockAdded`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HuntDef {
+    /// The hunt's id, unique in the engine: 1 to [`limits::MAX_ID_BYTES`]
+    /// bytes. Events, claims and stock additions name the hunt by it.
     pub id: String,
+    /// Display name for people, at most [`limits::MAX_TEXT_BYTES`] bytes; the
+    /// engine never interprets it.
     pub name: String,
+    /// First instant (inclusive) at which clue finds and claims are accepted;
+    /// `None` = open from the start of time.
     pub opens_at: Option<Millis>,
+    /// First instant at which the hunt is closed again (exclusive end);
+    /// `None` = never closes. Must be after `opens_at` when both are set.
     pub closes_at: Option<Millis>,
+    /// The clues, in the order that numbers them: clue `i` is bit `i` of a
+    /// player's [`PlayerHunt::clues`](crate::PlayerHunt::clues). Ids unique,
+    /// at most [`limits::MAX_CLUES`].
     pub clues: Vec<ClueDef>,
+    /// The products players can claim, each with its own stock ledger. Skus
+    /// unique, at most [`limits::MAX_PRODUCTS`].
     pub products: Vec<ProductDef>,
 }
 
+/// One clue of a hunt: finding it scores `points`, once per player.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClueDef {
+    /// The clue's id, unique within its hunt; a `clue_found` event names it.
     pub id: String,
+    /// Score a player gains the first time it finds this clue.
     pub points: u32,
 }
 
+/// One claimable product of a hunt, and the rules for granting it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductDef {
+    /// The product's id, unique within its hunt; claims name it.
     pub sku: String,
-    /// Initial stock.
+    /// Units in stock when the hunt is defined, at most [`MAX_STOCK`]. Later
+    /// additions arrive as [`Record::StockAdded`]; this field never changes.
     pub stock: u64,
     /// Most grants one player may receive for this product.
     pub per_player_limit: u32,
@@ -63,20 +82,27 @@ pub struct ProductDef {
 }
 
 impl HuntDef {
-    pub fn clue_index(&self, clue: &str) -> Option<usize> {
+    /// Position of the clue with id `clue` in [`HuntDef::clues`].
+    pub(crate) fn clue_index(&self, clue: &str) -> Option<usize> {
         self.clues.iter().position(|c| c.id == clue)
     }
 
+    /// Position of the product `sku` in [`HuntDef::products`]: the index of
+    /// its ledger in [`HuntState`](crate::HuntState).
     pub fn product_index(&self, sku: &str) -> Option<usize> {
         self.products.iter().position(|p| p.sku == sku)
     }
 
     /// Whether the hunt accepts claims and clue finds at `now`.
-    pub fn is_open_at(&self, now: Millis) -> bool {
+    pub(crate) fn is_open_at(&self, now: Millis) -> bool {
         self.opens_at.is_none_or(|t| now >= t) && self.closes_at.is_none_or(|t| now < t)
     }
 
-    /// Checks the definition is well formed before it is journaled.
+    /// Checks the definition is well formed before it is journaled: ids and
+    /// text within [`limits`], `opens_at` before `closes_at`, unique clue ids
+    /// and skus, `per_player_limit` ≥ 1, stock ≤ [`MAX_STOCK`]. The error is
+    /// a sentence for the client; [`Engine::define_hunt`](crate::Engine::define_hunt)
+    /// returns it as [`EngineError::InvalidHunt`](crate::EngineError::InvalidHunt).
     pub fn validate(&self) -> Result<(), String> {
         check_id("id", &self.id)?;
         check_text("name", &self.name)?;
@@ -139,14 +165,26 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<(), String> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// Scores the clue's points, once per player and hunt.
-    ClueFound { clue: String },
+    ClueFound {
+        /// Id of a clue of the event's hunt ([`ClueDef::id`]).
+        clue: String,
+    },
     /// Telemetry: counted, changes no score.
-    Checkin { location: String },
+    Checkin {
+        /// Where the player checked in; free text, at most
+        /// [`limits::MAX_TEXT_BYTES`] bytes, never interpreted.
+        location: String,
+    },
     /// Telemetry: counted, changes no score.
-    Interaction { kind: String },
+    Interaction {
+        /// What the player did; free text, at most
+        /// [`limits::MAX_TEXT_BYTES`] bytes, never interpreted.
+        kind: String,
+    },
 }
 
 impl EventKind {
+    /// The same event kind, borrowing its strings (see [`RecordView`]).
     pub fn view(&self) -> EventKindView<'_> {
         match self {
             EventKind::ClueFound { clue } => EventKindView::ClueFound { clue },
@@ -161,6 +199,8 @@ impl EventKind {
         self.view().is_telemetry()
     }
 
+    /// The protocol's name for this kind (`clue_found`, `checkin`,
+    /// `interaction`), as in the ingest request and the audit export.
     pub fn type_name(&self) -> &'static str {
         match self {
             EventKind::ClueFound { .. } => "clue_found",
@@ -170,10 +210,16 @@ impl EventKind {
     }
 }
 
+/// One event a game server reports, as [`Engine::ingest`](crate::Engine::ingest)
+/// takes it. Journaled unchanged as [`Record::Event`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameEvent {
+    /// The player it happened to: 1 to [`limits::MAX_ID_BYTES`] bytes. A
+    /// player the engine has not seen before is created by its first event.
     pub player: String,
+    /// Id of a defined hunt; an event for an unknown hunt is invalid.
     pub hunt: String,
+    /// What happened.
     pub kind: EventKind,
 }
 
@@ -181,16 +227,28 @@ pub struct GameEvent {
 /// client, scoped to the player, and reused on every retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequest {
+    /// The client's idempotency key, unique per player: a second request with
+    /// the same id gets the first one's outcome (or `claim_id_conflict` if it
+    /// names another hunt or sku). 1 to [`limits::MAX_ID_BYTES`] bytes.
     pub claim_id: String,
+    /// The claiming player; 1 to [`limits::MAX_ID_BYTES`] bytes.
     pub player: String,
+    /// The hunt the product belongs to. An unknown hunt is a journaled
+    /// rejection ([`RejectReason::UnknownHunt`]), not an error.
     pub hunt: String,
+    /// The product to redeem. An unknown sku is a journaled rejection
+    /// ([`RejectReason::UnknownProduct`]), not an error.
     pub sku: String,
-    /// Free-form JSON object for the customs audit trail, kept verbatim.
+    /// Free-form JSON object for the customs audit trail, kept verbatim. The
+    /// engine checks only its size ([`limits::MAX_CUSTOMS_BYTES`]); the API
+    /// checks that it is an object and canonicalizes its whitespace.
     pub customs: String,
 }
 
 impl ClaimRequest {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks id lengths and the customs size; the error becomes
+    /// [`EngineError::InvalidRequest`](crate::EngineError::InvalidRequest).
+    pub(crate) fn validate(&self) -> Result<(), String> {
         check_id("claim_id", &self.claim_id)?;
         check_id("player", &self.player)?;
         check_id("hunt", &self.hunt)?;
@@ -205,15 +263,25 @@ impl ClaimRequest {
 /// Why a claim was rejected. Stable: these names are protocol error reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum RejectReason {
+    /// No unit of the product was left when the hunt actor decided.
     OutOfStock,
+    /// The player's score in the hunt was below the product's
+    /// [`ProductDef::min_score`].
     NotEligible,
+    /// The player already holds [`ProductDef::per_player_limit`] grants of
+    /// the product.
     LimitReached,
+    /// The claim arrived outside the hunt's `opens_at..closes_at` window.
     HuntClosed,
+    /// No hunt with the claim's hunt id is defined.
     UnknownHunt,
+    /// The hunt has no product with the claim's sku.
     UnknownProduct,
 }
 
 impl RejectReason {
+    /// Every reason, in declaration order: for reports that list a count per
+    /// reason, including the zero ones.
     pub const ALL: [RejectReason; 6] = [
         RejectReason::OutOfStock,
         RejectReason::NotEligible,
@@ -223,6 +291,8 @@ impl RejectReason {
         RejectReason::UnknownProduct,
     ];
 
+    /// The stable snake_case name clients see as a rejected claim's
+    /// `reason` (see `docs/PROTOCOL.md`); also the `Display` text.
     pub fn code(self) -> &'static str {
         match self {
             RejectReason::OutOfStock => "out_of_stock",
@@ -244,15 +314,20 @@ impl fmt::Display for RejectReason {
 /// The decision on a claim. Decided once, journaled, never changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Outcome {
+    /// One unit was taken from stock and belongs to the player.
     Granted,
+    /// Nothing was taken from stock, for this reason. Still a decision:
+    /// journaled, and repeated to every retry of the claim id.
     Rejected(RejectReason),
 }
 
 impl Outcome {
+    /// Whether this outcome took a unit of stock.
     pub fn is_granted(self) -> bool {
         matches!(self, Outcome::Granted)
     }
 
+    /// The protocol's `status` field: `granted` or `rejected`.
     pub fn status(self) -> &'static str {
         match self {
             Outcome::Granted => "granted",
@@ -260,6 +335,7 @@ impl Outcome {
         }
     }
 
+    /// The protocol's `reason` field: the reject reason, `None` for a grant.
     pub fn reason(self) -> Option<RejectReason> {
         match self {
             Outcome::Granted => None,
@@ -272,21 +348,36 @@ impl Outcome {
 /// truth: replaying these in sequence order rebuilds the whole game state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {
+    /// A hunt was defined ([`Engine::define_hunt`](crate::Engine::define_hunt)).
+    /// Written once per hunt id; an identical re-post writes nothing.
     HuntDefined(HuntDef),
+    /// Stock was added to a product ([`Engine::add_stock`](crate::Engine::add_stock)).
     StockAdded {
+        /// Id of the (defined) hunt.
         hunt: String,
+        /// Sku of a product of that hunt.
         sku: String,
+        /// Units added, at least 1; the new stock stays ≤ [`MAX_STOCK`].
         added: u64,
     },
+    /// One accepted game event ([`Engine::ingest`](crate::Engine::ingest));
+    /// a batch becomes consecutive records appended as one unit.
     Event(GameEvent),
     /// A decided claim, with the request as sent (customs verbatim).
     Claim {
+        /// The request that was decided, customs verbatim. Retries of the
+        /// same claim id are answered from dedup state and not journaled.
         request: ClaimRequest,
+        /// The decision, grant or rejection. Claims answered with an error
+        /// (e.g. `claim_id_conflict`) are never journaled.
         outcome: Outcome,
     },
 }
 
 impl Record {
+    /// The record's type as the audit export names it: `hunt_defined`,
+    /// `stock_added`, `claim`, or the event kind's
+    /// [`EventKind::type_name`].
     pub fn type_name(&self) -> &'static str {
         match self {
             Record::HuntDefined(_) => "hunt_defined",
@@ -303,39 +394,79 @@ impl Record {
 /// the variant and field order must match `Record` exactly.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordView<'a> {
+    /// [`Record::HuntDefined`]; owned when decoded (hunt definitions are rare).
     HuntDefined(std::borrow::Cow<'a, HuntDef>),
+    /// [`Record::StockAdded`].
     StockAdded {
+        /// Id of the hunt.
         hunt: &'a str,
+        /// Sku of the product.
         sku: &'a str,
+        /// Units added.
         added: u64,
     },
+    /// [`Record::Event`].
     Event(#[serde(borrow)] GameEventView<'a>),
+    /// [`Record::Claim`].
     Claim {
+        /// The claim as sent.
         #[serde(borrow)]
         request: ClaimRequestView<'a>,
+        /// The decision.
         outcome: Outcome,
     },
 }
 
+/// A borrowed [`GameEvent`], inside a [`RecordView`]. Same field order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameEventView<'a> {
+    /// [`GameEvent::player`].
     pub player: &'a str,
+    /// [`GameEvent::hunt`].
     pub hunt: &'a str,
+    /// [`GameEvent::kind`].
     #[serde(borrow)]
     pub kind: EventKindView<'a>,
 }
 
+/// A borrowed [`EventKind`]. Same variant order, so it decodes the same bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKindView<'a> {
-    ClueFound { clue: &'a str },
-    Checkin { location: &'a str },
-    Interaction { kind: &'a str },
+    /// [`EventKind::ClueFound`].
+    ClueFound {
+        /// Id of the clue found.
+        clue: &'a str,
+    },
+    /// [`EventKind::Checkin`].
+    Checkin {
+        /// Where, as free text.
+        location: &'a str,
+    },
+    /// [`EventKind::Interaction`].
+    Interaction {
+        /// What, as free text.
+        kind: &'a str,
+    },
 }
 
 impl EventKindView<'_> {
+    /// See [`EventKind::is_telemetry`].
     pub fn is_telemetry(&self) -> bool {
         matches!(self, EventKindView::Checkin { .. } | EventKindView::Interaction { .. })
     }
+}
+
+/// The telemetry retention removed from one journal block, per hunt: what
+/// the audit rollups count in the second the block was committed. Kept by
+/// the journal in place of the removed records; the engine only defines it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HuntTelemetry {
+    /// Id of the hunt the removed events belonged to.
+    pub hunt: String,
+    /// Removed `checkin` events of that hunt in the block.
+    pub checkins: u64,
+    /// Removed `interaction` events of that hunt in the block.
+    pub interactions: u64,
 }
 
 /// What the telemetry events retention removed from a run of journal blocks
@@ -346,36 +477,39 @@ impl EventKindView<'_> {
 ///
 /// [`PlayerHunt::events`]: crate::PlayerHunt::events
 /// [`World::apply_removed_telemetry`]: crate::World::apply_removed_telemetry
-/// The telemetry retention removed from one journal block, per hunt: what
-/// the audit rollups count in the second the block was committed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HuntTelemetry {
-    pub hunt: String,
-    pub checkins: u64,
-    pub interactions: u64,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelemetryCount {
+    /// The player the removed events happened to.
     pub player: String,
+    /// The hunt they were reported in.
     pub hunt: String,
     /// Sequence of the first removed record of this player and hunt in the
     /// run: when a projection first saw the player there.
     pub first_seq: Seq,
+    /// Removed `checkin` events of this player and hunt.
     pub checkins: u64,
+    /// Removed `interaction` events of this player and hunt.
     pub interactions: u64,
 }
 
+/// A borrowed [`ClaimRequest`], inside a [`RecordView`]. Same field order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequestView<'a> {
+    /// [`ClaimRequest::claim_id`].
     pub claim_id: &'a str,
+    /// [`ClaimRequest::player`].
     pub player: &'a str,
+    /// [`ClaimRequest::hunt`].
     pub hunt: &'a str,
+    /// [`ClaimRequest::sku`].
     pub sku: &'a str,
+    /// [`ClaimRequest::customs`], the exact stored bytes.
     pub customs: &'a str,
 }
 
 impl Record {
+    /// A view borrowing this record's strings: what replay and the audit
+    /// export run on. [`RecordView::to_record`] is the inverse.
     pub fn view(&self) -> RecordView<'_> {
         match self {
             Record::HuntDefined(def) => RecordView::HuntDefined(std::borrow::Cow::Borrowed(def)),
@@ -416,6 +550,7 @@ impl RecordView<'_> {
         matches!(self, RecordView::Event(ev) if ev.kind.is_telemetry())
     }
 
+    /// An owned copy of the record this view borrows from.
     pub fn to_record(&self) -> Record {
         match self {
             RecordView::HuntDefined(def) => Record::HuntDefined(def.clone().into_owned()),

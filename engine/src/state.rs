@@ -15,8 +15,12 @@ use std::sync::Arc;
 /// One player's progress in one hunt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlayerHunt {
+    /// The hunt's id, shared with its [`HuntState::id`] (see [`World::intern`]).
     pub hunt: Arc<str>,
+    /// Sum of the points of the clues found (each clue counts once).
     pub score: u64,
+    /// Events of this player in this hunt: clue finds (repeats included),
+    /// checkins and interactions, also those retention removed.
     pub events: u64,
     /// Bit i set = clue i of the hunt definition found. Inline up to 64 clues:
     /// one cache miss fewer per clue find.
@@ -24,10 +28,6 @@ pub struct PlayerHunt {
 }
 
 impl PlayerHunt {
-    pub fn has_clue(&self, index: usize) -> bool {
-        self.clues.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
-    }
-
     /// Indices of the clues found, ascending.
     pub fn clue_indices(&self) -> impl Iterator<Item = usize> + '_ {
         self.clues
@@ -40,9 +40,13 @@ impl PlayerHunt {
 /// A decided claim as the player remembers it, forever (dedup never forgets).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimEntry {
+    /// The client's claim id; unique among this player's entries.
     pub claim_id: Box<str>,
+    /// The hunt claimed in, as sent (interned to the hunt's id if defined).
     pub hunt: Arc<str>,
+    /// The sku claimed, as sent (shared with the hunt's if it exists).
     pub sku: Arc<str>,
+    /// The decision, as journaled; never changes.
     pub outcome: Outcome,
     /// Sequence of the journal record that decided it.
     pub seq: Seq,
@@ -65,6 +69,7 @@ impl PartialEq for IdHash {
 }
 
 impl IdHash {
+    /// The hash of `claim_id` (never 0). Deterministic within a process.
     pub fn of(claim_id: &str) -> IdHash {
         use std::hash::BuildHasher;
         // Fixed seed: the same id hashes the same in every state of this process.
@@ -82,22 +87,27 @@ impl IdHash {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlayerState {
     /// Almost always one hunt, kept inline with the player.
+    /// Sorted by hunt id, so that live state equals replayed state.
     pub hunts: SmallVec<[PlayerHunt; 1]>,
+    /// Every claim decided for this player, granted or rejected, in decision
+    /// order; never pruned (at most [`limits::MAX_CLAIMS_PER_PLAYER`]).
     pub claims: Vec<ClaimEntry>,
 }
 
 /// The effect of one validated game event on its player.
 #[derive(Clone, Debug)]
-pub struct EventEffect {
-    pub hunt: Arc<str>,
-    pub clue_count: usize,
+pub(crate) struct EventEffect {
+    /// The hunt's interned id.
+    pub(crate) hunt: Arc<str>,
+    /// Clues in the hunt: sizes a new [`PlayerHunt::clues`].
+    pub(crate) clue_count: usize,
     /// (clue index, points) for `clue_found`.
-    pub clue: Option<(usize, u32)>,
+    pub(crate) clue: Option<(usize, u32)>,
 }
 
 /// What the player-side checks decide about a claim before stock is touched.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ClaimCheck<'a> {
+pub(crate) enum ClaimCheck<'a> {
     /// Same claim id, same content: answer with the original outcome.
     Duplicate(&'a ClaimEntry),
     /// Same claim id, different hunt or sku.
@@ -111,6 +121,7 @@ pub enum ClaimCheck<'a> {
 }
 
 impl PlayerState {
+    /// This player's progress in `hunt`, if it has any event there.
     pub fn hunt(&self, hunt: &str) -> Option<&PlayerHunt> {
         self.hunts.iter().find(|h| &*h.hunt == hunt)
     }
@@ -137,10 +148,12 @@ impl PlayerState {
         }
     }
 
+    /// The player's score in `hunt`; 0 if it has no event there.
     pub fn score(&self, hunt: &str) -> u64 {
         self.hunt(hunt).map_or(0, |h| h.score)
     }
 
+    /// The decided claim with this id, if any (dedup lookup).
     pub fn find_claim(&self, claim_id: &str) -> Option<&ClaimEntry> {
         let h = IdHash::of(claim_id);
         self.claims
@@ -148,6 +161,8 @@ impl PlayerState {
             .find(|c| c.id_hash.may_be(h) && &*c.claim_id == claim_id)
     }
 
+    /// How many units of `sku` in `hunt` this player was granted: what
+    /// [`ProductDef::per_player_limit`] bounds.
     pub fn granted_count(&self, hunt: &str, sku: &str) -> u32 {
         // Hunt ids are interned: the pointer test settles almost every entry.
         let same_hunt = |c: &ClaimEntry| std::ptr::eq(c.hunt.as_ptr(), hunt.as_ptr()) || &*c.hunt == hunt;
@@ -159,7 +174,7 @@ impl PlayerState {
 
     /// Applies a validated event. A clue scores once per player and hunt, so a
     /// retried batch cannot double-count score.
-    pub fn apply_event(&mut self, effect: &EventEffect) {
+    pub(crate) fn apply_event(&mut self, effect: &EventEffect) {
         let h = self.hunt_mut(&effect.hunt, effect.clue_count);
         h.events += 1;
         if let Some((index, points)) = effect.clue {
@@ -176,7 +191,7 @@ impl PlayerState {
 
     /// The player-side claim checks, in the contract's order: dedup first,
     /// then hunt, product, open window, eligibility, per-player limit.
-    pub fn check_claim<'a>(&'a self, req: &ClaimRequest, hunt: Option<&HuntDef>, now: Millis) -> ClaimCheck<'a> {
+    pub(crate) fn check_claim<'a>(&'a self, req: &ClaimRequest, hunt: Option<&HuntDef>, now: Millis) -> ClaimCheck<'a> {
         if let Some(entry) = self.find_claim(&req.claim_id) {
             return if *entry.hunt == *req.hunt && *entry.sku == *req.sku {
                 ClaimCheck::Duplicate(entry)
@@ -207,7 +222,7 @@ impl PlayerState {
     }
 
     /// Remembers a decided claim. Callers have checked it is not a duplicate.
-    pub fn record_claim(&mut self, mut entry: ClaimEntry) {
+    pub(crate) fn record_claim(&mut self, mut entry: ClaimEntry) {
         debug_assert!(self.find_claim(&entry.claim_id).is_none(), "claim recorded twice");
         entry.id_hash = IdHash::of(&entry.claim_id);
         self.claims.push(entry);
@@ -218,16 +233,24 @@ impl PlayerState {
 /// of one product is serialized by one owner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HuntState {
+    /// `def.id`, allocated once and shared by every player's entries.
     pub id: Arc<str>,
+    /// The definition as journaled; never changes.
     pub def: Arc<HuntDef>,
     /// Sequence of the record that defined the hunt.
     pub defined_at: Seq,
+    /// Units left, per product (indexed like `def.products`).
     pub stock: Vec<u64>,
+    /// Units granted so far, per product.
     pub granted: Vec<u64>,
+    /// Units added by [`Record::StockAdded`] so far, per product. The ledger
+    /// identity: initial + added = stock + granted.
     pub added: Vec<u64>,
 }
 
 impl HuntState {
+    /// A hunt as just defined by the record at `defined_at`: initial stock,
+    /// nothing granted or added.
     pub fn new(def: Arc<HuntDef>, defined_at: Seq) -> Self {
         let n = def.products.len();
         HuntState {
@@ -241,7 +264,7 @@ impl HuntState {
     }
 
     /// Decides the stock step of a claim: grant if a unit is left.
-    pub fn decide(&self, product: usize) -> Outcome {
+    pub(crate) fn decide(&self, product: usize) -> Outcome {
         if self.stock[product] > 0 {
             Outcome::Granted
         } else {
@@ -250,7 +273,7 @@ impl HuntState {
     }
 
     /// Applies a decided claim's effect on stock. Errors if it would oversell.
-    pub fn apply_outcome(&mut self, product: usize, outcome: Outcome) -> Result<(), String> {
+    pub(crate) fn apply_outcome(&mut self, product: usize, outcome: Outcome) -> Result<(), String> {
         if outcome.is_granted() {
             if self.stock[product] == 0 {
                 return Err(format!(
@@ -264,7 +287,9 @@ impl HuntState {
         Ok(())
     }
 
-    pub fn add_stock(&mut self, product: usize, n: u64) -> Result<(), String> {
+    /// Adds `n` units to product `product`. Errors (and changes nothing) if
+    /// the stock would pass [`MAX_STOCK`].
+    pub(crate) fn add_stock(&mut self, product: usize, n: u64) -> Result<(), String> {
         let new = self.stock[product].checked_add(n).filter(|s| *s <= MAX_STOCK);
         match new {
             Some(s) => {
@@ -276,7 +301,8 @@ impl HuntState {
         }
     }
 
-    /// The ledger identity every hunt must satisfy.
+    /// The ledger identity every hunt must satisfy: for each product,
+    /// initial stock + added = remaining stock + granted.
     pub fn ledger_balances(&self) -> bool {
         self.def
             .products
@@ -292,7 +318,9 @@ impl HuntState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("record {seq}: {reason}")]
 pub struct ReplayError {
+    /// Sequence of the record that could not be applied.
     pub seq: Seq,
+    /// What was wrong with it, for the operator.
     pub reason: String,
 }
 
@@ -302,14 +330,15 @@ pub struct ReplayError {
 pub struct World {
     /// Last journal sequence this state includes.
     pub last_seq: Seq,
+    /// Every defined hunt, by id.
     pub hunts: BTreeMap<String, HuntState>,
+    /// Every player with at least one event or decided claim.
     pub players: PlayerMap,
 }
 
 /// Players by id. foldhash: several times faster than SipHash on short ids,
 /// and still seeded per process, so ids chosen by clients cannot be aimed at
-/// one bucket.
-/// hashbrown's map for `entry_ref`: one probe per event in replay, and the
+/// one bucket. hashbrown's map for `entry_ref`: one probe per event in replay, and the
 /// key is allocated only for a new player.
 pub type PlayerMap = hashbrown::HashMap<PlayerId, PlayerState, foldhash::fast::RandomState>;
 
@@ -409,7 +438,6 @@ impl World {
         Ok(())
     }
 
-    /// Players share their hunt's id allocation instead of one copy each.
     /// Records `first..=last` were telemetry that retention removed from the
     /// journal: advances the sequence over them. Their effect comes back with
     /// [`World::apply_removed_telemetry`].
@@ -429,8 +457,8 @@ impl World {
 
     /// Applies what a compacted block's removed telemetry did: each counted
     /// event adds one to its player's event count in its hunt, exactly as
-    /// [`PlayerState::apply_event`] did for the records themselves (telemetry
-    /// changes no score and no clue). `seq` is for errors.
+    /// applying the records themselves did (telemetry changes no score and no
+    /// clue). `seq` is for errors.
     pub fn apply_removed_telemetry(&mut self, seq: Seq, counts: &[TelemetryCount]) -> Result<(), ReplayError> {
         for c in counts {
             let (hunt, clue_count) = match self.hunts.get(c.hunt.as_str()) {
@@ -451,6 +479,7 @@ impl World {
         Ok(())
     }
 
+    /// Players share their hunt's id allocation instead of one copy each.
     fn intern_hunt(&self, hunt: &str) -> Arc<str> {
         self.hunts.get(hunt).map_or_else(|| Arc::from(hunt), |h| h.id.clone())
     }
@@ -669,7 +698,7 @@ impl World {
 }
 
 /// Validates one event against its hunt and says what it does to the player.
-pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: EventKindView<'_>) -> Result<EventEffect, String> {
+pub(crate) fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: EventKindView<'_>) -> Result<EventEffect, String> {
     let clue = match kind {
         EventKindView::ClueFound { clue } => {
             let i = def
@@ -693,9 +722,13 @@ pub fn effect_of(def: &HuntDef, hunt: &Arc<str>, kind: EventKindView<'_>) -> Res
     })
 }
 
-/// A 32-byte state digest.
+/// A 32-byte BLAKE3 digest of a [`World`] ([`World::digest`]). Displayed as
+/// its first 16 bytes in hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Digest(pub [u8; 32]);
+pub struct Digest(
+    /// The raw hash bytes.
+    pub [u8; 32],
+);
 
 impl std::fmt::Debug for Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -712,26 +745,44 @@ impl std::fmt::Display for Digest {
     }
 }
 
+/// Counts over a [`World`] ([`World::summary`]): what must agree between any
+/// two views of the same journal (live dump, replay, snapshot, projection).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// [`World::last_seq`].
     pub last_seq: Seq,
+    /// Players known.
     pub players: u64,
+    /// Events over all players and hunts ([`PlayerHunt::events`] summed).
     pub events: u64,
+    /// Claims decided, granted or rejected.
     pub claims: u64,
+    /// Grants as the players' claim lists count them; must equal the sum of
+    /// the products' `granted`.
     pub granted_by_players: u64,
+    /// Per hunt, by id.
     pub hunts: BTreeMap<String, HuntSummary>,
 }
 
+/// One hunt's part of a [`Summary`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HuntSummary {
+    /// Players with at least one event in the hunt (claims alone do not count).
     pub players: u64,
+    /// The stock ledger per product, by sku.
     pub products: BTreeMap<String, ProductSummary>,
 }
 
+/// One product's stock ledger in a [`HuntSummary`]:
+/// `initial + added = remaining + granted`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductSummary {
+    /// Stock in the hunt definition.
     pub initial: u64,
+    /// Units added since by [`Record::StockAdded`].
     pub added: u64,
+    /// Units granted.
     pub granted: u64,
+    /// Units left.
     pub remaining: u64,
 }

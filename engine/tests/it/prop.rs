@@ -4,7 +4,7 @@
 //! products with stocks 0..=3, limits 1..=2 and min scores, up to 4 clues, 5
 //! players, 6 claim ids per player) run against the engine and against a
 //! single-threaded reference model written here from the contract alone (it
-//! shares no logic with `trove_engine::state`).
+//! shares no logic with the engine's `state` module).
 //!
 //! - Sequential operations: every engine reply must equal the model's.
 //! - Concurrent groups (claims and restocks fired at once): the outcome depends
