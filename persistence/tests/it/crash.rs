@@ -367,6 +367,7 @@ fn run_child(
     acks: &mut Acks,
     stats: &mut Stats,
 ) -> Result<(), String> {
+    wait_until_unlocked(dir)?;
     let stderr_path = tmp.join(format!("child-{cycle}.stderr"));
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -413,6 +414,29 @@ fn run_child(
         stats.child_acks += 1;
     }
     Ok(())
+}
+
+/// The parent's recovery check stops its engine, but the arbiter threads may
+/// still be dropping the last handle on the store (and so on `DIR/LOCK`) when
+/// it returns. Under a loaded machine the next child then found the folder
+/// locked by the parent and exited by itself, so the test waits for the lock.
+fn wait_until_unlocked(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match DirLock::acquire(dir) {
+            Ok(lock) => {
+                drop(lock);
+                return Ok(());
+            }
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => return Err(format!("data folder not released after recovery: {e}")),
+        }
+    }
 }
 
 /// Recovers the folder in this process and checks it against every ACK so far.
