@@ -81,12 +81,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/v1/audit/export")
-                .route(web::get().to(crate::audit::http::export))
+                .route(web::get().to(crate::audit_routes::export))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
             web::resource("/v1/audit/report")
-                .route(web::get().to(crate::audit::http::report))
+                .route(web::get().to(crate::audit_routes::report))
                 .default_service(web::to(method_not_allowed)),
         );
 }

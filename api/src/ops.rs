@@ -7,18 +7,16 @@ use crate::state::Core;
 use crate::wire::{self, Obj};
 use serde_json::{json, Value};
 use std::time::Instant;
-use trove_engine::{Record, Seq};
-use trove_persistence::Item;
+use trove_audit::trail::{self, TrailError};
+use trove_engine::Seq;
 use trove_readmodel::consistency::ConsistencyReport;
 pub use trove_readmodel::consistency::Replay;
 
 /// Largest `limit` of a leaderboard query.
 pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
 pub const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
-/// Most claim records one audit export page returns.
-pub const MAX_AUDIT_LIMIT: u64 = 10_000;
-/// Most journal records one audit export page scans.
-pub const AUDIT_SCAN_BUDGET: u64 = 200_000;
+/// Most claim records one audit trail page returns; most journal records it scans.
+pub use trove_audit::trail::{AUDIT_SCAN_BUDGET, MAX_AUDIT_LIMIT};
 
 fn record_ack(op: &'static str, started: Instant, result: &Result<Value, ApiError>) {
     let code = match result {
@@ -112,80 +110,18 @@ pub async fn consistency_with(core: &Core, replay: Replay) -> Result<Consistency
     Ok(trove_readmodel::consistency::check(&core.projection, &core.engine, replay).await?)
 }
 
-/// One claim of the audit trail, with its customs exactly as stored.
-#[derive(serde::Serialize)]
-struct AuditClaim {
-    seq: Seq,
-    at: trove_engine::Millis,
-    claim_id: String,
-    player: String,
-    hunt: String,
-    sku: String,
-    customs: Box<serde_json::value::RawValue>,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-}
-
-#[derive(serde::Serialize)]
-struct AuditPage {
-    ok: bool,
-    claims: Vec<AuditClaim>,
-    next_after: Seq,
-}
-
 /// One page of the claim audit trail: every decided claim (granted or
 /// rejected) after journal sequence `after`, with its customs document as
-/// stored. The JSON text of the answer (customs are embedded byte for byte).
+/// stored. The JSON text of the answer (customs are embedded byte for byte);
+/// see [`trove_audit::trail::claim_page`].
 pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<String, ApiError> {
-    if limit == 0 || limit > MAX_AUDIT_LIMIT {
-        return Err(ApiError::invalid_request(format!(
-            "limit must be between 1 and {MAX_AUDIT_LIMIT}"
-        )));
-    }
+    trail::check_limit(limit).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     let store = core.store.clone();
-    let (items, next) = tokio::task::spawn_blocking(move || -> Result<(Vec<AuditClaim>, Seq), String> {
-        let mut items = Vec::new();
-        let mut cursor = after;
-        let mut scanned = 0u64;
-        while (items.len() as u64) < limit && scanned < AUDIT_SCAN_BUDGET {
-            let recs = store.read_after(cursor, 4096).map_err(|e| e.to_string())?;
-            if recs.is_empty() {
-                break;
-            }
-            for (seq, at, r) in recs {
-                scanned += 1;
-                let resumable = !matches!(r, Item::RemovedTelemetry { .. });
-                if let Item::Record(Record::Claim { request, outcome }) = r {
-                    items.push(AuditClaim {
-                        seq,
-                        at,
-                        customs: wire::customs_raw(&request.customs),
-                        claim_id: request.claim_id,
-                        player: request.player,
-                        hunt: request.hunt,
-                        sku: request.sku,
-                        status: outcome.status(),
-                        reason: outcome.reason().map(|r| r.code()),
-                    });
-                }
-                if resumable {
-                    cursor = seq;
-                }
-                if items.len() as u64 >= limit {
-                    break;
-                }
-            }
-        }
-        Ok((items, cursor))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(ApiError::internal)?;
-    serde_json::to_string(&AuditPage {
-        ok: true,
-        claims: items,
-        next_after: next,
-    })
-    .map_err(|e| ApiError::internal(e.to_string()))
+    tokio::task::spawn_blocking(move || trail::claim_page(&store, after, limit))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| match e {
+            TrailError::Limit => ApiError::invalid_request(e.to_string()),
+            e => ApiError::internal(e.to_string()),
+        })
 }

@@ -120,17 +120,6 @@ fn describe_metrics() {
     );
 }
 
-/// Waits for SIGTERM or SIGINT.
-async fn termination() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    }
-}
-
 /// Runs the server until SIGTERM/SIGINT. Must run inside an actix `System`.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics_handle = install_metrics();
@@ -226,7 +215,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         let _ = out.flush();
     }
 
-    let signal = actix_web::rt::spawn(termination());
+    let signal = actix_web::rt::spawn(crate::signals::termination());
 
     // Recovery.
     let options = StoreOptions {

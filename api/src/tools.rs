@@ -4,15 +4,19 @@
 //! to run next to a server) and only read the journal; what they write
 //! (snapshots, the audit projection, an export file) is written so that an
 //! interruption leaves the old state or the new, never a mix.
+//!
+//! Each command is a thin shell: the work is trove-audit's (export, verify,
+//! reports) or trove-persistence's (verify, compact, rebuild); this module
+//! parses flags, opens the folder, draws progress and prints.
 
-use crate::audit::{self, Filters, Format};
+use crate::signals;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use trove_audit::{self as audit, Filters, Format};
 use trove_engine::Seq;
 use trove_persistence::Archive;
 
@@ -118,23 +122,13 @@ pub enum AuditCommand {
     },
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 /// SIGINT/SIGTERM set a flag that long loops poll, so they stop cleanly.
-fn catch_interrupts() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
-    }
+fn catch_interrupts() -> anyhow::Result<()> {
+    signals::install().context("install SIGINT and SIGTERM handlers")
 }
 
 fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
+    signals::interrupted()
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise (pipes, CI).
@@ -179,7 +173,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
     let dir = a.data.dir();
     let archive = open_archive(&dir)?;
     let bar = progress_bar(archive.last_seq()?, "export", false);
-    catch_interrupts();
+    catch_interrupts()?;
     let started = Instant::now();
     let mut progress = |seq: Seq| bar.set_position(seq);
     let output = a.output.filter(|p| p.as_os_str() != "-");
@@ -363,7 +357,7 @@ pub fn verify(data: DataArg) -> anyhow::Result<i32> {
 /// `trove compact`: removes telemetry older than the retention age from the
 /// journal blocks every snapshot covers (see `trove_persistence::retention`).
 pub fn compact(args: CompactArgs) -> anyhow::Result<i32> {
-    catch_interrupts();
+    catch_interrupts()?;
     let age_text = args
         .older_than
         .clone()

@@ -39,38 +39,15 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF).
+/// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF) with the `csv` crate.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                c => field.push(c),
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\r' if chars.peek() == Some(&'\n') => {}
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                c => field.push(c),
-            }
-        }
-    }
-    assert!(field.is_empty() && row.is_empty(), "CSV ends without CRLF");
-    rows
+    assert!(text.is_empty() || text.ends_with("\r\n"), "CSV ends without CRLF");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
 }
 
 fn lines(text: &str) -> Vec<Value> {
@@ -305,7 +282,7 @@ struct Case {
 }
 
 fn cases(mid: i64) -> Vec<Case> {
-    let mid_text = trove_api::audit::format_ms(mid);
+    let mid_text = trove_audit::format_ms(mid);
     let c = |name: &'static str, cli: &[&str], query: &str, by_content: bool, pick: Box<dyn Fn(&Sent) -> bool>| Case {
         name,
         cli: cli.iter().map(|s| s.to_string()).collect(),
@@ -455,11 +432,11 @@ fn csv_row_of(r: &Value) -> Vec<String> {
 
 fn check_csv(name: &str, csv: &str, jsonl_records: &[Value]) {
     let rows = parse_csv(csv);
-    assert_eq!(rows[0], trove_api::audit::CSV_COLUMNS, "{name}: CSV header");
+    assert_eq!(rows[0], trove_audit::CSV_COLUMNS, "{name}: CSV header");
     assert_eq!(rows.len() - 1, jsonl_records.len(), "{name}: CSV rows");
     for (row, r) in rows[1..].iter().zip(jsonl_records) {
         let want = csv_row_of(r);
-        for (i, col) in trove_api::audit::CSV_COLUMNS.iter().enumerate() {
+        for (i, col) in trove_audit::CSV_COLUMNS.iter().enumerate() {
             match *col {
                 // customs: the stored JSON text; compare as JSON.
                 "customs" if !row[i].is_empty() => {
@@ -606,7 +583,7 @@ async fn export_verify_report_rebuild() {
         }
         let t = r["committed_at_ms"].as_i64().unwrap();
         assert_eq!(want.phase_b, t >= mid, "seq {} at {t}, phases split at {mid}", want.seq);
-        assert_eq!(r["committed_at"], trove_api::audit::format_ms(t));
+        assert_eq!(r["committed_at"], trove_audit::format_ms(t));
         at.insert(want.seq, r.clone());
     }
     // A complete export's blocks carry no leaves.
@@ -857,7 +834,7 @@ async fn export_verify_report_rebuild() {
     };
     let whole = report(&[]);
     assert_eq!(whole, strip(online_report.clone()));
-    let mid_text = trove_api::audit::format_ms(mid);
+    let mid_text = trove_audit::format_ms(mid);
     let phase_b = report(&["--from", &mid_text]);
     assert_eq!(phase_b, strip(online_report_b.clone()));
     for (rep, pick) in [
@@ -1156,7 +1133,7 @@ async fn verify_reports_only_what_it_proves() {
     let k1_line = full.lines().nth(l1 - 1).unwrap();
     let rec: Value = serde_json::from_str(k1_line).unwrap();
     let at = rec["committed_at_ms"].as_i64().unwrap();
-    let earlier = trove_api::audit::format_ms(at - 3_600_000);
+    let earlier = trove_audit::format_ms(at - 3_600_000);
     let edits: Vec<(&str, String, &str)> = vec![
         (
             "committed_at text of a record",
@@ -1217,7 +1194,7 @@ async fn verify_reports_only_what_it_proves() {
             2,
             b1.replacen(
                 blk["committed_at"].as_str().unwrap(),
-                &trove_api::audit::format_ms(at1 + 1),
+                &trove_audit::format_ms(at1 + 1),
                 1,
             ),
             "line 2 (seq 1): field \"committed_at\"",
