@@ -9,6 +9,19 @@ fn one() -> u32 {
     1
 }
 
+/// `null` reads as the field's default, as an absent field does.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn nullable_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(Option::<u32>::deserialize(d)?.unwrap_or(1))
+}
+
 /// A hunt definition as a designer posts it (`POST /v1/hunts`). Unknown
 /// fields are ignored; absent fields take the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -28,11 +41,11 @@ pub struct HuntDefinition<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_at: Option<Time>,
     /// The clues (at most 4 096, unique ids).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     #[schema(max_items = 4096)]
     pub clues: Vec<ClueDefinition<'a>>,
     /// The products (at most 1 024, unique skus).
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
     #[schema(max_items = 1024)]
     pub products: Vec<ProductDefinition<'a>>,
 }
@@ -45,7 +58,7 @@ pub struct ClueDefinition<'a> {
     #[schema(value_type = String, min_length = 1, max_length = 128)]
     pub id: Cow<'a, str>,
     /// Points scored by finding it (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub points: u32,
 }
 
@@ -57,15 +70,15 @@ pub struct ProductDefinition<'a> {
     #[schema(value_type = String, min_length = 1, max_length = 128)]
     pub sku: Cow<'a, str>,
     /// Initial stock (default 0, at most 2^48).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     #[schema(maximum = 281474976710656_u64)]
     pub stock: u64,
     /// Grants one player may hold (default 1, at least 1).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "nullable_limit")]
     #[schema(minimum = 1)]
     pub per_player_limit: u32,
     /// Score needed to claim it (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub min_score: u64,
 }
 
