@@ -271,23 +271,27 @@ async fn audit_claims(state: Data, req: HttpRequest) -> Result<HttpResponse, Api
         .body(ops::audit_claims(&core, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?))
 }
 
-/// A parameter given with an empty value is refused (the document says
-/// every parameter is non-empty); the handlers would read it as absent.
-fn refuse_empty(req: &HttpRequest) -> Result<(), ApiError> {
-    let pairs: Vec<(String, String)> = web::Query::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| ApiError::invalid_request(format!("bad query string: {e}")))?;
-    match pairs.iter().find(|(_, v)| v.is_empty()) {
-        Some((k, _)) => Err(ApiError::invalid_request(format!("parameter {k} is empty"))),
-        None => Ok(()),
+/// Checks an audit query as the document describes it before the audit
+/// handler reads it: no parameter is empty (the handler would read it as
+/// absent), and `from`/`to` are times between years 1 and 9999.
+fn check_audit_query(req: &HttpRequest) -> Result<(), ApiError> {
+    let pairs: Vec<(String, String)> = query(req)?;
+    for (k, v) in &pairs {
+        if v.is_empty() {
+            return Err(ApiError::invalid_request(format!("parameter {k} is empty")));
+        }
+        if k == "from" || k == "to" {
+            p::time::parse_time(v).map_err(|e| ApiError::invalid_request(format!("{k}: {e}")))?;
+        }
     }
+    Ok(())
 }
 
 /// `GET /v1/audit/export`: the parameters checked as documented, then the
 /// audit handler.
 async fn audit_export(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     enter(&state, &req, Action::Audit)?;
-    refuse_empty(&req)?;
+    check_audit_query(&req)?;
     crate::audit::http::export(state, req).await
 }
 
@@ -295,6 +299,6 @@ async fn audit_export(state: Data, req: HttpRequest) -> Result<HttpResponse, Api
 /// audit handler.
 async fn audit_report(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     enter(&state, &req, Action::Audit)?;
-    refuse_empty(&req)?;
+    check_audit_query(&req)?;
     crate::audit::http::report(state, req).await
 }

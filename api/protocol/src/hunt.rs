@@ -42,11 +42,11 @@ pub struct HuntDefinition<'a> {
     pub closes_at: Option<Time>,
     /// The clues (at most 4 096, unique ids).
     #[serde(borrow, default, deserialize_with = "nullable")]
-    #[schema(max_items = 4096)]
+    #[schema(max_items = 4096, nullable)]
     pub clues: Vec<ClueDefinition<'a>>,
     /// The products (at most 1 024, unique skus).
     #[serde(borrow, default, deserialize_with = "nullable")]
-    #[schema(max_items = 1024)]
+    #[schema(max_items = 1024, nullable)]
     pub products: Vec<ProductDefinition<'a>>,
 }
 
@@ -57,8 +57,9 @@ pub struct ClueDefinition<'a> {
     #[serde(borrow)]
     #[schema(value_type = String, min_length = 1, max_length = 128)]
     pub id: Cow<'a, str>,
-    /// Points scored by finding it (default 0).
+    /// Points scored by finding it (absent or `null`: 0).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
     pub points: u32,
 }
 
@@ -71,14 +72,15 @@ pub struct ProductDefinition<'a> {
     pub sku: Cow<'a, str>,
     /// Initial stock (default 0, at most 2^48).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(maximum = 281474976710656_u64)]
+    #[schema(maximum = 281474976710656_u64, nullable)]
     pub stock: u64,
     /// Grants one player may hold (default 1, at least 1).
     #[serde(default = "one", deserialize_with = "nullable_limit")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, nullable)]
     pub per_player_limit: u32,
     /// Score needed to claim it (default 0).
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
     pub min_score: u64,
 }
 

@@ -13,14 +13,28 @@ pub type Millis = i64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Time(pub Millis);
 
-/// Parses RFC 3339 text or integer unix milliseconds; an empty string is an error.
+/// The earliest time a query parameter may name: 0001-01-01T00:00:00Z.
+pub const MIN_PARAM_MILLIS: Millis = -62_135_596_800_000;
+/// The latest time a query parameter may name: 9999-12-31T23:59:59.999Z.
+pub const MAX_PARAM_MILLIS: Millis = 253_402_300_799_999;
+
+/// Parses a time query parameter: RFC 3339 text or integer unix
+/// milliseconds, between [`MIN_PARAM_MILLIS`] and [`MAX_PARAM_MILLIS`]. An
+/// empty string is an error.
 pub fn parse_time(text: &str) -> Result<Millis, String> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
+    let ms = match text.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => {
+            let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| format!("{text:?} is not an RFC 3339 time nor unix milliseconds: {e}"))?;
+            Millis::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{text:?} is out of range"))?
+        }
+    };
+    if (MIN_PARAM_MILLIS..=MAX_PARAM_MILLIS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(format!("{text:?} is outside years 1 to 9999"))
     }
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time nor unix milliseconds: {e}"))?;
-    Millis::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{text:?} is out of range"))
 }
 
 impl Serialize for Time {
@@ -69,7 +83,9 @@ impl utoipa::PartialSchema for Time {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(MIN_PARAM_MILLIS))
+                    .maximum(Some(MAX_PARAM_MILLIS)),
             )
             .description(Some("RFC 3339 text or integer unix milliseconds"))
             .into()
