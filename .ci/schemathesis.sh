@@ -36,6 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+: >"$WORK/stdout"
 TROVE_KEYS="$KEYS" "$TARGET/debug/trove" serve --data "$WORK/data" --listen 127.0.0.1:0 --log-level warn \
     >"$WORK/stdout" 2>"$WORK/stderr" &
 SERVER_PID=$!

@@ -71,25 +71,48 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
+fn time_schema(
+    int_range: Option<(Millis, Millis)>,
+    what: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(int_range.map(|r| r.0))
+                .maximum(int_range.map(|r| r.1)),
+        )
+        .description(Some(what))
+        .into()
+}
+
 impl utoipa::PartialSchema for Time {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                    .minimum(Some(MIN_PARAM_MILLIS))
-                    .maximum(Some(MAX_PARAM_MILLIS)),
-            )
-            .description(Some("RFC 3339 text or integer unix milliseconds"))
-            .into()
+        time_schema(None, "RFC 3339 text or integer unix milliseconds")
     }
 }
 
 impl utoipa::ToSchema for Time {}
+
+/// The schema of a time query parameter (see [`parse_time`]): RFC 3339 text
+/// or integer unix milliseconds, years 1 to 9999. Only a schema; parameters
+/// are read as text.
+pub struct TimeParam;
+
+impl utoipa::PartialSchema for TimeParam {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        time_schema(
+            Some((MIN_PARAM_MILLIS, MAX_PARAM_MILLIS)),
+            "RFC 3339 text or integer unix milliseconds, years 1 to 9999",
+        )
+    }
+}
+
+impl utoipa::ToSchema for TimeParam {}
