@@ -9,11 +9,16 @@ use trove_engine::EngineError;
 use trove_protocol::parse::ParseError;
 use trove_protocol::{ErrorBody, ErrorCode, ErrorReply};
 
+/// An error answer: over HTTP `{"error": {...}}` with [`ApiError::status`],
+/// over the WebSocket an error reply with the request's id.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
+    /// The stable code.
     pub code: ErrorCode,
+    /// What went wrong, for people.
     pub message: String,
+    /// The HTTP status (the code's, see [`ErrorCode::http_status`]).
     pub status: StatusCode,
     /// Index of the offending event, for `invalid_event`.
     pub index: Option<usize>,
@@ -30,14 +35,17 @@ impl ApiError {
         }
     }
 
+    /// `invalid_request`: a wrong shape or value.
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, message)
     }
 
+    /// `invalid_json`: not JSON, or an empty body.
     pub fn invalid_json(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidJson, message)
     }
 
+    /// `unauthorized`: missing or unknown key.
     pub fn unauthorized() -> Self {
         Self::new(
             ErrorCode::Unauthorized,
@@ -45,10 +53,12 @@ impl ApiError {
         )
     }
 
+    /// `forbidden`: the role may not do `what`.
     pub fn forbidden(role: &str, what: &str) -> Self {
         Self::new(ErrorCode::Forbidden, format!("the {role} role may not {what}"))
     }
 
+    /// `not_ready`: still recovering.
     pub fn not_ready() -> Self {
         Self::new(
             ErrorCode::NotReady,
@@ -56,10 +66,12 @@ impl ApiError {
         )
     }
 
+    /// `shutting_down`.
     pub fn shutting_down() -> Self {
         Self::new(ErrorCode::ShuttingDown, "the server is shutting down")
     }
 
+    /// `message_too_large`: `len` bytes over `max`.
     pub fn message_too_large(len: usize, max: usize) -> Self {
         Self::new(
             ErrorCode::MessageTooLarge,
@@ -67,10 +79,12 @@ impl ApiError {
         )
     }
 
+    /// `unknown_hunt`.
     pub fn unknown_hunt(hunt: &str) -> Self {
         Self::new(ErrorCode::UnknownHunt, format!("unknown hunt {hunt:?}"))
     }
 
+    /// `internal`: a bug or damaged storage.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
     }

@@ -60,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/report").route(web::get().to(audit_report)));
 }
 
+/// The answer for a path that does not exist: `404 not_found`.
 pub async fn not_found() -> HttpResponse {
     ApiError::new(ErrorCode::NotFound, "no such endpoint").error_response()
 }

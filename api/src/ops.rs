@@ -13,6 +13,7 @@ use trove_protocol::{self as p, parse, ErrorCode};
 
 /// Largest `limit` of a leaderboard query.
 pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
+/// `limit` of a leaderboard query that gives none.
 pub const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
 /// The consistency check replays the whole journal into a fresh state when it
 /// holds at most this many records; above, it relies on the projection's counts.
@@ -101,6 +102,7 @@ pub fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
     Ok(limit as usize)
 }
 
+/// A hunt's published leaderboard; `unknown_hunt` if the engine does not know it.
 pub async fn leaderboard(
     core: &Core,
     hunt: &str,
@@ -151,6 +153,7 @@ pub enum Replay {
     Recovered,
 }
 
+/// The consistency check, replaying the journal or not (see [`Replay`]).
 pub async fn consistency_with(core: &Core, replay: Replay) -> Result<p::ConsistencyReport, ApiError> {
     let started = Instant::now();
     let (world, mut checks) = core.projection.compare_with_engine(&core.engine).await?;
