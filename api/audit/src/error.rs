@@ -19,10 +19,3 @@ pub enum ExportError {
     #[error("interrupted")]
     Interrupted,
 }
-
-impl ExportError {
-    /// A record of the journal that cannot be framed or decoded.
-    pub(crate) fn corrupt(seq: trove_engine::Seq, reason: String) -> ExportError {
-        ExportError::Damaged(JournalDamage::CorruptRecord { seq, reason })
-    }
-}

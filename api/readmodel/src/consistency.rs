@@ -10,7 +10,6 @@
 use crate::error::ReadModelError;
 use crate::projection::Projection;
 use crate::state::ProjectionState;
-use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,52 +22,14 @@ pub const FULL_REPLAY_MAX_RECORDS: u64 = 2_000_000;
 /// Most differences one check's detail lists before "... N more".
 const MAX_LISTED: usize = 10;
 
-/// The verdict of one consistency check and what it saw.
-///
-/// Serializes as `{"detail", "name", "ok"}`: the member order the endpoint
-/// has always answered (it was a `serde_json::Value`, whose members sort).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CheckOutcome {
-    /// What agrees, or what differs.
-    pub detail: String,
-    /// The check's stable name (`engine_invariants`, `projection_seq`, ...).
-    pub name: String,
-    /// Whether it passed.
-    pub ok: bool,
-}
+pub use trove_protocol::{ConsistencyCheck, ConsistencyReport};
 
-impl CheckOutcome {
-    fn new(name: &str, ok: bool, detail: String) -> CheckOutcome {
-        CheckOutcome {
-            detail,
-            name: name.into(),
-            ok,
-        }
-    }
-}
-
-/// Every check's outcome at one journal sequence.
-///
-/// Serializes as `{"checks", "journal_seq", "ok"}`, byte for byte the body
-/// `GET /v1/admin/consistency` has always answered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ConsistencyReport {
-    /// In order: `engine_invariants`, the projection comparisons, `journal_replay`.
-    pub checks: Vec<CheckOutcome>,
-    /// The journal sequence of the engine dump every check looked at.
-    pub journal_seq: Seq,
-    /// The verdict: every check passed.
-    pub ok: bool,
-}
-
-impl ConsistencyReport {
-    /// The checks that failed, as `name: detail`.
-    pub fn failures(&self) -> Vec<String> {
-        self.checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect()
+/// One check's outcome.
+fn outcome(name: &str, ok: bool, detail: String) -> ConsistencyCheck {
+    ConsistencyCheck {
+        name: name.into(),
+        ok,
+        detail,
     }
 }
 
@@ -95,17 +56,17 @@ pub async fn check(
     let started = Instant::now();
     let (world, mut checks) = projection.at_engine_dump(engine, compare).await?;
     let invariants = match world.check_invariants() {
-        Ok(()) => CheckOutcome::new(
+        Ok(()) => outcome(
             "engine_invariants",
             true,
             "stock ledgers balance; grants match; per-player limits held".into(),
         ),
-        Err(e) => CheckOutcome::new("engine_invariants", false, e),
+        Err(e) => outcome("engine_invariants", false, e),
     };
     checks.insert(0, invariants);
     checks.push(match replay {
         Replay::Full => replay_check(projection.store(), &world).await,
-        Replay::Recovered => CheckOutcome::new(
+        Replay::Recovered => outcome(
             "journal_replay",
             true,
             "at startup: the live state was just recovered from the checked journal; \
@@ -125,11 +86,11 @@ pub async fn check(
 
 /// Replays the journal up to the dump's sequence into a fresh state and
 /// compares digests with the live state.
-async fn replay_check(store: &Arc<Store>, live: &World) -> CheckOutcome {
+async fn replay_check(store: &Arc<Store>, live: &World) -> ConsistencyCheck {
     let name = "journal_replay";
     let upto = live.last_seq;
     if upto > FULL_REPLAY_MAX_RECORDS {
-        return CheckOutcome::new(
+        return outcome(
             name,
             true,
             format!(
@@ -147,7 +108,7 @@ async fn replay_check(store: &Arc<Store>, live: &World) -> CheckOutcome {
         Ok(w) => {
             let (a, b) = (w.digest(), live.digest());
             if a == b {
-                CheckOutcome::new(
+                outcome(
                     name,
                     true,
                     format!(
@@ -156,14 +117,14 @@ async fn replay_check(store: &Arc<Store>, live: &World) -> CheckOutcome {
                     ),
                 )
             } else {
-                CheckOutcome::new(
+                outcome(
                     name,
                     false,
                     format!("replay differs from live state: {}", w.diff(live, 5).join("; ")),
                 )
             }
         }
-        Err(e) => CheckOutcome::new(name, false, e),
+        Err(e) => outcome(name, false, e),
     }
 }
 
@@ -186,25 +147,25 @@ fn replay_upto(store: &Store, upto: Seq) -> Result<World, String> {
 }
 
 /// Compares the projection (journal-derived) with the engine's live state.
-fn compare(st: &ProjectionState, world: &World) -> Vec<CheckOutcome> {
+fn compare(st: &ProjectionState, world: &World) -> Vec<ConsistencyCheck> {
     let s = world.summary();
     let mut out = vec![
-        CheckOutcome::new(
+        outcome(
             "projection_seq",
             st.applied == world.last_seq,
             format!("projection at {}, engine at {}", st.applied, world.last_seq),
         ),
-        CheckOutcome::new(
+        outcome(
             "players",
             st.players.len() as u64 == s.players,
             format!("journal: {}, engine: {}", st.players.len(), s.players),
         ),
-        CheckOutcome::new(
+        outcome(
             "events",
             st.events == s.events,
             format!("journal: {}, engine: {}", st.events, s.events),
         ),
-        CheckOutcome::new(
+        outcome(
             "claims",
             st.claims == s.claims && st.granted == s.granted_by_players,
             format!(
@@ -219,7 +180,7 @@ fn compare(st: &ProjectionState, world: &World) -> Vec<CheckOutcome> {
 }
 
 /// Players per hunt, grants per product and stock, hunt by hunt.
-fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [CheckOutcome; 3] {
+fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [ConsistencyCheck; 3] {
     let mut hunt_diffs = Vec::new();
     let mut product_diffs = Vec::new();
     let mut stock_diffs = Vec::new();
@@ -259,17 +220,17 @@ fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [CheckOutco
         }
     }
     [
-        CheckOutcome::new(
+        outcome(
             "players_per_hunt",
             hunt_diffs.is_empty(),
             summarize(&hunt_diffs, format!("{} hunts agree", st.hunts.len())),
         ),
-        CheckOutcome::new(
+        outcome(
             "claims_per_product",
             product_diffs.is_empty(),
             summarize(&product_diffs, format!("{products} products agree")),
         ),
-        CheckOutcome::new(
+        outcome(
             "stock",
             stock_diffs.is_empty(),
             summarize(
@@ -281,7 +242,7 @@ fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [CheckOutco
 }
 
 /// Every score on the leaderboard against the engine's player state.
-fn compare_scores(st: &ProjectionState, world: &World) -> CheckOutcome {
+fn compare_scores(st: &ProjectionState, world: &World) -> ConsistencyCheck {
     let mut score_diffs = Vec::new();
     let mut compared = 0u64;
     for (hid, h) in &st.hunts {
@@ -296,7 +257,7 @@ fn compare_scores(st: &ProjectionState, world: &World) -> CheckOutcome {
             }
         }
     }
-    CheckOutcome::new(
+    outcome(
         "leaderboard_scores",
         score_diffs.is_empty(),
         summarize(&score_diffs, format!("{compared} player scores agree")),
