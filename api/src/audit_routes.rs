@@ -47,7 +47,7 @@ fn time(q: &str, name: &str) -> Result<Option<Millis>, ApiError> {
 }
 
 /// The filters of an export request's query string.
-pub fn filters_of(q: &str) -> Result<(Format, Filters), ApiError> {
+pub(crate) fn filters_of(q: &str) -> Result<(Format, Filters), ApiError> {
     let format = Format::parse(opt(q, &["format"]).as_deref().unwrap_or("jsonl")).map_err(ApiError::invalid_request)?;
     let no_proof = match opt(q, &["no_proof", "no-proof"]).as_deref() {
         None | Some("false") | Some("0") => false,
@@ -74,7 +74,7 @@ pub fn filters_of(q: &str) -> Result<(Format, Filters), ApiError> {
 
 /// `GET /v1/audit/export`: the export of the records durable when the
 /// request starts, streamed as it is read.
-pub async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let core = enter(&state, &req)?;
     let (format, filters) = filters_of(req.query_string())?;
     // Only what is durable when the request starts: never a record a crash could undo.
@@ -122,7 +122,7 @@ pub async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
 }
 
 /// `GET /v1/audit/report`: counts over `[from, to)` from the audit rollups.
-pub async fn report(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn report(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let core = enter(&state, &req)?;
     let q = req.query_string();
     let (from, to) = (time(q, "from")?, time(q, "to")?);

@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
+pub(crate) enum Role {
     Game,
     Designer,
     Auditor,
@@ -19,9 +19,9 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Game, Role::Designer, Role::Auditor];
+    pub(crate) const ALL: [Role; 4] = [Role::Admin, Role::Game, Role::Designer, Role::Auditor];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Role::Game => "game",
             Role::Designer => "designer",
@@ -30,7 +30,7 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         match s.trim() {
             "game" => Some(Role::Game),
             "designer" => Some(Role::Designer),
@@ -49,7 +49,7 @@ impl fmt::Display for Role {
 
 /// What a request wants to do; each maps to the roles allowed to do it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Send game events.
     Events,
     /// Claim products.
@@ -67,7 +67,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn allows(self, role: Role) -> bool {
+    pub(crate) fn allows(self, role: Role) -> bool {
         use Role::*;
         match self {
             Action::Events | Action::Claim | Action::Subscribe => matches!(role, Game | Admin),
@@ -78,7 +78,7 @@ impl Action {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Action::Events => "send events",
             Action::Claim => "claim products",
@@ -90,7 +90,7 @@ impl Action {
         }
     }
 
-    pub fn check(self, role: Role) -> Result<(), ApiError> {
+    pub(crate) fn check(self, role: Role) -> Result<(), ApiError> {
         if self.allows(role) {
             Ok(())
         } else {
@@ -99,8 +99,11 @@ impl Action {
     }
 }
 
+/// Why API keys could not be read, parsed or generated. Messages never
+/// contain a key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// A malformed key list or key table (short key, unknown role, ...).
     #[error("invalid key list: {0}")]
     Invalid(String),
     /// A file holding keys that others may read (or write), refused as ssh
@@ -111,14 +114,25 @@ pub enum KeyError {
         path.display(),
         path.display()
     )]
-    NotPrivate { path: PathBuf, mode: u32 },
+    NotPrivate {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Reading or writing a key file failed.
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        /// What was being done, e.g. `read DIR/keys.toml`.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// The key table.
 #[derive(Clone, Default)]
-pub struct Keys {
+pub(crate) struct Keys {
     by_hash: HashMap<[u8; 32], Role>,
 }
 
@@ -129,15 +143,15 @@ impl fmt::Debug for Keys {
 }
 
 impl Keys {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.by_hash.is_empty()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_hash.len()
     }
 
-    pub fn add(&mut self, role: Role, key: &str) -> Result<(), KeyError> {
+    pub(crate) fn add(&mut self, role: Role, key: &str) -> Result<(), KeyError> {
         let key = key.trim();
         if key.len() < 8 {
             return Err(KeyError::Invalid(format!(
@@ -159,7 +173,7 @@ impl Keys {
     }
 
     /// Parses `role:KEY,role:KEY,...` (the `TROVE_KEYS` format).
-    pub fn parse_list(list: &str) -> Result<Keys, KeyError> {
+    pub(crate) fn parse_list(list: &str) -> Result<Keys, KeyError> {
         let mut keys = Keys::default();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (role, key) = item
@@ -175,7 +189,7 @@ impl Keys {
     }
 
     /// From a `[keys]` TOML table: `role = "KEY"` or `role = ["KEY", ...]`.
-    pub fn from_toml(table: &toml::Table) -> Result<Keys, KeyError> {
+    pub(crate) fn from_toml(table: &toml::Table) -> Result<Keys, KeyError> {
         let mut keys = Keys::default();
         for (role_name, v) in table {
             // The name is not echoed: a `"KEY" = "admin"` mix-up would print the key.
@@ -202,13 +216,13 @@ impl Keys {
         Ok(keys)
     }
 
-    pub fn role_of(&self, key: &str) -> Option<Role> {
+    pub(crate) fn role_of(&self, key: &str) -> Option<Role> {
         self.by_hash.get(blake3::hash(key.as_bytes()).as_bytes()).copied()
     }
 
     /// The role of the request's key: `Authorization: Bearer KEY`, or, where
     /// `allow_query` (WebSocket upgrades from browsers), `?token=KEY`.
-    pub fn authenticate(&self, req: &HttpRequest, allow_query: bool) -> Result<Role, ApiError> {
+    pub(crate) fn authenticate(&self, req: &HttpRequest, allow_query: bool) -> Result<Role, ApiError> {
         let mut key: Option<String> = None;
         if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
             let h = h.to_str().map_err(|_| ApiError::unauthorized())?;
@@ -232,7 +246,7 @@ impl Keys {
 /// A percent-decoded query parameter. (The audit export's handlers read
 /// their parameters with it; the other routes use typed parameter structs of
 /// `trove_protocol` through `web::Query`.)
-pub fn query_param(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if percent_decode(k).as_deref() == Some(name) {
@@ -242,7 +256,7 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     None
 }
 
-pub fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -262,14 +276,14 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// The file in the data folder that generated keys are written to.
-pub fn generated_keys_path(data: &Path) -> PathBuf {
+pub(crate) fn generated_keys_path(data: &Path) -> PathBuf {
     data.join("keys.toml")
 }
 
 /// Loads the generated key file of `data`, or creates one with a fresh key
 /// per role, readable only by its owner. Returns the keys, the path, and
 /// whether the file was just created.
-pub fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> {
+pub(crate) fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> {
     let path = generated_keys_path(data);
     let io = |context: String| move |source| KeyError::Io { context, source };
     if path.exists() {
@@ -317,7 +331,7 @@ pub fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), KeyError> 
 
 /// Refuses a file holding keys that group or others may read or write
 /// (any of the mode bits 0o077), as ssh refuses such a private key.
-pub fn check_private(path: &Path) -> Result<(), KeyError> {
+pub(crate) fn check_private(path: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|source| KeyError::Io {
         context: format!("read {}", path.display()),
@@ -334,7 +348,7 @@ pub fn check_private(path: &Path) -> Result<(), KeyError> {
 }
 
 /// A fresh random key: `trv_` and 32 hex digits (128 bits from the OS).
-pub fn new_key() -> String {
+pub(crate) fn new_key() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut b);

@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trove_persistence::DurabilityMode;
 
-pub const DEFAULT_DATA: &str = "./data";
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
-pub const DEFAULT_LOG: &str = "info";
-pub const DEFAULT_SNAPSHOT_INTERVAL_SECS: u64 = 60;
+pub(crate) const DEFAULT_DATA: &str = "./data";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub(crate) const DEFAULT_LOG: &str = "info";
+pub(crate) const DEFAULT_SNAPSHOT_INTERVAL_SECS: u64 = 60;
 /// A snapshot is also taken once this many records were journaled since the
 /// last one, so that recovery never replays much more than this (0.5–1.0 s
 /// for a million records at the seed's load; docs/BENCHMARKS.md), whatever
 /// the uptime.
-pub const DEFAULT_SNAPSHOT_EVERY_RECORDS: u64 = 1_000_000;
-pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+pub(crate) const DEFAULT_SNAPSHOT_EVERY_RECORDS: u64 = 1_000_000;
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// Flags of `trove serve`. Every one is optional so that the config file and
 /// the environment can supply it.
@@ -24,61 +24,77 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 pub struct ServeArgs {
     /// Data folder (journal, snapshots, generated keys) [default: ./data] [env: TROVE_DATA]
     #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8787] [env: TROVE_LISTEN]
     #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
+    pub(crate) listen: Option<String>,
     /// TOML config file [env: TROVE_CONFIG]
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Log level or tracing filter, e.g. `info` or `trove_api=debug,info` [default: info] [env: TROVE_LOG]
     #[arg(long = "log-level", value_name = "LEVEL")]
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
     /// Journal durability: `flush` (survives a process crash) or `strict` (fdatasync; survives power loss)
     /// [default: flush] [env: TROVE_DURABILITY]
     #[arg(long, value_name = "MODE")]
-    pub durability: Option<String>,
+    pub(crate) durability: Option<String>,
     /// Time between periodic snapshots, in seconds or as `90s`, `5m`, `1h 30m` (0 = only at shutdown)
     /// [default: 60] [env: TROVE_SNAPSHOT_INTERVAL_SECS]
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
-    pub snapshot_interval_secs: Option<Duration>,
+    pub(crate) snapshot_interval_secs: Option<Duration>,
     /// Also snapshot once this many records were journaled since the last snapshot (0 = by time only)
     /// [default: 1000000] [env: TROVE_SNAPSHOT_EVERY_RECORDS]
     #[arg(long, value_name = "N")]
-    pub snapshot_every_records: Option<u64>,
+    pub(crate) snapshot_every_records: Option<u64>,
     /// How long to wait for in-flight requests at shutdown, in seconds or as `30s`, `1m`
     /// [default: 10] [env: TROVE_SHUTDOWN_TIMEOUT_SECS]
     #[arg(long, value_name = "SECS", value_parser = parse_duration)]
-    pub shutdown_timeout_secs: Option<Duration>,
+    pub(crate) shutdown_timeout_secs: Option<Duration>,
     /// HTTP worker threads [default: number of cores] [env: TROVE_WORKERS]
     #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
 }
 
 /// The config file. Unknown keys are errors, so a typo does not silently
 /// fall back to a default.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub data: Option<PathBuf>,
-    pub listen: Option<String>,
-    pub log: Option<String>,
-    pub durability: Option<String>,
-    pub snapshot_interval_secs: Option<DurationSetting>,
-    pub snapshot_every_records: Option<u64>,
-    pub shutdown_timeout_secs: Option<DurationSetting>,
-    pub workers: Option<usize>,
-    pub keys: Option<toml::Table>,
+pub(crate) struct FileConfig {
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) listen: Option<String>,
+    pub(crate) log: Option<String>,
+    pub(crate) durability: Option<String>,
+    pub(crate) snapshot_interval_secs: Option<DurationSetting>,
+    pub(crate) snapshot_every_records: Option<u64>,
+    pub(crate) shutdown_timeout_secs: Option<DurationSetting>,
+    pub(crate) workers: Option<usize>,
+    pub(crate) keys: Option<toml::Table>,
 }
 
+/// Why the settings of `trove serve` could not be resolved; the message
+/// names the setting or file, never a key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The read error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML or has an unknown setting.
     #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// Where and what, with quoted values redacted.
+        message: String,
+    },
+    /// A setting has a value it cannot take.
     #[error("{0}")]
     Invalid(String),
+    /// The keys (from `TROVE_KEYS` or the file's `[keys]`) are malformed.
     #[error(transparent)]
     Keys(#[from] KeyError),
 }
@@ -87,7 +103,7 @@ pub enum ConfigError {
 /// syntax of [`parse_duration`] (`"60"`, `"90s"`, `"1h 30m"`).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(untagged)]
-pub enum DurationSetting {
+pub(crate) enum DurationSetting {
     /// A TOML integer: seconds.
     Secs(u64),
     /// A TOML string.
@@ -111,7 +127,7 @@ impl DurationSetting {
 
 /// Parses a duration setting: whole seconds as always (`60`), or a
 /// [`humantime`] duration (`90s`, `5m`, `1h 30m`, `500ms`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         return t
@@ -125,27 +141,36 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Where the keys came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
+pub(crate) enum KeySource {
+    /// `TROVE_KEYS`.
     Env,
+    /// The `[keys]` table of this config file.
     ConfigFile(PathBuf),
     /// None configured: the generated key file in the data folder is used.
     Generated,
 }
 
+/// The resolved settings of `trove serve` (defaults < config file <
+/// environment < flags), built by [`Settings::resolve`] and run by
+/// [`crate::serve`].
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The data folder (journal, snapshots, generated keys).
     pub data: PathBuf,
+    /// The address to listen on (`host:port`; port 0 picks a free one).
     pub listen: String,
+    /// The tracing filter, e.g. `info`.
     pub log: String,
+    /// How durable an acknowledged write is.
     pub durability: DurabilityMode,
-    pub snapshot_interval: Duration,
+    pub(crate) snapshot_interval: Duration,
     /// 0 = by time only.
-    pub snapshot_every_records: u64,
-    pub shutdown_timeout: Duration,
-    pub workers: usize,
+    pub(crate) snapshot_every_records: u64,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) workers: usize,
     /// Empty when the source is `Generated` (filled in at start).
-    pub keys: Keys,
-    pub key_source: KeySource,
+    pub(crate) keys: Keys,
+    pub(crate) key_source: KeySource,
 }
 
 impl Settings {
@@ -154,7 +179,11 @@ impl Settings {
         Self::resolve_with(args, &|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
-    pub fn resolve_with(args: &ServeArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    /// As [`Settings::resolve`], with `env` in place of the process environment.
+    pub(crate) fn resolve_with(
+        args: &ServeArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
         let config_path = args.config.clone().or_else(|| env("TROVE_CONFIG").map(PathBuf::from));
         let file = match &config_path {
             Some(p) => load_file(p)?,
@@ -312,7 +341,7 @@ const KNOWN_NAMES: [&str; 13] = [
 /// messages quote values (`invalid type: string "..."`). This keeps the
 /// position (line and column, 1-based) and the message with every quoted
 /// part replaced by `…`, except the setting names above.
-pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let mut out = String::new();
     if let Some(span) = e.span() {
         let before = text.get(..span.start).unwrap_or(text);

@@ -14,20 +14,20 @@ use trove_readmodel::ReadModelError;
 /// over the WebSocket an error reply with the request's id.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The stable code.
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     /// What went wrong, for people.
-    pub message: String,
+    pub(crate) message: String,
     /// The HTTP status (the code's, see [`ErrorCode::http_status`]).
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// Index of the offending event, for `invalid_event`.
-    pub index: Option<usize>,
+    pub(crate) index: Option<usize>,
 }
 
 impl ApiError {
     /// An error with `code`, answered over HTTP with the code's status.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
             message: message.into(),
@@ -37,17 +37,17 @@ impl ApiError {
     }
 
     /// `invalid_request`: a wrong shape or value.
-    pub fn invalid_request(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, message)
     }
 
     /// `invalid_json`: not JSON, or an empty body.
-    pub fn invalid_json(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_json(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidJson, message)
     }
 
     /// `unauthorized`: missing or unknown key.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(
             ErrorCode::Unauthorized,
             "missing or invalid key: send `Authorization: Bearer KEY`",
@@ -55,12 +55,12 @@ impl ApiError {
     }
 
     /// `forbidden`: the role may not do `what`.
-    pub fn forbidden(role: &str, what: &str) -> Self {
+    pub(crate) fn forbidden(role: &str, what: &str) -> Self {
         Self::new(ErrorCode::Forbidden, format!("the {role} role may not {what}"))
     }
 
     /// `not_ready`: still recovering.
-    pub fn not_ready() -> Self {
+    pub(crate) fn not_ready() -> Self {
         Self::new(
             ErrorCode::NotReady,
             "the server is still recovering its state; retry shortly",
@@ -68,30 +68,25 @@ impl ApiError {
     }
 
     /// `shutting_down`.
-    pub fn shutting_down() -> Self {
+    pub(crate) fn shutting_down() -> Self {
         Self::new(ErrorCode::ShuttingDown, "the server is shutting down")
     }
 
     /// `message_too_large`: `len` bytes over `max`.
-    pub fn message_too_large(len: usize, max: usize) -> Self {
+    pub(crate) fn message_too_large(len: usize, max: usize) -> Self {
         Self::new(
             ErrorCode::MessageTooLarge,
             format!("message of {len} bytes exceeds the maximum of {max}"),
         )
     }
 
-    /// `unknown_hunt`.
-    pub fn unknown_hunt(hunt: &str) -> Self {
-        Self::new(ErrorCode::UnknownHunt, format!("unknown hunt {hunt:?}"))
-    }
-
     /// `internal`: a bug or damaged storage.
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, message)
     }
 
     /// The `error` object of a reply.
-    pub fn body(&self) -> ErrorBody {
+    pub(crate) fn body(&self) -> ErrorBody {
         ErrorBody {
             code: self.code,
             message: self.message.clone(),

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use trove_protocol::{self as p, parse, ErrorCode};
 
 /// Largest HTTP request body (the same as the largest WebSocket message).
-pub const MAX_BODY_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
+pub(crate) const MAX_BODY_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
 
 /// An oversized body is read and discarded up to this size before the 413 answer.
-pub const DRAIN_LIMIT_BYTES: usize = 16 << 20;
+pub(crate) const DRAIN_LIMIT_BYTES: usize = 16 << 20;
 
 type Data = web::Data<AppState>;
 
@@ -36,7 +36,7 @@ fn resource(path: &'static str) -> actix_web::Resource {
 }
 
 /// Registers every route of [`trove_protocol::ROUTES`].
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(healthz)))
         .service(resource("/readyz").route(web::get().to(readyz)))
         .service(resource("/metrics").route(web::get().to(metrics)))
@@ -61,7 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The answer for a path that does not exist: `404 not_found`.
-pub async fn not_found() -> HttpResponse {
+pub(crate) async fn not_found() -> HttpResponse {
     ApiError::new(ErrorCode::NotFound, "no such endpoint").error_response()
 }
 

@@ -11,14 +11,12 @@ use trove_audit::trail::{self, TrailError};
 use trove_engine::{limits, Seq};
 use trove_protocol::{self as p, parse, ErrorCode};
 use trove_readmodel::consistency::ConsistencyReport;
-pub use trove_readmodel::consistency::Replay;
+pub(crate) use trove_readmodel::consistency::Replay;
 
 /// Largest `limit` of a leaderboard query.
-pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
+pub(crate) const MAX_LEADERBOARD_LIMIT: u64 = 1000;
 /// `limit` of a leaderboard query that gives none.
-pub const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
-/// Most claim records one audit trail page returns; most journal records it scans.
-pub use trove_audit::trail::{AUDIT_SCAN_BUDGET, MAX_AUDIT_LIMIT};
+pub(crate) const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
 
 fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError>) {
     let code = match result {
@@ -31,7 +29,7 @@ fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError
 
 /// An events request: `body` is the request's JSON text (an HTTP body or a
 /// WebSocket frame), parsed here.
-pub async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, ApiError> {
+pub(crate) async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, ApiError> {
     let started = Instant::now();
     let result: Result<p::EventsReply, ApiError> = async {
         let events: Vec<_> = parse::events(body, limits::MAX_BATCH_EVENTS)?
@@ -59,7 +57,7 @@ pub async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, ApiError
 
 /// A claim request: `body` is the request's JSON text; `customs` is taken
 /// from it byte for byte.
-pub async fn claim(core: &Core, body: &[u8]) -> Result<p::ClaimReply<'static>, ApiError> {
+pub(crate) async fn claim(core: &Core, body: &[u8]) -> Result<p::ClaimReply<'static>, ApiError> {
     let started = Instant::now();
     let result: Result<p::ClaimReply<'static>, ApiError> = async {
         let (req, customs) = parse::claim(body)?;
@@ -77,7 +75,7 @@ pub async fn claim(core: &Core, body: &[u8]) -> Result<p::ClaimReply<'static>, A
 
 /// A player's view of a hunt, handed to `answer` (which borrows it, e.g. to
 /// serialize it).
-pub async fn player<R>(
+pub(crate) async fn player<R>(
     core: &Core,
     hunt: &str,
     player: &str,
@@ -89,7 +87,7 @@ pub async fn player<R>(
 }
 
 /// Parses and checks a leaderboard `limit`.
-pub fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
+pub(crate) fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_LEADERBOARD_LIMIT);
     if limit == 0 || limit > MAX_LEADERBOARD_LIMIT {
         return Err(ApiError::invalid_request(format!(
@@ -100,7 +98,7 @@ pub fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
 }
 
 /// A hunt's published leaderboard; `unknown_hunt` if the engine does not know it.
-pub async fn leaderboard(
+pub(crate) async fn leaderboard(
     core: &Core,
     hunt: &str,
     limit: usize,
@@ -112,7 +110,12 @@ pub async fn leaderboard(
 }
 
 /// The current published leaderboard of a hunt (which must exist).
-pub fn leaderboard_now(core: &Core, hunt: &str, limit: usize, around: Option<&str>) -> p::LeaderboardReply<'static> {
+pub(crate) fn leaderboard_now(
+    core: &Core,
+    hunt: &str,
+    limit: usize,
+    around: Option<&str>,
+) -> p::LeaderboardReply<'static> {
     let as_of = core.projection.as_of_seq();
     let entries = core
         .projection
@@ -135,12 +138,12 @@ pub fn leaderboard_now(core: &Core, hunt: &str, limit: usize, around: Option<&st
 }
 
 /// Compares live state, the leaderboard projection and the journal.
-pub async fn consistency(core: &Core) -> Result<ConsistencyReport, ApiError> {
+pub(crate) async fn consistency(core: &Core) -> Result<ConsistencyReport, ApiError> {
     consistency_with(core, Replay::Full).await
 }
 
 /// The consistency check, with or without the full journal replay.
-pub async fn consistency_with(core: &Core, replay: Replay) -> Result<ConsistencyReport, ApiError> {
+pub(crate) async fn consistency_with(core: &Core, replay: Replay) -> Result<ConsistencyReport, ApiError> {
     Ok(trove_readmodel::consistency::check(&core.projection, &core.engine, replay).await?)
 }
 
@@ -148,7 +151,7 @@ pub async fn consistency_with(core: &Core, replay: Replay) -> Result<Consistency
 /// rejected) after journal sequence `after`, with its customs document as
 /// stored. The JSON text of the answer (customs are embedded byte for byte);
 /// see [`trove_audit::trail::claim_page`].
-pub async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<String, ApiError> {
+pub(crate) async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<String, ApiError> {
     trail::check_limit(limit).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     let store = core.store.clone();
     tokio::task::spawn_blocking(move || trail::claim_page(&store, after, limit))

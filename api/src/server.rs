@@ -27,34 +27,51 @@ use trove_persistence::{DirLock, Store, StoreError, StoreOptions};
 use trove_readmodel::projection::{Projection, REFRESH_INTERVAL};
 
 /// Latency buckets (seconds) for every `*_seconds` histogram.
-pub const LATENCY_BUCKETS: [f64; 16] = [
+pub(crate) const LATENCY_BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
 ];
 /// Buckets for size histograms (records per journal batch, events per request, queue depth).
-pub const SIZE_BUCKETS: [f64; 14] = [
+pub(crate) const SIZE_BUCKETS: [f64; 14] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 50000.0,
 ];
 /// How often gauges are sampled and the metrics recorder does its upkeep.
-pub const METRICS_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const METRICS_INTERVAL: Duration = Duration::from_secs(2);
 /// While not ready, the consistency check is retried this often.
-pub const READINESS_RETRY: Duration = Duration::from_secs(5);
+pub(crate) const READINESS_RETRY: Duration = Duration::from_secs(5);
 
+/// Why [`serve`] stopped with an error (a clean shutdown is `Ok`).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// Opening, recovering or closing the journal and snapshots failed
+    /// (including a data folder locked by another process).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The keys could not be loaded or generated.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// Another I/O step of startup failed (creating the data folder, ...).
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Anything else, e.g. a recovery that panicked.
     #[error("{0}")]
     Other(String),
 }
 
 /// Installs the Prometheus recorder (once per process).
-pub fn install_metrics() -> Option<PrometheusHandle> {
+pub(crate) fn install_metrics() -> Option<PrometheusHandle> {
     let builder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Full("trove_journal_batch_records".into()), &SIZE_BUCKETS))

@@ -18,7 +18,7 @@ static INSTALLED: Mutex<bool> = Mutex::new(false);
 
 /// Registers the SIGINT and SIGTERM handlers; from then on these signals
 /// no longer end the process, they are recorded.
-pub fn install() -> io::Result<()> {
+pub(crate) fn install() -> io::Result<()> {
     let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
     if *installed {
         return Ok(());
@@ -41,12 +41,12 @@ pub fn install() -> io::Result<()> {
 }
 
 /// Whether SIGINT or SIGTERM came since [`install`].
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     CAUGHT.get().is_some_and(|tx| *tx.borrow() != 0)
 }
 
 /// Installs the handlers and waits for SIGTERM or SIGINT: its name.
-pub async fn termination() -> &'static str {
+pub(crate) async fn termination() -> &'static str {
     install().expect("install SIGTERM and SIGINT handlers");
     let mut rx = CAUGHT.get().expect("installed above").subscribe();
     let signal = match rx.wait_for(|caught| *caught != 0).await {

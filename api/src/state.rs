@@ -14,14 +14,14 @@ use trove_persistence::Store;
 use trove_readmodel::projection::Projection;
 
 /// What exists once recovery is done.
-pub struct Core {
-    pub engine: Engine,
-    pub store: Arc<Store>,
-    pub projection: Arc<Projection>,
+pub(crate) struct Core {
+    pub(crate) engine: Engine,
+    pub(crate) store: Arc<Store>,
+    pub(crate) projection: Arc<Projection>,
 }
 
-pub struct AppState {
-    pub keys: Keys,
+pub(crate) struct AppState {
+    pub(crate) keys: Keys,
     core: OnceLock<Arc<Core>>,
     /// Recovery done and the startup consistency check passed.
     ready: AtomicBool,
@@ -29,12 +29,12 @@ pub struct AppState {
     not_ready_reason: Mutex<String>,
     shutting_down: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
-    pub metrics: Option<PrometheusHandle>,
-    pub shutdown_timeout: Duration,
+    pub(crate) metrics: Option<PrometheusHandle>,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl AppState {
-    pub fn new(keys: Keys, metrics: Option<PrometheusHandle>, shutdown_timeout: Duration) -> Arc<AppState> {
+    pub(crate) fn new(keys: Keys, metrics: Option<PrometheusHandle>, shutdown_timeout: Duration) -> Arc<AppState> {
         Arc::new(AppState {
             keys,
             core: OnceLock::new(),
@@ -49,29 +49,24 @@ impl AppState {
 
     /// The engine and its companions, or `not_ready` during recovery and
     /// `shutting_down` once shutdown began.
-    pub fn core(&self) -> Result<Arc<Core>, ApiError> {
+    pub(crate) fn core(&self) -> Result<Arc<Core>, ApiError> {
         if self.is_shutting_down() {
             return Err(ApiError::shutting_down());
         }
         self.core.get().cloned().ok_or_else(ApiError::not_ready)
     }
 
-    /// The core even during shutdown (for draining work).
-    pub fn core_any(&self) -> Option<Arc<Core>> {
-        self.core.get().cloned()
-    }
-
-    pub fn set_core(&self, core: Arc<Core>) {
+    pub(crate) fn set_core(&self, core: Arc<Core>) {
         let _ = self.core.set(core);
     }
 
-    pub fn set_ready(&self, ready: bool, reason: &str) {
+    pub(crate) fn set_ready(&self, ready: bool, reason: &str) {
         *self.not_ready_reason.lock() = reason.to_owned();
         self.ready.store(ready, Ordering::SeqCst);
     }
 
     /// Ready, or why not.
-    pub fn readiness(&self) -> Result<(), String> {
+    pub(crate) fn readiness(&self) -> Result<(), String> {
         if self.is_shutting_down() {
             return Err("shutting down".into());
         }
@@ -89,17 +84,17 @@ impl AppState {
         Ok(())
     }
 
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.shutdown_tx.send_replace(true);
     }
 
     /// Becomes true when shutdown begins.
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
     }
 }

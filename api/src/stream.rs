@@ -20,13 +20,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long one chunk waits for a client that does not read.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Item = Result<Bytes, io::Error>;
 
 /// The producer's end. Cheap to clone; every clone feeds the same body.
 #[derive(Clone)]
-pub struct ChunkSink {
+pub(crate) struct ChunkSink {
     tx: mpsc::Sender<Item>,
     runtime: tokio::runtime::Handle,
     finished: Arc<AtomicBool>,
@@ -35,11 +35,14 @@ pub struct ChunkSink {
 
 /// A bounded channel of `chunks` chunks: the sink for a blocking producer and
 /// the body for `HttpResponse::streaming`. Call inside the runtime.
-pub fn chunked(chunks: usize) -> (ChunkSink, impl Stream<Item = Item> + 'static) {
+pub(crate) fn chunked(chunks: usize) -> (ChunkSink, impl Stream<Item = Item> + 'static) {
     chunked_with_timeout(chunks, STALL_TIMEOUT)
 }
 
-pub fn chunked_with_timeout(chunks: usize, timeout: Duration) -> (ChunkSink, impl Stream<Item = Item> + 'static) {
+pub(crate) fn chunked_with_timeout(
+    chunks: usize,
+    timeout: Duration,
+) -> (ChunkSink, impl Stream<Item = Item> + 'static) {
     let (tx, rx) = mpsc::channel(chunks.max(1));
     let finished = Arc::new(AtomicBool::new(false));
     let sink = ChunkSink {
@@ -64,18 +67,18 @@ pub fn chunked_with_timeout(chunks: usize, timeout: Duration) -> (ChunkSink, imp
 
 impl ChunkSink {
     /// Whether the client went away (the body was dropped).
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 
     /// Marks the body complete: once every sink is dropped, it ends normally.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.finished.store(true, Ordering::SeqCst);
     }
 
     /// Sends one item, waiting at most the stall timeout. Blocking: call from
     /// a blocking thread only.
-    pub fn send(&self, item: Item) -> io::Result<()> {
+    pub(crate) fn send(&self, item: Item) -> io::Result<()> {
         let sent = self
             .runtime
             .block_on(async { tokio::time::timeout(self.timeout, self.tx.send(item)).await });

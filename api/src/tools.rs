@@ -21,17 +21,19 @@ use trove_engine::Seq;
 use trove_persistence::Archive;
 
 /// Exit status after an interruption (128 + SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
+/// `--data DIR`, the data folder every offline tool works on.
 #[derive(Args, Debug, Clone)]
 pub struct DataArg {
     /// Data folder [default: ./data] [env: TROVE_DATA]
     #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
 }
 
 impl DataArg {
-    pub fn dir(&self) -> PathBuf {
+    /// The folder: the flag, else `TROVE_DATA`, else `./data`.
+    pub(crate) fn dir(&self) -> PathBuf {
         self.data
             .clone()
             .or_else(|| std::env::var_os("TROVE_DATA").map(PathBuf::from))
@@ -43,57 +45,59 @@ impl DataArg {
 #[derive(Args, Debug, Clone)]
 pub struct ExportArgs {
     #[command(flatten)]
-    pub data: DataArg,
+    pub(crate) data: DataArg,
     /// jsonl (with hash-chain proofs, verifiable with `trove audit verify`) or csv (no proofs)
     #[arg(long, default_value = "jsonl", value_name = "FORMAT")]
-    pub format: String,
+    pub(crate) format: String,
     /// Write to FILE (atomically: a temporary file renamed when complete) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Records committed at or after this time (RFC 3339, or unix ms)
     #[arg(long, value_name = "TIME")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Records committed before this time (RFC 3339, or unix ms)
     #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Records of this hunt only
     #[arg(long, value_name = "HUNT")]
-    pub hunt: Option<String>,
+    pub(crate) hunt: Option<String>,
     /// Records of this player only (claims and events)
     #[arg(long, value_name = "PLAYER")]
-    pub player: Option<String>,
+    pub(crate) player: Option<String>,
     /// Record types, comma-separated: claims, events, hunts, stock (or claim,
     /// clue_found, checkin, interaction, hunt_defined, stock_added)
     #[arg(long = "type", value_name = "TYPES")]
-    pub types: Option<String>,
+    pub(crate) types: Option<String>,
     /// Records with a sequence number greater than this
     #[arg(long, value_name = "SEQ")]
-    pub after_seq: Option<Seq>,
+    pub(crate) after_seq: Option<Seq>,
     /// Records with a sequence number at most this
     #[arg(long, value_name = "SEQ")]
-    pub until_seq: Option<Seq>,
+    pub(crate) until_seq: Option<Seq>,
     /// Leave out block lines of blocks without matching records (smaller, but
     /// the hash chain is no longer continuous: see docs/AUDIT.md)
     #[arg(long)]
-    pub no_proof: bool,
+    pub(crate) no_proof: bool,
 }
 
 /// `trove compact`: retention of telemetry.
 #[derive(Args, Debug, Clone)]
 pub struct CompactArgs {
     #[command(flatten)]
-    pub data: DataArg,
+    pub(crate) data: DataArg,
     /// Compact telemetry (checkin, interaction) committed longer ago than
     /// this: 7d, 36h, 90m, 45s [default: 7d] [env: TROVE_RETENTION]
     #[arg(long, value_name = "AGE")]
-    pub older_than: Option<String>,
+    pub(crate) older_than: Option<String>,
 }
 
+/// `trove audit SUBCOMMAND`: the offline audit tools.
 #[derive(Subcommand, Debug, Clone)]
 pub enum AuditCommand {
     /// Counts of claims per hunt, product and outcome, and of events per type,
     /// over a time window (from the audit rollups; no journal scan).
     Report {
+        /// The data folder.
         #[command(flatten)]
         data: DataArg,
         /// Window start (RFC 3339 or unix ms; rounded down to the second) [default: the beginning]

@@ -10,7 +10,7 @@ use trove_engine::{ClaimResult, ClueDef, HuntDef, HuntState, Outcome, PlayerRead
 use trove_protocol as p;
 
 /// An event as the engine takes it.
-pub fn event(e: p::GameEvent<'_>) -> trove_engine::GameEvent {
+pub(crate) fn event(e: p::GameEvent<'_>) -> trove_engine::GameEvent {
     let kind = match e.kind {
         p::EventKind::ClueFound { clue } => trove_engine::EventKind::ClueFound {
             clue: clue.into_owned(),
@@ -31,7 +31,7 @@ pub fn event(e: p::GameEvent<'_>) -> trove_engine::GameEvent {
 
 /// A claim as the engine takes it; `customs` is the stored text
 /// (`trove_protocol::customs::stored_text`).
-pub fn claim_request(c: p::ClaimRequest<'_>, customs: String) -> trove_engine::ClaimRequest {
+pub(crate) fn claim_request(c: p::ClaimRequest<'_>, customs: String) -> trove_engine::ClaimRequest {
     trove_engine::ClaimRequest {
         claim_id: c.claim_id.into_owned(),
         player: c.player.into_owned(),
@@ -42,7 +42,7 @@ pub fn claim_request(c: p::ClaimRequest<'_>, customs: String) -> trove_engine::C
 }
 
 /// A hunt definition as the engine takes it, with the documented defaults.
-pub fn hunt_def(h: p::HuntDefinition<'_>) -> HuntDef {
+pub(crate) fn hunt_def(h: p::HuntDefinition<'_>) -> HuntDef {
     let id = h.id.into_owned();
     HuntDef {
         name: h.name.map_or_else(|| id.clone(), Cow::into_owned),
@@ -71,7 +71,7 @@ pub fn hunt_def(h: p::HuntDefinition<'_>) -> HuntDef {
 }
 
 /// The wire form of the engine's reject reason.
-pub fn reject_reason(r: trove_engine::RejectReason) -> p::RejectReason {
+pub(crate) fn reject_reason(r: trove_engine::RejectReason) -> p::RejectReason {
     use trove_engine::RejectReason as E;
     match r {
         E::OutOfStock => p::RejectReason::OutOfStock,
@@ -91,7 +91,7 @@ fn status_reason(o: Outcome) -> (p::ClaimStatus, Option<p::RejectReason>) {
 }
 
 /// The reply to a claim.
-pub fn claim_reply(r: &ClaimResult) -> p::ClaimReply<'_> {
+pub(crate) fn claim_reply(r: &ClaimResult) -> p::ClaimReply<'_> {
     let (status, reason) = status_reason(r.outcome);
     p::ClaimReply {
         ok: true,
@@ -105,12 +105,12 @@ pub fn claim_reply(r: &ClaimResult) -> p::ClaimReply<'_> {
 
 /// Stored `customs` text for output, embedded as is (see
 /// `trove_protocol::customs::raw_from_stored`).
-pub fn customs_raw(text: &str) -> Box<RawValue> {
+pub(crate) fn customs_raw(text: &str) -> Box<RawValue> {
     p::customs::raw_from_stored(text)
 }
 
 /// A hunt's definition with its stock ledger.
-pub fn hunt_reply(h: &HuntState) -> p::HuntReply<'_> {
+pub(crate) fn hunt_reply(h: &HuntState) -> p::HuntReply<'_> {
     let d = &h.def;
     p::HuntReply {
         ok: true,
@@ -147,7 +147,11 @@ pub fn hunt_reply(h: &HuntState) -> p::HuntReply<'_> {
 /// A player's view of one hunt. A claim whose record was not durable at the
 /// read is `"status": "pending"` with `"pending": true` and no decision
 /// (no `reason`, no `seq`): a crash could still undo it.
-pub fn player_reply<'a>(hunt: &'a HuntState, player: &'a str, read: Option<&'a PlayerRead>) -> p::PlayerReply<'a> {
+pub(crate) fn player_reply<'a>(
+    hunt: &'a HuntState,
+    player: &'a str,
+    read: Option<&'a PlayerRead>,
+) -> p::PlayerReply<'a> {
     let state = read.map(|r| &r.state);
     let ph = state.and_then(|s| s.hunt(&hunt.def.id));
     let clues = ph.map_or_else(Vec::new, |ph| {

@@ -32,28 +32,28 @@ use trove_protocol::{self as p, ErrorCode, RequestId};
 
 /// Largest message (text frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
-pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// A single frame larger than this is abuse: the server replies
 /// `message_too_large` and closes with 1009.
-pub const MAX_FRAME_BYTES: usize = 4 << 20;
+pub(crate) const MAX_FRAME_BYTES: usize = 4 << 20;
 /// Requests one connection may have in flight; beyond, the server stops
 /// reading from that connection until one completes.
-pub const MAX_IN_FLIGHT: usize = 64;
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 /// Frames (replies and pushes) queued for one connection.
-pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
+pub(crate) const OUTBOUND_QUEUE_FRAMES: usize = 1024;
 /// How long a reply or push waits for space in a full outbound queue before
 /// the client is disconnected as too slow (close code 1008).
-pub const OUTBOUND_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const OUTBOUND_STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Server ping interval.
-pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(15);
 /// A connection that sends nothing (not even a pong) for this long is closed (1001).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 /// Subscriptions one connection may hold.
-pub const MAX_SUBSCRIPTIONS: usize = 16;
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 16;
 /// Dispatch feed: journal records read per step.
-pub const FEED_READ_CHUNK: usize = 1024;
+pub(crate) const FEED_READ_CHUNK: usize = 1024;
 /// Leaderboard pushes: at most one per this interval per subscription.
-pub const LEADERBOARD_PUSH_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const LEADERBOARD_PUSH_INTERVAL: Duration = Duration::from_millis(500);
 
 enum Out {
     Text(String),
@@ -176,7 +176,7 @@ fn err_reply(id: Option<&RequestId>, e: &ApiError) -> String {
 }
 
 /// `GET /v1/ws`: authenticates before the upgrade (401 without a valid key).
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
