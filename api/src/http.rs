@@ -260,7 +260,7 @@ async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiErro
         .map_err(|e| ApiError::new(ErrorCode::SnapshotFailed, e.to_string()))?;
     tracing::info!(seq, "snapshot written on request");
     // With every snapshot, as the periodic ones: retention is bounded by both.
-    crate::server::save_projection(&core.projection, core.store.dir()).await;
+    core.save_projection().await;
     Ok(ok(p::SnapshotReply { ok: true, seq }))
 }
 

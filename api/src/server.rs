@@ -149,79 +149,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     // Refuse early if another process owns the folder (Store::open checks again).
     drop(DirLock::acquire(&data)?);
 
-    let keys = match settings.key_source {
-        KeySource::Generated => {
-            let (keys, path, created) = auth::load_or_generate(&data)?;
-            if created {
-                let mut out = std::io::stdout();
-                let _ = writeln!(
-                    out,
-                    "trove generated one key per role in {} (readable only by its owner)",
-                    path.display()
-                );
-                let _ = out.flush();
-                tracing::warn!(
-                    path = %path.display(),
-                    "no keys configured: generated one key per role (admin, game, designer, auditor) into {} (readable only by its owner)",
-                    path.display()
-                );
-            } else {
-                tracing::info!(path = %path.display(), "no keys configured: using the generated keys in {}", path.display());
-            }
-            keys
-        }
-        KeySource::Env => {
-            tracing::info!(keys = settings.keys.len(), "keys from TROVE_KEYS");
-            settings.keys.clone()
-        }
-        KeySource::ConfigFile(ref p) => {
-            tracing::info!(keys = settings.keys.len(), file = %p.display(), "keys from the config file");
-            settings.keys.clone()
-        }
-    };
+    let keys = load_keys(&settings, &data)?;
 
     let state = AppState::new(keys, metrics_handle.clone(), settings.shutdown_timeout);
-    let listener = std::net::TcpListener::bind(&settings.listen).map_err(|source| ServeError::Bind {
-        addr: settings.listen.clone(),
-        source,
-    })?;
-    let addr: SocketAddr = listener.local_addr().map_err(|source| ServeError::Io {
-        context: "read the listening address".into(),
-        source,
-    })?;
-    let data_state = web::Data::from(state.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data_state.clone())
-            .wrap_fn(|req, srv| {
-                let started = Instant::now();
-                let method = req.method().clone();
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await?;
-                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let status = res.status().as_u16();
-                    let elapsed = started.elapsed();
-                    // Path pattern only: query strings (which may hold a key) are never logged.
-                    tracing::debug!(%method, %route, status, ms = elapsed.as_millis() as u64, "http");
-                    metrics::counter!("trove_http_requests_total", "route" => route.clone(), "status" => status.to_string())
-                        .increment(1);
-                    metrics::histogram!("trove_http_request_seconds", "route" => route).record(elapsed.as_secs_f64());
-                    Ok(res)
-                }
-            })
-            .configure(http::configure)
-            .default_service(web::to(http::not_found))
-    })
-    .workers(settings.workers)
-    .disable_signals()
-    .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
-    .listen(listener)
-    .map_err(|source| ServeError::Bind {
-        addr: addr.to_string(),
-        source,
-    })?
-    .run();
+    let (server, addr) = start_http(&state, &settings)?;
     let server_handle = server.handle();
     let server_task = actix_web::rt::spawn(server);
     tracing::info!(%addr, data = %data.display(), "listening");
@@ -270,20 +201,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     state.set_ready(false, "rebuilding the leaderboard projection from the journal");
     state.set_core(core.clone());
 
-    let started = Instant::now();
-    let (from, ignored) = projection.start_from_checkpoint(store.dir()).await;
-    if let Some(why) = ignored {
-        tracing::warn!(reason = %why, "leaderboard checkpoint not used; rebuilding from the journal");
-    }
-    if let Err(e) = projection.refresh().await {
-        tracing::error!(error = %e, "leaderboard projection could not be built");
-    }
-    tracing::info!(
-        from_checkpoint = from,
-        seq = projection.as_of_seq(),
-        ms = started.elapsed().as_millis() as u64,
-        "leaderboard projection built"
-    );
+    build_projection(&projection, store.dir()).await;
     let tasks = vec![
         actix_web::rt::spawn(readiness_task(state.clone(), core.clone())),
         actix_web::rt::spawn(projection_task(projection.clone())),
@@ -313,7 +231,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         Ok(seq) => tracing::info!(seq, "snapshot written"),
         Err(e) => tracing::error!(error = %e, "shutdown snapshot failed; the journal still holds everything"),
     }
-    save_projection(&projection, store.dir()).await;
+    core.save_projection().await;
     let closed = store.close().await;
     engine.stop();
     match closed {
@@ -324,6 +242,107 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         }
     }
     Ok(())
+}
+
+/// The keys of `settings`, or, when none are configured, the generated key
+/// file of `data` (created on first start; its path printed on stdout).
+fn load_keys(settings: &Settings, data: &std::path::Path) -> Result<auth::Keys, ServeError> {
+    Ok(match settings.key_source {
+        KeySource::Generated => {
+            let (keys, path, created) = auth::load_or_generate(data)?;
+            if created {
+                let mut out = std::io::stdout();
+                let _ = writeln!(
+                    out,
+                    "trove generated one key per role in {} (readable only by its owner)",
+                    path.display()
+                );
+                let _ = out.flush();
+                tracing::warn!(
+                    path = %path.display(),
+                    "no keys configured: generated one key per role (admin, game, designer, auditor) into {} (readable only by its owner)",
+                    path.display()
+                );
+            } else {
+                tracing::info!(path = %path.display(), "no keys configured: using the generated keys in {}", path.display());
+            }
+            keys
+        }
+        KeySource::Env => {
+            tracing::info!(keys = settings.keys.len(), "keys from TROVE_KEYS");
+            settings.keys.clone()
+        }
+        KeySource::ConfigFile(ref p) => {
+            tracing::info!(keys = settings.keys.len(), file = %p.display(), "keys from the config file");
+            settings.keys.clone()
+        }
+    })
+}
+
+/// Binds the listening address and builds the HTTP server (every route of
+/// [`http::configure`], request metrics and logging); not yet running.
+fn start_http(state: &Arc<AppState>, settings: &Settings) -> Result<(actix_web::dev::Server, SocketAddr), ServeError> {
+    let listener = std::net::TcpListener::bind(&settings.listen).map_err(|source| ServeError::Bind {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    let addr: SocketAddr = listener.local_addr().map_err(|source| ServeError::Io {
+        context: "read the listening address".into(),
+        source,
+    })?;
+    let data_state = web::Data::from(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data_state.clone())
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let status = res.status().as_u16();
+                    let elapsed = started.elapsed();
+                    // Path pattern only: query strings (which may hold a key) are never logged.
+                    tracing::debug!(%method, %route, status, ms = elapsed.as_millis() as u64, "http");
+                    metrics::counter!("trove_http_requests_total", "route" => route.clone(), "status" => status.to_string())
+                        .increment(1);
+                    metrics::histogram!("trove_http_request_seconds", "route" => route).record(elapsed.as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(http::configure)
+            .default_service(web::to(http::not_found))
+    })
+    .workers(settings.workers)
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout.as_secs().max(1))
+    .listen(listener)
+    .map_err(|source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?
+    .run();
+    Ok((server, addr))
+}
+
+/// Builds the leaderboard projection: from its checkpoint in `dir` when it
+/// is usable, then the journal's tail (or the whole journal).
+async fn build_projection(projection: &Projection, dir: &std::path::Path) {
+    let started = Instant::now();
+    let (from, ignored) = projection.start_from_checkpoint(dir).await;
+    if let Some(why) = ignored {
+        tracing::warn!(reason = %why, "leaderboard checkpoint not used; rebuilding from the journal");
+    }
+    if let Err(e) = projection.refresh().await {
+        tracing::error!(error = %e, "leaderboard projection could not be built");
+    }
+    tracing::info!(
+        from_checkpoint = from,
+        seq = projection.as_of_seq(),
+        ms = started.elapsed().as_millis() as u64,
+        "leaderboard projection built"
+    );
 }
 
 /// Marks the server ready once the consistency check passes (retrying).
@@ -417,19 +436,7 @@ async fn snapshot_task(core: Arc<Core>, mut policy: SnapshotPolicy) {
         }
         // The leaderboard checkpoint goes with every snapshot: a restart
         // then replays the same short tail for both.
-        save_projection(&core.projection, core.store.dir()).await;
-    }
-}
-
-/// Checkpoints the leaderboard projection next to the snapshots; a failure
-/// only costs a slower next start (the projection is rebuilt from the journal).
-pub(crate) async fn save_projection(projection: &Projection, dir: &std::path::Path) {
-    if let Err(e) = projection.refresh().await {
-        tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
-    }
-    match projection.save(dir).await {
-        Ok(seq) => tracing::info!(seq, "leaderboard checkpoint written"),
-        Err(e) => tracing::warn!(error = %e, "leaderboard checkpoint not written"),
+        core.save_projection().await;
     }
 }
 

@@ -20,6 +20,22 @@ pub(crate) struct Core {
     pub(crate) projection: Arc<Projection>,
 }
 
+impl Core {
+    /// Checkpoints the leaderboard projection next to the snapshots (with
+    /// every snapshot, so retention is bounded by both); a failure only costs
+    /// a slower next start (the projection is rebuilt from the journal).
+    pub(crate) async fn save_projection(&self) {
+        let projection = &self.projection;
+        if let Err(e) = projection.refresh().await {
+            tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
+        }
+        match projection.save(self.store.dir()).await {
+            Ok(seq) => tracing::info!(seq, "leaderboard checkpoint written"),
+            Err(e) => tracing::warn!(error = %e, "leaderboard checkpoint not written"),
+        }
+    }
+}
+
 pub(crate) struct AppState {
     pub(crate) keys: Keys,
     core: OnceLock<Arc<Core>>,

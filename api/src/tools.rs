@@ -160,6 +160,46 @@ fn open_archive(dir: &Path) -> anyhow::Result<Archive> {
     Archive::open(dir).with_context(|| format!("open {}", dir.display()))
 }
 
+/// Exports into `path` atomically: a private temporary file next to it,
+/// synced, then renamed; removed again on any failure.
+fn export_to_file(
+    archive: &Archive,
+    filters: &Filters,
+    format: Format,
+    path: &Path,
+    progress: &mut dyn FnMut(Seq),
+) -> anyhow::Result<audit::ExportSummary> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{} is not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    // Exports hold customs data (names, addresses): readable by the
+    // owner only, whatever the umask. A stale temporary file of an
+    // earlier run with this pid is replaced, not reused with its mode.
+    let _ = std::fs::remove_file(&tmp);
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("create {}", tmp.display()))?
+    };
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let r = audit::export(archive, filters, format, Seq::MAX, &mut w, progress, &interrupted);
+    let r = r.map_err(anyhow::Error::from).and_then(|sum| {
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+        Ok(sum)
+    });
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
 /// `trove export`. Returns the exit status.
 pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
     let format = Format::parse(&a.format).map_err(anyhow::Error::msg)?;
@@ -182,45 +222,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
     let mut progress = |seq: Seq| bar.set_position(seq);
     let output = a.output.filter(|p| p.as_os_str() != "-");
     let result = match &output {
-        Some(path) => {
-            let name = path
-                .file_name()
-                .ok_or_else(|| anyhow::anyhow!("{} is not a file name", path.display()))?;
-            let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-            // Exports hold customs data (names, addresses): readable by the
-            // owner only, whatever the umask. A stale temporary file of an
-            // earlier run with this pid is replaced, not reused with its mode.
-            let _ = std::fs::remove_file(&tmp);
-            let file = {
-                use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .with_context(|| format!("create {}", tmp.display()))?
-            };
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            let r = audit::export(
-                &archive,
-                &filters,
-                format,
-                Seq::MAX,
-                &mut w,
-                &mut progress,
-                &interrupted,
-            );
-            let r = r.map_err(anyhow::Error::from).and_then(|sum| {
-                let file = w.into_inner().map_err(|e| e.into_error())?;
-                file.sync_all()?;
-                std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-                Ok(sum)
-            });
-            if r.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            r
-        }
+        Some(path) => export_to_file(&archive, &filters, format, path, &mut progress),
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

@@ -275,71 +275,8 @@ async fn reader(conn: Arc<Conn>, mut stream: actix_ws::AggregatedMessageStream) 
         };
         let Some(msg) = msg else { break };
         last_seen = Instant::now();
-        match msg {
-            Ok(AggregatedMessage::Text(text)) => {
-                if text.len() > MAX_MESSAGE_BYTES {
-                    let e = ApiError::message_too_large(text.len(), MAX_MESSAGE_BYTES);
-                    if !conn.send_text(err_reply(None, &e)).await {
-                        break;
-                    }
-                    continue;
-                }
-                if !handle_text(&conn, &mut kill, text.into_bytes()).await {
-                    break;
-                }
-            }
-            Ok(AggregatedMessage::Binary(_)) => {
-                let e = ApiError::new(
-                    ErrorCode::UnsupportedFrame,
-                    "binary frames are not supported; send JSON text frames",
-                );
-                if !conn.send_text(err_reply(None, &e)).await {
-                    break;
-                }
-            }
-            Ok(AggregatedMessage::Ping(b)) => {
-                let _ = conn.out.try_send(Out::Pong(b));
-            }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => {
-                // Answer the client's close once replies in flight are sent.
-                wait_in_flight(&conn, Duration::from_secs(5)).await;
-                let _ = conn.out.try_send(Out::Close(CloseReason {
-                    code: CloseCode::Normal,
-                    description: None,
-                }));
-                break;
-            }
-            Err(ProtocolError::Io(e)) if e.to_string().contains("continuation size") => {
-                let e = ApiError::new(
-                    ErrorCode::MessageTooLarge,
-                    format!("message exceeds the maximum of {MAX_MESSAGE_BYTES} bytes"),
-                );
-                if !conn.send_text(err_reply(None, &e)).await {
-                    break;
-                }
-            }
-            Err(ProtocolError::Overflow) => {
-                let e = ApiError::new(
-                    ErrorCode::MessageTooLarge,
-                    format!("frame exceeds {MAX_FRAME_BYTES} bytes; closing"),
-                );
-                let _ = conn.out.try_send(Out::Text(err_reply(None, &e)));
-                let _ = conn.out.try_send(Out::Close(CloseReason {
-                    code: CloseCode::Size,
-                    description: Some("frame too large".into()),
-                }));
-                break;
-            }
-            Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                conn.abort(CloseCode::Invalid, "text frame is not valid UTF-8");
-                break;
-            }
-            Err(e) => {
-                tracing::debug!(conn = conn.id, error = %e, "websocket protocol error");
-                conn.abort(CloseCode::Protocol, "protocol error");
-                break;
-            }
+        if !on_message(&conn, &mut kill, msg).await {
+            break;
         }
     }
     // The writer sends what is queued, then closes.
@@ -355,6 +292,81 @@ async fn reader(conn: Arc<Conn>, mut stream: actix_ws::AggregatedMessageStream) 
     });
     metrics::gauge!("trove_ws_connections").decrement(1.0);
     tracing::debug!(conn = conn.id, "websocket reader done");
+}
+
+/// Answers one message of the client; false when the connection is done.
+async fn on_message(
+    conn: &Arc<Conn>,
+    kill: &mut watch::Receiver<Option<CloseReason>>,
+    msg: Result<AggregatedMessage, ProtocolError>,
+) -> bool {
+    match msg {
+        Ok(AggregatedMessage::Text(text)) => {
+            if text.len() > MAX_MESSAGE_BYTES {
+                let e = ApiError::message_too_large(text.len(), MAX_MESSAGE_BYTES);
+                if !conn.send_text(err_reply(None, &e)).await {
+                    return false;
+                }
+                return true;
+            }
+            if !handle_text(conn, kill, text.into_bytes()).await {
+                return false;
+            }
+        }
+        Ok(AggregatedMessage::Binary(_)) => {
+            let e = ApiError::new(
+                ErrorCode::UnsupportedFrame,
+                "binary frames are not supported; send JSON text frames",
+            );
+            if !conn.send_text(err_reply(None, &e)).await {
+                return false;
+            }
+        }
+        Ok(AggregatedMessage::Ping(b)) => {
+            let _ = conn.out.try_send(Out::Pong(b));
+        }
+        Ok(AggregatedMessage::Pong(_)) => {}
+        Ok(AggregatedMessage::Close(_)) => {
+            // Answer the client's close once replies in flight are sent.
+            wait_in_flight(conn, Duration::from_secs(5)).await;
+            let _ = conn.out.try_send(Out::Close(CloseReason {
+                code: CloseCode::Normal,
+                description: None,
+            }));
+            return false;
+        }
+        Err(ProtocolError::Io(e)) if e.to_string().contains("continuation size") => {
+            let e = ApiError::new(
+                ErrorCode::MessageTooLarge,
+                format!("message exceeds the maximum of {MAX_MESSAGE_BYTES} bytes"),
+            );
+            if !conn.send_text(err_reply(None, &e)).await {
+                return false;
+            }
+        }
+        Err(ProtocolError::Overflow) => {
+            let e = ApiError::new(
+                ErrorCode::MessageTooLarge,
+                format!("frame exceeds {MAX_FRAME_BYTES} bytes; closing"),
+            );
+            let _ = conn.out.try_send(Out::Text(err_reply(None, &e)));
+            let _ = conn.out.try_send(Out::Close(CloseReason {
+                code: CloseCode::Size,
+                description: Some("frame too large".into()),
+            }));
+            return false;
+        }
+        Err(ProtocolError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+            conn.abort(CloseCode::Invalid, "text frame is not valid UTF-8");
+            return false;
+        }
+        Err(e) => {
+            tracing::debug!(conn = conn.id, error = %e, "websocket protocol error");
+            conn.abort(CloseCode::Protocol, "protocol error");
+            return false;
+        }
+    }
+    true
 }
 
 async fn wait_in_flight(conn: &Conn, limit: Duration) {

@@ -281,6 +281,10 @@ struct Case {
     by_content: bool,
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table of cases: one entry per line reads better than a split table"
+)]
 fn cases(mid: i64) -> Vec<Case> {
     let mid_text = trove_audit::format_ms(mid);
     let c = |name: &'static str, cli: &[&str], query: &str, by_content: bool, pick: Box<dyn Fn(&Sent) -> bool>| Case {
@@ -496,6 +500,10 @@ fn expect_fail(what: &str, r: &Run, needle: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 async fn export_verify_report_rebuild() {
     let (s, tmp) = Server::start().await;
     let root = tmp.path().to_path_buf();
@@ -1054,6 +1062,10 @@ fn verify_head(path: &Path, head: &str) -> Run {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 async fn verify_reports_only_what_it_proves() {
     let (s, tmp) = Server::start().await;
     let root = tmp.path().to_path_buf();

@@ -5,6 +5,10 @@ use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 async fn hunt_lifecycle_events_claims_reads() {
     let (s, _dir) = Server::start().await;
 

@@ -1,6 +1,8 @@
 //! Integration tests of the `trove` binary: each test starts the real server
 //! on a temporary data folder and a free port and talks to it over sockets.
 
+#![allow(missing_docs, unreachable_pub, reason = "a test crate: nothing here is public API")]
+
 mod audit;
 mod auth;
 mod bad_input;

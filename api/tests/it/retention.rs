@@ -50,6 +50,10 @@ async fn leaderboard(s: &Server) -> Value {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one scenario with its assertions in order; splitting it would hide which step each check belongs to"
+)]
 async fn compaction_keeps_exports_verifiable_state_and_dedup() {
     let root = tempfile::tempdir().unwrap();
     let s = Server::start_on(root.path()).await;
