@@ -231,15 +231,17 @@ async fn claims_in_flight_across_a_sigkill_resolve_once_with_the_recorded_outcom
     s.define_example_hunt("h", 25, 1).await;
     let addr = s.addr.clone();
     let ws = Client::connect_with(&s.ws_url(), GAME, patient()).await.unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for t in 0..6 {
-        let ws = ws.clone();
+        let (ws, done) = (ws.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             for i in 0..15 {
                 let (id, player) = (format!("c-{t}-{i}"), format!("p-{t}-{i}"));
                 let r: Result<ClaimReply<'static>, ClientError> = ws.claim(&claim_req(&id, &player, "h")).await;
                 out.push((id, r));
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(15)).await;
             }
             out
@@ -247,6 +249,11 @@ async fn claims_in_flight_across_a_sigkill_resolve_once_with_the_recorded_outcom
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     s.kill();
+    let done_at_kill = done.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..90).contains(&done_at_kill),
+        "killed mid-way: {done_at_kill} answered"
+    );
     let s = Server::start_at(dir.path(), &addr).await;
 
     let mut replies = HashMap::new();
@@ -258,6 +265,10 @@ async fn claims_in_flight_across_a_sigkill_resolve_once_with_the_recorded_outcom
         }
     }
     assert_eq!(replies.len(), 90);
+    eprintln!(
+        "{done_at_kill} answered before the kill, {} answered as duplicates after it",
+        replies.values().filter(|r| r.duplicate).count()
+    );
     let trail = trail(&s.client(Some(AUDITOR))).await;
     assert_eq!(trail.len(), 90, "every claim decided exactly once");
     for (id, r) in &replies {
