@@ -28,6 +28,7 @@ impl Fake {
 
     /// The next connection; its `Authorization` header must be `Bearer good-key`
     /// or the upgrade is refused with 401 (and `None` is returned).
+    #[allow(clippy::result_large_err, reason = "the callback's type is tungstenite's")]
     pub async fn accept(&self) -> Option<Conn> {
         let (tcp, _) = self.listener.accept().await.unwrap();
         let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
