@@ -1,0 +1,122 @@
+//! Error codes and error bodies: what a failed request answers, on both
+//! transports.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use utoipa::ToSchema;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $text:literal, $status:literal; )*) => {
+        /// A stable, snake_case error code. Every code the server sends is a
+        /// variant; `docs/PROTOCOL.md` lists them all (a test keeps the two equal).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of `docs/PROTOCOL.md`'s table.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as it travels on the wire, e.g. `"invalid_event"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $text,)* }
+            }
+
+            /// The HTTP status that carries this code. Codes that only occur
+            /// on the WebSocket have a nominal status (never sent over HTTP).
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// The code with this wire text, if there is one.
+            pub fn from_wire(text: &str) -> Option<ErrorCode> {
+                match text { $($text => Some(ErrorCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Missing or unknown key.
+    Unauthorized = "unauthorized", 401;
+    /// The key's role may not do this.
+    Forbidden = "forbidden", 403;
+    /// The body or frame is not JSON (or the HTTP body is empty).
+    InvalidJson = "invalid_json", 400;
+    /// Not an object, missing or mistyped field, value out of range.
+    InvalidRequest = "invalid_request", 400;
+    /// An event of a batch is invalid; [`ErrorBody::index`] is its position.
+    InvalidEvent = "invalid_event", 400;
+    /// The hunt definition is invalid.
+    InvalidHunt = "invalid_hunt", 400;
+    /// WebSocket: `op` is not a known op.
+    UnknownOp = "unknown_op", 400;
+    /// WebSocket: a binary frame.
+    UnsupportedFrame = "unsupported_frame", 400;
+    /// No such hunt.
+    UnknownHunt = "unknown_hunt", 404;
+    /// No such product in the hunt.
+    UnknownProduct = "unknown_product", 404;
+    /// No such endpoint.
+    NotFound = "not_found", 404;
+    /// The endpoint exists but not with this method (the answer has `Allow`).
+    MethodNotAllowed = "method_not_allowed", 405;
+    /// Another definition already uses this hunt id.
+    HuntConflict = "hunt_conflict", 409;
+    /// This player's `claim_id` was already used for another hunt or sku.
+    ClaimIdConflict = "claim_id_conflict", 409;
+    /// The player has used the maximum number of claim ids.
+    TooManyClaims = "too_many_claims", 409;
+    /// Request body or message over the size limit.
+    MessageTooLarge = "message_too_large", 413;
+    /// Too many events in one batch.
+    BatchTooLarge = "batch_too_large", 413;
+    /// The journal refused the record as too large.
+    RecordTooLarge = "record_too_large", 413;
+    /// WebSocket: too many live subscriptions on one connection.
+    TooManySubscriptions = "too_many_subscriptions", 429;
+    /// WebSocket: `unsubscribe` of a subscription the connection does not hold.
+    UnknownSubscription = "unknown_subscription", 404;
+    /// The engine is at capacity; retry later.
+    Overloaded = "overloaded", 503;
+    /// A journal write failed; the server accepts no more writes.
+    JournalFailed = "journal_failed", 503;
+    /// The engine is stopping.
+    Stopped = "stopped", 503;
+    /// Still recovering; retry shortly.
+    NotReady = "not_ready", 503;
+    /// The server is shutting down.
+    ShuttingDown = "shutting_down", 503;
+    /// `POST /v1/admin/snapshot` could not write the snapshot.
+    SnapshotFailed = "snapshot_failed", 503;
+    /// A bug or damaged storage.
+    Internal = "internal", 500;
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `error` object of a failed request: `{"code", "message", "index"?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, as a stable code.
+    pub code: ErrorCode,
+    /// What went wrong, for people; not stable.
+    pub message: String,
+    /// For `invalid_event`: the position of the first bad event in the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub index: Option<usize>,
+}
+
+/// An HTTP error answer: `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorReply {
+    /// The error.
+    pub error: ErrorBody,
+}
