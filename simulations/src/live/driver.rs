@@ -204,8 +204,8 @@ mod tests {
                 Item::Events(0..2),
                 Item::Claim(0),
                 Item::Events(2..4),
+                Item::Claim(1),
                 Item::Events(4..5),
-                Item::Claim(1)
             ]
         );
         assert_eq!(s[0].0, 0.5 / 3.0);
