@@ -220,14 +220,18 @@ impl Keys {
             }
             key = Some(rest.to_owned());
         } else if allow_query {
-            key = query_param(req.query_string(), "token");
+            key = actix_web::web::Query::<trove_protocol::WsParams>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.into_inner().token);
         }
         let key = key.ok_or_else(ApiError::unauthorized)?;
         self.role_of(&key).ok_or_else(ApiError::unauthorized)
     }
 }
 
-/// A percent-decoded query parameter.
+/// A percent-decoded query parameter. (The audit export's handlers read
+/// their parameters with it; the other routes use typed parameter structs of
+/// `trove_protocol` through `web::Query`.)
 pub fn query_param(query: &str, name: &str) -> Option<String> {
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

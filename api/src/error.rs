@@ -1,127 +1,138 @@
-//! API errors: a stable snake_case `code`, a human message, and the HTTP
-//! status it maps to. The same codes travel in WebSocket error replies.
-//! Every code is listed in `docs/PROTOCOL.md`.
+//! API errors: a stable [`ErrorCode`], a human message, and the HTTP status
+//! the code maps to. The same codes travel in WebSocket error replies.
+//! Every code is listed in `docs/PROTOCOL.md` (a test of trove-protocol keeps
+//! the list equal to [`ErrorCode::ALL`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{json, Value};
-use std::borrow::Cow;
 use trove_engine::EngineError;
+use trove_protocol::parse::ParseError;
+use trove_protocol::{ErrorBody, ErrorCode, ErrorReply};
 
+/// An error answer: over HTTP `{"error": {...}}` with [`ApiError::status`],
+/// over the WebSocket an error reply with the request's id.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
-    pub code: Cow<'static, str>,
+    /// The stable code.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
     pub message: String,
+    /// The HTTP status (the code's, see [`ErrorCode::http_status`]).
     pub status: StatusCode,
     /// Index of the offending event, for `invalid_event`.
     pub index: Option<usize>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with `code`, answered over HTTP with the code's status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            code: Cow::Borrowed(code),
+            code,
             message: message.into(),
-            status,
+            status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             index: None,
         }
     }
 
+    /// `invalid_request`: a wrong shape or value.
     pub fn invalid_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(ErrorCode::InvalidRequest, message)
     }
 
+    /// `invalid_json`: not JSON, or an empty body.
     pub fn invalid_json(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+        Self::new(ErrorCode::InvalidJson, message)
     }
 
-    pub fn invalid_event(index: usize, message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_event", message);
-        e.index = Some(index);
-        e
-    }
-
+    /// `unauthorized`: missing or unknown key.
     pub fn unauthorized() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "missing or invalid key: send `Authorization: Bearer KEY`",
         )
     }
 
+    /// `forbidden`: the role may not do `what`.
     pub fn forbidden(role: &str, what: &str) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("the {role} role may not {what}"),
-        )
+        Self::new(ErrorCode::Forbidden, format!("the {role} role may not {what}"))
     }
 
+    /// `not_ready`: still recovering.
     pub fn not_ready() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             "the server is still recovering its state; retry shortly",
         )
     }
 
+    /// `shutting_down`.
     pub fn shutting_down() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        )
+        Self::new(ErrorCode::ShuttingDown, "the server is shutting down")
     }
 
+    /// `message_too_large`: `len` bytes over `max`.
     pub fn message_too_large(len: usize, max: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "message_too_large",
+            ErrorCode::MessageTooLarge,
             format!("message of {len} bytes exceeds the maximum of {max}"),
         )
     }
 
+    /// `unknown_hunt`.
     pub fn unknown_hunt(hunt: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "unknown_hunt", format!("unknown hunt {hunt:?}"))
+        Self::new(ErrorCode::UnknownHunt, format!("unknown hunt {hunt:?}"))
     }
 
+    /// `internal`: a bug or damaged storage.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(ErrorCode::Internal, message)
     }
 
     /// The `error` object of a reply.
-    pub fn body(&self) -> Value {
-        let mut e = json!({ "code": self.code, "message": self.message });
-        if let Some(i) = self.index {
-            e["index"] = json!(i);
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+            index: self.index,
         }
-        e
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(e: ParseError) -> Self {
+        ApiError {
+            index: e.index,
+            ..ApiError::new(e.code, e.message)
+        }
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let status = match &e {
-            EngineError::InvalidEvent { .. } | EngineError::InvalidRequest(_) | EngineError::InvalidHunt(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            EngineError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            EngineError::HuntConflict(_) | EngineError::ClaimIdConflict { .. } => StatusCode::CONFLICT,
-            EngineError::UnknownHunt(_) | EngineError::UnknownProduct { .. } => StatusCode::NOT_FOUND,
-            EngineError::TooManyClaims { .. } => StatusCode::CONFLICT,
-            EngineError::Journal(trove_engine::JournalError::Refused(_)) => StatusCode::PAYLOAD_TOO_LARGE,
-            EngineError::Overloaded | EngineError::Journal(_) | EngineError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        let code = match &e {
+            EngineError::InvalidEvent { .. } => ErrorCode::InvalidEvent,
+            EngineError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+            EngineError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            EngineError::InvalidHunt(_) => ErrorCode::InvalidHunt,
+            EngineError::HuntConflict(_) => ErrorCode::HuntConflict,
+            EngineError::UnknownHunt(_) => ErrorCode::UnknownHunt,
+            EngineError::UnknownProduct { .. } => ErrorCode::UnknownProduct,
+            EngineError::ClaimIdConflict { .. } => ErrorCode::ClaimIdConflict,
+            EngineError::TooManyClaims { .. } => ErrorCode::TooManyClaims,
+            EngineError::Overloaded => ErrorCode::Overloaded,
+            EngineError::Journal(trove_engine::JournalError::Refused(_)) => ErrorCode::RecordTooLarge,
+            EngineError::Journal(_) => ErrorCode::JournalFailed,
+            EngineError::Stopped => ErrorCode::Stopped,
         };
+        debug_assert_eq!(code.as_str(), e.code());
         let index = match &e {
             EngineError::InvalidEvent { index, .. } => Some(*index),
             _ => None,
         };
         ApiError {
-            code: Cow::Borrowed(e.code()),
-            message: e.to_string(),
-            status,
             index,
+            ..ApiError::new(code, e.to_string())
         }
     }
 }
@@ -136,6 +147,6 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             r.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        r.json(json!({ "error": self.body() }))
+        r.json(ErrorReply { error: self.body() })
     }
 }

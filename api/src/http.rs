@@ -1,16 +1,17 @@
 //! HTTP routes. Each handler authenticates (401), checks the role (403),
 //! checks readiness (503), then parses its input.
 
-use crate::auth::{query_param, Action, Role};
+use crate::auth::{Action, Role};
 use crate::error::ApiError;
 use crate::ops;
 use crate::state::{AppState, Core};
 use crate::wire;
-use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::sync::Arc;
+use trove_protocol::{self as p, parse, ErrorCode};
 
 /// Largest HTTP request body (the same as the largest WebSocket message).
 pub const MAX_BODY_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
@@ -18,90 +19,62 @@ pub const MAX_BODY_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
 /// An oversized body is read and discarded up to this size before the 413 answer.
 pub const DRAIN_LIMIT_BYTES: usize = 16 << 20;
 
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
 type Data = web::Data<AppState>;
 
+/// A resource of [`trove_protocol::ROUTES`]: a method it does not declare is
+/// `405 method_not_allowed` with an `Allow` header naming the ones it does.
+fn resource(path: &'static str) -> actix_web::Resource {
+    let allow = p::ROUTES
+        .iter()
+        .find(|(route, _)| *route == path)
+        .map(|(_, methods)| methods.join(", "))
+        .unwrap_or_else(|| panic!("{path} is not in trove_protocol::ROUTES"));
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { method_not_allowed(&allow) }
+    }))
+}
+
+/// Registers every route of [`trove_protocol::ROUTES`].
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/v1/openapi.json", web::get().to(openapi))
-        .route("/v1/ws", web::get().to(crate::ws::upgrade))
+    cfg.service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics)))
+        .service(resource("/v1/openapi.json").route(web::get().to(openapi)))
+        .service(resource("/v1/ws").route(web::get().to(crate::ws::upgrade)))
         .service(
-            web::resource("/v1/hunts")
+            resource("/v1/hunts")
                 .route(web::post().to(define_hunt))
-                .route(web::get().to(list_hunts))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::get().to(list_hunts)),
         )
-        .service(
-            web::resource("/v1/hunts/{hunt}")
-                .route(web::get().to(get_hunt))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/hunts/{hunt}/products/{sku}/stock")
-                .route(web::post().to(add_stock))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/hunts/{hunt}/players/{player}")
-                .route(web::get().to(get_player))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/hunts/{hunt}/leaderboard")
-                .route(web::get().to(get_leaderboard))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/events")
-                .route(web::post().to(post_events))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/claims")
-                .route(web::post().to(post_claims))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/admin/consistency")
-                .route(web::get().to(consistency))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/admin/snapshot")
-                .route(web::post().to(snapshot))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/audit/claims")
-                .route(web::get().to(audit_claims))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/audit/export")
-                .route(web::get().to(crate::audit::http::export))
-                .default_service(web::to(method_not_allowed)),
-        )
-        .service(
-            web::resource("/v1/audit/report")
-                .route(web::get().to(crate::audit::http::report))
-                .default_service(web::to(method_not_allowed)),
-        );
+        .service(resource("/v1/hunts/{hunt}").route(web::get().to(get_hunt)))
+        .service(resource("/v1/hunts/{hunt}/products/{sku}/stock").route(web::post().to(add_stock)))
+        .service(resource("/v1/hunts/{hunt}/players/{player}").route(web::get().to(get_player)))
+        .service(resource("/v1/hunts/{hunt}/leaderboard").route(web::get().to(get_leaderboard)))
+        .service(resource("/v1/events").route(web::post().to(post_events)))
+        .service(resource("/v1/claims").route(web::post().to(post_claims)))
+        .service(resource("/v1/admin/consistency").route(web::get().to(consistency)))
+        .service(resource("/v1/admin/snapshot").route(web::post().to(snapshot)))
+        .service(resource("/v1/audit/claims").route(web::get().to(audit_claims)))
+        .service(resource("/v1/audit/export").route(web::get().to(audit_export)))
+        .service(resource("/v1/audit/report").route(web::get().to(audit_report)));
 }
 
+/// The answer for a path that does not exist: `404 not_found`.
 pub async fn not_found() -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").error_response()
+    ApiError::new(ErrorCode::NotFound, "no such endpoint").error_response()
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "method not allowed on this endpoint",
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut r = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("method not allowed on this endpoint; allowed: {allow}"),
     )
-    .error_response()
+    .error_response();
+    if let Ok(v) = header::HeaderValue::from_str(allow) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    r
 }
 
 /// Authenticates, checks the role, and returns the ready core.
@@ -111,13 +84,9 @@ pub(crate) fn enter(state: &AppState, req: &HttpRequest, action: Action) -> Resu
     Ok((role, state.core()?))
 }
 
-/// Reads a JSON body of at most [`MAX_BODY_BYTES`].
-async fn read_json(payload: web::Payload) -> Result<Value, ApiError> {
-    Ok(read_json_raw(payload).await?.1)
-}
-
-/// [`read_json`], with the body's bytes.
-async fn read_json_raw(mut payload: web::Payload) -> Result<(web::BytesMut, Value), ApiError> {
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; an empty body is
+/// `invalid_json`. Parsing is the caller's (`trove_protocol::parse`).
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     let mut total = 0usize;
     while let Some(chunk) = payload.next().await {
@@ -139,22 +108,34 @@ async fn read_json_raw(mut payload: web::Payload) -> Result<(web::BytesMut, Valu
     if body.is_empty() {
         return Err(ApiError::invalid_json("the request body is empty; send a JSON object"));
     }
-    let v = wire::parse_json(&body)?;
-    Ok((body, v))
+    Ok(body)
 }
 
-fn ok(v: Value) -> HttpResponse {
+/// A query string as `T`; a bad one is `invalid_request`.
+fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::invalid_request(format!("bad query string: {e}")))
+}
+
+fn ok<T: Serialize>(v: T) -> HttpResponse {
     HttpResponse::Ok().json(v)
 }
 
 async fn healthz() -> HttpResponse {
-    ok(json!({"status": "ok"}))
+    ok(p::Health { status: "ok".into() })
 }
 
 async fn readyz(state: Data) -> HttpResponse {
     match state.readiness() {
-        Ok(()) => ok(json!({"ready": true})),
-        Err(reason) => HttpResponse::ServiceUnavailable().json(json!({"ready": false, "reason": reason})),
+        Ok(()) => ok(p::Readiness {
+            ready: true,
+            reason: None,
+        }),
+        Err(reason) => HttpResponse::ServiceUnavailable().json(p::Readiness {
+            ready: false,
+            reason: Some(reason.to_string()),
+        }),
     }
 }
 
@@ -169,33 +150,49 @@ async fn metrics(state: Data) -> HttpResponse {
     }
 }
 
+/// The OpenAPI document, generated once from trove-protocol's types.
 async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        p::openapi()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    });
+    HttpResponse::Ok().content_type("application/json").body(doc.as_str())
 }
 
 async fn define_hunt(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Design)?;
-    let def = wire::parse_hunt(&read_json(body).await?)?;
+    let body = read_body(body).await?;
+    let def = wire::hunt_def(parse::hunt(&body)?);
     let id = def.id.clone();
     let r = core.engine.define_hunt(def).await?;
-    let body = json!({"ok": true, "id": id, "created": r.created, "seq": r.seq});
+    let reply = p::DefineHuntReply {
+        ok: true,
+        id: id.as_str().into(),
+        created: r.created,
+        seq: r.seq,
+    };
     Ok(if r.created {
         tracing::info!(hunt = %id, seq = r.seq, "hunt defined");
-        HttpResponse::Created().json(body)
+        HttpResponse::Created().json(reply)
     } else {
-        ok(body)
+        ok(reply)
     })
 }
 
 async fn list_hunts(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Read)?;
-    Ok(ok(json!({"ok": true, "hunts": core.engine.hunt_ids()})))
+    Ok(ok(p::HuntList {
+        ok: true,
+        hunts: core.engine.hunt_ids(),
+    }))
 }
 
 async fn get_hunt(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Read)?;
     let h = core.engine.hunt(&path).await?;
-    Ok(ok(wire::hunt_json(&h)))
+    Ok(ok(wire::hunt_reply(&h)))
 }
 
 async fn add_stock(
@@ -206,13 +203,17 @@ async fn add_stock(
 ) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Design)?;
     let (hunt, sku) = path.into_inner();
-    let v = read_json(body).await?;
-    let o = wire::as_object(&v, "the body")?;
-    let add = wire::opt_u64(o, "add")?.ok_or_else(|| ApiError::invalid_request("missing field \"add\""))?;
+    let body = read_body(body).await?;
+    let add = parse::body::<p::StockRequest>(&body)?.add;
     let r = core.engine.add_stock(&hunt, &sku, add).await?;
-    Ok(ok(
-        json!({"ok": true, "hunt": hunt, "sku": sku, "added": add, "remaining": r.remaining, "seq": r.seq}),
-    ))
+    Ok(ok(p::StockReply {
+        ok: true,
+        hunt: hunt.into(),
+        sku: sku.into(),
+        added: add,
+        remaining: r.remaining,
+        seq: r.seq,
+    }))
 }
 
 async fn get_player(
@@ -222,34 +223,27 @@ async fn get_player(
 ) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Read)?;
     let (hunt, player) = path.into_inner();
-    Ok(ok(ops::player(&core, &hunt, &player).await?))
+    ops::player(&core, &hunt, &player, |r| ok(r)).await
 }
 
 async fn get_leaderboard(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Read)?;
-    let q = req.query_string();
-    let limit = match query_param(q, "limit") {
-        None => None,
-        Some(s) => Some(
-            s.parse::<u64>()
-                .map_err(|_| ApiError::invalid_request(format!("limit must be a whole number, not {s:?}")))?,
-        ),
-    };
-    let limit = ops::leaderboard_limit(limit)?;
-    let around = query_param(q, "around").filter(|s| !s.is_empty());
-    Ok(ok(ops::leaderboard(&core, &path, limit, around.as_deref()).await?))
+    let q: p::LeaderboardParams = query(&req)?;
+    let limit = ops::leaderboard_limit(q.limit)?;
+    let around = q.around.as_deref().filter(|s| !s.is_empty());
+    Ok(ok(ops::leaderboard(&core, &path, limit, around).await?))
 }
 
 async fn post_events(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Events)?;
-    let v = read_json(body).await?;
-    Ok(ok(ops::events(&core, wire::as_object(&v, "the body")?).await?))
+    let body = read_body(body).await?;
+    Ok(ok(ops::events(&core, &body).await?))
 }
 
 async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Claim)?;
-    let (raw, v) = read_json_raw(body).await?;
-    Ok(ok(ops::claim(&core, &raw, wire::as_object(&v, "the body")?).await?))
+    let body = read_body(body).await?;
+    Ok(ok(ops::claim(&core, &body).await?))
 }
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -263,27 +257,49 @@ async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiErro
         .store
         .snapshot(&core.engine)
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "snapshot_failed", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::SnapshotFailed, e.to_string()))?;
     tracing::info!(seq, "snapshot written on request");
     // With every snapshot, as the periodic ones: retention is bounded by both.
     crate::server::save_projection(&core.projection, core.store.dir()).await;
-    Ok(ok(json!({"ok": true, "seq": seq})))
+    Ok(ok(p::SnapshotReply { ok: true, seq }))
 }
 
 async fn audit_claims(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (_, core) = enter(&state, &req, Action::Audit)?;
-    let q = req.query_string();
-    let num = |name: &str, default: u64| -> Result<u64, ApiError> {
-        match query_param(q, name) {
-            None => Ok(default),
-            Some(s) => s
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid_request(format!("{name} must be a whole number, not {s:?}"))),
-        }
-    };
-    let after = num("after", 0)?;
-    let limit = num("limit", 1000)?;
+    let q: p::AuditClaimsParams = query(&req)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(ops::audit_claims(&core, after, limit).await?))
+        .body(ops::audit_claims(&core, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?))
+}
+
+/// Checks an audit query as the document describes it before the audit
+/// handler reads it: no parameter is empty (the handler would read it as
+/// absent), and `from`/`to` are times between years 1 and 9999.
+fn check_audit_query(req: &HttpRequest) -> Result<(), ApiError> {
+    let pairs: Vec<(String, String)> = query(req)?;
+    for (k, v) in &pairs {
+        if v.is_empty() {
+            return Err(ApiError::invalid_request(format!("parameter {k} is empty")));
+        }
+        if k == "from" || k == "to" {
+            p::time::parse_time(v).map_err(|e| ApiError::invalid_request(format!("{k}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// `GET /v1/audit/export`: the parameters checked as documented, then the
+/// audit handler.
+async fn audit_export(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    enter(&state, &req, Action::Audit)?;
+    check_audit_query(&req)?;
+    crate::audit::http::export(state, req).await
+}
+
+/// `GET /v1/audit/report`: the parameters checked as documented, then the
+/// audit handler.
+async fn audit_report(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    enter(&state, &req, Action::Audit)?;
+    check_audit_query(&req)?;
+    crate::audit::http::report(state, req).await
 }

@@ -4,14 +4,16 @@
 
 use crate::error::ApiError;
 use crate::state::Core;
-use crate::wire::{self, Obj};
-use serde_json::{json, Value};
+use crate::wire;
+use std::borrow::Cow;
 use std::time::Instant;
-use trove_engine::{Record, Seq, World};
+use trove_engine::{limits, Record, Seq, World};
 use trove_persistence::{Check, Item};
+use trove_protocol::{self as p, parse, ErrorCode};
 
 /// Largest `limit` of a leaderboard query.
 pub const MAX_LEADERBOARD_LIMIT: u64 = 1000;
+/// `limit` of a leaderboard query that gives none.
 pub const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
 /// The consistency check replays the whole journal into a fresh state when it
 /// holds at most this many records; above, it relies on the projection's counts.
@@ -21,30 +23,36 @@ pub const MAX_AUDIT_LIMIT: u64 = 10_000;
 /// Most journal records one audit export page scans.
 pub const AUDIT_SCAN_BUDGET: u64 = 200_000;
 
-fn record_ack(op: &'static str, started: Instant, result: &Result<Value, ApiError>) {
+fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError>) {
     let code = match result {
         Ok(_) => "ok",
-        Err(e) => match e.code {
-            std::borrow::Cow::Borrowed(c) => c,
-            std::borrow::Cow::Owned(_) => "other",
-        },
+        Err(e) => e.code.as_str(),
     };
     metrics::counter!("trove_api_requests_total", "op" => op, "code" => code).increment(1);
     metrics::histogram!("trove_api_ack_seconds", "op" => op).record(started.elapsed().as_secs_f64());
 }
 
-pub async fn events(core: &Core, body: &Obj) -> Result<Value, ApiError> {
+/// An events request: `body` is the request's JSON text (an HTTP body or a
+/// WebSocket frame), parsed here.
+pub async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, ApiError> {
     let started = Instant::now();
-    let result: Result<Value, ApiError> = async {
-        let events = wire::parse_events(body)?;
+    let result: Result<p::EventsReply, ApiError> = async {
+        let events: Vec<_> = parse::events(body, limits::MAX_BATCH_EVENTS)?
+            .into_iter()
+            .map(wire::event)
+            .collect();
         let n = events.len();
         let r = core.engine.ingest(events).await?;
         metrics::histogram!("trove_api_event_batch_size").record(n as f64);
-        Ok(json!({"ok": true, "accepted": r.accepted, "seq": r.seq}))
+        Ok(p::EventsReply {
+            ok: true,
+            accepted: r.accepted as u64,
+            seq: r.seq,
+        })
     }
     .await;
     if let Err(e) = &result {
-        if e.code == "invalid_event" {
+        if e.code == ErrorCode::InvalidEvent {
             metrics::counter!("trove_events_rejected_total", "reason" => "invalid_event").increment(1);
         }
     }
@@ -52,24 +60,35 @@ pub async fn events(core: &Core, body: &Obj) -> Result<Value, ApiError> {
     result
 }
 
-/// `body` is `raw` (the request's JSON text) parsed; `customs` is taken from
-/// `raw` byte for byte.
-pub async fn claim(core: &Core, raw: &[u8], body: &Obj) -> Result<Value, ApiError> {
+/// A claim request: `body` is the request's JSON text; `customs` is taken
+/// from it byte for byte.
+pub async fn claim(core: &Core, body: &[u8]) -> Result<p::ClaimReply<'static>, ApiError> {
     let started = Instant::now();
-    let result: Result<Value, ApiError> = async {
-        let req = wire::parse_claim(body, raw)?;
-        let r = core.engine.claim(req).await?;
-        Ok(wire::claim_result(&r))
+    let result: Result<p::ClaimReply<'static>, ApiError> = async {
+        let (req, customs) = parse::claim(body)?;
+        let r = core.engine.claim(wire::claim_request(req, customs)).await?;
+        let reply = wire::claim_reply(&r);
+        Ok(p::ClaimReply {
+            claim_id: Cow::Owned(r.claim_id.clone()),
+            ..reply
+        })
     }
     .await;
     record_ack("claim", started, &result);
     result
 }
 
-pub async fn player(core: &Core, hunt: &str, player: &str) -> Result<Value, ApiError> {
+/// A player's view of a hunt, handed to `answer` (which borrows it, e.g. to
+/// serialize it).
+pub async fn player<R>(
+    core: &Core,
+    hunt: &str,
+    player: &str,
+    answer: impl FnOnce(&p::PlayerReply<'_>) -> R,
+) -> Result<R, ApiError> {
     let h = core.engine.hunt(hunt).await?;
     let p = core.engine.player_read(player).await?;
-    Ok(wire::player_json(&h, player, p.as_ref()))
+    Ok(answer(&wire::player_reply(&h, player, p.as_ref())))
 }
 
 /// Parses and checks a leaderboard `limit`.
@@ -83,28 +102,43 @@ pub fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
     Ok(limit as usize)
 }
 
-pub async fn leaderboard(core: &Core, hunt: &str, limit: usize, around: Option<&str>) -> Result<Value, ApiError> {
+/// A hunt's published leaderboard; `unknown_hunt` if the engine does not know it.
+pub async fn leaderboard(
+    core: &Core,
+    hunt: &str,
+    limit: usize,
+    around: Option<&str>,
+) -> Result<p::LeaderboardReply<'static>, ApiError> {
     // The engine is the authority on which hunts exist.
     core.engine.hunt(hunt).await?;
     Ok(leaderboard_now(core, hunt, limit, around))
 }
 
 /// The current published leaderboard of a hunt (which must exist).
-pub fn leaderboard_now(core: &Core, hunt: &str, limit: usize, around: Option<&str>) -> Value {
+pub fn leaderboard_now(core: &Core, hunt: &str, limit: usize, around: Option<&str>) -> p::LeaderboardReply<'static> {
     let as_of = core.projection.as_of_seq();
-    let entries: Vec<Value> = core
+    let entries = core
         .projection
         .board(hunt)
         .map(|b| b.query(limit, around))
         .unwrap_or_default()
         .into_iter()
-        .map(|(rank, player, score)| json!({"rank": rank, "player": &*player, "score": score}))
+        .map(|(rank, player, score)| p::LeaderboardEntry {
+            rank: rank as u64,
+            player: Cow::Owned(player.to_string()),
+            score,
+        })
         .collect();
-    json!({"ok": true, "hunt": hunt, "entries": entries, "as_of_seq": as_of})
+    p::LeaderboardReply {
+        ok: true,
+        hunt: Cow::Owned(hunt.to_owned()),
+        entries,
+        as_of_seq: as_of,
+    }
 }
 
 /// Compares live state, the leaderboard projection and the journal.
-pub async fn consistency(core: &Core) -> Result<Value, ApiError> {
+pub async fn consistency(core: &Core) -> Result<p::ConsistencyReport, ApiError> {
     consistency_with(core, Replay::Full).await
 }
 
@@ -119,7 +153,8 @@ pub enum Replay {
     Recovered,
 }
 
-pub async fn consistency_with(core: &Core, replay: Replay) -> Result<Value, ApiError> {
+/// The consistency check, replaying the journal or not (see [`Replay`]).
+pub async fn consistency_with(core: &Core, replay: Replay) -> Result<p::ConsistencyReport, ApiError> {
     let started = Instant::now();
     let (world, mut checks) = core.projection.compare_with_engine(&core.engine).await?;
     let invariants = match world.check_invariants() {
@@ -148,11 +183,18 @@ pub async fn consistency_with(core: &Core, replay: Replay) -> Result<Value, ApiE
     let ok = checks.iter().all(|c| c.ok);
     metrics::histogram!("trove_consistency_check_seconds").record(started.elapsed().as_secs_f64());
     metrics::gauge!("trove_consistency_ok").set(if ok { 1.0 } else { 0.0 });
-    Ok(json!({
-        "ok": ok,
-        "journal_seq": world.last_seq,
-        "checks": checks.iter().map(|c| json!({"name": c.name, "ok": c.ok, "detail": c.detail})).collect::<Vec<_>>(),
-    }))
+    Ok(p::ConsistencyReport {
+        ok,
+        journal_seq: world.last_seq,
+        checks: checks
+            .into_iter()
+            .map(|c| p::ConsistencyCheck {
+                name: c.name,
+                ok: c.ok,
+                detail: c.detail,
+            })
+            .collect(),
+    })
 }
 
 /// Replays the journal up to the dump's sequence into a fresh state and

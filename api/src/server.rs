@@ -324,24 +324,17 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 async fn readiness_task(state: Arc<AppState>, core: Arc<Core>) {
     loop {
         match ops::consistency_with(&core, ops::Replay::Recovered).await {
-            Ok(report) if report["ok"] == serde_json::Value::Bool(true) => {
-                tracing::info!(journal_seq = %report["journal_seq"], "consistency check passed; ready");
+            Ok(report) if report.ok => {
+                tracing::info!(journal_seq = report.journal_seq, "consistency check passed; ready");
                 state.set_ready(true, "");
                 return;
             }
             Ok(report) => {
-                let failed: Vec<String> = report["checks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| c["ok"] == serde_json::Value::Bool(false))
-                    .map(|c| {
-                        format!(
-                            "{}: {}",
-                            c["name"].as_str().unwrap_or("?"),
-                            c["detail"].as_str().unwrap_or("")
-                        )
-                    })
+                let failed: Vec<String> = report
+                    .checks
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
                     .collect();
                 tracing::error!(failed = ?failed, "consistency check failed; not ready");
                 state.set_ready(false, &format!("consistency check failed: {}", failed.join("; ")));

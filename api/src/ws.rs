@@ -16,10 +16,10 @@ use crate::auth::{Action, Role};
 use crate::error::ApiError;
 use crate::ops;
 use crate::state::{AppState, Core};
-use crate::wire::{self, Obj};
+use crate::wire;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use trove_engine::Journal as _;
 use trove_engine::{Outcome, Record, Seq};
 use trove_persistence::Item;
+use trove_protocol::parse::{self, OpName};
+use trove_protocol::{self as p, ErrorCode, RequestId};
 
 /// Largest message (text frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
@@ -89,13 +91,8 @@ impl Drop for SubscriptionSlot {
 }
 
 impl Conn {
-    /// Queues a frame; false if the connection is gone. A client whose queue
-    /// stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
-    async fn send(&self, v: Value) -> bool {
-        self.send_text(v.to_string()).await
-    }
-
-    /// [`Conn::send`] of JSON text.
+    /// Queues a frame of JSON text; false if the connection is gone. A client
+    /// whose queue stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
     async fn send_text(&self, text: String) -> bool {
         match self.out.send_timeout(Out::Text(text), OUTBOUND_STALL_TIMEOUT).await {
             Ok(()) => {
@@ -137,8 +134,7 @@ impl Conn {
         let mut subs = self.subscriptions.lock();
         if subs.len() >= MAX_SUBSCRIPTIONS {
             return Err(ApiError::new(
-                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_subscriptions",
+                ErrorCode::TooManySubscriptions,
                 format!("at most {MAX_SUBSCRIPTIONS} subscriptions per connection; unsubscribe one first"),
             ));
         }
@@ -160,8 +156,23 @@ async fn unsubscribed(rx: &mut watch::Receiver<()>) {
     while rx.changed().await.is_ok() {}
 }
 
-fn err_reply(id: Option<&Value>, e: &ApiError) -> Value {
-    json!({"id": id.cloned().unwrap_or(Value::Null), "ok": false, "error": e.body()})
+/// JSON text of a frame the server sends.
+fn frame<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v)
+        .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":{{"code":"internal","message":"{e}"}}}}"#))
+}
+
+/// A success reply: the request's id and the op's reply fields.
+fn reply<T: Serialize>(id: &RequestId, body: T) -> String {
+    frame(&p::WsReply { id: id.clone(), body })
+}
+
+fn err_reply(id: Option<&RequestId>, e: &ApiError) -> String {
+    frame(&p::WsErrorReply {
+        id: id.cloned(),
+        ok: false,
+        error: e.body(),
+    })
 }
 
 /// `GET /v1/ws`: authenticates before the upgrade (401 without a valid key).
@@ -268,22 +279,21 @@ async fn reader(conn: Arc<Conn>, mut stream: actix_ws::AggregatedMessageStream) 
             Ok(AggregatedMessage::Text(text)) => {
                 if text.len() > MAX_MESSAGE_BYTES {
                     let e = ApiError::message_too_large(text.len(), MAX_MESSAGE_BYTES);
-                    if !conn.send(err_reply(None, &e)).await {
+                    if !conn.send_text(err_reply(None, &e)).await {
                         break;
                     }
                     continue;
                 }
-                if !handle_text(&conn, &mut kill, text.as_bytes()).await {
+                if !handle_text(&conn, &mut kill, text.into_bytes()).await {
                     break;
                 }
             }
             Ok(AggregatedMessage::Binary(_)) => {
-                let e = ApiError::invalid_request("binary frames are not supported; send JSON text frames");
-                let e = ApiError {
-                    code: "unsupported_frame".into(),
-                    ..e
-                };
-                if !conn.send(err_reply(None, &e)).await {
+                let e = ApiError::new(
+                    ErrorCode::UnsupportedFrame,
+                    "binary frames are not supported; send JSON text frames",
+                );
+                if !conn.send_text(err_reply(None, &e)).await {
                     break;
                 }
             }
@@ -302,21 +312,19 @@ async fn reader(conn: Arc<Conn>, mut stream: actix_ws::AggregatedMessageStream) 
             }
             Err(ProtocolError::Io(e)) if e.to_string().contains("continuation size") => {
                 let e = ApiError::new(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "message_too_large",
+                    ErrorCode::MessageTooLarge,
                     format!("message exceeds the maximum of {MAX_MESSAGE_BYTES} bytes"),
                 );
-                if !conn.send(err_reply(None, &e)).await {
+                if !conn.send_text(err_reply(None, &e)).await {
                     break;
                 }
             }
             Err(ProtocolError::Overflow) => {
                 let e = ApiError::new(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "message_too_large",
+                    ErrorCode::MessageTooLarge,
                     format!("frame exceeds {MAX_FRAME_BYTES} bytes; closing"),
                 );
-                let _ = conn.out.try_send(Out::Text(err_reply(None, &e).to_string()));
+                let _ = conn.out.try_send(Out::Text(err_reply(None, &e)));
                 let _ = conn.out.try_send(Out::Close(CloseReason {
                     code: CloseCode::Size,
                     description: Some("frame too large".into()),
@@ -366,57 +374,23 @@ async fn drain_and_close(conn: &Conn) {
     .await;
 }
 
-/// Parses one request and starts it. False if the connection should end.
-async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: &[u8]) -> bool {
-    let v = match wire::parse_json(bytes) {
-        Ok(v) => v,
-        Err(e) => return conn.send(err_reply(None, &e)).await,
+/// Parses one request's envelope and starts it. False if the connection should end.
+async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: web::Bytes) -> bool {
+    let env = match parse::envelope(&bytes) {
+        Ok(env) => (env.id, env.op.map_err(|unknown| unknown.into_owned())),
+        Err(e) => return conn.send_text(err_reply(e.id.as_ref(), &e.error.into())).await,
     };
-    let Some(o) = v.as_object() else {
-        let e = ApiError::invalid_request("a request must be a JSON object");
-        return conn.send(err_reply(None, &e)).await;
-    };
-    let id = match o.get("id") {
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
-        Some(_) => {
-            let e = ApiError::invalid_request("field \"id\" must be an integer");
-            return conn.send(err_reply(None, &e)).await;
-        }
-        None => {
-            let e = ApiError::invalid_request("missing field \"id\"");
-            return conn.send(err_reply(None, &e)).await;
-        }
-    };
-    let op = match o.get("op") {
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            let e = ApiError::invalid_request("field \"op\" must be a string");
-            return conn.send(err_reply(Some(&id), &e)).await;
-        }
-        None => {
-            let e = ApiError::invalid_request("missing field \"op\"");
-            return conn.send(err_reply(Some(&id), &e)).await;
-        }
-    };
+    let (id, op) = env;
     // Bound the requests in flight: stop reading until a slot frees up.
     let permit = tokio::select! {
         p = conn.in_flight.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return false },
         _ = kill.changed() => return false,
     };
     let conn = conn.clone();
-    let Value::Object(body) = v else {
-        unreachable!("checked above")
-    };
-    // A claim's customs are kept as sent: it needs the request's text.
-    let raw = if op == "claim" { bytes.to_vec() } else { Vec::new() };
     actix_web::rt::spawn(async move {
         let started = Instant::now();
-        let (reply, sub) = match dispatch(&conn, &op, &raw, &body).await {
-            Ok((mut r, sub)) => {
-                r["id"] = id;
-                r["ok"] = json!(true);
-                (r, sub)
-            }
+        let (reply, sub) = match dispatch(&conn, &id, op, &bytes).await {
+            Ok(r) => r,
             Err(e) => (err_reply(Some(&id), &e), None),
         };
         metrics::histogram!("trove_ws_request_seconds").record(started.elapsed().as_secs_f64());
@@ -425,7 +399,7 @@ async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseRe
             conn: conn.clone(),
             id: s.id,
         });
-        let sent = conn.send(reply).await;
+        let sent = conn.send_text(reply).await;
         drop(permit);
         if let (true, Some(sub)) = (sent, sub) {
             let Sub { id, released, topic } = sub;
@@ -451,89 +425,110 @@ struct Sub {
     topic: Subscription,
 }
 
-async fn dispatch(conn: &Conn, op: &str, raw: &[u8], body: &Obj) -> Result<(Value, Option<Sub>), ApiError> {
+/// Runs one request: checks the role, parses the op's fields from the
+/// frame's `bytes`, and answers the reply's JSON text.
+async fn dispatch(
+    conn: &Conn,
+    id: &RequestId,
+    op: Result<OpName, String>,
+    bytes: &[u8],
+) -> Result<(String, Option<Sub>), ApiError> {
     let core = &conn.core;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
     }
+    let op = op.map_err(|other| {
+        ApiError::new(
+            ErrorCode::UnknownOp,
+            format!("unknown op {other:?} (expected events, claim, player, leaderboard, subscribe or unsubscribe)"),
+        )
+    })?;
     match op {
-        "events" => {
+        OpName::Events => {
             Action::Events.check(conn.role)?;
-            Ok((ops::events(core, body).await?, None))
+            Ok((reply(id, ops::events(core, bytes).await?), None))
         }
-        "claim" => {
+        OpName::Claim => {
             Action::Claim.check(conn.role)?;
-            Ok((ops::claim(core, raw, body).await?, None))
+            Ok((reply(id, ops::claim(core, bytes).await?), None))
         }
-        "player" => {
+        OpName::Player => {
             Action::Read.check(conn.role)?;
-            let player = wire::req_str(body, "player")?;
-            let hunt = wire::req_str(body, "hunt")?;
-            Ok((ops::player(core, hunt, player).await?, None))
+            let req: p::PlayerRequest = parse::body(bytes)?;
+            Ok((ops::player(core, &req.hunt, &req.player, |r| reply(id, r)).await?, None))
         }
-        "leaderboard" => {
+        OpName::Leaderboard => {
             Action::Read.check(conn.role)?;
-            let hunt = wire::req_str(body, "hunt")?;
-            let limit = ops::leaderboard_limit(wire::opt_u64(body, "limit")?)?;
-            let around = wire::opt_str(body, "around")?;
-            Ok((ops::leaderboard(core, hunt, limit, around).await?, None))
+            let req: p::LeaderboardRequest = parse::body(bytes)?;
+            let limit = ops::leaderboard_limit(req.limit)?;
+            let board = ops::leaderboard(core, &req.hunt, limit, req.around.as_deref()).await?;
+            Ok((reply(id, board), None))
         }
-        "subscribe" => {
+        OpName::Subscribe => {
             Action::Subscribe.check(conn.role)?;
-            let sub = match wire::req_str(body, "topic")? {
-                "claims" => Subscription::Claims {
-                    from: wire::opt_u64(body, "from")?.unwrap_or(0),
-                },
-                "leaderboard" => {
-                    let hunt = wire::req_str(body, "hunt")?;
-                    let limit = ops::leaderboard_limit(wire::opt_u64(body, "limit")?)?;
-                    core.engine.hunt(hunt).await?;
-                    Subscription::Leaderboard {
-                        hunt: hunt.to_owned(),
-                        limit,
-                    }
-                }
-                other => {
-                    return Err(ApiError::invalid_request(format!(
-                        "unknown topic {other:?} (expected claims or leaderboard)"
-                    )))
-                }
-            };
-            let (id, released) = conn.add_subscription()?;
-            let reply = match &sub {
-                Subscription::Claims { from } => json!({"topic": "claims", "from": from, "subscription": id}),
-                Subscription::Leaderboard { hunt, limit } => {
-                    json!({"topic": "leaderboard", "hunt": hunt, "limit": limit, "subscription": id})
-                }
-            };
-            Ok((
-                reply,
-                Some(Sub {
-                    id,
-                    released,
-                    topic: sub,
-                }),
-            ))
+            subscribe(conn, id, parse::body(bytes)?).await
         }
-        "unsubscribe" => {
+        OpName::Unsubscribe => {
             Action::Subscribe.check(conn.role)?;
-            let id = wire::opt_u64(body, "subscription")?
-                .ok_or_else(|| ApiError::invalid_request("missing field \"subscription\""))?;
-            if !conn.release_subscription(id) {
+            let req: p::UnsubscribeRequest = parse::body(bytes)?;
+            if !conn.release_subscription(req.subscription) {
                 return Err(ApiError::new(
-                    actix_web::http::StatusCode::NOT_FOUND,
-                    "unknown_subscription",
-                    format!("no subscription {id} on this connection"),
+                    ErrorCode::UnknownSubscription,
+                    format!("no subscription {} on this connection", req.subscription),
                 ));
             }
-            Ok((json!({"subscription": id}), None))
+            let r = p::UnsubscribeReply {
+                ok: true,
+                subscription: req.subscription,
+            };
+            Ok((reply(id, r), None))
         }
-        other => Err(ApiError::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "unknown_op",
-            format!("unknown op {other:?} (expected events, claim, player, leaderboard, subscribe or unsubscribe)"),
-        )),
     }
+}
+
+/// The `subscribe` op: takes a slot, answers, and returns the subscription to run.
+async fn subscribe(
+    conn: &Conn,
+    id: &RequestId,
+    req: p::SubscribeRequest<'_>,
+) -> Result<(String, Option<Sub>), ApiError> {
+    let sub = match req {
+        p::SubscribeRequest::Claims { from } => Subscription::Claims { from },
+        p::SubscribeRequest::Leaderboard { hunt, limit } => {
+            let limit = ops::leaderboard_limit(limit)?;
+            conn.core.engine.hunt(&hunt).await?;
+            Subscription::Leaderboard {
+                hunt: hunt.into_owned(),
+                limit,
+            }
+        }
+    };
+    let (subscription, released) = conn.add_subscription()?;
+    let text = match &sub {
+        Subscription::Claims { from } => reply(
+            id,
+            p::SubscribeReply::Claims {
+                ok: true,
+                from: *from,
+                subscription,
+            },
+        ),
+        Subscription::Leaderboard { hunt, limit } => reply(
+            id,
+            p::SubscribeReply::Leaderboard {
+                ok: true,
+                hunt: hunt.into(),
+                limit: *limit as u64,
+                subscription,
+            },
+        ),
+    };
+    let sub = Sub {
+        id: subscription,
+        released,
+        topic: sub,
+    };
+    Ok((text, Some(sub)))
 }
 
 /// The dispatch feed: every granted claim after `from`, in journal order,
@@ -557,8 +552,12 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
             Ok(Err(e)) => {
                 tracing::error!(conn = conn.id, error = %e, "dispatch feed cannot read the journal");
                 let e = ApiError::internal(format!("the dispatch feed cannot read the journal: {e}"));
-                conn.send(json!({"push": "error", "topic": "claims", "error": e.body()}))
-                    .await;
+                let push = p::ErrorPush {
+                    push: "error".into(),
+                    topic: "claims".into(),
+                    error: e.body(),
+                };
+                conn.send_text(frame(&push)).await;
                 break;
             }
             Err(_) => break,
@@ -587,18 +586,18 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                 if released.has_changed().is_err() {
                     break;
                 }
-                let push = ClaimPush {
-                    push: "claim",
+                let push = p::ClaimPush {
+                    push: "claim".into(),
                     subscription: id,
                     cursor: seq,
                     customs: wire::customs_raw(&request.customs),
-                    claim_id: request.claim_id,
-                    player: request.player,
-                    hunt: request.hunt,
-                    sku: request.sku,
+                    claim_id: request.claim_id.into(),
+                    player: request.player.into(),
+                    hunt: request.hunt.into(),
+                    sku: request.sku.into(),
                     at,
                 };
-                let text = serde_json::to_string(&push).expect("a push serializes");
+                let text = frame(&push);
                 if !conn.send_text(text).await {
                     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
                     return;
@@ -610,20 +609,6 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
 }
 
-/// A dispatch feed push; `customs` exactly as stored.
-#[derive(serde::Serialize)]
-struct ClaimPush {
-    push: &'static str,
-    subscription: u64,
-    cursor: Seq,
-    claim_id: String,
-    player: String,
-    hunt: String,
-    sku: String,
-    customs: Box<serde_json::value::RawValue>,
-    at: trove_engine::Millis,
-}
-
 /// Leaderboard pushes: the top entries whenever they change, checked every
 /// [`LEADERBOARD_PUSH_INTERVAL`] (the first push is immediate).
 async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>, hunt: String, limit: usize) {
@@ -631,7 +616,7 @@ async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receive
     let mut shutdown = conn.state.shutdown_signal();
     let mut tick = tokio::time::interval(LEADERBOARD_PUSH_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last: Option<(u64, Value)> = None;
+    let mut last: Option<(u64, Vec<p::LeaderboardEntry<'static>>)> = None;
     loop {
         if kill.borrow().is_some() || *shutdown.borrow() {
             break;
@@ -646,16 +631,21 @@ async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receive
         if last.as_ref().is_some_and(|(v, _)| *v == version) {
             continue;
         }
-        let mut v = ops::leaderboard_now(&conn.core, &hunt, limit, None);
-        let entries = v["entries"].take();
-        if last.as_ref().is_some_and(|(_, e)| *e == entries) {
-            last = Some((version, entries));
+        let board = ops::leaderboard_now(&conn.core, &hunt, limit, None);
+        if last.as_ref().is_some_and(|(_, e)| *e == board.entries) {
+            last = Some((version, board.entries));
             continue;
         }
-        let push = json!({"push": "leaderboard", "subscription": id, "hunt": hunt, "entries": entries, "as_of_seq": v["as_of_seq"]});
-        if !conn.send(push).await {
+        let push = p::LeaderboardPush {
+            push: "leaderboard".into(),
+            subscription: id,
+            hunt: board.hunt,
+            entries: board.entries,
+            as_of_seq: board.as_of_seq,
+        };
+        if !conn.send_text(frame(&push)).await {
             break;
         }
-        last = Some((version, entries));
+        last = Some((version, push.entries));
     }
 }

@@ -131,10 +131,10 @@ pub struct ExportParams {
     /// `jsonl` (default) or `csv`.
     pub format: Option<ExportFormat>,
     /// Start of the commit time window `[from, to)`.
-    #[param(value_type = Option<crate::time::Time>)]
+    #[param(value_type = Option<crate::time::TimeParam>)]
     pub from: Option<String>,
     /// End of the commit time window `[from, to)`.
-    #[param(value_type = Option<crate::time::Time>)]
+    #[param(value_type = Option<crate::time::TimeParam>)]
     pub to: Option<String>,
     /// Records of this hunt.
     #[param(min_length = 1)]
@@ -165,10 +165,10 @@ pub struct ExportParams {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Window start (rounded to whole seconds).
-    #[param(value_type = Option<crate::time::Time>)]
+    #[param(value_type = Option<crate::time::TimeParam>)]
     pub from: Option<String>,
     /// Window end, exclusive; not before `from`.
-    #[param(value_type = Option<crate::time::Time>)]
+    #[param(value_type = Option<crate::time::TimeParam>)]
     pub to: Option<String>,
 }
 

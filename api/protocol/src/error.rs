@@ -120,3 +120,10 @@ pub struct ErrorReply {
     /// The error.
     pub error: ErrorBody,
 }
+
+/// Compares with the wire text: `code == "invalid_event"`.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

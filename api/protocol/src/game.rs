@@ -56,9 +56,9 @@ pub enum EventKind<'a> {
 /// Body of `POST /v1/events` and the `events` op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventsRequest<'a> {
-    /// The batch, applied atomically (at most 10 000 events).
+    /// The batch, applied atomically. At most 10 000 events: more is
+    /// `413 batch_too_large` (not a schema violation).
     #[serde(borrow)]
-    #[schema(max_items = 10000)]
     pub events: Vec<GameEvent<'a>>,
 }
 

@@ -9,6 +9,19 @@ fn one() -> u32 {
     1
 }
 
+/// `null` reads as the field's default, as an absent field does.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn nullable_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Ok(Option::<u32>::deserialize(d)?.unwrap_or(1))
+}
+
 /// A hunt definition as a designer posts it (`POST /v1/hunts`). Unknown
 /// fields are ignored; absent fields take the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -28,12 +41,12 @@ pub struct HuntDefinition<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_at: Option<Time>,
     /// The clues (at most 4 096, unique ids).
-    #[serde(borrow, default)]
-    #[schema(max_items = 4096)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    #[schema(max_items = 4096, nullable)]
     pub clues: Vec<ClueDefinition<'a>>,
     /// The products (at most 1 024, unique skus).
-    #[serde(borrow, default)]
-    #[schema(max_items = 1024)]
+    #[serde(borrow, default, deserialize_with = "nullable")]
+    #[schema(max_items = 1024, nullable)]
     pub products: Vec<ProductDefinition<'a>>,
 }
 
@@ -44,8 +57,9 @@ pub struct ClueDefinition<'a> {
     #[serde(borrow)]
     #[schema(value_type = String, min_length = 1, max_length = 128)]
     pub id: Cow<'a, str>,
-    /// Points scored by finding it (default 0).
-    #[serde(default)]
+    /// Points scored by finding it (absent or `null`: 0).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
     pub points: u32,
 }
 
@@ -57,15 +71,16 @@ pub struct ProductDefinition<'a> {
     #[schema(value_type = String, min_length = 1, max_length = 128)]
     pub sku: Cow<'a, str>,
     /// Initial stock (default 0, at most 2^48).
-    #[serde(default)]
-    #[schema(maximum = 281474976710656_u64)]
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(maximum = 281474976710656_u64, nullable)]
     pub stock: u64,
     /// Grants one player may hold (default 1, at least 1).
-    #[serde(default = "one")]
-    #[schema(minimum = 1)]
+    #[serde(default = "one", deserialize_with = "nullable_limit")]
+    #[schema(minimum = 1, nullable)]
     pub per_player_limit: u32,
     /// Score needed to claim it (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(nullable)]
     pub min_score: u64,
 }
 

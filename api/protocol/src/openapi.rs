@@ -56,7 +56,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         healthz, readyz, metrics, openapi_json, ws, list_hunts, define_hunt, get_hunt, add_stock, get_player,
         get_leaderboard, post_events, post_claims, consistency, snapshot, audit_claims, audit_export, audit_report
     ),
-    components(schemas(ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time)),
+    components(schemas(ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time, crate::time::TimeParam)),
     modifiers(&Security),
     tags(
         (name = "ops", description = "Health, readiness, metrics and this document; no key"),

@@ -13,14 +13,28 @@ pub type Millis = i64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Time(pub Millis);
 
-/// Parses RFC 3339 text or integer unix milliseconds; an empty string is an error.
+/// The earliest time a query parameter may name: 0001-01-01T00:00:00Z.
+pub const MIN_PARAM_MILLIS: Millis = -62_135_596_800_000;
+/// The latest time a query parameter may name: 9999-12-31T23:59:59.999Z.
+pub const MAX_PARAM_MILLIS: Millis = 253_402_300_799_999;
+
+/// Parses a time query parameter: RFC 3339 text or integer unix
+/// milliseconds, between [`MIN_PARAM_MILLIS`] and [`MAX_PARAM_MILLIS`]. An
+/// empty string is an error.
 pub fn parse_time(text: &str) -> Result<Millis, String> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
+    let ms = match text.parse::<i64>() {
+        Ok(ms) => ms,
+        Err(_) => {
+            let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| format!("{text:?} is not an RFC 3339 time nor unix milliseconds: {e}"))?;
+            Millis::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{text:?} is out of range"))?
+        }
+    };
+    if (MIN_PARAM_MILLIS..=MAX_PARAM_MILLIS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(format!("{text:?} is outside years 1 to 9999"))
     }
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time nor unix milliseconds: {e}"))?;
-    Millis::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{text:?} is out of range"))
 }
 
 impl Serialize for Time {
@@ -57,23 +71,48 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
+fn time_schema(
+    int_range: Option<(Millis, Millis)>,
+    what: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(int_range.map(|r| r.0))
+                .maximum(int_range.map(|r| r.1)),
+        )
+        .description(Some(what))
+        .into()
+}
+
 impl utoipa::PartialSchema for Time {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
-            )
-            .description(Some("RFC 3339 text or integer unix milliseconds"))
-            .into()
+        time_schema(None, "RFC 3339 text or integer unix milliseconds")
     }
 }
 
 impl utoipa::ToSchema for Time {}
+
+/// The schema of a time query parameter (see [`parse_time`]): RFC 3339 text
+/// or integer unix milliseconds, years 1 to 9999. Only a schema; parameters
+/// are read as text.
+pub struct TimeParam;
+
+impl utoipa::PartialSchema for TimeParam {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        time_schema(
+            Some((MIN_PARAM_MILLIS, MAX_PARAM_MILLIS)),
+            "RFC 3339 text or integer unix milliseconds, years 1 to 9999",
+        )
+    }
+}
+
+impl utoipa::ToSchema for TimeParam {}

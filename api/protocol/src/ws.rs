@@ -71,7 +71,7 @@ pub enum SubscribeRequest<'a> {
     /// The dispatch feed: every granted claim after `from`.
     Claims {
         /// Resume after this cursor (default 0: from the start).
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::hunt::nullable")]
         from: u64,
     },
     /// Leaderboard pushes of a hunt.

@@ -213,3 +213,36 @@ async fn a_client_that_does_not_read_is_disconnected() {
         .await;
     assert_eq!(r["score"], 10);
 }
+
+/// Every route of the generated OpenAPI document is registered (no 404 or
+/// 405 for a documented method); an undeclared method is 405
+/// `method_not_allowed`; an empty time parameter is refused.
+#[tokio::test]
+async fn documented_routes_answer_and_other_methods_are_405() {
+    let (s, _dir) = Server::start().await;
+    s.define_example_hunt("h", 10, 1).await;
+    for (path, methods) in trove_protocol::ROUTES {
+        let concrete = path
+            .replace("{hunt}", "h")
+            .replace("{sku}", "mug")
+            .replace("{player}", "p");
+        for method in *methods {
+            if *path == "/v1/ws" || *path == "/v1/audit/export" {
+                continue; // an upgrade, and a stream: covered by their own tests
+            }
+            let (st, r) = s.http(method, &concrete, Some(ADMIN), Some(&json!({}))).await;
+            assert!(
+                st != 405 && r["error"]["code"] != "not_found",
+                "{method} {concrete}: {st} {r}"
+            );
+        }
+        let (st, r) = s.http("DELETE", &concrete, Some(ADMIN), None).await;
+        assert_eq!(
+            (st, r["error"]["code"].as_str()),
+            (405, Some("method_not_allowed")),
+            "{concrete}"
+        );
+    }
+    let (st, r) = s.http("GET", "/v1/audit/report?from=", Some(ADMIN), None).await;
+    assert_eq!((st, r["error"]["code"].as_str()), (400, Some("invalid_request")), "{r}");
+}
