@@ -88,14 +88,15 @@ pub fn run_live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32,
     rt.block_on(live(sc, opts, progress))
 }
 
-fn http(target: &Target, key: Option<&String>, opts: &LiveOptions) -> Result<HttpClient, SimError> {
-    HttpClient::new(&target.http_base, Some(key.unwrap_or(&opts.key)))
+/// An HTTP client of the server with `key`.
+fn http(target: &Target, key: &str) -> Result<HttpClient, SimError> {
+    HttpClient::new(&target.http_base, Some(key))
         .map_err(|e| SimError::Live(format!("HTTP client for {}: {e}", target.http_base)))
 }
 
 async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u32)) -> Result<Report, SimError> {
     let target = Target::parse(&opts.url)?;
-    let design = http(&target, opts.design_key.as_ref(), opts)?;
+    let design = http(&target, opts.design_key.as_deref().unwrap_or(&opts.key))?;
     let ticks = opts.duration.unwrap_or(sc.duration_secs).clamp(1, sc.duration_secs);
     let wire = Wire::new(setup::names(sc, opts), sc.population.players);
     // Answers later than the drain are not waited for; the client may keep
@@ -150,10 +151,10 @@ async fn finish(
     let book = &d.book;
     let hunt = &d.wire.names.hunt;
     let unanswered = book.unanswered();
-    let game = http(target, None, opts)?;
+    let game = http(target, &opts.key)?;
     let mut checks = book.rec.checks(sc, &|p| d.wire.player(p).to_owned());
     checks.push(verify::ledger_check(&game, sc, &book.rec, hunt, unanswered.1).await);
-    let admin = http(target, opts.admin_key.as_ref(), opts)?;
+    let admin = http(target, opts.admin_key.as_deref().unwrap_or(&opts.key))?;
     let server_checks = verify::server_consistency(&admin, &mut checks).await;
     Ok(summary::Ending {
         url: target.ws_url.clone(),
