@@ -4,7 +4,8 @@
 //! the player model (which schedules retries and follow-ups from it). The
 //! book knows nothing of the schedule or the transport.
 
-use super::conn::{error_code, Answer, Reply};
+use super::conn::{Answer, Reply};
+use super::fail::error_code;
 use super::stats::OpStats;
 use crate::model::{ClaimAnswer, Model, PlannedClaim, PlannedEvent, Tick};
 use crate::observe::Recorder;

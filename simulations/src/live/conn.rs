@@ -34,18 +34,6 @@ pub(crate) struct Conns {
     answers: mpsc::UnboundedSender<Answer>,
 }
 
-/// The run's error code of a failed request: the server's code, or what
-/// happened to the transport.
-pub(crate) fn error_code(e: &ClientError) -> &'static str {
-    match e {
-        ClientError::Decode(_) => "malformed_answer",
-        ClientError::Disconnected => "disconnected",
-        ClientError::Timeout(_) => "timeout",
-        ClientError::Closed => "closed",
-        e => e.code().map_or("transport", |c| c.as_str()),
-    }
-}
-
 fn refused(url: &str, e: ClientError) -> SimError {
     let status = |s: u16| {
         let hint = if s == 401 { " (check --key)" } else { "" };

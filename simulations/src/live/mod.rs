@@ -21,6 +21,7 @@
 //! - `setup`: the hunt's names, its definition and restocks over HTTP;
 //! - `wire`: the model's plan as protocol requests, names made once;
 //! - `conn`: the pipelined connections, answers stamped on arrival;
+//! - `fail`: a failed client call as an error code or HTTP status;
 //! - `driver`: the open-loop schedule of each second;
 //! - `book`: requests in flight and what their answers did;
 //! - `stats`: counts and latency histograms per operation;
@@ -30,6 +31,7 @@
 mod book;
 mod conn;
 mod driver;
+mod fail;
 mod setup;
 mod stats;
 mod summary;
@@ -98,7 +100,7 @@ async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u
     let target = Target::parse(&opts.url)?;
     let design = http(&target, opts.design_key.as_deref().unwrap_or(&opts.key))?;
     let ticks = opts.duration.unwrap_or(sc.duration_secs).clamp(1, sc.duration_secs);
-    let wire = Wire::new(setup::names(sc, opts), sc.population.players);
+    let wire = Wire::new(setup::names(sc, opts.hunt_id.as_deref()), sc.population.players);
     // Answers later than the drain are not waited for; the client may keep
     // a request that long (the whole run, the drain and a margin).
     let patience = Duration::from_secs(u64::from(ticks) + 60) + opts.drain;
@@ -138,7 +140,7 @@ async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u
         d.restocked(r);
     }
     let end = finish(sc, opts, &target, &d).await?;
-    Ok(summary::report(sc, opts, &d, end))
+    Ok(summary::report(sc, &d, end))
 }
 
 /// The server-side checks after the run.
@@ -158,6 +160,8 @@ async fn finish(
     let server_checks = verify::server_consistency(&admin, &mut checks).await;
     Ok(summary::Ending {
         url: target.ws_url.clone(),
+        connections: opts.connections.max(1),
+        seed: opts.seed,
         unanswered,
         checks,
         server_checks,

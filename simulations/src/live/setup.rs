@@ -3,13 +3,13 @@
 //! timed from the run's start ([`define_hunt`]), and the scenario's restocks
 //! at their moment ([`restock`]).
 
-use super::LiveOptions;
+use super::fail::status;
 use crate::error::SimError;
 use crate::model::{Names, Tick};
 use crate::scenario::Scenario;
 use std::borrow::Cow;
 use tokio::sync::mpsc;
-use trove_client::{ClientError, HttpClient};
+use trove_client::HttpClient;
 use trove_protocol::{ClueDefinition, HuntDefinition, ProductDefinition, Time};
 
 /// A restock's outcome: (tick, product index, units, `Ok` or the error kind).
@@ -22,14 +22,13 @@ pub(crate) fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The run's names: the hunt id (`--hunt-id`, or `<scenario hunt id>-<unix
-/// seconds>`) and a claim-id prefix unique to this run (claim ids are scoped
+/// The run's names: the hunt id (`hunt_id`, by default `<scenario hunt
+/// id>-<unix seconds>`) and a claim-id prefix unique to this run (claim ids are scoped
 /// to the player across hunts, and the server may know these players).
-pub(crate) fn names(sc: &Scenario, opts: &LiveOptions) -> Names {
+pub(crate) fn names(sc: &Scenario, hunt_id: Option<&str>) -> Names {
     let wall_ms = unix_ms();
-    let hunt_id = opts
-        .hunt_id
-        .clone()
+    let hunt_id = hunt_id
+        .map(str::to_owned)
         .unwrap_or_else(|| format!("{}-{}", sc.hunt.id, wall_ms / 1000));
     let mut names = Names::new(sc, &hunt_id);
     names.claim_prefix = format!("{}-", base36(u64::try_from(wall_ms).unwrap_or(0)));
@@ -80,15 +79,6 @@ pub(crate) async fn define_hunt(
             Some(s) => SimError::Live(format!("defining hunt {hunt_id:?} failed with HTTP {s}: {e}")),
             None => SimError::Live(format!("defining hunt {hunt_id:?} failed: {e}")),
         })
-}
-
-/// The HTTP status of a failed call, when the server answered.
-pub(crate) fn status(e: &ClientError) -> Option<u16> {
-    match e {
-        ClientError::Server { status, .. } => *status,
-        ClientError::Status { status, .. } => Some(*status),
-        _ => None,
-    }
 }
 
 /// Adds `add` units of product `p` in the background

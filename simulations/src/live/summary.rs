@@ -3,7 +3,6 @@
 //! driver's book, the invariant checks and the server's leaderboard.
 
 use super::driver::Driver;
-use super::LiveOptions;
 use crate::assemble::{self, ReportInput, Scores};
 use crate::observe::Check;
 use crate::report::{r4, LiveReport, Report};
@@ -13,6 +12,10 @@ use crate::scenario::Scenario;
 pub(crate) struct Ending {
     /// The server's WebSocket URL.
     pub(crate) url: String,
+    /// Game-server connections used.
+    pub(crate) connections: usize,
+    /// Seed of the player model.
+    pub(crate) seed: u64,
     /// Unanswered (`events`, `claim`) requests after the drain.
     pub(crate) unanswered: (u64, u64),
     /// The invariant checks, the server's included.
@@ -24,7 +27,7 @@ pub(crate) struct Ending {
 }
 
 /// Assembles the report of a finished run.
-pub(crate) fn report(sc: &Scenario, opts: &LiveOptions, d: &Driver<'_>, end: Ending) -> Report {
+pub(crate) fn report(sc: &Scenario, d: &Driver<'_>, end: Ending) -> Report {
     let b = &d.book;
     let ticks = d.ticks;
     // Offered rates over the seconds played; accepted rates until the last answer.
@@ -37,7 +40,7 @@ pub(crate) fn report(sc: &Scenario, opts: &LiveOptions, d: &Driver<'_>, end: End
     let (ev_missing, cl_missing) = end.unanswered;
     let live = LiveReport {
         url: end.url,
-        connections: opts.connections.max(1),
+        connections: end.connections,
         run_secs: r4(answer_secs),
         ops: vec![
             b.events.load("events", ev_missing, send_secs, answer_secs),
@@ -68,7 +71,7 @@ pub(crate) fn report(sc: &Scenario, opts: &LiveOptions, d: &Driver<'_>, end: End
         .collect();
     assemble::build(ReportInput {
         sc,
-        seed: opts.seed,
+        seed: end.seed,
         mode: "live",
         hunt_id: hunt,
         recorder: &b.rec,

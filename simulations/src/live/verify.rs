@@ -3,7 +3,7 @@
 //! consistency check ([`server_consistency`]) and its leaderboard
 //! ([`leaderboard`]).
 
-use super::setup::status;
+use super::fail::status;
 use crate::observe::{Check, Recorder};
 use crate::scenario::Scenario;
 use trove_client::{ClientError, HttpClient};
