@@ -19,7 +19,7 @@ KEYS="admin:$ADMIN,game:st-game-key-0001,designer:st-designer-key-01,auditor:st-
 if [ ! -x "$VENV/bin/schemathesis" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q schemathesis
+    "$VENV/bin/pip" install -q "schemathesis==4.32.5"
 fi
 "$VENV/bin/schemathesis" --version
 

@@ -503,22 +503,18 @@ fn check_compacted(value: &[u8], hash: &Hash, kept_count: u32) -> Result<(), Sto
         .map_err(|e| damaged(check.first_seq, format!("compacted block: {e}")))
 }
 
-/// The retention age as the CLI and config write it: `7d`, `36h`, `90m`,
-/// `45s`, or a number of seconds.
+/// The retention age as the CLI and config write it: a number of seconds, or
+/// a `humantime` duration such as `7d`, `36h`, `90m`, `45s` or `1d 12h`. Too
+/// large an age is an error, never an overflow.
 pub fn parse_age(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not an age like 7d, 36h, 90m or 45s"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use d, h, m or s)")),
-    };
-    Ok(Duration::from_secs(secs))
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{s:?} is too large an age"));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not an age like 7d, 36h, 90m or 45s: {e}"))
 }
 
 #[cfg(test)]
@@ -532,7 +528,9 @@ mod tests {
         assert_eq!(parse_age("90m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_age("45").unwrap(), Duration::from_secs(45));
         assert_eq!(parse_age("0s").unwrap(), Duration::ZERO);
-        for bad in ["", "d", "7w", "-1d", "7 d", "1.5h"] {
+        assert_eq!(parse_age("1d 12h").unwrap(), Duration::from_secs(36 * 3600));
+        assert_eq!(parse_age("1.5h").unwrap(), Duration::from_secs(5400));
+        for bad in ["", "d", "7x", "-1d", "99999999999999999999", "99999999999999999999d"] {
             assert!(parse_age(bad).is_err(), "{bad:?}");
         }
     }

@@ -1,6 +1,7 @@
 //! Runs the real `trove` binary on a temporary data folder and a free port,
-//! and talks to it over real sockets: a tiny HTTP/1.1 client and
-//! tokio-tungstenite for WebSocket.
+//! and talks to it over real sockets: HTTP through `trove_client::HttpClient`
+//! (raw bytes in, status and JSON out) and, for tests that send malformed
+//! frames or inspect raw JSON, tokio-tungstenite for WebSocket.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -9,10 +10,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use trove_client::HttpClient;
 
 pub const ADMIN: &str = "admin-key-0001";
 pub const GAME: &str = "game-key-00001";
@@ -46,8 +47,21 @@ impl Server {
         s
     }
 
+    /// Starts a server on `root/data` listening on `listen` (e.g. the address
+    /// of a server that was killed), waits until ready.
+    pub async fn start_at(root: &Path, listen: &str) -> Server {
+        let s = Server::spawn_at(root, listen, &[("TROVE_KEYS", &keys_env())]).expect("server starts");
+        s.wait_ready(Duration::from_secs(60)).await;
+        s
+    }
+
     /// Starts the binary and waits for its listening line (not for readiness).
     pub fn spawn(root: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+        Server::spawn_at(root, "127.0.0.1:0", env)
+    }
+
+    /// [`Server::spawn`] on a given listen address.
+    pub fn spawn_at(root: &Path, listen: &str, env: &[(&str, &str)]) -> Result<Server, String> {
         let data = root.join("data");
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let log = root.join(format!(
@@ -59,7 +73,7 @@ impl Server {
             .arg("--data")
             .arg(&data)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--log-level")
             .arg("info")
             .env_remove("TROVE_KEYS")
@@ -112,6 +126,16 @@ impl Server {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A typed HTTP client of this server with `key`.
+    pub fn client(&self, key: Option<&str>) -> HttpClient {
+        HttpClient::unpooled(&format!("http://{}", self.addr), key).expect("http client")
+    }
+
+    /// The WebSocket URL of this server.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1/ws", self.addr)
     }
 
     pub async fn http(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
@@ -193,7 +217,8 @@ pub fn hunt_def(id: &str, stock: u64, per_player_limit: u32) -> Value {
     })
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+/// One HTTP request on a fresh connection, through `trove_client`'s `raw`:
+/// the status and the whole (de-chunked) body.
 pub async fn try_http(
     addr: &str,
     method: &str,
@@ -201,63 +226,12 @@ pub async fn try_http(
     key: Option<&str>,
     body: Option<&[u8]>,
 ) -> Result<(u16, Vec<u8>), String> {
-    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+    let client = HttpClient::unpooled(&format!("http://{addr}"), None).map_err(|e| e.to_string())?;
+    let resp = client
+        .raw(method, path, key, body.map(<[u8]>::to_vec))
         .await
-        .map_err(|_| "connect timeout".to_string())?
         .map_err(|e| e.to_string())?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(k) = key {
-        head.push_str(&format!("Authorization: Bearer {k}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    head.push_str("\r\n");
-    let mut req = head.into_bytes();
-    if let Some(b) = body {
-        req.extend_from_slice(b);
-    }
-    let io = async {
-        s.write_all(&req).await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(60), io)
-        .await
-        .map_err(|_| "http timeout".to_string())?
-        .map_err(|e| e.to_string())?;
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(&buf)))?;
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("bad status line")?;
-    let mut body = buf[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-    out
+    Ok((resp.status, resp.body.to_vec()))
 }
 
 type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;

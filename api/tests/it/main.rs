@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod checkpoint;
+mod client;
 mod crash;
 mod feed;
 mod flows;

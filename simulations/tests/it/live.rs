@@ -79,15 +79,15 @@ fn start_server() -> Server {
         _data: data,
     };
     // Wait for readiness (recovery and the consistency check).
-    let target = trove_sim::live::parse_url(&format!("ws://{}/v1/ws", server.addr)).unwrap();
+    let http = trove_client::HttpClient::new(&format!("http://{}", server.addr), Some(ADMIN)).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let r = rt.block_on(trove_sim::live::http(&target, "GET", "/readyz", ADMIN, None));
-        if matches!(r, Ok((200, _))) {
+        let r = rt.block_on(http.readyz());
+        if matches!(r, Ok(ref ready) if ready.ready) {
             break;
         }
         assert!(Instant::now() < deadline, "trove serve not ready within 60 s: {r:?}");

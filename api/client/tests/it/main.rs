@@ -1,0 +1,7 @@
+//! trove-client against a scripted WebSocket server in the test process:
+//! what the client sends after a lost connection, admission, timeouts, a
+//! refused key. (The api crate's tests run it against the real server.)
+#![allow(missing_docs, unreachable_pub, reason = "integration tests, not an API")]
+
+mod fake;
+mod ws;
