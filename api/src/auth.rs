@@ -290,7 +290,7 @@ pub(crate) fn load_or_generate(data: &Path) -> Result<(Keys, PathBuf, bool), Key
         check_private(&path)?;
         let text = std::fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
         let doc: toml::Table = toml::from_str(&text)
-            .map_err(|e| KeyError::Invalid(format!("{}: {}", path.display(), crate::config::toml_error(&text, &e))))?;
+            .map_err(|e| KeyError::Invalid(format!("{}: {}", path.display(), crate::redact::toml_error(&text, &e))))?;
         let table = doc
             .get("keys")
             .and_then(|k| k.as_table())

@@ -3,6 +3,7 @@
 //! given on the command line. See `docs/OPERATIONS.md`.
 
 use crate::auth::{KeyError, Keys};
+use crate::redact;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trove_persistence::DurabilityMode;
@@ -112,7 +113,7 @@ pub(crate) enum DurationSetting {
 
 impl DurationSetting {
     /// The duration, or why the setting `name` is not one. The file's text
-    /// is not echoed (see [`toml_error`]).
+    /// is not echoed (see [`crate::redact::toml_error`]).
     fn resolve(&self, name: &str) -> Result<Duration, ConfigError> {
         match self {
             DurationSetting::Secs(n) => Ok(Duration::from_secs(*n)),
@@ -310,74 +311,12 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: toml_error(&text, &e),
+        message: redact::toml_error(&text, &e),
     })?;
     if file.keys.is_some() {
         crate::auth::check_private(path)?;
     }
     Ok(file)
-}
-
-/// Names a config or key file may contain; toml quotes them in its errors
-/// (`unknown field `datta`, expected one of `data`, ...`), and they are kept.
-const KNOWN_NAMES: [&str; 13] = [
-    "data",
-    "listen",
-    "log",
-    "durability",
-    "snapshot_interval_secs",
-    "snapshot_every_records",
-    "shutdown_timeout_secs",
-    "workers",
-    "keys",
-    "admin",
-    "game",
-    "designer",
-    "auditor",
-];
-
-/// A TOML parse error of `text` that never echoes the file's content, which
-/// may be a key: toml's own text quotes the offending source line, and its
-/// messages quote values (`invalid type: string "..."`). This keeps the
-/// position (line and column, 1-based) and the message with every quoted
-/// part replaced by `…`, except the setting names above.
-pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let mut out = String::new();
-    if let Some(span) = e.span() {
-        let before = text.get(..span.start).unwrap_or(text);
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        out.push_str(&format!("line {line}, column {column}: "));
-    }
-    out.push_str(&redact_quoted(e.message()));
-    out
-}
-
-/// Replaces what is quoted in `"..."`, `'...'` or `` `...` `` with `…`,
-/// except a known setting name or a bit of TOML punctuation in backticks.
-fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(open) = rest.find(['"', '`', '\'']) {
-        let q = rest[open..].chars().next().expect("found above");
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find(q) else {
-            out.push(q);
-            out.push('…');
-            return out;
-        };
-        let quoted = &after[..close];
-        let keep = q == '`'
-            && (KNOWN_NAMES.contains(&quoted)
-                || (quoted.len() <= 3 && quoted.chars().all(|c| c.is_ascii_punctuation())));
-        out.push(q);
-        out.push_str(if keep { quoted } else { "…" });
-        out.push(q);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -469,13 +408,13 @@ mod tests {
         ];
         for text in cases {
             let e = toml::from_str::<FileConfig>(&text).unwrap_err();
-            let m = toml_error(&text, &e);
+            let m = crate::redact::toml_error(&text, &e);
             assert!(!m.contains("0123456789"), "{m:?} echoes the file {text:?}");
             assert!(m.starts_with("line "), "{m:?} has a position");
         }
         let text = "listen = \"x\"\ndatta = 1\n";
         let e = toml::from_str::<FileConfig>(text).unwrap_err();
-        let m = toml_error(text, &e);
+        let m = crate::redact::toml_error(text, &e);
         assert!(m.starts_with("line 2, column 1: "), "{m}");
         assert!(m.contains("`data`"), "known names stay: {m}");
     }

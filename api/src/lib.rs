@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod http;
 mod ops;
+mod redact;
 mod server;
 mod signals;
 mod state;

@@ -316,7 +316,7 @@ struct RollupRef<'a> {
 pub(crate) fn report(audit: &sled::Tree, from: Millis, to: Millis) -> Result<Rollup, StoreError> {
     use std::collections::HashMap;
     let mut total = Rollup::default();
-    let (a, b) = (second_of(from), second_of(to + 999));
+    let (a, b) = (second_of(from), second_of(to.saturating_add(999)));
     if a >= b {
         return Ok(total);
     }
@@ -374,7 +374,7 @@ pub(crate) fn report_live(
     if mark >= upto {
         return Ok(total);
     }
-    let (a, b) = (second_of(from), second_of(to + 999));
+    let (a, b) = (second_of(from), second_of(to.saturating_add(999)));
     struct Done;
     let tail = Entries::after(mark).run(journal, |seq, at, entry| {
         if seq > upto {

@@ -842,6 +842,11 @@ async fn export_verify_report_rebuild() {
     };
     let whole = report(&[]);
     assert_eq!(whole, strip(online_report.clone()));
+    // The widest window the CLI accepts is the whole journal (it once
+    // overflowed rounding `to` up to a whole second).
+    let widest = report(&["--from=-9223372036854775808", "--to=9223372036854775807"]);
+    assert_eq!(widest["records"], whole["records"]);
+    assert_eq!(widest["claims"], whole["claims"]);
     let mid_text = trove_audit::format_ms(mid);
     let phase_b = report(&["--from", &mid_text]);
     assert_eq!(phase_b, strip(online_report_b.clone()));
