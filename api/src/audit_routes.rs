@@ -1,82 +1,62 @@
 //! `GET /v1/audit/export` and `GET /v1/audit/report` (auditor, admin): the
-//! HTTP face of trove-audit. Query strings in, a streamed export or a
-//! report out; the export itself runs on a blocking thread.
+//! HTTP face of trove-audit. Typed query parameters in
+//! ([`trove_protocol::ExportParams`], [`trove_protocol::ReportParams`], none
+//! empty, times within years 1 to 9999), a streamed export or a report out;
+//! the export itself runs on a blocking thread.
 
-use crate::auth::{query_param, Action};
+use crate::auth::Action;
 use crate::error::ApiError;
-use crate::state::{AppState, Core};
+use crate::params;
+use crate::state::AppState;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use std::io::{self, Write};
 use std::sync::Arc;
-use trove_audit::{parse_time, report_window, ExportError, Filters, Format};
-use trove_engine::{Millis, Seq};
+use trove_audit::{report_window, ExportError, Filters, Format};
+use trove_engine::Millis;
+use trove_protocol as p;
 
 /// Chunks the export hands to the response stream; the channel holds a
 /// few, so a slow client slows the export instead of filling memory, and
 /// one that stops reading is dropped (see `crate::stream`).
 const CHANNEL_CHUNKS: usize = 4;
 
-/// Authenticates, checks the role may audit, and returns the ready core.
-/// (As `crate::http::enter`, which is not called from here: `http` names
-/// these routes, so this module does not use `http`.)
-fn enter(state: &AppState, req: &HttpRequest) -> Result<Arc<Core>, ApiError> {
-    let role = state.keys.authenticate(req, false)?;
-    Action::Audit.check(role)?;
-    state.core()
-}
-
-fn opt(q: &str, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| query_param(q, n)).filter(|s| !s.is_empty())
-}
-
-fn opt_seq(q: &str, names: &[&str]) -> Result<Option<Seq>, ApiError> {
-    opt(q, names)
-        .map(|s| {
-            s.parse::<Seq>()
-                .map_err(|_| ApiError::invalid_request(format!("{} must be a whole number, not {s:?}", names[0])))
-        })
-        .transpose()
-}
-
-fn time(q: &str, name: &str) -> Result<Option<Millis>, ApiError> {
-    opt(q, &[name])
-        .map(|s| parse_time(&s).map_err(|e| ApiError::invalid_request(format!("{name}: {e}"))))
-        .transpose()
-}
-
-/// The filters of an export request's query string.
-pub(crate) fn filters_of(q: &str) -> Result<(Format, Filters), ApiError> {
-    let format = Format::parse(opt(q, &["format"]).as_deref().unwrap_or("jsonl")).map_err(ApiError::invalid_request)?;
-    let no_proof = match opt(q, &["no_proof", "no-proof"]).as_deref() {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(other) => {
-            return Err(ApiError::invalid_request(format!(
-                "no_proof must be true or false, not {other:?}"
-            )))
-        }
+/// The export format and filters of an export request.
+fn filters_of(q: p::ExportParams) -> Result<(Format, Filters), ApiError> {
+    let format = match q.format.unwrap_or(p::ExportFormat::Jsonl) {
+        p::ExportFormat::Jsonl => Format::Jsonl,
+        p::ExportFormat::Csv => Format::Csv,
     };
     let filters = Filters::parse(
-        opt(q, &["from"]).as_deref(),
-        opt(q, &["to"]).as_deref(),
-        opt(q, &["hunt"]).as_deref(),
-        opt(q, &["player"]).as_deref(),
-        opt(q, &["type"]).as_deref(),
-        opt_seq(q, &["after_seq", "after-seq"])?,
-        opt_seq(q, &["until_seq", "until-seq"])?,
-        no_proof,
+        q.from.as_deref(),
+        q.to.as_deref(),
+        q.hunt.as_deref(),
+        q.player.as_deref(),
+        q.types.as_deref(),
+        q.after_seq,
+        q.until_seq,
+        q.no_proof.unwrap_or(false),
     )
     .map_err(ApiError::invalid_request)?;
     Ok((format, filters))
 }
 
+/// A `from` or `to` parameter: RFC 3339 or unix ms, years 1 to 9999.
+fn time(name: &str, value: Option<&str>) -> Result<Option<Millis>, ApiError> {
+    value
+        .map(|v| p::time::parse_time(v).map_err(|e| ApiError::invalid_request(format!("{name}: {e}"))))
+        .transpose()
+}
+
 /// `GET /v1/audit/export`: the export of the records durable when the
 /// request starts, streamed as it is read.
 pub(crate) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let core = enter(&state, &req)?;
-    let (format, filters) = filters_of(req.query_string())?;
+    let core = state.enter(&req, Action::Audit)?;
+    let q: p::ExportParams = params::query_non_empty(&req)?;
+    time("from", q.from.as_deref())?;
+    time("to", q.to.as_deref())?;
+    let (format, filters) = filters_of(q)?;
     // Only what is durable when the request starts: never a record a crash could undo.
     let limit = core.store.durable_seq();
     let store = Arc::clone(&core.store);
@@ -123,9 +103,9 @@ pub(crate) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Resu
 
 /// `GET /v1/audit/report`: counts over `[from, to)` from the audit rollups.
 pub(crate) async fn report(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let core = enter(&state, &req)?;
-    let q = req.query_string();
-    let (from, to) = (time(q, "from")?, time(q, "to")?);
+    let core = state.enter(&req, Action::Audit)?;
+    let q: p::ReportParams = params::query_non_empty(&req)?;
+    let (from, to) = (time("from", q.from.as_deref())?, time("to", q.to.as_deref())?);
     if let (Some(a), Some(b)) = (from, to) {
         if a > b {
             return Err(ApiError::invalid_request("from is after to"));

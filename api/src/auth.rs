@@ -243,38 +243,6 @@ impl Keys {
     }
 }
 
-/// A percent-decoded query parameter. (The audit export's handlers read
-/// their parameters with it; the other routes use typed parameter structs of
-/// `trove_protocol` through `web::Query`.)
-pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(k).as_deref() == Some(name) {
-            return percent_decode(v);
-        }
-    }
-    None
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The file in the data folder that generated keys are written to.
 pub(crate) fn generated_keys_path(data: &Path) -> PathBuf {
     data.join("keys.toml")
@@ -371,12 +339,5 @@ mod tests {
         assert_eq!(k.role_of("nope-nope"), None);
         assert!(Keys::parse_list("boss:abcdefgh").is_err());
         assert!(Keys::parse_list("admin:samekey1,game:samekey1").is_err());
-    }
-
-    #[test]
-    fn decodes_query() {
-        assert_eq!(query_param("a=1&token=ab%2Bc", "token").as_deref(), Some("ab+c"));
-        assert_eq!(query_param("token=x+y", "token").as_deref(), Some("x y"));
-        assert_eq!(query_param("a=1", "token"), None);
     }
 }

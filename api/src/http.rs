@@ -1,16 +1,16 @@
 //! HTTP routes. Each handler authenticates (401), checks the role (403),
 //! checks readiness (503), then parses its input.
 
-use crate::auth::{Action, Role};
+use crate::auth::Action;
 use crate::error::ApiError;
 use crate::ops;
-use crate::state::{AppState, Core};
+use crate::params;
+use crate::state::AppState;
 use crate::wire;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 use serde::Serialize;
-use std::sync::Arc;
 use trove_protocol::{self as p, parse, ErrorCode};
 
 /// Largest HTTP request body (the same as the largest WebSocket message).
@@ -56,8 +56,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/admin/consistency").route(web::get().to(consistency)))
         .service(resource("/v1/admin/snapshot").route(web::post().to(snapshot)))
         .service(resource("/v1/audit/claims").route(web::get().to(audit_claims)))
-        .service(resource("/v1/audit/export").route(web::get().to(audit_export)))
-        .service(resource("/v1/audit/report").route(web::get().to(audit_report)));
+        .service(resource("/v1/audit/export").route(web::get().to(crate::audit_routes::export)))
+        .service(resource("/v1/audit/report").route(web::get().to(crate::audit_routes::report)));
 }
 
 /// The answer for a path that does not exist: `404 not_found`.
@@ -75,13 +75,6 @@ fn method_not_allowed(allow: &str) -> HttpResponse {
         r.headers_mut().insert(header::ALLOW, v);
     }
     r
-}
-
-/// Authenticates, checks the role, and returns the ready core.
-pub(crate) fn enter(state: &AppState, req: &HttpRequest, action: Action) -> Result<(Role, Arc<Core>), ApiError> {
-    let role = state.keys.authenticate(req, false)?;
-    action.check(role)?;
-    Ok((role, state.core()?))
 }
 
 /// Reads a request body of at most [`MAX_BODY_BYTES`]; an empty body is
@@ -112,12 +105,6 @@ async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, ApiError>
 }
 
 /// A query string as `T`; a bad one is `invalid_request`.
-fn query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| ApiError::invalid_request(format!("bad query string: {e}")))
-}
-
 fn ok<T: Serialize>(v: T) -> HttpResponse {
     HttpResponse::Ok().json(v)
 }
@@ -162,7 +149,7 @@ async fn openapi() -> HttpResponse {
 }
 
 async fn define_hunt(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Design)?;
+    let core = state.enter(&req, Action::Design)?;
     let body = read_body(body).await?;
     let def = wire::hunt_def(parse::hunt(&body)?);
     let id = def.id.clone();
@@ -182,7 +169,7 @@ async fn define_hunt(state: Data, req: HttpRequest, body: web::Payload) -> Resul
 }
 
 async fn list_hunts(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Read)?;
+    let core = state.enter(&req, Action::Read)?;
     Ok(ok(p::HuntList {
         ok: true,
         hunts: core.engine.hunt_ids(),
@@ -190,7 +177,7 @@ async fn list_hunts(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiEr
 }
 
 async fn get_hunt(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Read)?;
+    let core = state.enter(&req, Action::Read)?;
     let h = core.engine.hunt(&path).await?;
     Ok(ok(wire::hunt_reply(&h)))
 }
@@ -201,7 +188,7 @@ async fn add_stock(
     path: web::Path<(String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Design)?;
+    let core = state.enter(&req, Action::Design)?;
     let (hunt, sku) = path.into_inner();
     let body = read_body(body).await?;
     let add = parse::body::<p::StockRequest>(&body)?.add;
@@ -221,38 +208,38 @@ async fn get_player(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Read)?;
+    let core = state.enter(&req, Action::Read)?;
     let (hunt, player) = path.into_inner();
     ops::player(&core, &hunt, &player, |r| ok(r)).await
 }
 
 async fn get_leaderboard(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Read)?;
-    let q: p::LeaderboardParams = query(&req)?;
+    let core = state.enter(&req, Action::Read)?;
+    let q: p::LeaderboardParams = params::query(&req)?;
     let limit = ops::leaderboard_limit(q.limit)?;
     let around = q.around.as_deref().filter(|s| !s.is_empty());
     Ok(ok(ops::leaderboard(&core, &path, limit, around).await?))
 }
 
 async fn post_events(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Events)?;
+    let core = state.enter(&req, Action::Events)?;
     let body = read_body(body).await?;
     Ok(ok(ops::events(&core, &body).await?))
 }
 
 async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Claim)?;
+    let core = state.enter(&req, Action::Claim)?;
     let body = read_body(body).await?;
     Ok(ok(ops::claim(&core, &body).await?))
 }
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Admin)?;
+    let core = state.enter(&req, Action::Admin)?;
     Ok(HttpResponse::Ok().json(ops::consistency(&core).await?))
 }
 
 async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Admin)?;
+    let core = state.enter(&req, Action::Admin)?;
     let seq = core
         .store
         .snapshot(&core.engine)
@@ -265,41 +252,9 @@ async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiErro
 }
 
 async fn audit_claims(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let (_, core) = enter(&state, &req, Action::Audit)?;
-    let q: p::AuditClaimsParams = query(&req)?;
+    let core = state.enter(&req, Action::Audit)?;
+    let q: p::AuditClaimsParams = params::query(&req)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(ops::audit_claims(&core, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?))
-}
-
-/// Checks an audit query as the document describes it before the audit
-/// handler reads it: no parameter is empty (the handler would read it as
-/// absent), and `from`/`to` are times between years 1 and 9999.
-fn check_audit_query(req: &HttpRequest) -> Result<(), ApiError> {
-    let pairs: Vec<(String, String)> = query(req)?;
-    for (k, v) in &pairs {
-        if v.is_empty() {
-            return Err(ApiError::invalid_request(format!("parameter {k} is empty")));
-        }
-        if k == "from" || k == "to" {
-            p::time::parse_time(v).map_err(|e| ApiError::invalid_request(format!("{k}: {e}")))?;
-        }
-    }
-    Ok(())
-}
-
-/// `GET /v1/audit/export`: the parameters checked as documented, then the
-/// audit handler.
-async fn audit_export(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    enter(&state, &req, Action::Audit)?;
-    check_audit_query(&req)?;
-    crate::audit_routes::export(state, req).await
-}
-
-/// `GET /v1/audit/report`: the parameters checked as documented, then the
-/// audit handler.
-async fn audit_report(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    enter(&state, &req, Action::Audit)?;
-    check_audit_query(&req)?;
-    crate::audit_routes::report(state, req).await
 }

@@ -1,6 +1,6 @@
 //! State shared by every request handler and connection.
 
-use crate::auth::Keys;
+use crate::auth::{Action, Keys};
 use crate::error::ApiError;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
@@ -50,6 +50,14 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The gate of every HTTP route: authenticates `req` (401), checks that
+    /// its role may do `action` (403), and returns the ready core (503).
+    pub(crate) fn enter(&self, req: &actix_web::HttpRequest, action: Action) -> Result<Arc<Core>, ApiError> {
+        let role = self.keys.authenticate(req, false)?;
+        action.check(role)?;
+        self.core()
+    }
+
     pub(crate) fn new(keys: Keys, metrics: Option<PrometheusHandle>, shutdown_timeout: Duration) -> Arc<AppState> {
         Arc::new(AppState {
             keys,
