@@ -256,8 +256,11 @@ impl ProjectionState {
         }
     }
 
-    /// New boards for the hunts whose ranking changed since the last call.
-    pub(crate) fn take_changed_boards(&mut self) -> Vec<(String, Arc<Board>)> {
+    /// New boards for the hunts whose ranking changed since the last call,
+    /// each with the next version of its hunt: what
+    /// [`Projection`](crate::projection::Projection) publishes after applying
+    /// what the journal had (public for benchmarks and tests).
+    pub fn take_changed_boards(&mut self) -> Vec<(String, Arc<Board>)> {
         let mut changed = Vec::new();
         for (id, h) in self.hunts.iter_mut().filter(|(_, h)| h.dirty) {
             h.dirty = false;
