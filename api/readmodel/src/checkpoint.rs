@@ -79,11 +79,10 @@ fn open(bytes: &[u8]) -> Result<(Seq, &[u8]), CheckpointError> {
 
 /// The state in a checked payload, ranked and ready to publish.
 fn state_of(seq: Seq, payload: &[u8]) -> Result<ProjectionState, CheckpointError> {
-    let mut st: ProjectionState = trove_persistence::snapshot::decode_value(payload)?;
+    let st: ProjectionState = trove_persistence::snapshot::decode_value(payload)?;
     if st.applied != seq {
         return Err(CheckpointError::HeaderMismatch);
     }
-    st.rerank();
     Ok(st)
 }
 

@@ -66,6 +66,8 @@ pub mod checkpoint;
 pub mod consistency;
 pub mod error;
 pub mod leaderboard;
+mod payload;
+mod players;
 pub mod projection;
 pub mod state;
 
