@@ -211,7 +211,7 @@ fn restore(layout: StateIn) -> Result<ProjectionState, String> {
             if players.seat(player, h as u32).is_some() {
                 return Err(format!("hunt {id:?}: player {name:?} twice"));
             }
-            let slot = proj.add(player, p.score, p.reached);
+            let slot = proj.add(player.n, p.score, p.reached);
             proj.clue_words_mut(slot).copy_from_slice(&p.clues);
             players.sit(player, h as u32, slot);
         }

@@ -3,14 +3,16 @@
 //! [`Players`] interns a player's id the first time the journal names it
 //! (the only allocation a player ever costs: one `Arc<str>`) and numbers it
 //! 0, 1, 2, ... in order of first appearance. After that, finding a player
-//! is one foldhash probe with the borrowed `&str` of the record. Its seat in
-//! a hunt (the hunt's slot for it, see [`crate::leaderboard::Ranking`]) is
-//! one array read for the first hunt it joined, and one probe of a small
-//! map for every further hunt, so per-hunt data never needs an array as long
-//! as all players.
+//! is one foldhash probe with the borrowed `&str` of the record, which
+//! compares ids of up to 23 bytes in the table itself. The same table entry
+//! holds the player's seat in the first hunt it joined (that hunt's slot for
+//! it, see [`crate::leaderboard::Ranking`]); a seat in a further hunt is one
+//! probe of a small map by numbers, so no per-hunt array is as long as all
+//! players.
 
 use foldhash::fast::RandomState;
 use hashbrown::HashMap;
+use smol_str::SmolStr;
 use std::sync::Arc;
 
 /// No hunt yet.
@@ -26,15 +28,23 @@ struct Seat {
     slot: u32,
 }
 
+/// A player as [`Players::intern`] finds it: its number and its first hunt.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Player {
+    /// The player's number.
+    pub(crate) n: u32,
+    home: Seat,
+}
+
 /// Every player the journal named, numbered by first appearance.
 #[derive(Default)]
 pub(crate) struct Players {
     /// Number to id.
     names: Vec<Arc<str>>,
-    /// Id to number.
-    ids: HashMap<Arc<str>, u32, RandomState>,
-    /// Per player: the first hunt it joined and its slot there.
-    home: Vec<Seat>,
+    /// Id to the player. Ids of up to 23 bytes are stored in the table
+    /// itself, so a probe compares them without following a pointer; longer
+    /// ones share the `Arc` of `names`.
+    ids: HashMap<SmolStr, Player, RandomState>,
     /// Slots in the hunts a player joined after its first one.
     away: HashMap<(u32, u32), u32, RandomState>,
 }
@@ -50,44 +60,47 @@ impl Players {
         &self.names
     }
 
-    /// The number of `id`, given a new one if the id is new; `None` when
+    /// Player `id`, given the next number if the id is new; `None` when
     /// [`MAX_IDS`] players already have one.
     #[inline]
-    pub(crate) fn intern(&mut self, id: &str) -> Option<u32> {
-        if let Some(&n) = self.ids.get(id) {
-            return Some(n);
+    pub(crate) fn intern(&mut self, id: &str) -> Option<Player> {
+        if let Some(&p) = self.ids.get(id) {
+            return Some(p);
         }
         if self.names.len() >= MAX_IDS {
             return None;
         }
-        let n = self.names.len() as u32;
+        let p = Player {
+            n: self.names.len() as u32,
+            home: Seat { hunt: NOWHERE, slot: 0 },
+        };
         let name: Arc<str> = Arc::from(id);
-        self.names.push(name.clone());
-        self.ids.insert(name, n);
-        self.home.push(Seat { hunt: NOWHERE, slot: 0 });
-        Some(n)
+        self.ids.insert(SmolStr::from(name.clone()), p);
+        self.names.push(name);
+        Some(p)
     }
 
-    /// The slot of player `player` in hunt `hunt`, if it joined it.
+    /// The slot of `player` in hunt `hunt`, if it joined it.
     #[inline]
-    pub(crate) fn seat(&self, player: u32, hunt: u32) -> Option<u32> {
-        let home = self.home[player as usize];
-        if home.hunt == hunt {
-            Some(home.slot)
-        } else if home.hunt == NOWHERE {
+    pub(crate) fn seat(&self, player: Player, hunt: u32) -> Option<u32> {
+        if player.home.hunt == hunt {
+            Some(player.home.slot)
+        } else if player.home.hunt == NOWHERE {
             None
         } else {
-            self.away.get(&(player, hunt)).copied()
+            self.away.get(&(player.n, hunt)).copied()
         }
     }
 
-    /// Records that player `player` joined hunt `hunt` at `slot`.
-    pub(crate) fn sit(&mut self, player: u32, hunt: u32, slot: u32) {
-        let home = &mut self.home[player as usize];
-        if home.hunt == NOWHERE {
-            *home = Seat { hunt, slot };
+    /// Records that `player` joined hunt `hunt` at `slot`.
+    pub(crate) fn sit(&mut self, player: Player, hunt: u32, slot: u32) {
+        if player.home.hunt == NOWHERE {
+            let name = &self.names[player.n as usize];
+            if let Some(p) = self.ids.get_mut(&**name) {
+                p.home = Seat { hunt, slot };
+            }
         } else {
-            self.away.insert((player, hunt), slot);
+            self.away.insert((player.n, hunt), slot);
         }
     }
 }

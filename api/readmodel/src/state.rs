@@ -18,7 +18,7 @@
 
 use crate::error::ApplyError;
 use crate::leaderboard::{Board, Ranking, Standing};
-use crate::players::{Players, MAX_IDS};
+use crate::players::{Player, Players, MAX_IDS};
 use foldhash::fast::RandomState;
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -310,7 +310,7 @@ impl ProjectionState {
 
     /// The number of player `id` (the record at `seq` names it).
     #[inline]
-    fn intern(&mut self, seq: Seq, id: &str) -> Result<u32, ApplyError> {
+    fn intern(&mut self, seq: Seq, id: &str) -> Result<Player, ApplyError> {
         self.players
             .intern(id)
             .ok_or(ApplyError::TooMany { seq, what: "players" })
@@ -319,11 +319,11 @@ impl ProjectionState {
     /// The slot of `player` in hunt `h`, which it joins (unranked score 0,
     /// first seen at `seq`) if it is new there.
     #[inline]
-    fn join(&mut self, h: usize, player: u32, seq: Seq) -> u32 {
+    fn join(&mut self, h: usize, player: Player, seq: Seq) -> u32 {
         if let Some(slot) = self.players.seat(player, h as u32) {
             return slot;
         }
-        let slot = self.hunts[h].add(player, 0, seq);
+        let slot = self.hunts[h].add(player.n, 0, seq);
         self.players.sit(player, h as u32, slot);
         slot
     }
