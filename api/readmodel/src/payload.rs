@@ -218,3 +218,133 @@ fn restore(layout: StateIn) -> Result<ProjectionState, String> {
     }
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trove_engine::{ClueDef, ProductDef};
+    use trove_persistence::snapshot::{decode_value, encode_value};
+
+    /// A map written from its pairs, duplicates allowed.
+    struct MapOf<K, V>(Vec<(K, V)>);
+
+    impl<K: Serialize, V: Serialize> Serialize for MapOf<K, V> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+
+    /// The layout as the derived structs of the first format wrote it.
+    #[derive(Serialize)]
+    struct OldPlayer {
+        score: u64,
+        reached: u64,
+        clues: Vec<u64>,
+    }
+
+    #[derive(Serialize)]
+    struct OldHunt {
+        def: HuntDef,
+        clue_index: MapOf<String, usize>,
+        sku_index: MapOf<String, usize>,
+        players: MapOf<String, OldPlayer>,
+        added: Vec<u64>,
+        granted: Vec<u64>,
+        events: u64,
+    }
+
+    #[derive(Serialize)]
+    struct OldState {
+        applied: u64,
+        hunts: MapOf<String, OldHunt>,
+        players: Vec<String>,
+        events: u64,
+        claims: u64,
+        granted: u64,
+    }
+
+    /// A hunt of 70 clues (two words of bits) and one product, and its
+    /// players' (id, score, reached, clue words).
+    fn old(players: Vec<(&str, u64, u64, Vec<u64>)>, added: Vec<u64>) -> OldState {
+        let def = HuntDef {
+            id: "h".into(),
+            name: "h".into(),
+            opens_at: None,
+            closes_at: None,
+            clues: (0..70)
+                .map(|i| ClueDef {
+                    id: format!("c{i}"),
+                    points: 1,
+                })
+                .collect(),
+            products: vec![ProductDef {
+                sku: "mug".into(),
+                stock: 1,
+                per_player_limit: 1,
+                min_score: 0,
+            }],
+        };
+        OldState {
+            applied: 9,
+            hunts: MapOf(vec![(
+                "h".into(),
+                OldHunt {
+                    clue_index: MapOf(def.clues.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect()),
+                    sku_index: MapOf(vec![("mug".into(), 0)]),
+                    def,
+                    players: MapOf(
+                        players
+                            .iter()
+                            .map(|(id, score, reached, clues)| {
+                                let p = OldPlayer {
+                                    score: *score,
+                                    reached: *reached,
+                                    clues: clues.clone(),
+                                };
+                                (id.to_string(), p)
+                            })
+                            .collect(),
+                    ),
+                    added,
+                    granted: vec![0],
+                    events: 3,
+                },
+            )]),
+            players: players.iter().map(|p| p.0.to_string()).collect(),
+            events: 3,
+            claims: 0,
+            granted: 0,
+        }
+    }
+
+    #[test]
+    fn the_first_formats_layout_reads_and_writes_back_the_same_bytes() {
+        let bytes = encode_value(&old(
+            vec![("ann", 2, 5, vec![1, 1 << 5]), ("bob", 2, 4, vec![3, 0])],
+            vec![0],
+        ))
+        .unwrap();
+        let st: ProjectionState = decode_value(&bytes).unwrap();
+        assert_eq!(encode_value(&st).unwrap(), bytes);
+        let board = st.ranking("h").unwrap();
+        assert_eq!(board.query(2, None)[0].1.as_ref(), "bob");
+    }
+
+    #[test]
+    fn payloads_that_do_not_fit_their_definitions_are_refused() {
+        let cases = [
+            old(vec![("ann", 1, 2, vec![1])], vec![0]),
+            old(vec![("ann", 1, 2, vec![1, 0, 0])], vec![0]),
+            old(vec![("ann", 1, 2, vec![1, 0])], vec![]),
+            old(vec![("ann", 1, 2, vec![1, 0]), ("ann", 1, 3, vec![1, 0])], vec![0]),
+        ];
+        for case in cases {
+            let bytes = encode_value(&case).unwrap();
+            assert!(decode_value::<ProjectionState>(&bytes).is_err());
+        }
+        let good = encode_value(&old(vec![("ann", 1, 2, vec![1, 0])], vec![0])).unwrap();
+        for cut in 0..good.len() {
+            assert!(decode_value::<ProjectionState>(&good[..cut]).is_err());
+        }
+    }
+}
