@@ -11,6 +11,10 @@
 //! | 44..76 | blake3 of the payload                                 |
 //! | 76..   | payload: the state, bincode (`snapshot::encode_value`)   |
 //!
+//! The payload's layout (hunts, their players with score, reached sequence
+//! and clue bits, the player set, counts) is in `payload.rs`, which writes
+//! the dense state in the layout this format has had from the start.
+//!
 //! A checkpoint is used only if it passes its checksum, is not ahead of the
 //! journal, and the journal's block at its sequence still has the recorded
 //! hash (same history). The golden test in `tests/it/checkpoint.rs` pins the

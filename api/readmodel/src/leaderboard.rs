@@ -1,13 +1,13 @@
-//! The boards: how players are ranked, the live [`Ranking`] of a hunt, and
+//! The boards: how players are ranked, the live `Ranking` of a hunt, and
 //! the immutable [`Board`] that queries read.
 //!
 //! Ranking: higher score first; ties go to the player who reached that score
 //! first (lower journal sequence); then by player id. Ranks are 1, 2, 3, ...
 //! with no shared ranks, so every query answers the same order.
 //!
-//! A [`Ranking`] does no ranking work while records are applied: a score
-//! change writes the player's [`Standing`] in place and marks its slot
-//! changed (O(1), no allocation). [`Ranking::settle`] runs when a board is
+//! A `Ranking` does no ranking work while records are applied: a score
+//! change writes the player's `Standing` in place and marks its slot
+//! changed (O(1), no allocation). `Ranking::settle` runs when a board is
 //! published: it sorts the k changed standings, drops them from the order
 //! of the last publication and merges them back in, in place:
 //! O(n + k log k) for n players, then O(n) to build the board, which the

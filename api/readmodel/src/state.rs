@@ -7,14 +7,14 @@
 //! journal, [`crate::checkpoint`] stores it, [`crate::consistency`] compares it
 //! with the engine.
 //!
-//! Applying an event costs a constant: one foldhash probe for the player
-//! (with the record's borrowed id; an `Arc<str>` only the first time a
-//! player appears), one for the hunt, one for the clue, then array reads and
-//! writes by the player's dense number and its slot in the hunt
-//! ([`crate::players::Players`]): the clue bit, the score, the reached
-//! sequence, a changed mark. No allocation except amortized growth when a
-//! player joins a hunt, no tree, no string comparison. Ranking waits for
-//! [`ProjectionState::take_changed_boards`] ([`crate::leaderboard::Ranking`]).
+//! Applying an event costs a constant: one foldhash probe with the record's
+//! borrowed id finds the player's number and its slot in its first hunt
+//! (module `players`; an `Arc<str>` is made only the first time a player
+//! appears), one finds the hunt and one the clue; then array reads and
+//! writes by slot: the clue bit, the score, the reached sequence, a changed
+//! mark. No allocation except amortized growth when a player joins a hunt,
+//! no tree, no string comparison. Ranking waits for
+//! [`ProjectionState::take_changed_boards`] (`leaderboard::Ranking`).
 
 use crate::error::ApplyError;
 use crate::leaderboard::{Board, Ranking, Standing};
