@@ -11,6 +11,10 @@
 //! | 44..76 | blake3 of the payload                                 |
 //! | 76..   | payload: the state, bincode (`snapshot::encode_value`)   |
 //!
+//! The payload's layout (hunts, their players with score, reached sequence
+//! and clue bits, the player set, counts) is in `payload.rs`, which writes
+//! the dense state in the layout this format has had from the start.
+//!
 //! A checkpoint is used only if it passes its checksum, is not ahead of the
 //! journal, and the journal's block at its sequence still has the recorded
 //! hash (same history). The golden test in `tests/it/checkpoint.rs` pins the
@@ -79,11 +83,10 @@ fn open(bytes: &[u8]) -> Result<(Seq, &[u8]), CheckpointError> {
 
 /// The state in a checked payload, ranked and ready to publish.
 fn state_of(seq: Seq, payload: &[u8]) -> Result<ProjectionState, CheckpointError> {
-    let mut st: ProjectionState = trove_persistence::snapshot::decode_value(payload)?;
+    let st: ProjectionState = trove_persistence::snapshot::decode_value(payload)?;
     if st.applied != seq {
         return Err(CheckpointError::HeaderMismatch);
     }
-    st.rerank();
     Ok(st)
 }
 

@@ -185,17 +185,23 @@ fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [Consistenc
     let mut product_diffs = Vec::new();
     let mut stock_diffs = Vec::new();
     let (mut products, mut units_left) = (0usize, 0u64);
-    let ids: BTreeSet<&String> = st.hunts.keys().chain(s.hunts.keys()).collect();
+    let ours = st.hunts_by_id();
+    let hunts = ours.len();
+    let ids: BTreeSet<&str> = ours
+        .into_iter()
+        .map(|(id, _)| id)
+        .chain(s.hunts.keys().map(String::as_str))
+        .collect();
     for id in ids {
-        let (h, e) = match (st.hunts.get(id), s.hunts.get(id)) {
+        let (h, e) = match (st.hunt(id), s.hunts.get(id)) {
             (Some(h), Some(e)) => (h, e),
             (a, b) => {
                 hunt_diffs.push(format!("{id}: in journal {}, in engine {}", a.is_some(), b.is_some()));
                 continue;
             }
         };
-        if h.players.len() as u64 != e.players {
-            hunt_diffs.push(format!("{id}: journal {} engine {}", h.players.len(), e.players));
+        if h.player_count() as u64 != e.players {
+            hunt_diffs.push(format!("{id}: journal {} engine {}", h.player_count(), e.players));
         }
         for (i, p) in h.def.products.iter().enumerate() {
             products += 1;
@@ -223,7 +229,7 @@ fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [Consistenc
         outcome(
             "players_per_hunt",
             hunt_diffs.is_empty(),
-            summarize(&hunt_diffs, format!("{} hunts agree", st.hunts.len())),
+            summarize(&hunt_diffs, format!("{hunts} hunts agree")),
         ),
         outcome(
             "claims_per_product",
@@ -245,10 +251,10 @@ fn compare_hunts(st: &ProjectionState, s: &trove_engine::Summary) -> [Consistenc
 fn compare_scores(st: &ProjectionState, world: &World) -> ConsistencyCheck {
     let mut score_diffs = Vec::new();
     let mut compared = 0u64;
-    for (hid, h) in &st.hunts {
-        for (pid, p) in &h.players {
+    for (hid, h) in st.hunts_by_id() {
+        for (pid, p) in st.standings(h) {
             compared += 1;
-            let engine_score = world.players.get(&**pid).and_then(|ps| ps.hunt(hid)).map(|ph| ph.score);
+            let engine_score = world.players.get(pid).and_then(|ps| ps.hunt(hid)).map(|ph| ph.score);
             if engine_score != Some(p.score) {
                 score_diffs.push(format!(
                     "{hid}/{pid}: leaderboard {} engine {:?}",

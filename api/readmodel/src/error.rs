@@ -45,6 +45,15 @@ pub enum ApplyError {
         /// The hunt it names.
         hunt: String,
     },
+    /// More distinct players (or hunts) than the projection numbers
+    /// (`u32::MAX - 1`); memory runs out long before.
+    #[error("record {seq}: too many {what} for the leaderboard projection")]
+    TooMany {
+        /// The record's sequence.
+        seq: Seq,
+        /// `players` or `hunts`.
+        what: &'static str,
+    },
     /// Removed telemetry counted for a hunt with no definition before it.
     #[error("record {seq}: removed telemetry for unknown hunt {hunt:?}")]
     UnknownHuntTelemetry {

@@ -25,6 +25,31 @@
 //!   never reads the engine) and returns a typed
 //!   [`consistency::ConsistencyReport`].
 //!
+//! ## What an event costs
+//!
+//! The projection applies every durable record, so at full ingest it sees
+//! hundreds of thousands of events a second; applying one costs a small
+//! constant and ranking waits for publication:
+//!
+//! - Players are numbered once (module `players`): the first time the
+//!   journal names a player its id becomes an `Arc<str>` and the next dense
+//!   number; after that one foldhash probe with the record's borrowed id
+//!   finds the number and the player's slot in its first hunt (ids of up to
+//!   23 bytes sit in the table itself). Slots in further hunts are one probe
+//!   of a map keyed by numbers.
+//! - A hunt keeps its players' standings (score, the sequence that reached
+//!   it, number) and found-clue bits in arrays by slot. A `clue_found` is a
+//!   bit test, an add, and a changed mark on the slot: no allocation, no
+//!   tree, no string comparison. A new player is a push on those arrays.
+//! - Publishing (every refresh, for the hunts that changed) settles the
+//!   ranking: it sorts the k changed standings and merges them, in place,
+//!   into the order of the last publication (O(n + k log k) for n players),
+//!   then builds the board (O(n), the size of the board itself). Player ids
+//!   are compared only when score and sequence tie.
+//! - The checkpoint payload keeps the first format's layout, written and
+//!   read by hand (module `payload`) since the state is no longer a tree of
+//!   maps; its golden test pins the bytes.
+//!
 //! Errors are [`ReadModelError`] (the projection or the check could not run)
 //! and [`CheckpointError`] (a checkpoint was not written or not used, which
 //! only costs a rebuild). Neither knows HTTP; the server maps them.
@@ -66,6 +91,8 @@ pub mod checkpoint;
 pub mod consistency;
 pub mod error;
 pub mod leaderboard;
+mod payload;
+mod players;
 pub mod projection;
 pub mod state;
 

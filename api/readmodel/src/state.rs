@@ -6,100 +6,125 @@
 //! state is a plain value: [`crate::projection::Projection`] feeds it from the
 //! journal, [`crate::checkpoint`] stores it, [`crate::consistency`] compares it
 //! with the engine.
+//!
+//! Applying an event costs a constant: one foldhash probe with the record's
+//! borrowed id finds the player's number and its slot in its first hunt
+//! (module `players`; an `Arc<str>` is made only the first time a player
+//! appears), one finds the hunt and one the clue; then array reads and
+//! writes by slot: the clue bit, the score, the reached sequence, a changed
+//! mark. No allocation except amortized growth when a player joins a hunt,
+//! no tree, no string comparison. Ranking waits for
+//! [`ProjectionState::take_changed_boards`] (`leaderboard::Ranking`).
 
 use crate::error::ApplyError;
-use crate::leaderboard::{Board, Ranking};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::leaderboard::{Board, Ranking, Standing};
+use crate::players::{Player, Players, MAX_IDS};
+use foldhash::fast::RandomState;
+use hashbrown::HashMap;
 use std::sync::Arc;
 use trove_engine::{EventKind, HuntDef, Record, Seq};
 use trove_persistence::Item;
 
-/// One player in one hunt.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct PlayerProj {
-    pub(crate) score: u64,
-    /// The sequence at which the player reached `score` (first seen, while 0).
-    pub(crate) reached: Seq,
-    /// One bit per clue of the hunt: found.
-    clues: Vec<u64>,
-}
+/// A map keyed by ids that the journal's records name.
+type IdMap = HashMap<String, u32, RandomState>;
 
-/// One hunt. The field order is the checkpoint's payload format.
-#[derive(Serialize, Deserialize)]
+/// One hunt: its definition, per-product counts, and its players' clues and
+/// standings by slot.
 pub(crate) struct HuntProj {
     pub(crate) def: Arc<HuntDef>,
-    clue_index: HashMap<String, usize>,
-    sku_index: HashMap<String, usize>,
-    pub(crate) players: HashMap<Arc<str>, PlayerProj>,
-    /// Derived from `players`; rebuilt after loading a checkpoint.
-    #[serde(skip)]
-    ranking: Ranking,
+    /// Clue id to (index, points).
+    clue_index: HashMap<String, (u32, u32), RandomState>,
+    sku_index: IdMap,
+    /// Words of found-clue bits per player.
+    words: usize,
+    /// Found clues: `words` words per slot, one bit per clue.
+    clues: Vec<u64>,
+    pub(crate) ranking: Ranking,
     pub(crate) added: Vec<u64>,
     pub(crate) granted: Vec<u64>,
-    events: u64,
+    pub(crate) events: u64,
     /// The ranking changed since the last board was published.
-    #[serde(skip)]
     dirty: bool,
     /// The version of the last board published.
-    #[serde(skip)]
     version: u64,
 }
 
 impl HuntProj {
-    fn new(def: HuntDef) -> Self {
+    pub(crate) fn new(def: HuntDef) -> Self {
         HuntProj {
-            clue_index: def.clues.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect(),
+            clue_index: def
+                .clues
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.clone(), (i as u32, c.points)))
+                .collect(),
             sku_index: def
                 .products
                 .iter()
                 .enumerate()
-                .map(|(i, p)| (p.sku.clone(), i))
+                .map(|(i, p)| (p.sku.clone(), i as u32))
                 .collect(),
+            words: def.clues.len().div_ceil(64),
+            clues: Vec::new(),
+            ranking: Ranking::default(),
             added: vec![0; def.products.len()],
             granted: vec![0; def.products.len()],
             def: Arc::new(def),
-            players: HashMap::new(),
-            ranking: Ranking::default(),
             events: 0,
             dirty: true,
             version: 0,
         }
     }
 
-    /// The player's entry, created (unranked score 0, first seen at `seq`) if new.
-    fn join(&mut self, player: &Arc<str>, seq: Seq) {
-        let words = self.def.clues.len().div_ceil(64);
-        self.players.entry(player.clone()).or_insert_with(|| {
-            self.ranking.insert(player.clone(), 0, seq);
-            self.dirty = true;
-            PlayerProj {
-                score: 0,
-                reached: seq,
-                clues: vec![0; words],
-            }
-        });
+    /// Players with at least one event in the hunt.
+    pub(crate) fn player_count(&self) -> usize {
+        self.ranking.len()
     }
 
-    /// Scores `clue` for `player` (who has joined) at `seq`, once.
-    fn found(&mut self, player: Arc<str>, clue: &str, seq: Seq) {
-        let Some(&i) = self.clue_index.get(clue) else {
+    /// The found-clue words of `slot`.
+    pub(crate) fn clue_words(&self, slot: u32) -> &[u64] {
+        let at = slot as usize * self.words;
+        &self.clues[at..at + self.words]
+    }
+
+    /// Words of found-clue bits per player.
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Puts player `player` on the hunt with `score`, reached at `reached`,
+    /// and no clue found; returns its slot.
+    pub(crate) fn add(&mut self, player: u32, score: u64, reached: Seq) -> u32 {
+        self.dirty = true;
+        self.clues.resize(self.clues.len() + self.words, 0);
+        self.ranking.join(player, score, reached)
+    }
+
+    /// The found-clue words of `slot`, to restore them.
+    pub(crate) fn clue_words_mut(&mut self, slot: u32) -> &mut [u64] {
+        let at = slot as usize * self.words;
+        &mut self.clues[at..at + self.words]
+    }
+
+    /// Scores `clue` for the player at `slot` at `seq`, once.
+    #[inline]
+    fn found(&mut self, slot: u32, clue: &str, seq: Seq) {
+        let Some(&(i, points)) = self.clue_index.get(clue) else {
             return;
         };
-        let p = self.players.get_mut(&player).expect("joined before scoring");
-        let (w, b) = (i / 64, i % 64);
-        if p.clues[w] & (1 << b) != 0 {
+        let w = slot as usize * self.words + i as usize / 64;
+        let bit = 1 << (i % 64);
+        if self.clues[w] & bit != 0 {
             return;
         }
-        p.clues[w] |= 1 << b;
-        let points = u64::from(self.def.clues[i].points);
-        self.ranking.remove(&player, p.score, p.reached);
-        p.score += points;
-        if points > 0 {
-            p.reached = seq;
-        }
-        self.ranking.insert(player, p.score, p.reached);
+        self.clues[w] |= bit;
+        self.ranking.gain(slot, u64::from(points), seq);
         self.dirty = true;
+    }
+
+    /// The index of product `sku`.
+    fn sku(&self, sku: &str) -> Option<usize> {
+        self.sku_index.get(sku).map(|&i| i as usize)
     }
 }
 
@@ -125,11 +150,14 @@ impl HuntProj {
 /// assert_eq!(st.applied(), 2);
 /// assert_eq!(st.ranking("h").unwrap().entries[0].1, 10);
 /// ```
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default)]
 pub struct ProjectionState {
     pub(crate) applied: Seq,
-    pub(crate) hunts: BTreeMap<String, HuntProj>,
-    pub(crate) players: HashSet<Arc<str>>,
+    /// In order of definition.
+    hunts: Vec<HuntProj>,
+    /// Hunt id to its index in `hunts`.
+    hunt_index: IdMap,
+    pub(crate) players: Players,
     pub(crate) events: u64,
     pub(crate) claims: u64,
     pub(crate) granted: u64,
@@ -142,8 +170,52 @@ impl ProjectionState {
     }
 
     /// The current ranking of `hunt` as an unpublished board (version 0).
+    /// O(n + k log k) for n players of which k changed since the last
+    /// publication.
     pub fn ranking(&self, hunt: &str) -> Option<Board> {
-        self.hunts.get(hunt).map(|h| h.ranking.board(0))
+        let h = &self.hunts[self.hunt_at(hunt)?];
+        Some(h.ranking.snapshot(0, self.players.names()))
+    }
+
+    /// The index of hunt `id`.
+    #[inline]
+    fn hunt_at(&self, id: &str) -> Option<usize> {
+        self.hunt_index.get(id).map(|&i| i as usize)
+    }
+
+    /// Hunt `id`.
+    pub(crate) fn hunt(&self, id: &str) -> Option<&HuntProj> {
+        self.hunt_at(id).map(|i| &self.hunts[i])
+    }
+
+    /// Every hunt with its id, in id order.
+    pub(crate) fn hunts_by_id(&self) -> Vec<(&str, &HuntProj)> {
+        let mut v: Vec<(&str, &HuntProj)> = self
+            .hunt_index
+            .iter()
+            .map(|(id, &i)| (id.as_str(), &self.hunts[i as usize]))
+            .collect();
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// Adds hunt `def` under `id` unless a hunt has that id; returns its
+    /// index, `None` if there are too many hunts.
+    pub(crate) fn define(&mut self, id: &str, def: &HuntDef) -> Option<usize> {
+        if let Some(i) = self.hunt_at(id) {
+            return Some(i);
+        }
+        if self.hunts.len() >= MAX_IDS {
+            return None;
+        }
+        self.hunt_index.insert(id.to_owned(), self.hunts.len() as u32);
+        self.hunts.push(HuntProj::new(def.clone()));
+        Some(self.hunts.len() - 1)
+    }
+
+    /// Hunt `h`, to restore a checkpoint's players into it.
+    pub(crate) fn hunt_mut(&mut self, h: usize) -> (&mut HuntProj, &mut Players) {
+        (&mut self.hunts[h], &mut self.players)
     }
 
     /// Applies the journal entry at `seq`, which must be the next one.
@@ -166,15 +238,15 @@ impl ProjectionState {
                 for c in counts {
                     let n = c.checkins + c.interactions;
                     self.events += n;
-                    let player = self.intern_player(&c.player);
-                    let Some(h) = self.hunts.get_mut(&c.hunt) else {
+                    let player = self.intern(seq, &c.player)?;
+                    let Some(h) = self.hunt_at(&c.hunt) else {
                         return Err(ApplyError::UnknownHuntTelemetry {
                             seq,
                             hunt: c.hunt.clone(),
                         });
                     };
-                    h.events += n;
-                    h.join(&player, c.first_seq);
+                    self.hunts[h].events += n;
+                    self.join(h, player, c.first_seq);
                 }
                 Ok(())
             }
@@ -192,39 +264,41 @@ impl ProjectionState {
         self.applied = seq;
         match record {
             Record::HuntDefined(def) => {
-                self.hunts
-                    .entry(def.id.clone())
-                    .or_insert_with(|| HuntProj::new(def.clone()));
+                if self.define(&def.id, def).is_none() {
+                    return Err(ApplyError::TooMany { seq, what: "hunts" });
+                }
             }
             Record::StockAdded { hunt, sku, added } => {
-                if let Some(h) = self.hunts.get_mut(hunt) {
-                    if let Some(&i) = h.sku_index.get(sku) {
+                if let Some(h) = self.hunt_at(hunt) {
+                    let h = &mut self.hunts[h];
+                    if let Some(i) = h.sku(sku) {
                         h.added[i] += added;
                     }
                 }
             }
             Record::Event(ev) => {
                 self.events += 1;
-                let player = self.intern_player(&ev.player);
-                let Some(h) = self.hunts.get_mut(&ev.hunt) else {
+                let player = self.intern(seq, &ev.player)?;
+                let Some(h) = self.hunt_at(&ev.hunt) else {
                     return Err(ApplyError::UnknownHuntEvent {
                         seq,
                         hunt: ev.hunt.clone(),
                     });
                 };
-                h.events += 1;
-                h.join(&player, seq);
+                self.hunts[h].events += 1;
+                let slot = self.join(h, player, seq);
                 if let EventKind::ClueFound { clue } = &ev.kind {
-                    h.found(player, clue, seq);
+                    self.hunts[h].found(slot, clue, seq);
                 }
             }
             Record::Claim { request, outcome } => {
                 self.claims += 1;
-                self.intern_player(&request.player);
+                self.intern(seq, &request.player)?;
                 if outcome.is_granted() {
                     self.granted += 1;
-                    if let Some(h) = self.hunts.get_mut(&request.hunt) {
-                        if let Some(&i) = h.sku_index.get(&request.sku) {
+                    if let Some(h) = self.hunt_at(&request.hunt) {
+                        let h = &mut self.hunts[h];
+                        if let Some(i) = h.sku(&request.sku) {
                             h.granted[i] += 1;
                         }
                     }
@@ -234,35 +308,50 @@ impl ProjectionState {
         Ok(())
     }
 
-    fn intern_player(&mut self, id: &str) -> Arc<str> {
-        if let Some(p) = self.players.get(id) {
-            return p.clone();
-        }
-        let p: Arc<str> = Arc::from(id);
-        self.players.insert(p.clone());
-        p
+    /// The number of player `id` (the record at `seq` names it).
+    #[inline]
+    fn intern(&mut self, seq: Seq, id: &str) -> Result<Player, ApplyError> {
+        self.players
+            .intern(id)
+            .ok_or(ApplyError::TooMany { seq, what: "players" })
     }
 
-    /// Rebuilds the rankings, which a checkpoint does not store, and marks
-    /// every hunt for publishing.
-    pub(crate) fn rerank(&mut self) {
-        for h in self.hunts.values_mut() {
-            h.ranking = h
-                .players
-                .iter()
-                .map(|(p, pp)| (p.clone(), pp.score, pp.reached))
-                .collect();
-            h.dirty = true;
+    /// The slot of `player` in hunt `h`, which it joins (unranked score 0,
+    /// first seen at `seq`) if it is new there.
+    #[inline]
+    fn join(&mut self, h: usize, player: Player, seq: Seq) -> u32 {
+        if let Some(slot) = self.players.seat(player, h as u32) {
+            return slot;
         }
+        let slot = self.hunts[h].add(player.n, 0, seq);
+        self.players.sit(player, h as u32, slot);
+        slot
     }
 
-    /// New boards for the hunts whose ranking changed since the last call.
-    pub(crate) fn take_changed_boards(&mut self) -> Vec<(String, Arc<Board>)> {
+    /// Every player's standing in hunt `h`'s ranking, with its id.
+    pub(crate) fn standings<'a>(&'a self, h: &'a HuntProj) -> impl Iterator<Item = (&'a str, &'a Standing)> + 'a {
+        let names = self.players.names();
+        h.ranking
+            .standings()
+            .iter()
+            .map(move |s| (&*names[s.player as usize], s))
+    }
+
+    /// New boards for the hunts whose ranking changed since the last call,
+    /// each with the next version of its hunt: what
+    /// [`Projection`](crate::projection::Projection) publishes after applying
+    /// what the journal had (public for benchmarks and tests). Each costs
+    /// O(n + k log k) for n players of which k changed.
+    pub fn take_changed_boards(&mut self) -> Vec<(String, Arc<Board>)> {
+        let names = self.players.names();
         let mut changed = Vec::new();
-        for (id, h) in self.hunts.iter_mut().filter(|(_, h)| h.dirty) {
-            h.dirty = false;
-            h.version += 1;
-            changed.push((id.clone(), Arc::new(h.ranking.board(h.version))));
+        for (id, &i) in &self.hunt_index {
+            let h = &mut self.hunts[i as usize];
+            if h.dirty {
+                h.dirty = false;
+                h.version += 1;
+                changed.push((id.clone(), Arc::new(h.ranking.board(h.version, names))));
+            }
         }
         changed
     }

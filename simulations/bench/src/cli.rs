@@ -55,6 +55,14 @@ pub(crate) enum Scenario {
         #[command(flatten)]
         report: ReportOpts,
     },
+    /// The leaderboard projection alone: ns per applied journal record and
+    /// publish time (no target; issue 11).
+    Projection {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        projection: ProjectionOpts,
+    },
     /// Runs events, claims, memory and recovery, each in its own process, with
     /// the given options (each gets the options it takes).
     All {
@@ -78,6 +86,7 @@ impl Scenario {
             | Scenario::Memory { common, .. }
             | Scenario::Recovery { common, .. }
             | Scenario::Report { common, .. }
+            | Scenario::Projection { common, .. }
             | Scenario::All { common, .. } => common,
         }
     }
@@ -226,6 +235,25 @@ pub(crate) struct ReportOpts {
     pub(crate) reuse: Option<PathBuf>,
 }
 
+/// Options of the projection scenario (which also takes `--players`,
+/// `--clues`, `--seed` and `--json-out`).
+#[derive(Clone, Debug, Args)]
+pub(crate) struct ProjectionOpts {
+    /// Events per player (about a third of them find a clue).
+    #[arg(long, value_name = "N", default_value = "3", value_parser = count)]
+    pub(crate) events_per_player: usize,
+    /// Hunts the players are spread over (player i plays hunt i mod N).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = count)]
+    pub(crate) hunts: usize,
+    /// Records applied between two publications (40000 = one 200 ms refresh
+    /// at 200k events/s).
+    #[arg(long, value_name = "N", default_value = "40000", value_parser = count)]
+    pub(crate) refresh_every: usize,
+    /// Times the whole sequence is applied to a fresh projection.
+    #[arg(long, value_name = "N", default_value = "3", value_parser = count)]
+    pub(crate) runs: usize,
+}
+
 /// A number, `_` separators allowed (`50_000_000`).
 fn num<T: FromStr>(s: &str) -> Result<T, String> {
     let v = s.replace('_', "");
@@ -328,6 +356,13 @@ mod tests {
         assert_eq!(
             (report.seconds, report.claims_per_second, report.window_secs),
             (3600, 100, 0)
+        );
+        let Scenario::Projection { projection: p, .. } = parse("projection").unwrap().scenario else {
+            panic!("projection");
+        };
+        assert_eq!(
+            (p.events_per_player, p.hunts, p.refresh_every, p.runs),
+            (3, 1, 40_000, 3)
         );
     }
 

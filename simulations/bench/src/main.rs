@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release -p trove-bench
 //! target/release/trove-bench <scenario> [options]
-//!   scenarios: events | claims | memory | recovery | report | all
+//!   scenarios: events | claims | memory | recovery | report | projection | all
 //! ```
 //!
 //! Every scenario prints a human-readable report and one JSON line (starting
@@ -18,7 +18,8 @@
 //!
 //! - [`cli`] parses the command line into a `Scenario`: one subcommand per
 //!   scenario, each with the shared `Common` options flattened in plus its
-//!   own (`ClaimsOpts`, `MemoryOpts`, `RecoveryOpts`, `ReportOpts`).
+//!   own (`ClaimsOpts`, `MemoryOpts`, `RecoveryOpts`, `ReportOpts`,
+//!   `ProjectionOpts`).
 //! - [`scenario`] holds one module per scenario and dispatches to it. A
 //!   scenario opens the engine through [`setup`] in a [`data_dir::DataDir`],
 //!   drives load from [`workload`] (the hunt, names, the seeded generator)
@@ -31,7 +32,8 @@
 //!
 //! Nothing in here reaches into the engine or the journal beyond their public
 //! APIs (`trove_engine::Engine`, `trove_persistence::{open_engine, Archive,
-//! read_journal, verify}`).
+//! read_journal, verify}`); the projection scenario drives
+//! `trove_readmodel::state::ProjectionState` the way the server's refresh does.
 
 mod cli;
 mod data_dir;

@@ -2,4 +2,5 @@
 #![allow(missing_docs, unreachable_pub, reason = "a test crate: nothing here is an API")]
 
 mod checkpoint;
+mod ranking;
 mod report;

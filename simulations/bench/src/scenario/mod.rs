@@ -1,11 +1,13 @@
 //! The scenarios, one module each, and [`run`], which dispatches the parsed
 //! command line to one of them. The events, claims and memory scenarios run
-//! on one actix System; recovery and report start their own for each part.
+//! on one actix System; recovery and report start their own for each part;
+//! projection needs none (it drives the read model directly).
 
 mod all;
 mod claims;
 mod events;
 mod memory;
+mod projection;
 mod recovery;
 mod report;
 
@@ -21,6 +23,7 @@ pub(crate) fn run(scenario: Scenario) -> Result<()> {
         Scenario::Memory { common, memory } => run_in_system(memory::run(common, memory)),
         Scenario::Recovery { common, recovery } => recovery::run(common, recovery),
         Scenario::Report { common, report } => report::run(common, report),
+        Scenario::Projection { common, projection } => projection::run(&common, &projection),
         Scenario::All { common, .. } => all::run(&common.args[1..]),
     }
 }
