@@ -94,7 +94,14 @@ pub struct ClaimRequest<'a> {
     pub sku: Cow<'a, str>,
     /// A JSON object kept byte for byte (but whitespace between tokens) for
     /// the audit trail and the dispatch feed; absent or `null` = `{}`.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    /// In MessagePack a map; it serializes as one, but a `ClaimRequest` reads
+    /// only from JSON (the server reads MessagePack with `msgpack::claim`).
+    #[serde(
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::customs::serialize_borrowed"
+    )]
     #[schema(value_type = Option<Object>)]
     pub customs: Option<&'a RawValue>,
 }

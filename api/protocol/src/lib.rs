@@ -66,19 +66,23 @@
 //! ```
 
 pub mod admin;
+pub mod codec;
 pub mod customs;
 pub mod error;
 pub mod game;
 pub mod hunt;
+pub mod msgpack;
 mod openapi;
 pub mod parse;
 pub mod time;
+pub mod transcode;
 pub mod ws;
 
 pub use admin::{
     AuditClaim, AuditClaimsPage, AuditClaimsParams, AuditReport, AuditStatus, ClaimCount, ConsistencyCheck,
     ConsistencyReport, EventCount, ExportFormat, ExportParams, Health, Readiness, ReportParams, SnapshotReply,
 };
+pub use codec::{Codec, CodecError, Frame, UnsupportedSubprotocol};
 pub use error::{ErrorBody, ErrorCode, ErrorReply};
 pub use game::{
     ClaimReply, ClaimRequest, ClaimStatus, EventKind, EventsReply, EventsRequest, GameEvent, LeaderboardEntry,
