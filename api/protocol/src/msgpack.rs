@@ -149,16 +149,12 @@ pub fn body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ParseError> {
 }
 
 /// A field of the envelope: absent (or nil), a value of `T`, or something else.
+#[derive(Default)]
 enum Field<T> {
+    #[default]
     Missing,
     Value(T),
     Wrong,
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Field::Missing
-    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {

@@ -173,12 +173,22 @@ struct Bad {
     index: Option<u64>,
 }
 
-fn bad(frame: Value, id: Value, code: &'static str) -> Bad {
+/// `frame` refused with `code`; the reply's id is the frame's, when it is an integer.
+fn bad(frame: Value, code: &'static str) -> Bad {
+    let id = Some(&frame["id"]).filter(|id| id.is_i64() || id.is_u64()).cloned();
     Bad {
+        id: id.unwrap_or(Value::Null),
         frame,
-        id,
         code,
         index: None,
+    }
+}
+
+/// An events `frame` refused for its event at `index`.
+fn bad_event(frame: Value, index: u64) -> Bad {
+    Bad {
+        index: Some(index),
+        ..bad(frame, "invalid_event")
     }
 }
 
@@ -193,6 +203,73 @@ async fn expect_error(ws: &mut Ws, id: &Value, code: &str, index: Option<u64>) {
         "{:?}: {r}",
         ws.codec
     );
+}
+
+/// Requests both codecs refuse, with the reply's id, code and index.
+fn refused_requests() -> Vec<Bad> {
+    let events: Vec<Value> = (0..10_001)
+        .map(|i| json!({"player": format!("p{i}"), "hunt": "h", "type": "checkin", "location": "x"}))
+        .collect();
+    vec![
+        bad(json!([1, 2, 3]), "invalid_request"),
+        bad(json!("events"), "invalid_request"),
+        bad(json!({"op": "player", "player": "p", "hunt": "h"}), "invalid_request"),
+        bad(json!({"id": "seven", "op": "player"}), "invalid_request"),
+        bad(json!({"id": 1.5, "op": "player"}), "invalid_request"),
+        bad(json!({"id": 1}), "invalid_request"),
+        bad(json!({"id": 2, "op": "dance"}), "unknown_op"),
+        bad(json!({"id": -3, "op": 7}), "invalid_request"),
+        bad(json!({"id": 4, "op": "player", "hunt": "h"}), "invalid_request"),
+        bad(
+            json!({"id": 5, "op": "player", "player": 17, "hunt": "h"}),
+            "invalid_request",
+        ),
+        bad(json!({"id": 6, "op": "events", "events": {}}), "invalid_request"),
+        bad(json!({"id": 7, "op": "events"}), "invalid_request"),
+        bad_event(
+            json!({"id": 8, "op": "events", "events": [clue("p", "h", "c1"), 12]}),
+            1,
+        ),
+        bad_event(
+            json!({"id": 9, "op": "events", "events": [{"player": "p", "hunt": "h", "type": "dance"}]}),
+            0,
+        ),
+        bad_event(json!({"id": 10, "op": "events", "events": [clue("p", "h", "c9")]}), 0),
+        bad(
+            json!({"id": 11, "op": "claim", "claim_id": "x", "player": "p", "hunt": "h", "sku": "mug", "customs": "text"}),
+            "invalid_request",
+        ),
+        bad(
+            json!({"id": 12, "op": "claim", "claim_id": "x", "player": "p", "hunt": "h", "sku": "mug", "customs": [1]}),
+            "invalid_request",
+        ),
+        bad(
+            json!({"id": 13, "op": "leaderboard", "hunt": "h", "limit": -1}),
+            "invalid_request",
+        ),
+        bad(
+            json!({"id": 14, "op": "leaderboard", "hunt": "h", "limit": 0}),
+            "invalid_request",
+        ),
+        bad(json!({"id": 15, "op": "leaderboard", "hunt": "nope"}), "unknown_hunt"),
+        bad(
+            json!({"id": 16, "op": "subscribe", "topic": "gossip"}),
+            "invalid_request",
+        ),
+        bad(
+            json!({"id": 17, "op": "unsubscribe", "subscription": "one"}),
+            "invalid_request",
+        ),
+        bad(
+            json!({"id": 18, "op": "claim", "claim_id": "x".repeat(200), "player": "p", "hunt": "h", "sku": "mug"}),
+            "invalid_request",
+        ),
+        bad(json!({"id": 19, "op": "events", "events": events}), "batch_too_large"),
+        bad(
+            json!({"id": 20, "op": "player", "player": "p", "hunt": "nope"}),
+            "unknown_hunt",
+        ),
+    ]
 }
 
 #[tokio::test]
@@ -218,113 +295,7 @@ async fn msgpack_bad_input_gets_the_same_codes_as_json() {
         expect_error(&mut mp, &Value::Null, "invalid_json", None).await;
     }
 
-    let events: Vec<Value> = (0..10_001)
-        .map(|i| json!({"player": format!("p{i}"), "hunt": "h", "type": "checkin", "location": "x"}))
-        .collect();
-    let cases = [
-        bad(json!([1, 2, 3]), Value::Null, "invalid_request"),
-        bad(json!("events"), Value::Null, "invalid_request"),
-        bad(
-            json!({"op": "player", "player": "p", "hunt": "h"}),
-            Value::Null,
-            "invalid_request",
-        ),
-        bad(json!({"id": "seven", "op": "player"}), Value::Null, "invalid_request"),
-        bad(json!({"id": 1.5, "op": "player"}), Value::Null, "invalid_request"),
-        bad(json!({"id": 1}), json!(1), "invalid_request"),
-        bad(json!({"id": 2, "op": "dance"}), json!(2), "unknown_op"),
-        bad(json!({"id": -3, "op": 7}), json!(-3), "invalid_request"),
-        bad(
-            json!({"id": 4, "op": "player", "hunt": "h"}),
-            json!(4),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 5, "op": "player", "player": 17, "hunt": "h"}),
-            json!(5),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 6, "op": "events", "events": {}}),
-            json!(6),
-            "invalid_request",
-        ),
-        bad(json!({"id": 7, "op": "events"}), json!(7), "invalid_request"),
-        Bad {
-            index: Some(1),
-            ..bad(
-                json!({"id": 8, "op": "events", "events": [clue("p", "h", "c1"), 12]}),
-                json!(8),
-                "invalid_event",
-            )
-        },
-        Bad {
-            index: Some(0),
-            ..bad(
-                json!({"id": 9, "op": "events", "events": [{"player": "p", "hunt": "h", "type": "dance"}]}),
-                json!(9),
-                "invalid_event",
-            )
-        },
-        Bad {
-            index: Some(0),
-            ..bad(
-                json!({"id": 10, "op": "events", "events": [clue("p", "h", "c9")]}),
-                json!(10),
-                "invalid_event",
-            )
-        },
-        bad(
-            json!({"id": 11, "op": "claim", "claim_id": "x", "player": "p", "hunt": "h", "sku": "mug", "customs": "text"}),
-            json!(11),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 12, "op": "claim", "claim_id": "x", "player": "p", "hunt": "h", "sku": "mug", "customs": [1]}),
-            json!(12),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 13, "op": "leaderboard", "hunt": "h", "limit": -1}),
-            json!(13),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 14, "op": "leaderboard", "hunt": "h", "limit": 0}),
-            json!(14),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 15, "op": "leaderboard", "hunt": "nope"}),
-            json!(15),
-            "unknown_hunt",
-        ),
-        bad(
-            json!({"id": 16, "op": "subscribe", "topic": "gossip"}),
-            json!(16),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 17, "op": "unsubscribe", "subscription": "one"}),
-            json!(17),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 18, "op": "claim", "claim_id": "x".repeat(200), "player": "p", "hunt": "h", "sku": "mug"}),
-            json!(18),
-            "invalid_request",
-        ),
-        bad(
-            json!({"id": 19, "op": "events", "events": events}),
-            json!(19),
-            "batch_too_large",
-        ),
-        bad(
-            json!({"id": 20, "op": "player", "player": "p", "hunt": "nope"}),
-            json!(20),
-            "unknown_hunt",
-        ),
-    ];
+    let cases = refused_requests();
     for ws in [&mut js, &mut mp] {
         for c in &cases {
             ws.send_value(&c.frame).await;
@@ -352,25 +323,22 @@ async fn msgpack_bad_input_gets_the_same_codes_as_json() {
 
     // A frame over the hard limit: error reply, then close 1009.
     let huge = json!({"id": 22, "pad": "x".repeat(5 << 20)});
-    let _ = mp
-        .stream
-        .send(Message::binary(
-            Codec::MessagePack.encode(&huge).unwrap().as_bytes().to_vec(),
-        ))
-        .await;
-    let mut close_code = None;
+    let huge = Codec::MessagePack.encode(&huge).unwrap().as_bytes().to_vec();
+    assert_eq!(close_code_after(&mut mp, Message::binary(huge)).await, Some(1009));
+    let (st, r) = s.http("GET", "/v1/admin/consistency", Some(ADMIN), None).await;
+    assert_eq!((st, &r["ok"]), (200, &json!(true)), "{r}");
+}
+
+/// Sends `msg` and returns the close code the server answers with.
+async fn close_code_after(ws: &mut Ws, msg: Message) -> Option<u16> {
+    let _ = ws.stream.send(msg).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, mp.stream.next()).await {
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, ws.stream.next()).await {
         match m {
-            Ok(Message::Close(Some(f))) => {
-                close_code = Some(u16::from(f.code));
-                break;
-            }
+            Ok(Message::Close(Some(f))) => return Some(u16::from(f.code)),
             Ok(_) => continue,
             Err(_) => break,
         }
     }
-    assert_eq!(close_code, Some(1009));
-    let (st, r) = s.http("GET", "/v1/admin/consistency", Some(ADMIN), None).await;
-    assert_eq!((st, &r["ok"]), (200, &json!(true)), "{r}");
+    None
 }
