@@ -36,7 +36,7 @@ use trove_persistence::Item;
 use trove_protocol::parse::OpName;
 use trove_protocol::{self as p, Codec, CodecError, ErrorCode, Frame, RequestId};
 
-/// Largest message (text frame, or continuation frames together) the server
+/// Largest message (text or binary frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// A single frame larger than this is abuse: the server replies

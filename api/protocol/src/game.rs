@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 pub type Seq = u64;
 
 /// One game event of an `events` batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct GameEvent<'a> {
     /// The player (an id: 1 to 128 bytes).
     #[serde(borrow)]
@@ -24,6 +24,26 @@ pub struct GameEvent<'a> {
     /// What happened, tagged by `type`.
     #[serde(flatten, borrow)]
     pub kind: EventKind<'a>,
+}
+
+/// Written as one flat map of known length (`player`, `hunt`, `type`, then
+/// the kind's field), as `#[serde(flatten)]` would write it but without
+/// buffering the map for MessagePack.
+impl Serialize for GameEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (kind, field, value) = match &self.kind {
+            EventKind::ClueFound { clue } => ("clue_found", "clue", clue),
+            EventKind::Checkin { location } => ("checkin", "location", location),
+            EventKind::Interaction { kind } => ("interaction", "kind", kind),
+        };
+        let mut st = s.serialize_struct("GameEvent", 4)?;
+        st.serialize_field("player", &self.player)?;
+        st.serialize_field("hunt", &self.hunt)?;
+        st.serialize_field("type", kind)?;
+        st.serialize_field(field, value)?;
+        st.end()
+    }
 }
 
 /// What a [`GameEvent`] says happened (`"type"` on the wire).

@@ -541,3 +541,25 @@ fn messagepack_frames_are_smaller_for_event_batches() {
         json.as_bytes().len()
     );
 }
+
+#[test]
+fn events_write_one_flat_map_in_both_codecs() {
+    let e = GameEvent {
+        player: "p".into(),
+        hunt: "h".into(),
+        kind: EventKind::Checkin {
+            location: "gate".into(),
+        },
+    };
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        r#"{"player":"p","hunt":"h","type":"checkin","location":"gate"}"#
+    );
+    let bytes = Codec::MessagePack.encode(&e).unwrap();
+    assert_eq!(bytes.as_bytes()[0], 0x84, "a map of 4 entries, length known up front");
+    let back: Value = Codec::MessagePack.decode(bytes.as_bytes()).unwrap();
+    assert_eq!(
+        back,
+        json!({"player": "p", "hunt": "h", "type": "checkin", "location": "gate"})
+    );
+}
