@@ -26,6 +26,7 @@ use crate::wire;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use trove_engine::Journal as _;
 use trove_engine::{Outcome, Record, Seq};
 use trove_persistence::Item;
 use trove_protocol::parse::OpName;
-use trove_protocol::{self as p, Codec, CodecError, ErrorCode, Frame, RequestId};
+use trove_protocol::{self as p, Codec, CodecError, ErrorCode, Fields, Frame, RequestId};
 
 /// Largest message (text or binary frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
@@ -429,13 +430,9 @@ async fn drain_and_close(conn: &Conn) {
     .await;
 }
 
-/// Parses one request's envelope and starts it. False if the connection should end.
+/// Starts one request: its task reads the envelope (an error reply if it
+/// cannot), then runs the op. False if the connection should end.
 async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: web::Bytes) -> bool {
-    let env = match conn.codec.envelope(&bytes) {
-        Ok(env) => (env.id, env.op.map_err(|unknown| unknown.into_owned())),
-        Err(e) => return conn.send(conn.err_reply(e.id.as_ref(), &e.error.into())).await,
-    };
-    let (id, op) = env;
     // Bound the requests in flight: stop reading until a slot frees up.
     let permit = tokio::select! {
         p = conn.in_flight.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return false },
@@ -444,9 +441,13 @@ async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<Clos
     let conn = conn.clone();
     actix_web::rt::spawn(async move {
         let started = Instant::now();
-        let (reply, sub) = match dispatch(&conn, &id, op, &bytes).await {
-            Ok(r) => r,
-            Err(e) => (conn.err_reply(Some(&id), &e), None),
+        // The frame is checked once, here; its fields are read from it later.
+        let (reply, sub) = match conn.codec.read(&bytes) {
+            Err(e) => (conn.err_reply(e.id.as_ref(), &e.error.into()), None),
+            Ok((env, fields)) => match dispatch(&conn, &env.id, env.op, fields).await {
+                Ok(r) => r,
+                Err(e) => (conn.err_reply(Some(&env.id), &e), None),
+            },
         };
         metrics::histogram!("trove_ws_request_seconds").record(started.elapsed().as_secs_f64());
         // From here the slot is released however the subscription ends.
@@ -481,14 +482,14 @@ struct Sub {
 }
 
 /// Runs one request: checks the role, parses the op's fields from the
-/// frame's `bytes`, and answers the reply's frame.
+/// frame's `fields`, and answers the reply's frame.
 async fn dispatch(
     conn: &Conn,
     id: &RequestId,
-    op: Result<OpName, String>,
-    bytes: &[u8],
+    op: Result<OpName, Cow<'_, str>>,
+    fields: Fields<'_>,
 ) -> Result<(Frame, Option<Sub>), ApiError> {
-    let (core, codec) = (&conn.core, conn.codec);
+    let core = &conn.core;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
     }
@@ -501,15 +502,15 @@ async fn dispatch(
     match op {
         OpName::Events => {
             Action::Events.check(conn.role)?;
-            Ok((conn.reply(id, &ops::events(core, codec, bytes).await?), None))
+            Ok((conn.reply(id, &ops::events(core, fields).await?), None))
         }
         OpName::Claim => {
             Action::Claim.check(conn.role)?;
-            Ok((conn.reply(id, &ops::claim(core, codec, bytes).await?), None))
+            Ok((conn.reply(id, &ops::claim(core, fields).await?), None))
         }
         OpName::Player => {
             Action::Read.check(conn.role)?;
-            let req: p::PlayerRequest = codec.body(bytes)?;
+            let req: p::PlayerRequest = fields.body()?;
             Ok((
                 ops::player(core, &req.hunt, &req.player, |r| conn.reply(id, r)).await?,
                 None,
@@ -517,18 +518,18 @@ async fn dispatch(
         }
         OpName::Leaderboard => {
             Action::Read.check(conn.role)?;
-            let req: p::LeaderboardRequest = codec.body(bytes)?;
+            let req: p::LeaderboardRequest = fields.body()?;
             let limit = ops::leaderboard_limit(req.limit)?;
             let board = ops::leaderboard(core, &req.hunt, limit, req.around.as_deref()).await?;
             Ok((conn.reply(id, &board), None))
         }
         OpName::Subscribe => {
             Action::Subscribe.check(conn.role)?;
-            subscribe(conn, id, codec.body(bytes)?).await
+            subscribe(conn, id, fields.body()?).await
         }
         OpName::Unsubscribe => {
             Action::Subscribe.check(conn.role)?;
-            let req: p::UnsubscribeRequest = codec.body(bytes)?;
+            let req: p::UnsubscribeRequest = fields.body()?;
             if !conn.release_subscription(req.subscription) {
                 return Err(ApiError::new(
                     ErrorCode::UnknownSubscription,

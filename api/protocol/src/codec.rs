@@ -7,7 +7,7 @@
 
 use crate::error::ErrorCode;
 use crate::game::{ClaimRequest, GameEvent};
-use crate::msgpack;
+use crate::msgpack::{self, Check};
 use crate::parse::{self, Envelope, EnvelopeError, ParseError};
 use crate::ws::{Op, RequestId, WsReply};
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,15 @@ impl Codec {
                 offered: offered.into_iter().map(str::to_owned).collect(),
             }),
         }
+    }
+
+    /// Reads a request frame's `id` and `op`, and hands back the frame's
+    /// [`Fields`] to read the op's fields from: what the server does with
+    /// every frame. The frame is checked once (a MessagePack frame is
+    /// validated here, not again when its fields are read).
+    pub fn read(self, bytes: &[u8]) -> Result<(Envelope<'_>, Fields<'_>), EnvelopeError> {
+        let envelope = self.envelope(bytes)?;
+        Ok((envelope, Fields { codec: self, bytes }))
     }
 
     /// Reads a request frame's `id` and `op`.
@@ -224,6 +233,56 @@ impl Codec {
                 "text frames are not supported on a MessagePack connection (trove.v1.msgpack); \
                  send MessagePack binary frames",
             ),
+        }
+    }
+}
+
+/// The bytes of one request, whose op's fields are read from them: from
+/// [`Codec::read`] (a WebSocket frame whose envelope was read) or
+/// [`Fields::json`] (a JSON document, e.g. an HTTP body). The fields borrow
+/// from the bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields<'a> {
+    codec: Codec,
+    /// JSON, or MessagePack that [`Codec::read`] validated.
+    bytes: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    /// A JSON document's fields (nothing is checked yet).
+    pub fn json(bytes: &'a [u8]) -> Fields<'a> {
+        Fields {
+            codec: Codec::Json,
+            bytes,
+        }
+    }
+
+    /// The codec of the bytes.
+    pub fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    /// The events of an `events` request (see [`Codec::events`]).
+    pub fn events(self, max_events: usize) -> Result<Vec<GameEvent<'a>>, ParseError> {
+        match self.codec {
+            Codec::Json => parse::events(self.bytes, max_events),
+            Codec::MessagePack => msgpack::events_in(self.bytes, max_events, Check::MapOnly),
+        }
+    }
+
+    /// A claim request and the stored JSON text of its `customs` (see [`Codec::claim`]).
+    pub fn claim(self) -> Result<(ClaimRequest<'a>, String), ParseError> {
+        match self.codec {
+            Codec::Json => parse::claim(self.bytes),
+            Codec::MessagePack => msgpack::claim_in(self.bytes, Check::MapOnly),
+        }
+    }
+
+    /// An op's fields as `T` (see [`Codec::body`]).
+    pub fn body<T: Deserialize<'a>>(self) -> Result<T, ParseError> {
+        match self.codec {
+            Codec::Json => parse::body(self.bytes),
+            Codec::MessagePack => msgpack::body_in(self.bytes, Check::MapOnly),
         }
     }
 }

@@ -95,7 +95,7 @@ pub use admin::{
     AuditClaim, AuditClaimsPage, AuditClaimsParams, AuditReport, AuditStatus, ClaimCount, ConsistencyCheck,
     ConsistencyReport, EventCount, ExportFormat, ExportParams, Health, Readiness, ReportParams, SnapshotReply,
 };
-pub use codec::{Codec, CodecError, Frame, UnsupportedSubprotocol};
+pub use codec::{Codec, CodecError, Fields, Frame, UnsupportedSubprotocol};
 pub use error::{ErrorBody, ErrorCode, ErrorReply};
 pub use game::{
     ClaimReply, ClaimRequest, ClaimStatus, EventKind, EventsReply, EventsRequest, GameEvent, LeaderboardEntry,

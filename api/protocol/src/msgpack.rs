@@ -128,9 +128,21 @@ fn is_map(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
 }
 
-/// Validates `bytes` and checks that it is one map (`what` names it).
-fn checked(bytes: &[u8], what: &str, shape: ErrorCode) -> Result<(), ParseError> {
-    validate(bytes).map_err(|e| ParseError::new(ErrorCode::InvalidJson, format!("malformed MessagePack: {e}")))?;
+/// How much of a frame is still to check before it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Everything: [`validate`], then that it is a map.
+    Full,
+    /// Only that it is a map: the frame was validated (its envelope was read).
+    MapOnly,
+}
+
+/// Validates `bytes` (unless `check` says it was) and checks that it is one
+/// map (`what` names it).
+fn checked(bytes: &[u8], check: Check, what: &str, shape: ErrorCode) -> Result<(), ParseError> {
+    if check == Check::Full {
+        validate(bytes).map_err(|e| ParseError::new(ErrorCode::InvalidJson, format!("malformed MessagePack: {e}")))?;
+    }
     if !is_map(bytes) {
         return Err(ParseError::new(shape, format!("{what} must be a MessagePack map")));
     }
@@ -144,7 +156,12 @@ fn shape(e: &rmp_serde::decode::Error, code: ErrorCode) -> ParseError {
 /// The fields of a WebSocket op as `T` (unknown fields, such as the frame's
 /// `id` and `op`, are ignored).
 pub fn body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ParseError> {
-    checked(bytes, "a request", ErrorCode::InvalidRequest)?;
+    body_in(bytes, Check::Full)
+}
+
+/// [`body`], checking what `check` says.
+pub(crate) fn body_in<'a, T: Deserialize<'a>>(bytes: &'a [u8], check: Check) -> Result<T, ParseError> {
+    checked(bytes, check, "a request", ErrorCode::InvalidRequest)?;
     rmp_serde::from_slice(bytes).map_err(|e| shape(&e, ErrorCode::InvalidRequest))
 }
 
@@ -183,7 +200,7 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
         op: Field<Cow<'a, str>>,
     }
     let no_id = |error| EnvelopeError { id: None, error };
-    checked(bytes, "a request", ErrorCode::InvalidRequest).map_err(no_id)?;
+    checked(bytes, Check::Full, "a request", ErrorCode::InvalidRequest).map_err(no_id)?;
     let raw: Raw = rmp_serde::from_slice(bytes).map_err(|e| no_id(shape(&e, ErrorCode::InvalidRequest)))?;
     let id = match raw.id {
         Field::Value(id) => id,
@@ -219,7 +236,12 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
 /// than `max_events` is `batch_too_large` before any event is read; a bad
 /// event is `invalid_event` with its index.
 pub fn events(bytes: &[u8], max_events: usize) -> Result<Vec<GameEvent<'_>>, ParseError> {
-    checked(bytes, "a request", ErrorCode::InvalidRequest)?;
+    events_in(bytes, max_events, Check::Full)
+}
+
+/// [`events`], checking what `check` says.
+pub(crate) fn events_in(bytes: &[u8], max_events: usize, check: Check) -> Result<Vec<GameEvent<'_>>, ParseError> {
+    checked(bytes, check, "a request", ErrorCode::InvalidRequest)?;
     let precise = RefCell::new(None);
     let seed = Batch {
         max_events,
@@ -316,6 +338,11 @@ impl<'de> Visitor<'de> for Events<'_> {
 /// `None`: MessagePack has no JSON text to borrow; the stored text is the
 /// second element (see [`crate::customs`] for how it is written).
 pub fn claim(bytes: &[u8]) -> Result<(ClaimRequest<'_>, String), ParseError> {
+    claim_in(bytes, Check::Full)
+}
+
+/// [`claim`], checking what `check` says.
+pub(crate) fn claim_in(bytes: &[u8], check: Check) -> Result<(ClaimRequest<'_>, String), ParseError> {
     #[derive(Deserialize)]
     struct Raw<'a> {
         #[serde(borrow)]
@@ -329,7 +356,7 @@ pub fn claim(bytes: &[u8]) -> Result<(ClaimRequest<'_>, String), ParseError> {
         #[serde(default)]
         customs: Option<Customs>,
     }
-    let raw: Raw = body(bytes)?;
+    let raw: Raw = body_in(bytes, check)?;
     let text = raw.customs.map_or_else(|| "{}".to_owned(), |c| c.0);
     let req = ClaimRequest {
         claim_id: raw.claim_id,

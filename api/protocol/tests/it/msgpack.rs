@@ -563,3 +563,54 @@ fn events_write_one_flat_map_in_both_codecs() {
         json!({"player": "p", "hunt": "h", "type": "checkin", "location": "gate"})
     );
 }
+
+/// Server-side read cost of one 2000-event batch in each codec, best of 7
+/// (release: `cargo test --release -p trove-protocol --test it parse_cost --
+/// --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement; prints"]
+fn parse_cost() {
+    let events: Vec<GameEvent> = (0..2000)
+        .map(|i| GameEvent {
+            player: format!("load-smoke-p{i:06}").into(),
+            hunt: "load-smoke-1764806400".into(),
+            kind: if i % 3 == 0 {
+                EventKind::ClueFound { clue: "c2".into() }
+            } else {
+                EventKind::Checkin {
+                    location: "harbour-gate".into(),
+                }
+            },
+        })
+        .collect();
+    let op = Op::Events(EventsRequest { events });
+    let id = RequestId::from(1u64);
+    let per_event = |f: &mut dyn FnMut()| {
+        (0..7)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                for _ in 0..50 {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / 100_000.0 * 1e9
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    for codec in Codec::ALL {
+        let frame = codec.request(&id, &op).unwrap();
+        let bytes = frame.as_bytes();
+        // What the server does: the envelope, then the fields from the same checked frame.
+        let read = per_event(&mut || {
+            let (env, fields) = codec.read(bytes).unwrap();
+            assert_eq!((env.id, fields.events(10_000).unwrap().len()), (id.clone(), 2000));
+        });
+        let envelope = per_event(&mut || assert_eq!(codec.envelope(bytes).unwrap().id, id));
+        let validate = per_event(&mut || drop(trove_protocol::msgpack::validate(bytes)));
+        let write = per_event(&mut || drop(std::hint::black_box(codec.request(&id, &op).unwrap())));
+        eprintln!(
+            "{codec:?}: {} bytes/event; ns/event: read {read:.0} (envelope {envelope:.0}, \
+             msgpack validate {validate:.0}), write {write:.0}",
+            bytes.len() / 2000
+        );
+    }
+}
