@@ -31,6 +31,12 @@ pub use crate::transcode::MAX_DEPTH;
 /// Checks that `bytes` is exactly one MessagePack value in the JSON data
 /// model (see the module's documentation); the error says what is wrong.
 pub fn validate(bytes: &[u8]) -> Result<(), String> {
+    walk(bytes, |_, _| {})
+}
+
+/// [`validate`], calling `top_key(key, at)` for every key of a top-level map
+/// with the position of its value.
+fn walk(bytes: &[u8], mut top_key: impl FnMut(&[u8], usize)) -> Result<(), String> {
     // Items still to read at each open level; in a map, an even count left
     // means the next item is a key.
     let mut open: Vec<(u64, bool)> = Vec::new();
@@ -60,8 +66,11 @@ pub fn validate(bytes: &[u8]) -> Result<(), String> {
                     0xda => usize::from(u16::from_be_bytes([read(1, &mut pos)?[0], read(1, &mut pos)?[0]])),
                     _ => be_len(read(4, &mut pos)?),
                 };
-                std::str::from_utf8(read(n, &mut pos)?)
-                    .map_err(|_| format!("byte {at}: a string that is not UTF-8"))?;
+                let s = read(n, &mut pos)?;
+                std::str::from_utf8(s).map_err(|_| format!("byte {at}: a string that is not UTF-8"))?;
+                if key && open.len() == 1 {
+                    top_key(s, pos);
+                }
             }
             _ if key => return Err(format!("byte {at}: a map key that is not a string")),
             0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => {}
@@ -190,19 +199,43 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
     }
 }
 
-/// Reads a frame's `id` and `op` (see [`crate::parse::envelope`]).
+/// The field whose value starts at `at` in `bytes` (a validated frame).
+fn field_at<'a, T: Deserialize<'a>>(bytes: &'a [u8], at: Option<usize>) -> Result<Field<T>, ParseError> {
+    let Some(value) = at.and_then(|at| bytes.get(at..)) else {
+        return Ok(Field::Missing);
+    };
+    rmp_serde::from_slice(value).map_err(|e| shape(&e, ErrorCode::InvalidRequest))
+}
+
+/// Reads a frame's `id` and `op` (see [`crate::parse::envelope`]). The
+/// validating walk notes where they are; only those two values are decoded.
 pub fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
-    #[derive(Deserialize)]
-    struct Raw<'a> {
-        #[serde(default)]
-        id: Field<RequestId>,
-        #[serde(borrow, default)]
-        op: Field<Cow<'a, str>>,
-    }
     let no_id = |error| EnvelopeError { id: None, error };
-    checked(bytes, Check::Full, "a request", ErrorCode::InvalidRequest).map_err(no_id)?;
-    let raw: Raw = rmp_serde::from_slice(bytes).map_err(|e| no_id(shape(&e, ErrorCode::InvalidRequest)))?;
-    let id = match raw.id {
+    let (mut id_at, mut op_at, mut twice) = (None, None, None);
+    walk(bytes, |key, at| {
+        let (slot, name) = match key {
+            b"id" => (&mut id_at, "id"),
+            b"op" => (&mut op_at, "op"),
+            _ => return,
+        };
+        if slot.replace(at).is_some() {
+            twice = Some(name);
+        }
+    })
+    .map_err(|e| {
+        no_id(ParseError::new(
+            ErrorCode::InvalidJson,
+            format!("malformed MessagePack: {e}"),
+        ))
+    })?;
+    checked(bytes, Check::MapOnly, "a request", ErrorCode::InvalidRequest).map_err(no_id)?;
+    if let Some(name) = twice {
+        let message = format!("duplicate field `{name}`");
+        return Err(no_id(ParseError::new(ErrorCode::InvalidRequest, message)));
+    }
+    let id: Field<RequestId> = field_at(bytes, id_at).map_err(no_id)?;
+    let op: Field<Cow<'_, str>> = field_at(bytes, op_at).map_err(no_id)?;
+    let id = match id {
         Field::Value(id) => id,
         Field::Missing => {
             return Err(no_id(ParseError::new(
@@ -221,7 +254,7 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
         id: Some(id.clone()),
         error: ParseError::new(ErrorCode::InvalidRequest, message),
     };
-    let op = match raw.op {
+    let op = match op {
         Field::Value(op) => op,
         Field::Missing => return Err(with_id("missing field \"op\"")),
         Field::Wrong => return Err(with_id("field \"op\" must be a string")),
@@ -449,6 +482,16 @@ mod tests {
                 mp(json!({"id": 1, "op": 3})),
                 ErrorCode::InvalidRequest,
                 Some(RequestId::Unsigned(1)),
+            ),
+            // {"id": 1, "id": 2, "op": "player"}, as JSON's duplicate field.
+            (
+                [
+                    &[0x83, 0xa2, b'i', b'd', 1, 0xa2, b'i', b'd', 2, 0xa2, b'o', b'p', 0xa6][..],
+                    b"player",
+                ]
+                .concat(),
+                ErrorCode::InvalidRequest,
+                None,
             ),
         ] {
             let e = envelope(&bytes).unwrap_err();
