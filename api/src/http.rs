@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 use serde::Serialize;
-use trove_protocol::{self as p, parse, ErrorCode};
+use trove_protocol::{self as p, parse, ErrorCode, Fields};
 
 /// Largest HTTP request body (the same as the largest WebSocket message).
 pub(crate) const MAX_BODY_BYTES: usize = crate::ws::MAX_MESSAGE_BYTES;
@@ -224,13 +224,13 @@ async fn get_leaderboard(state: Data, req: HttpRequest, path: web::Path<String>)
 async fn post_events(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let core = state.enter(&req, Action::Events)?;
     let body = read_body(body).await?;
-    Ok(ok(ops::events(&core, &body).await?))
+    Ok(ok(ops::events(&core, Fields::json(&body)).await?))
 }
 
 async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let core = state.enter(&req, Action::Claim)?;
     let body = read_body(body).await?;
-    Ok(ok(ops::claim(&core, &body).await?))
+    Ok(ok(ops::claim(&core, Fields::json(&body)).await?))
 }
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {

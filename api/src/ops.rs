@@ -1,6 +1,8 @@
-//! The operations behind both transports. Each takes parsed input and returns
-//! the JSON reply body (`"ok": true` and the op's fields); the transport adds
-//! the request id (WebSocket) or the status code (HTTP).
+//! The operations behind both transports. Each takes its request (the
+//! [`Fields`] of a request, in its codec, or parsed input) and
+//! returns the typed reply (`"ok": true` and the op's fields); the transport
+//! serializes it with the connection's codec and adds the request id
+//! (WebSocket) or the status code (HTTP, always JSON).
 
 use crate::error::ApiError;
 use crate::state::Core;
@@ -9,7 +11,7 @@ use std::borrow::Cow;
 use std::time::Instant;
 use trove_audit::trail::{self, TrailError};
 use trove_engine::{limits, Seq};
-use trove_protocol::{self as p, parse, ErrorCode};
+use trove_protocol::{self as p, ErrorCode, Fields};
 use trove_readmodel::consistency::ConsistencyReport;
 pub(crate) use trove_readmodel::consistency::Replay;
 
@@ -27,12 +29,13 @@ fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError
     metrics::histogram!("trove_api_ack_seconds", "op" => op).record(started.elapsed().as_secs_f64());
 }
 
-/// An events request: `body` is the request's JSON text (an HTTP body or a
-/// WebSocket frame), parsed here.
-pub(crate) async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, ApiError> {
+/// An events request: `body` is the request (an HTTP body or a WebSocket
+/// frame), parsed here.
+pub(crate) async fn events(core: &Core, body: Fields<'_>) -> Result<p::EventsReply, ApiError> {
     let started = Instant::now();
     let result: Result<p::EventsReply, ApiError> = async {
-        let events: Vec<_> = parse::events(body, limits::MAX_BATCH_EVENTS)?
+        let events: Vec<_> = body
+            .events(limits::MAX_BATCH_EVENTS)?
             .into_iter()
             .map(wire::event)
             .collect();
@@ -55,12 +58,12 @@ pub(crate) async fn events(core: &Core, body: &[u8]) -> Result<p::EventsReply, A
     result
 }
 
-/// A claim request: `body` is the request's JSON text; `customs` is taken
-/// from it byte for byte.
-pub(crate) async fn claim(core: &Core, body: &[u8]) -> Result<p::ClaimReply<'static>, ApiError> {
+/// A claim request: `customs` is taken from `body` byte for byte (JSON) or
+/// as the JSON text of its map (MessagePack).
+pub(crate) async fn claim(core: &Core, body: Fields<'_>) -> Result<p::ClaimReply<'static>, ApiError> {
     let started = Instant::now();
     let result: Result<p::ClaimReply<'static>, ApiError> = async {
-        let (req, customs) = parse::claim(body)?;
+        let (req, customs) = body.claim()?;
         let r = core.engine.claim(wire::claim_request(req, customs)).await?;
         let reply = wire::claim_reply(&r);
         Ok(p::ClaimReply {

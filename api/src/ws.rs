@@ -7,6 +7,12 @@
 //! subscription task waits at most [`OUTBOUND_STALL_TIMEOUT`] for queue space
 //! and then disconnects that client (close code 1008).
 //!
+//! Each connection has one [`Codec`], chosen in the handshake
+//! (`Sec-WebSocket-Protocol`: `trove.v1.json`, the default, or
+//! `trove.v1.msgpack`): requests are read and replies, errors and pushes are
+//! written with it, as text frames (JSON) or binary frames (MessagePack). A
+//! frame of the other kind is answered `unsupported_frame`.
+//!
 //! Limits (see `docs/PROTOCOL.md`): [`MAX_MESSAGE_BYTES`] per message,
 //! [`MAX_IN_FLIGHT`] requests in flight (the reader stops reading until one
 //! finishes), [`OUTBOUND_QUEUE_FRAMES`] queued frames, [`MAX_SUBSCRIPTIONS`]
@@ -20,6 +26,7 @@ use crate::wire;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,10 +34,10 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use trove_engine::Journal as _;
 use trove_engine::{Outcome, Record, Seq};
 use trove_persistence::Item;
-use trove_protocol::parse::{self, OpName};
-use trove_protocol::{self as p, ErrorCode, RequestId};
+use trove_protocol::parse::OpName;
+use trove_protocol::{self as p, Codec, CodecError, ErrorCode, Fields, Frame, RequestId};
 
-/// Largest message (text frame, or continuation frames together) the server
+/// Largest message (text or binary frame, or continuation frames together) the server
 /// answers; larger ones get a `message_too_large` error reply.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// A single frame larger than this is abuse: the server replies
@@ -56,7 +63,7 @@ pub(crate) const FEED_READ_CHUNK: usize = 1024;
 pub(crate) const LEADERBOARD_PUSH_INTERVAL: Duration = Duration::from_millis(500);
 
 enum Out {
-    Text(String),
+    Frame(Frame),
     Ping,
     Pong(web::Bytes),
     Close(CloseReason),
@@ -65,6 +72,8 @@ enum Out {
 struct Conn {
     id: u64,
     role: Role,
+    /// How this connection's frames are encoded.
+    codec: Codec,
     core: Arc<Core>,
     state: web::Data<AppState>,
     out: mpsc::Sender<Out>,
@@ -91,10 +100,10 @@ impl Drop for SubscriptionSlot {
 }
 
 impl Conn {
-    /// Queues a frame of JSON text; false if the connection is gone. A client
-    /// whose queue stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
-    async fn send_text(&self, text: String) -> bool {
-        match self.out.send_timeout(Out::Text(text), OUTBOUND_STALL_TIMEOUT).await {
+    /// Queues a frame; false if the connection is gone. A client whose queue
+    /// stays full for [`OUTBOUND_STALL_TIMEOUT`] is disconnected.
+    async fn send(&self, frame: Frame) -> bool {
+        match self.out.send_timeout(Out::Frame(frame), OUTBOUND_STALL_TIMEOUT).await {
             Ok(()) => {
                 metrics::histogram!("trove_ws_outbound_queue_depth")
                     .record((OUTBOUND_QUEUE_FRAMES - self.out.capacity()) as f64);
@@ -108,6 +117,26 @@ impl Conn {
             }
             Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
         }
+    }
+
+    /// A frame the server sends (a push), in the connection's codec.
+    fn frame<T: Serialize>(&self, v: &T) -> Frame {
+        encoded(self.codec, self.codec.encode(v))
+    }
+
+    /// A success reply: the request's id and the op's reply fields.
+    fn reply<T: Serialize>(&self, id: &RequestId, body: &T) -> Frame {
+        encoded(self.codec, self.codec.reply(id, body))
+    }
+
+    /// An error reply; `id` is `None` when the request could not be read far
+    /// enough to know it.
+    fn err_reply(&self, id: Option<&RequestId>, e: &ApiError) -> Frame {
+        self.frame(&p::WsErrorReply {
+            id: id.cloned(),
+            ok: false,
+            error: e.body(),
+        })
     }
 
     fn abort(&self, code: CloseCode, why: &str) {
@@ -156,23 +185,32 @@ async fn unsubscribed(rx: &mut watch::Receiver<()>) {
     while rx.changed().await.is_ok() {}
 }
 
-/// JSON text of a frame the server sends.
-fn frame<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v)
-        .unwrap_or_else(|e| format!(r#"{{"ok":false,"error":{{"code":"internal","message":"{e}"}}}}"#))
-}
-
-/// A success reply: the request's id and the op's reply fields.
-fn reply<T: Serialize>(id: &RequestId, body: T) -> String {
-    frame(&p::WsReply { id: id.clone(), body })
-}
-
-fn err_reply(id: Option<&RequestId>, e: &ApiError) -> String {
-    frame(&p::WsErrorReply {
-        id: id.cloned(),
-        ok: false,
-        error: e.body(),
+/// An encoded frame, or (a bug: every answer type encodes) an `internal`
+/// error reply in its place.
+fn encoded(codec: Codec, frame: Result<Frame, CodecError>) -> Frame {
+    frame.unwrap_or_else(|e| {
+        let body = p::WsErrorReply {
+            id: None,
+            ok: false,
+            error: ApiError::internal(format!("the answer could not be encoded: {e}")).body(),
+        };
+        codec.encode(&body).unwrap_or_else(|_| {
+            Frame::Text(r#"{"id":null,"ok":false,"error":{"code":"internal","message":"encoding failed"}}"#.into())
+        })
     })
+}
+
+/// The codec the client asked for in `Sec-WebSocket-Protocol` (`None`:
+/// nothing offered, JSON). Offering only protocols the server does not
+/// speak is refused (`400 invalid_request`) rather than answered in JSON:
+/// such a client would not understand the answers, and browsers and
+/// tungstenite fail a handshake that offered protocols and got none back.
+fn negotiate(req: &HttpRequest) -> Result<Option<Codec>, ApiError> {
+    let offered = req
+        .headers()
+        .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .map(|v| v.to_str().unwrap_or("(not ASCII)"));
+    Codec::negotiate(offered).map_err(|e| ApiError::invalid_request(e.to_string()))
 }
 
 /// `GET /v1/ws`: authenticates before the upgrade (401 without a valid key).
@@ -182,9 +220,12 @@ pub(crate) async fn upgrade(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let role = state.keys.authenticate(&req, true)?;
+    let chosen = negotiate(&req)?;
     let core = state.core()?;
-    let (response, session, stream) = actix_ws::handle(&req, body)
+    let protocols = chosen.map(Codec::subprotocol);
+    let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, protocols.as_slice())
         .map_err(|e| ApiError::invalid_request(format!("WebSocket handshake failed: {e}")))?;
+    let codec = chosen.unwrap_or_default();
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
@@ -195,6 +236,7 @@ pub(crate) async fn upgrade(
     let conn = Arc::new(Conn {
         id,
         role,
+        codec,
         core,
         state,
         out,
@@ -203,7 +245,7 @@ pub(crate) async fn upgrade(
         subscriptions: Default::default(),
         next_subscription: AtomicU64::new(1),
     });
-    tracing::debug!(conn = id, role = %role, "websocket connected");
+    tracing::debug!(conn = id, role = %role, protocol = codec.subprotocol(), "websocket connected");
     actix_web::rt::spawn(writer(session, out_rx, conn.killed()));
     actix_web::rt::spawn(reader(conn, stream));
     Ok(response)
@@ -229,7 +271,8 @@ async fn writer(mut session: Session, mut rx: mpsc::Receiver<Out>, mut kill: wat
             match msg {
                 None => Err(None),
                 Some(Out::Close(reason)) => Err(Some(reason)),
-                Some(Out::Text(t)) => Ok(session.text(t).await.is_ok()),
+                Some(Out::Frame(Frame::Text(t))) => Ok(session.text(t).await.is_ok()),
+                Some(Out::Frame(Frame::Binary(b))) => Ok(session.binary(b).await.is_ok()),
                 Some(Out::Ping) => Ok(session.ping(b"trove").await.is_ok()),
                 Some(Out::Pong(b)) => Ok(session.pong(&b).await.is_ok()),
             }
@@ -301,27 +344,8 @@ async fn on_message(
     msg: Result<AggregatedMessage, ProtocolError>,
 ) -> bool {
     match msg {
-        Ok(AggregatedMessage::Text(text)) => {
-            if text.len() > MAX_MESSAGE_BYTES {
-                let e = ApiError::message_too_large(text.len(), MAX_MESSAGE_BYTES);
-                if !conn.send_text(err_reply(None, &e)).await {
-                    return false;
-                }
-                return true;
-            }
-            if !handle_text(conn, kill, text.into_bytes()).await {
-                return false;
-            }
-        }
-        Ok(AggregatedMessage::Binary(_)) => {
-            let e = ApiError::new(
-                ErrorCode::UnsupportedFrame,
-                "binary frames are not supported; send JSON text frames",
-            );
-            if !conn.send_text(err_reply(None, &e)).await {
-                return false;
-            }
-        }
+        Ok(AggregatedMessage::Text(text)) => return on_data(conn, kill, Codec::Json, text.into_bytes()).await,
+        Ok(AggregatedMessage::Binary(bytes)) => return on_data(conn, kill, Codec::MessagePack, bytes).await,
         Ok(AggregatedMessage::Ping(b)) => {
             let _ = conn.out.try_send(Out::Pong(b));
         }
@@ -340,7 +364,7 @@ async fn on_message(
                 ErrorCode::MessageTooLarge,
                 format!("message exceeds the maximum of {MAX_MESSAGE_BYTES} bytes"),
             );
-            if !conn.send_text(err_reply(None, &e)).await {
+            if !conn.send(conn.err_reply(None, &e)).await {
                 return false;
             }
         }
@@ -349,7 +373,7 @@ async fn on_message(
                 ErrorCode::MessageTooLarge,
                 format!("frame exceeds {MAX_FRAME_BYTES} bytes; closing"),
             );
-            let _ = conn.out.try_send(Out::Text(err_reply(None, &e)));
+            let _ = conn.out.try_send(Out::Frame(conn.err_reply(None, &e)));
             let _ = conn.out.try_send(Out::Close(CloseReason {
                 code: CloseCode::Size,
                 description: Some("frame too large".into()),
@@ -369,6 +393,26 @@ async fn on_message(
     true
 }
 
+/// A text (`kind` JSON) or binary (`kind` MessagePack) message: a request
+/// if it is the connection's kind of frame and not too large, else an error
+/// reply. False when the connection is done.
+async fn on_data(
+    conn: &Arc<Conn>,
+    kill: &mut watch::Receiver<Option<CloseReason>>,
+    kind: Codec,
+    bytes: web::Bytes,
+) -> bool {
+    if kind != conn.codec {
+        let (code, message) = conn.codec.wrong_frame();
+        return conn.send(conn.err_reply(None, &ApiError::new(code, message))).await;
+    }
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        let e = ApiError::message_too_large(bytes.len(), MAX_MESSAGE_BYTES);
+        return conn.send(conn.err_reply(None, &e)).await;
+    }
+    handle_request(conn, kill, bytes).await
+}
+
 async fn wait_in_flight(conn: &Conn, limit: Duration) {
     let _ = tokio::time::timeout(limit, conn.in_flight.acquire_many(MAX_IN_FLIGHT as u32)).await;
 }
@@ -386,13 +430,9 @@ async fn drain_and_close(conn: &Conn) {
     .await;
 }
 
-/// Parses one request's envelope and starts it. False if the connection should end.
-async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: web::Bytes) -> bool {
-    let env = match parse::envelope(&bytes) {
-        Ok(env) => (env.id, env.op.map_err(|unknown| unknown.into_owned())),
-        Err(e) => return conn.send_text(err_reply(e.id.as_ref(), &e.error.into())).await,
-    };
-    let (id, op) = env;
+/// Starts one request: its task reads the envelope (an error reply if it
+/// cannot), then runs the op. False if the connection should end.
+async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseReason>>, bytes: web::Bytes) -> bool {
     // Bound the requests in flight: stop reading until a slot frees up.
     let permit = tokio::select! {
         p = conn.in_flight.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return false },
@@ -401,9 +441,13 @@ async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseRe
     let conn = conn.clone();
     actix_web::rt::spawn(async move {
         let started = Instant::now();
-        let (reply, sub) = match dispatch(&conn, &id, op, &bytes).await {
-            Ok(r) => r,
-            Err(e) => (err_reply(Some(&id), &e), None),
+        // The frame is checked once, here; its fields are read from it later.
+        let (reply, sub) = match conn.codec.read(&bytes) {
+            Err(e) => (conn.err_reply(e.id.as_ref(), &e.error.into()), None),
+            Ok((env, fields)) => match dispatch(&conn, &env.id, env.op, fields).await {
+                Ok(r) => r,
+                Err(e) => (conn.err_reply(Some(&env.id), &e), None),
+            },
         };
         metrics::histogram!("trove_ws_request_seconds").record(started.elapsed().as_secs_f64());
         // From here the slot is released however the subscription ends.
@@ -411,7 +455,7 @@ async fn handle_text(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<CloseRe
             conn: conn.clone(),
             id: s.id,
         });
-        let sent = conn.send_text(reply).await;
+        let sent = conn.send(reply).await;
         drop(permit);
         if let (true, Some(sub)) = (sent, sub) {
             let Sub { id, released, topic } = sub;
@@ -438,13 +482,13 @@ struct Sub {
 }
 
 /// Runs one request: checks the role, parses the op's fields from the
-/// frame's `bytes`, and answers the reply's JSON text.
+/// frame's `fields`, and answers the reply's frame.
 async fn dispatch(
     conn: &Conn,
     id: &RequestId,
-    op: Result<OpName, String>,
-    bytes: &[u8],
-) -> Result<(String, Option<Sub>), ApiError> {
+    op: Result<OpName, Cow<'_, str>>,
+    fields: Fields<'_>,
+) -> Result<(Frame, Option<Sub>), ApiError> {
     let core = &conn.core;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
@@ -458,31 +502,34 @@ async fn dispatch(
     match op {
         OpName::Events => {
             Action::Events.check(conn.role)?;
-            Ok((reply(id, ops::events(core, bytes).await?), None))
+            Ok((conn.reply(id, &ops::events(core, fields).await?), None))
         }
         OpName::Claim => {
             Action::Claim.check(conn.role)?;
-            Ok((reply(id, ops::claim(core, bytes).await?), None))
+            Ok((conn.reply(id, &ops::claim(core, fields).await?), None))
         }
         OpName::Player => {
             Action::Read.check(conn.role)?;
-            let req: p::PlayerRequest = parse::body(bytes)?;
-            Ok((ops::player(core, &req.hunt, &req.player, |r| reply(id, r)).await?, None))
+            let req: p::PlayerRequest = fields.body()?;
+            Ok((
+                ops::player(core, &req.hunt, &req.player, |r| conn.reply(id, r)).await?,
+                None,
+            ))
         }
         OpName::Leaderboard => {
             Action::Read.check(conn.role)?;
-            let req: p::LeaderboardRequest = parse::body(bytes)?;
+            let req: p::LeaderboardRequest = fields.body()?;
             let limit = ops::leaderboard_limit(req.limit)?;
             let board = ops::leaderboard(core, &req.hunt, limit, req.around.as_deref()).await?;
-            Ok((reply(id, board), None))
+            Ok((conn.reply(id, &board), None))
         }
         OpName::Subscribe => {
             Action::Subscribe.check(conn.role)?;
-            subscribe(conn, id, parse::body(bytes)?).await
+            subscribe(conn, id, fields.body()?).await
         }
         OpName::Unsubscribe => {
             Action::Subscribe.check(conn.role)?;
-            let req: p::UnsubscribeRequest = parse::body(bytes)?;
+            let req: p::UnsubscribeRequest = fields.body()?;
             if !conn.release_subscription(req.subscription) {
                 return Err(ApiError::new(
                     ErrorCode::UnknownSubscription,
@@ -493,7 +540,7 @@ async fn dispatch(
                 ok: true,
                 subscription: req.subscription,
             };
-            Ok((reply(id, r), None))
+            Ok((conn.reply(id, &r), None))
         }
     }
 }
@@ -503,7 +550,7 @@ async fn subscribe(
     conn: &Conn,
     id: &RequestId,
     req: p::SubscribeRequest<'_>,
-) -> Result<(String, Option<Sub>), ApiError> {
+) -> Result<(Frame, Option<Sub>), ApiError> {
     let sub = match req {
         p::SubscribeRequest::Claims { from } => Subscription::Claims { from },
         p::SubscribeRequest::Leaderboard { hunt, limit } => {
@@ -516,18 +563,18 @@ async fn subscribe(
         }
     };
     let (subscription, released) = conn.add_subscription()?;
-    let text = match &sub {
-        Subscription::Claims { from } => reply(
+    let frame = match &sub {
+        Subscription::Claims { from } => conn.reply(
             id,
-            p::SubscribeReply::Claims {
+            &p::SubscribeReply::Claims {
                 ok: true,
                 from: *from,
                 subscription,
             },
         ),
-        Subscription::Leaderboard { hunt, limit } => reply(
+        Subscription::Leaderboard { hunt, limit } => conn.reply(
             id,
-            p::SubscribeReply::Leaderboard {
+            &p::SubscribeReply::Leaderboard {
                 ok: true,
                 hunt: hunt.into(),
                 limit: *limit as u64,
@@ -540,7 +587,7 @@ async fn subscribe(
         released,
         topic: sub,
     };
-    Ok((text, Some(sub)))
+    Ok((frame, Some(sub)))
 }
 
 /// The dispatch feed: every granted claim after `from`, in journal order,
@@ -569,7 +616,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                     topic: "claims".into(),
                     error: e.body(),
                 };
-                conn.send_text(frame(&push)).await;
+                conn.send(conn.frame(&push)).await;
                 break;
             }
             Err(_) => break,
@@ -609,8 +656,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                     sku: request.sku.into(),
                     at,
                 };
-                let text = frame(&push);
-                if !conn.send_text(text).await {
+                if !conn.send(conn.frame(&push)).await {
                     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
                     return;
                 }
@@ -655,7 +701,7 @@ async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receive
             entries: board.entries,
             as_of_seq: board.as_of_seq,
         };
-        if !conn.send_text(frame(&push)).await {
+        if !conn.send(conn.frame(&push)).await {
             break;
         }
         last = Some((version, push.entries));

@@ -5,7 +5,7 @@
 //! (a bad scenario, an unreachable server, ...).
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -91,6 +91,10 @@ struct LoadArgs {
     /// Game-server connections
     #[arg(long, default_value_t = 8)]
     connections: usize,
+    /// WebSocket encoding: JSON text frames, or MessagePack binary frames
+    /// (subprotocol trove.v1.msgpack)
+    #[arg(long, value_enum, default_value_t = Protocol::Json)]
+    protocol: Protocol,
     /// Most events per request
     #[arg(long, default_value_t = 200)]
     batch: usize,
@@ -105,6 +109,24 @@ struct LoadArgs {
     drain_secs: u64,
     #[command(flatten)]
     common: Common,
+}
+
+/// `--protocol`: the WebSocket encoding of the game-server connections.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Protocol {
+    /// JSON text frames (no subprotocol; the server's default)
+    Json,
+    /// MessagePack binary frames (subprotocol trove.v1.msgpack)
+    Msgpack,
+}
+
+impl From<Protocol> for trove_protocol::Codec {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Json => trove_protocol::Codec::Json,
+            Protocol::Msgpack => trove_protocol::Codec::MessagePack,
+        }
+    }
 }
 
 fn progress_bar(quiet: bool, total: u64, what: &str) -> Option<ProgressBar> {
@@ -259,6 +281,7 @@ fn load(args: LoadArgs) -> anyhow::Result<bool> {
         design_key: args.design_key,
         admin_key: args.admin_key,
         connections: args.connections,
+        codec: args.protocol.into(),
         batch: args.batch,
         duration: args.duration,
         hunt_id: args.hunt_id,

@@ -321,6 +321,8 @@ pub struct LiveReport {
     pub url: String,
     /// Game-server connections used.
     pub connections: usize,
+    /// Their WebSocket subprotocol: `trove.v1.json` or `trove.v1.msgpack`.
+    pub protocol: String,
     /// From the first send to the last answer (at least the seconds played).
     /// Offered rates are per second played, accepted rates per `run_secs`.
     pub run_secs: f64,

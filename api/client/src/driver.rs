@@ -5,8 +5,10 @@
 //! every subscription (claims from their last yielded cursor) and re-sends
 //! every unanswered claim frame unchanged (same `claim_id`, same request id).
 //!
-//! It knows frames only as text with a small head (`id`, `ok`, `push`,
-//! `subscription`); decoding into protocol types is the caller's side.
+//! It knows frames only as bytes in the connection's [`Codec`] (text frames
+//! for JSON, binary frames for MessagePack; a frame of the other kind is
+//! ignored) with a small head (`id`, `ok`, `push`, `subscription`); decoding
+//! into protocol types is the caller's side.
 
 use crate::error::ClientError;
 use crate::reconnect::{open, Backoff, Socket};
@@ -19,17 +21,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
+use trove_protocol::{Codec, Frame, Op, RequestId, SubscribeRequest, UnsubscribeRequest};
 
-/// A reply frame as text, with whether it says `"ok": true`.
+/// A reply frame's bytes in `codec`, with whether it says `"ok": true`.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) ok: bool,
-    pub(crate) text: String,
+    pub(crate) codec: Codec,
+    pub(crate) bytes: Vec<u8>,
 }
 
 pub(crate) type ReplyTx = oneshot::Sender<Result<Answer, ClientError>>;
-/// Push frames of one subscription, or the error that ended it.
-pub(crate) type PushTx = mpsc::Sender<Result<String, ClientError>>;
+/// Push frames of one subscription (bytes in the client's codec), or the
+/// error that ended it.
+pub(crate) type PushTx = mpsc::Sender<Result<Vec<u8>, ClientError>>;
 
 /// What a subscription asks for; re-sent on every reconnect.
 #[derive(Debug)]
@@ -43,8 +48,8 @@ pub(crate) enum Topic {
 /// What a client handle asks of the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Send `op` (a JSON object without `id`); `claim` ones survive reconnects.
-    Request { op: String, claim: bool, reply: ReplyTx },
+    /// Send `op` (an encoded op map without `id`); `claim` ones survive reconnects.
+    Request { op: Frame, claim: bool, reply: ReplyTx },
     /// Start subscription `local` (the client's own id for it).
     Subscribe {
         local: u64,
@@ -61,6 +66,7 @@ pub(crate) enum Command {
 pub(crate) struct Settings {
     pub(crate) url: String,
     pub(crate) key: String,
+    pub(crate) codec: Codec,
     pub(crate) connect_timeout: Duration,
     pub(crate) backoff: (Duration, Duration, u64),
     pub(crate) max_reconnect_attempts: Option<u32>,
@@ -68,7 +74,7 @@ pub(crate) struct Settings {
 
 enum Kind {
     Plain,
-    Claim(String),
+    Claim(Frame),
     Subscribe(u64),
 }
 
@@ -144,28 +150,30 @@ impl Driver {
         }
     }
 
-    fn frame(&mut self, op: &str) -> (u64, String) {
+    /// The next request id, and `op` (an encoded op map) with it.
+    fn frame(&mut self, op: &Frame) -> Result<(u64, Frame), ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let rest = op.strip_prefix('{').unwrap_or(op);
-        let sep = if rest.starts_with('}') { "" } else { "," };
-        (id, format!("{{\"id\":{id}{sep}{rest}"))
+        Ok((id, self.settings.codec.with_id(&RequestId::from(id), op)?))
     }
 
-    fn subscribe_frame(&mut self, local: u64) -> Option<(u64, String)> {
-        let op = match &self.subs.get(&local)?.topic {
-            Topic::Claims { cursor } => {
-                serde_json::json!({"op": "subscribe", "topic": "claims", "from": cursor.load(Ordering::SeqCst)})
-            }
-            Topic::Leaderboard { hunt, limit } => {
-                let mut v = serde_json::json!({"op": "subscribe", "topic": "leaderboard", "hunt": hunt});
-                if let Some(l) = limit {
-                    v["limit"] = (*l).into();
-                }
-                v
-            }
+    /// A frame of `op`, with the next request id.
+    fn op_frame(&mut self, op: &Op<'_>) -> Result<(u64, Frame), ClientError> {
+        let op = self.settings.codec.encode(op)?;
+        self.frame(&op)
+    }
+
+    fn subscribe_frame(&mut self, local: u64) -> Option<(u64, Frame)> {
+        let req = match &self.subs.get(&local)?.topic {
+            Topic::Claims { cursor } => SubscribeRequest::Claims {
+                from: cursor.load(Ordering::SeqCst),
+            },
+            Topic::Leaderboard { hunt, limit } => SubscribeRequest::Leaderboard {
+                hunt: hunt.clone().into(),
+                limit: *limit,
+            },
         };
-        Some(self.frame(&op.to_string()))
+        self.op_frame(&Op::Subscribe(req)).ok()
     }
 
     /// After a connect: every subscription again, then every unanswered claim.
@@ -181,12 +189,12 @@ impl Driver {
                         reply: None,
                     },
                 );
-                sink.send(Message::text(frame)).await.map_err(drop)?;
+                sink.send(message(frame)).await.map_err(drop)?;
             }
         }
         self.pending
             .retain(|_, p| p.reply.as_ref().is_some_and(|r| !r.is_closed()) || matches!(p.kind, Kind::Subscribe(_)));
-        let mut claims: Vec<(u64, String)> = self
+        let mut claims: Vec<(u64, Frame)> = self
             .pending
             .iter()
             .filter_map(|(id, p)| match &p.kind {
@@ -196,7 +204,7 @@ impl Driver {
             .collect();
         claims.sort_unstable_by_key(|(id, _)| *id);
         for (_, frame) in claims {
-            sink.send(Message::text(frame)).await.map_err(drop)?;
+            sink.send(message(frame)).await.map_err(drop)?;
         }
         Ok(())
     }
@@ -214,13 +222,14 @@ impl Driver {
                         return End::Shutdown;
                     };
                     if let Some(frame) = self.accept(cmd, true) {
-                        if sink.send(Message::text(frame)).await.is_err() {
+                        if sink.send(message(frame)).await.is_err() {
                             return End::Lost;
                         }
                     }
                 }
                 msg = stream.next() => match msg {
-                    Some(Ok(Message::Text(t))) => self.route(t.as_str()).await,
+                    Some(Ok(Message::Text(t))) if self.settings.codec == Codec::Json => self.route(t.as_bytes()).await,
+                    Some(Ok(Message::Binary(b))) if self.settings.codec == Codec::MessagePack => self.route(&b).await,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return End::Lost,
                     Some(Ok(_)) => {}
                 },
@@ -229,14 +238,20 @@ impl Driver {
     }
 
     /// Registers a command; the frame to send now, if connected.
-    fn accept(&mut self, cmd: Command, connected: bool) -> Option<String> {
+    fn accept(&mut self, cmd: Command, connected: bool) -> Option<Frame> {
         match cmd {
             Command::Request { op, claim, reply } => {
                 if !connected && !claim {
                     let _ = reply.send(Err(ClientError::Disconnected));
                     return None;
                 }
-                let (id, frame) = self.frame(&op);
+                let (id, frame) = match self.frame(&op) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return None;
+                    }
+                };
                 let kind = if claim { Kind::Claim(frame.clone()) } else { Kind::Plain };
                 self.pending.insert(
                     id,
@@ -277,14 +292,21 @@ impl Driver {
         }
     }
 
-    fn unsubscribe(&mut self, local: u64, reply: ReplyTx, connected: bool) -> Option<String> {
+    fn unsubscribe(&mut self, local: u64, reply: ReplyTx, connected: bool) -> Option<Frame> {
         let server_id = self.subs.remove(&local).and_then(|s| s.server_id);
         if let Some(sid) = server_id {
             self.by_server.remove(&sid);
         }
         match server_id {
             Some(sid) if connected => {
-                let (id, frame) = self.frame(&format!("{{\"op\":\"unsubscribe\",\"subscription\":{sid}}}"));
+                let op = Op::Unsubscribe(UnsubscribeRequest { subscription: sid });
+                let (id, frame) = match self.op_frame(&op) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        return None;
+                    }
+                };
                 self.pending.insert(
                     id,
                     Pending {
@@ -301,8 +323,8 @@ impl Driver {
         }
     }
 
-    async fn route(&mut self, text: &str) {
-        let Ok(head) = serde_json::from_str::<Head<'_>>(text) else {
+    async fn route(&mut self, bytes: &[u8]) {
+        let Ok(head) = self.settings.codec.decode::<Head<'_>>(bytes) else {
             return;
         };
         if let Some(push) = head.push {
@@ -311,7 +333,7 @@ impl Driver {
             };
             let ended = push == "error";
             if let Some(sub) = self.subs.get(&local) {
-                let _ = sub.pushes.send(Ok(text.to_owned())).await;
+                let _ = sub.pushes.send(Ok(bytes.to_vec())).await;
             }
             if ended {
                 self.subs.remove(&local);
@@ -323,7 +345,8 @@ impl Driver {
         };
         let answer = Answer {
             ok: head.ok == Some(true),
-            text: text.to_owned(),
+            codec: self.settings.codec,
+            bytes: bytes.to_vec(),
         };
         match p.kind {
             Kind::Subscribe(local) => self.subscribed(local, head.subscription, answer).await,
@@ -354,7 +377,7 @@ impl Driver {
                         let _ = r.send(Ok(answer));
                     }
                     None => {
-                        let _ = sub.pushes.send(Ok(answer.text)).await;
+                        let _ = sub.pushes.send(Ok(answer.bytes)).await;
                     }
                 }
             }
@@ -394,14 +417,15 @@ impl Driver {
                 return None;
             }
             let delay = backoff.next_delay();
-            let (url, key, limit) = (
+            let (url, key, codec, limit) = (
                 self.settings.url.clone(),
                 self.settings.key.clone(),
+                self.settings.codec,
                 self.settings.connect_timeout,
             );
             let attempt = async move {
                 tokio::time::sleep(delay).await;
-                open(&url, &key, limit).await
+                open(&url, &key, codec, limit).await
             };
             tokio::pin!(attempt);
             let result = loop {
@@ -438,5 +462,13 @@ impl Driver {
         for (_, s) in self.subs.drain() {
             let _ = s.pushes.try_send(Err(ClientError::Closed));
         }
+    }
+}
+
+/// A frame as a WebSocket message: text (JSON) or binary (MessagePack).
+fn message(frame: Frame) -> Message {
+    match frame {
+        Frame::Text(t) => Message::text(t),
+        Frame::Binary(b) => Message::binary(b),
     }
 }

@@ -48,6 +48,11 @@ pub enum ClientError {
     /// An answer that is not the expected JSON.
     #[error("unexpected answer: {0}")]
     Decode(#[from] serde_json::Error),
+    /// A WebSocket frame that could not be written or read in the
+    /// connection's [`Codec`](trove_protocol::Codec) (e.g. an answer that is
+    /// not the expected MessagePack).
+    #[error("unexpected frame: {0}")]
+    Codec(#[from] trove_protocol::CodecError),
     /// An HTTP error status without the contract's error body.
     #[error("unexpected HTTP status {status}: {body}")]
     Status {

@@ -3,12 +3,12 @@
 //! resumes after the last cursor it yielded; and [`LeaderboardFeed`].
 
 use crate::driver::{Answer, Command, Topic};
-use crate::error::{decode_owned, ClientError};
+use crate::error::ClientError;
 use crate::ws::{decode_answer, Client};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-use trove_protocol::{ClaimPush, ErrorPush, LeaderboardPush, SubscribeReply, UnsubscribeReply};
+use trove_protocol::{ClaimPush, Codec, ErrorPush, LeaderboardPush, SubscribeReply, UnsubscribeReply};
 
 /// The dispatch feed: every granted claim after a cursor, in journal order.
 ///
@@ -27,7 +27,7 @@ pub struct ClaimsFeed {
     client: Client,
     local: u64,
     cursor: Arc<AtomicU64>,
-    pushes: mpsc::Receiver<Result<String, ClientError>>,
+    pushes: mpsc::Receiver<Result<Vec<u8>, ClientError>>,
 }
 
 /// Leaderboard pushes of one hunt, re-subscribed after every reconnect.
@@ -35,18 +35,21 @@ pub struct ClaimsFeed {
 pub struct LeaderboardFeed {
     client: Client,
     local: u64,
-    pushes: mpsc::Receiver<Result<String, ClientError>>,
+    pushes: mpsc::Receiver<Result<Vec<u8>, ClientError>>,
 }
 
-/// A push frame as `T`, or the error push that ended its subscription.
-fn decode_push<T: serde::Deserialize<'static>>(frame: Result<String, ClientError>) -> Result<T, ClientError> {
-    let text = frame?;
-    if let Ok(e) = decode_owned::<ErrorPush<'static>>(text.as_bytes()) {
+/// A push frame in `codec` as `T`, or the error push that ended its subscription.
+fn decode_push<T: serde::Deserialize<'static>>(
+    codec: Codec,
+    frame: Result<Vec<u8>, ClientError>,
+) -> Result<T, ClientError> {
+    let bytes = frame?;
+    if let Ok(e) = codec.decode_owned::<ErrorPush<'static>>(&bytes) {
         if e.push == "error" {
             return Err(ClientError::server(e.error, None));
         }
     }
-    Ok(decode_owned(text.as_bytes())?)
+    Ok(codec.decode_owned(&bytes)?)
 }
 
 impl ClaimsFeed {
@@ -55,7 +58,7 @@ impl ClaimsFeed {
     /// push (e.g. the journal could not be read); the subscription ends.
     pub async fn next(&mut self) -> Option<Result<ClaimPush<'static>, ClientError>> {
         loop {
-            let push = match decode_push::<ClaimPush<'static>>(self.pushes.recv().await?) {
+            let push = match decode_push::<ClaimPush<'static>>(self.client.config.codec, self.pushes.recv().await?) {
                 Ok(p) => p,
                 Err(e) => return Some(Err(e)),
             };
@@ -80,7 +83,7 @@ impl ClaimsFeed {
 impl LeaderboardFeed {
     /// The next leaderboard push, or `None` once the subscription has ended.
     pub async fn next(&mut self) -> Option<Result<LeaderboardPush<'static>, ClientError>> {
-        Some(decode_push(self.pushes.recv().await?))
+        Some(decode_push(self.client.config.codec, self.pushes.recv().await?))
     }
 
     /// Ends the subscription on the server.
@@ -90,7 +93,10 @@ impl LeaderboardFeed {
 }
 
 impl Client {
-    async fn subscribe(&self, topic: Topic) -> Result<(u64, mpsc::Receiver<Result<String, ClientError>>), ClientError> {
+    async fn subscribe(
+        &self,
+        topic: Topic,
+    ) -> Result<(u64, mpsc::Receiver<Result<Vec<u8>, ClientError>>), ClientError> {
         let local = self.next_sub.fetch_add(1, Ordering::Relaxed);
         let (pushes, rx) = mpsc::channel(self.config.push_buffer.max(1));
         let (reply, answer) = oneshot::channel();

@@ -11,6 +11,12 @@
 //!   has an id, a timeout ([`Config::request_timeout`]) and an in-flight
 //!   slot ([`Config::max_in_flight`], what happens when none is free is
 //!   [`Admission`]).
+//! - **Codec**: [`Config::codec`] picks the connection's encoding, JSON text
+//!   frames ([`Codec::Json`](trove_protocol::Codec::Json), the default) or
+//!   MessagePack binary frames
+//!   ([`Codec::MessagePack`](trove_protocol::Codec::MessagePack), subprotocol
+//!   `trove.v1.msgpack`); the typed API, reconnects, re-sent claims and
+//!   feeds are the same with both.
 //! - **Reconnects** are automatic, with [`Backoff`] (exponential, full
 //!   jitter, capped). Requests in flight fail with
 //!   [`ClientError::Disconnected`], except claims: they are re-sent after

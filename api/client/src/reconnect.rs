@@ -1,6 +1,7 @@
 //! Opening the WebSocket and waiting between attempts: [`Backoff`] is
 //! exponential with full jitter and a cap; [`open`] is one attempt, with the
-//! key in the `Authorization` header, and turns a `401` into
+//! key in the `Authorization` header and, for MessagePack, the subprotocol
+//! `trove.v1.msgpack` in `Sec-WebSocket-Protocol`; it turns a `401` into
 //! [`ClientError::Unauthorized`].
 
 use crate::error::ClientError;
@@ -11,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use trove_protocol::Codec;
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -59,11 +61,18 @@ impl Backoff {
     }
 }
 
-/// One attempt to open `url` with `key`, within `limit`.
-pub(crate) async fn open(url: &str, key: &str, limit: Duration) -> Result<Socket, ClientError> {
+/// One attempt to open `url` with `key` in `codec`, within `limit`. JSON
+/// asks for no subprotocol (the server's default, and what a server from
+/// before subprotocols speaks); MessagePack asks for `trove.v1.msgpack`, and
+/// the handshake fails unless the server answers with it.
+pub(crate) async fn open(url: &str, key: &str, codec: Codec, limit: Duration) -> Result<Socket, ClientError> {
     let mut req = url.into_client_request().map_err(|e| ClientError::Url(e.to_string()))?;
     let auth = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|e| ClientError::Url(e.to_string()))?;
     req.headers_mut().insert("Authorization", auth);
+    if codec != Codec::Json {
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(codec.subprotocol()));
+    }
     match tokio::time::timeout(limit, tokio_tungstenite::connect_async(req)).await {
         Err(_) => Err(ClientError::Timeout(limit)),
         Ok(Ok((socket, _))) => Ok(socket),

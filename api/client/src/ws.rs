@@ -4,7 +4,7 @@
 //! pipeline many requests on one connection without awaiting each.
 
 use crate::driver::{Answer, Command, Driver, Settings};
-use crate::error::{decode_owned, ClientError};
+use crate::error::ClientError;
 use crate::reconnect::open;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use trove_protocol::{
-    ClaimReply, ClaimRequest, EventsReply, EventsRequest, LeaderboardReply, LeaderboardRequest, Op, PlayerReply,
+    ClaimReply, ClaimRequest, Codec, EventsReply, EventsRequest, LeaderboardReply, LeaderboardRequest, Op, PlayerReply,
     PlayerRequest, WsErrorReply,
 };
 
@@ -53,6 +53,11 @@ pub struct Config {
     pub max_reconnect_attempts: Option<u32>,
     /// Pushes buffered per subscription before the connection waits for the consumer.
     pub push_buffer: usize,
+    /// The connection's encoding: JSON text frames (the default; no
+    /// subprotocol asked for) or MessagePack binary frames (subprotocol
+    /// `trove.v1.msgpack`). Reconnects, re-sent claims and feeds work the
+    /// same with both.
+    pub codec: Codec,
 }
 
 impl Default for Config {
@@ -67,6 +72,7 @@ impl Default for Config {
             jitter_seed: 0x7c0e,
             max_reconnect_attempts: None,
             push_buffer: 1024,
+            codec: Codec::Json,
         }
     }
 }
@@ -120,9 +126,9 @@ impl<T: serde::Deserialize<'static> + Send + 'static> IntoFuture for Reply<T> {
 /// A reply's fields as `T`, or its error as [`ClientError::Server`].
 pub(crate) fn decode_answer<T: serde::Deserialize<'static>>(answer: Answer) -> Result<T, ClientError> {
     if answer.ok {
-        Ok(decode_owned(answer.text.as_bytes())?)
+        Ok(answer.codec.decode_owned(&answer.bytes)?)
     } else {
-        let e: WsErrorReply = decode_owned(answer.text.as_bytes())?;
+        let e: WsErrorReply = answer.codec.decode_owned(&answer.bytes)?;
         Err(ClientError::server(e.error, None))
     }
 }
@@ -138,11 +144,12 @@ impl Client {
     /// [`Client::connect`] with settings. The first connect is tried once:
     /// reconnecting starts only after a connection has been up.
     pub async fn connect_with(url: &str, key: &str, config: Config) -> Result<Client, ClientError> {
-        let socket = open(url, key, config.connect_timeout).await?;
+        let socket = open(url, key, config.codec, config.connect_timeout).await?;
         let (cmds, rx) = mpsc::channel(config.max_in_flight.max(1) * 2);
         let settings = Settings {
             url: url.to_owned(),
             key: key.to_owned(),
+            codec: config.codec,
             connect_timeout: config.connect_timeout,
             backoff: (config.backoff_base, config.backoff_cap, config.jitter_seed),
             max_reconnect_attempts: config.max_reconnect_attempts,
@@ -176,7 +183,7 @@ impl Client {
         };
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Request {
-            op: serde_json::to_string(op)?,
+            op: self.config.codec.encode(op)?,
             claim: matches!(op, Op::Claim(_)),
             reply,
         };

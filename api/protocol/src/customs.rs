@@ -1,7 +1,17 @@
 //! The `customs` document of a claim: kept as sent, byte for byte, except the
 //! whitespace between JSON tokens, and refused if an object repeats a key.
+//!
+//! On a MessagePack connection (`trove.v1.msgpack`) `customs` is a map: it is
+//! stored as the JSON text of that map ([`crate::transcode::to_json_text`]:
+//! compact, keys in the order sent, integers in decimal, floats in their
+//! shortest round-trip form), and given back as a map built from the stored
+//! text. The same fields hold [`RawValue`]s with either encoding: they
+//! serialize as JSON text into a human-readable serializer (JSON) and as the
+//! value it spells into a binary one (MessagePack), and read back the same way.
 
+use crate::transcode::{self, JsonText};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 /// The stored text of a claim's `customs` as the client sent it (`raw`:
@@ -25,6 +35,53 @@ pub fn raw_from_stored(text: &str) -> Box<RawValue> {
         }
         _ => string_value(text),
     }
+}
+
+/// `customs` read from a binary encoding: its stored JSON text. Anything but
+/// a map, and a map with the same key twice at any depth, is refused.
+pub(crate) struct Customs(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Customs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = transcode::to_json_text(d)?;
+        if !text.starts_with('{') {
+            return Err(de::Error::custom("field \"customs\" must be a map (a JSON object)"));
+        }
+        Ok(Customs(text))
+    }
+}
+
+/// Serializes stored JSON text: as is into JSON, as the value it spells into
+/// a binary encoding.
+fn serialize_json<S: Serializer>(raw: &RawValue, s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        raw.serialize(s)
+    } else {
+        JsonText(raw.get()).serialize(s)
+    }
+}
+
+/// `serialize_with` of a `customs` field that is a `Box<RawValue>`.
+pub(crate) fn serialize_boxed<S: Serializer>(raw: &RawValue, s: S) -> Result<S::Ok, S::Error> {
+    serialize_json(raw, s)
+}
+
+/// `serialize_with` of an optional borrowed `customs` field (skipped when `None`).
+pub(crate) fn serialize_borrowed<S: Serializer>(raw: &Option<&RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    match raw {
+        Some(raw) => serialize_json(raw, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// `deserialize_with` of a `customs` field that is a `Box<RawValue>`: JSON
+/// text as is; from a binary encoding, the value as compact JSON text.
+pub(crate) fn deserialize_boxed<'de, D: Deserializer<'de>>(d: D) -> Result<Box<RawValue>, D::Error> {
+    if d.is_human_readable() {
+        return Box::<RawValue>::deserialize(d);
+    }
+    let text = transcode::to_json_text(d)?;
+    RawValue::from_string(text).map_err(de::Error::custom)
 }
 
 fn string_value(text: &str) -> Box<RawValue> {

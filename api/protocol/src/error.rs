@@ -43,7 +43,9 @@ error_codes! {
     Unauthorized = "unauthorized", 401;
     /// The key's role may not do this.
     Forbidden = "forbidden", 403;
-    /// The body or frame is not JSON (or the HTTP body is empty).
+    /// The body or frame is not JSON (or the HTTP body is empty); on a
+    /// MessagePack connection, not one well-formed MessagePack value of the
+    /// JSON data model.
     InvalidJson = "invalid_json", 400;
     /// Not an object, missing or mistyped field, value out of range.
     InvalidRequest = "invalid_request", 400;
@@ -53,7 +55,8 @@ error_codes! {
     InvalidHunt = "invalid_hunt", 400;
     /// WebSocket: `op` is not a known op.
     UnknownOp = "unknown_op", 400;
-    /// WebSocket: a binary frame.
+    /// WebSocket: a frame of the other encoding (binary on a JSON
+    /// connection, text on a MessagePack one).
     UnsupportedFrame = "unsupported_frame", 400;
     /// No such hunt.
     UnknownHunt = "unknown_hunt", 404;

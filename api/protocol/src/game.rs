@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 pub type Seq = u64;
 
 /// One game event of an `events` batch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct GameEvent<'a> {
     /// The player (an id: 1 to 128 bytes).
     #[serde(borrow)]
@@ -24,6 +24,26 @@ pub struct GameEvent<'a> {
     /// What happened, tagged by `type`.
     #[serde(flatten, borrow)]
     pub kind: EventKind<'a>,
+}
+
+/// Written as one flat map of known length (`player`, `hunt`, `type`, then
+/// the kind's field), as `#[serde(flatten)]` would write it but without
+/// buffering the map for MessagePack.
+impl Serialize for GameEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (kind, field, value) = match &self.kind {
+            EventKind::ClueFound { clue } => ("clue_found", "clue", clue),
+            EventKind::Checkin { location } => ("checkin", "location", location),
+            EventKind::Interaction { kind } => ("interaction", "kind", kind),
+        };
+        let mut st = s.serialize_struct("GameEvent", 4)?;
+        st.serialize_field("player", &self.player)?;
+        st.serialize_field("hunt", &self.hunt)?;
+        st.serialize_field("type", kind)?;
+        st.serialize_field(field, value)?;
+        st.end()
+    }
 }
 
 /// What a [`GameEvent`] says happened (`"type"` on the wire).
@@ -94,7 +114,14 @@ pub struct ClaimRequest<'a> {
     pub sku: Cow<'a, str>,
     /// A JSON object kept byte for byte (but whitespace between tokens) for
     /// the audit trail and the dispatch feed; absent or `null` = `{}`.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    /// In MessagePack a map; it serializes as one, but a `ClaimRequest` reads
+    /// only from JSON (the server reads MessagePack with `msgpack::claim`).
+    #[serde(
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::customs::serialize_borrowed"
+    )]
     #[schema(value_type = Option<Object>)]
     pub customs: Option<&'a RawValue>,
 }

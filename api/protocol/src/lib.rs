@@ -24,13 +24,26 @@
 //!   (strings are `Cow<'a, str>` into the request's bytes, `customs` a
 //!   `&RawValue`), with the precise codes of the contract (`invalid_json`,
 //!   `invalid_request`, `invalid_event` with the event's index, ...).
+//! - [`codec`]: [`Codec`], the encoding of a WebSocket connection, chosen
+//!   with `Sec-WebSocket-Protocol`: JSON text frames (`trove.v1.json`, the
+//!   default) or MessagePack binary frames (`trove.v1.msgpack`: maps with
+//!   the same field names). It reads requests (with the codes of [`parse`])
+//!   and writes replies, pushes and request [`Frame`]s.
+//! - [`msgpack`]: reading MessagePack requests: a validating walk (one value
+//!   of the JSON data model, else `invalid_json`), then typed, borrowed
+//!   reads with the same codes as JSON.
+//! - [`transcode`]: a document between JSON text and MessagePack, value by
+//!   value (a claim's `customs` is stored as JSON text).
 //! - [`customs`]: how a claim's `customs` document is stored and given back.
 //! - [`time`]: times accepted as RFC 3339 or unix milliseconds.
 //! - [`openapi()`]: the OpenAPI 3 document of the HTTP API, built with
 //!   `utoipa` from the types above; [`ROUTES`] lists every route and method.
 //!
-//! Every type serializes and deserializes, so a client writes requests and
-//! reads replies and pushes with the same types the server uses. The crate
+//! Every type serializes and deserializes, in JSON and in MessagePack, so a
+//! client writes requests and reads replies and pushes with the same types
+//! the server uses (a [`ClaimRequest`] reads only from JSON: its `customs`
+//! borrows the JSON text; the server reads MessagePack claims with
+//! [`msgpack::claim`]). The crate
 //! knows nothing of the engine, the journal or any transport library: the
 //! server converts between these types and the engine's.
 //!
@@ -66,19 +79,23 @@
 //! ```
 
 pub mod admin;
+pub mod codec;
 pub mod customs;
 pub mod error;
 pub mod game;
 pub mod hunt;
+pub mod msgpack;
 mod openapi;
 pub mod parse;
 pub mod time;
+pub mod transcode;
 pub mod ws;
 
 pub use admin::{
     AuditClaim, AuditClaimsPage, AuditClaimsParams, AuditReport, AuditStatus, ClaimCount, ConsistencyCheck,
     ConsistencyReport, EventCount, ExportFormat, ExportParams, Health, Readiness, ReportParams, SnapshotReply,
 };
+pub use codec::{Codec, CodecError, Fields, Frame, UnsupportedSubprotocol};
 pub use error::{ErrorBody, ErrorCode, ErrorReply};
 pub use game::{
     ClaimReply, ClaimRequest, ClaimStatus, EventKind, EventsReply, EventsRequest, GameEvent, LeaderboardEntry,

@@ -32,7 +32,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ParseError {
             code,
             message: message.into(),
@@ -106,6 +106,21 @@ pub enum OpName {
     Unsubscribe,
 }
 
+impl OpName {
+    /// The op with this name on the wire, if there is one.
+    pub fn from_wire(name: &str) -> Option<OpName> {
+        Some(match name {
+            "events" => OpName::Events,
+            "claim" => OpName::Claim,
+            "player" => OpName::Player,
+            "leaderboard" => OpName::Leaderboard,
+            "subscribe" => OpName::Subscribe,
+            "unsubscribe" => OpName::Unsubscribe,
+            _ => return None,
+        })
+    }
+}
+
 /// A WebSocket frame's envelope: the id to answer with and the op's name (or
 /// the unknown name, answered `unknown_op`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,16 +166,10 @@ pub fn envelope(bytes: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     };
     let op = raw.op.ok_or_else(|| with_id("missing field \"op\""))?;
     let op: Cow<str> = serde_json::from_str(op.get()).map_err(|_| with_id("field \"op\" must be a string"))?;
-    let op = match &*op {
-        "events" => Ok(OpName::Events),
-        "claim" => Ok(OpName::Claim),
-        "player" => Ok(OpName::Player),
-        "leaderboard" => Ok(OpName::Leaderboard),
-        "subscribe" => Ok(OpName::Subscribe),
-        "unsubscribe" => Ok(OpName::Unsubscribe),
-        _ => Err(op),
-    };
-    Ok(Envelope { id, op })
+    Ok(Envelope {
+        op: OpName::from_wire(&op).ok_or(op),
+        id,
+    })
 }
 
 /// The events of an `events` request. More than `max_events` is

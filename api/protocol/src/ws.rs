@@ -175,7 +175,11 @@ pub struct ClaimPush<'a> {
     /// The product.
     #[serde(borrow)]
     pub sku: Cow<'a, str>,
-    /// The customs document as stored.
+    /// The customs document as stored (in MessagePack: a map).
+    #[serde(
+        serialize_with = "crate::customs::serialize_boxed",
+        deserialize_with = "crate::customs::deserialize_boxed"
+    )]
     pub customs: Box<RawValue>,
     /// Commit time of the record, unix ms.
     pub at: i64,

@@ -1,6 +1,7 @@
 //! `trove_client` against the real binary: typed ops on both transports,
 //! typed errors, claims that survive a SIGKILL of the server, the claims
-//! feed resuming from its cursor across a restart, and a refused key.
+//! feed resuming from its cursor across a restart, and a refused key. The
+//! WebSocket tests run with both codecs (JSON and MessagePack).
 
 use crate::harness::*;
 use futures_util::StreamExt;
@@ -8,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use trove_client::{Client, ClientError, Config, HttpClient};
 use trove_protocol::{
-    AuditClaimsParams, AuditStatus, ClaimReply, ClaimRequest, ClaimStatus, ErrorCode, EventKind, EventsRequest,
+    AuditClaimsParams, AuditStatus, ClaimReply, ClaimRequest, ClaimStatus, Codec, ErrorCode, EventKind, EventsRequest,
     ExportParams, GameEvent, HuntDefinition, LeaderboardParams, LeaderboardRequest, PlayerRequest, ReportParams,
 };
 
@@ -38,6 +39,11 @@ fn patient() -> Config {
         backoff_cap: Duration::from_millis(300),
         ..Config::default()
     }
+}
+
+/// [`patient`] in `codec`.
+fn patient_in(codec: Codec) -> Config {
+    Config { codec, ..patient() }
 }
 
 /// Every decided claim of the audit trail: claim id to (granted, seq).
@@ -150,15 +156,48 @@ async fn http_typed_ops_round_trip_and_errors_are_typed() {
 
 #[tokio::test]
 async fn websocket_typed_ops_round_trip_and_errors_are_typed() {
+    websocket_typed_ops(Codec::Json).await;
+}
+
+#[tokio::test]
+async fn websocket_typed_ops_round_trip_and_errors_are_typed_in_msgpack() {
+    websocket_typed_ops(Codec::MessagePack).await;
+}
+
+async fn websocket_typed_ops(codec: Codec) {
     let (s, _dir) = Server::start().await;
     s.define_example_hunt("h", 5, 1).await;
-    let ws = Client::connect(&s.ws_url(), GAME).await.unwrap();
+    let ws = if codec == Codec::Json {
+        Client::connect(&s.ws_url(), GAME).await.unwrap()
+    } else {
+        let config = Config {
+            codec,
+            ..Config::default()
+        };
+        Client::connect_with(&s.ws_url(), GAME, config).await.unwrap()
+    };
     let batch = EventsRequest {
         events: vec![clue_event("p1", "h", "c1"), clue_event("p2", "h", "c2")],
     };
     assert_eq!(ws.events(&batch).await.unwrap().accepted, 2);
-    let c = ws.claim(&claim_req("k1", "p1", "h")).await.unwrap();
+    let customs =
+        serde_json::value::RawValue::from_string(r#"{"country":"NL","value":12.5,"lines":[1,2]}"#.into()).unwrap();
+    let c = ws
+        .claim(&ClaimRequest {
+            customs: Some(&customs),
+            ..claim_req("k1", "p1", "h")
+        })
+        .await
+        .unwrap();
     assert_eq!(c.status, ClaimStatus::Granted);
+    let mut feed = ws.subscribe_claims(0).await.unwrap();
+    let push = tokio::time::timeout(Duration::from_secs(10), feed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((&*push.claim_id, push.customs.get()), ("k1", customs.get()));
+    feed.unsubscribe().await.unwrap();
     let p = ws
         .player(&PlayerRequest {
             player: "p1".into(),
@@ -226,11 +265,22 @@ async fn websocket_typed_ops_round_trip_and_errors_are_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_in_flight_across_a_sigkill_resolve_once_with_the_recorded_outcome() {
+    claims_across_a_sigkill(Codec::Json).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_flight_across_a_sigkill_resolve_once_in_msgpack() {
+    claims_across_a_sigkill(Codec::MessagePack).await;
+}
+
+async fn claims_across_a_sigkill(codec: Codec) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_on(dir.path()).await;
     s.define_example_hunt("h", 25, 1).await;
     let addr = s.addr.clone();
-    let ws = Client::connect_with(&s.ws_url(), GAME, patient()).await.unwrap();
+    let ws = Client::connect_with(&s.ws_url(), GAME, patient_in(codec))
+        .await
+        .unwrap();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for t in 0..6 {
@@ -287,11 +337,22 @@ async fn claims_in_flight_across_a_sigkill_resolve_once_with_the_recorded_outcom
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_claims_feed_resumes_from_its_cursor_across_a_restart() {
+    feed_across_a_restart(Codec::Json).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_feed_resumes_from_its_cursor_across_a_restart_in_msgpack() {
+    feed_across_a_restart(Codec::MessagePack).await;
+}
+
+async fn feed_across_a_restart(codec: Codec) {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_on(dir.path()).await;
     s.define_example_hunt("h", 1000, 1).await;
     let addr = s.addr.clone();
-    let feed_client = Client::connect_with(&s.ws_url(), GAME2, patient()).await.unwrap();
+    let feed_client = Client::connect_with(&s.ws_url(), GAME2, patient_in(codec))
+        .await
+        .unwrap();
     let mut feed = feed_client.subscribe_claims(0).await.unwrap();
     let game = s.client(Some(GAME));
     for i in 0..20 {

@@ -1,7 +1,9 @@
 //! Runs the real `trove` binary on a temporary data folder and a free port,
 //! and talks to it over real sockets: HTTP through `trove_client::HttpClient`
 //! (raw bytes in, status and JSON out) and, for tests that send malformed
-//! frames or inspect raw JSON, tokio-tungstenite for WebSocket.
+//! frames or inspect raw JSON, tokio-tungstenite for WebSocket ([`Ws`], in
+//! JSON or, with [`Ws::connect_codec`], MessagePack: frames are read into and
+//! written from `serde_json::Value`s either way).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -14,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use trove_client::HttpClient;
+use trove_protocol::Codec;
 
 pub const ADMIN: &str = "admin-key-0001";
 pub const GAME: &str = "game-key-00001";
@@ -239,6 +242,10 @@ type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsSt
 /// A WebSocket client that matches replies to requests by id and keeps pushes.
 pub struct Ws {
     pub stream: WsStream,
+    /// The connection's encoding; a frame of the other kind from the server fails the test.
+    pub codec: Codec,
+    /// The `Sec-WebSocket-Protocol` the server answered with.
+    pub protocol: Option<String>,
     next_id: i64,
     pub pushes: VecDeque<Value>,
     /// Replies that arrived while waiting for another id.
@@ -256,15 +263,47 @@ impl Ws {
     pub async fn connect_request(
         req: tokio_tungstenite::tungstenite::handshake::client::Request,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-        let (stream, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
+        let (stream, response) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(req))
             .await
             .map_err(|_| tokio_tungstenite::tungstenite::Error::ConnectionClosed)??;
+        let protocol = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let codec = protocol.as_deref().map_or(Codec::Json, |p| {
+            Codec::from_subprotocol(p).expect("a known subprotocol")
+        });
         Ok(Ws {
             stream,
+            codec,
+            protocol,
             next_id: 1,
             pushes: VecDeque::new(),
             replies: Vec::new(),
         })
+    }
+
+    /// Connects with `protocols` offered in `Sec-WebSocket-Protocol` (as one header).
+    pub async fn connect_codec(
+        addr: &str,
+        key: &str,
+        protocols: &str,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut req = format!("ws://{addr}/v1/ws").into_client_request()?;
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {key}").parse().unwrap());
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+        Ws::connect_request(req).await
+    }
+
+    /// Sends `v` as one frame in the connection's codec.
+    pub async fn send_value(&mut self, v: &Value) {
+        let msg = match self.codec.encode(v).expect("encodes") {
+            trove_protocol::Frame::Text(t) => Message::text(t),
+            trove_protocol::Frame::Binary(b) => Message::binary(b),
+        };
+        self.stream.send(msg).await.expect("send");
     }
 
     pub async fn send_text(&mut self, text: String) {
@@ -277,7 +316,14 @@ impl Ws {
         loop {
             let m = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
             match m.ok()? {
-                Message::Text(t) => return Some(serde_json::from_str(&t).expect("server sends JSON")),
+                Message::Text(t) => {
+                    assert_eq!(self.codec, Codec::Json, "a text frame on a MessagePack connection: {t}");
+                    return Some(serde_json::from_str(&t).expect("server sends JSON"));
+                }
+                Message::Binary(b) => {
+                    assert_eq!(self.codec, Codec::MessagePack, "a binary frame on a JSON connection");
+                    return Some(Codec::MessagePack.decode(&b).expect("server sends MessagePack"));
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
@@ -295,7 +341,11 @@ impl Ws {
         let id = self.next_id;
         self.next_id += 1;
         req["id"] = json!(id);
-        self.stream.send(Message::text(req.to_string())).await.ok()?;
+        let msg = match self.codec.encode(&*req).ok()? {
+            trove_protocol::Frame::Text(t) => Message::text(t),
+            trove_protocol::Frame::Binary(b) => Message::binary(b),
+        };
+        self.stream.send(msg).await.ok()?;
         self.reply_to(json!(id), limit).await
     }
 

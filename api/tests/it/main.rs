@@ -12,5 +12,6 @@ mod crash;
 mod feed;
 mod flows;
 mod harness;
+mod msgpack;
 mod powercut;
 mod retention;

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 use trove_client::{Admission, Client, ClientError, Config};
-use trove_protocol::{ClaimReply, EventsReply, Op};
+use trove_protocol::{ClaimReply, Codec, EventsReply, Op};
 
 /// A reply, typed by its request's op.
 pub(crate) enum Reply {
@@ -50,12 +50,14 @@ fn refused(url: &str, e: ClientError) -> SimError {
 }
 
 impl Conns {
-    /// Opens `n` connections (at least one) to `url` with `key`. Replies may
-    /// take up to `patience`; the driver stops waiting earlier (its drain).
+    /// Opens `n` connections (at least one) to `url` with `key` in `codec`.
+    /// Replies may take up to `patience`; the driver stops waiting earlier
+    /// (its drain).
     pub(crate) async fn open(
         url: &str,
         key: &str,
         n: usize,
+        codec: Codec,
         patience: Duration,
     ) -> Result<(Conns, mpsc::UnboundedReceiver<Answer>), SimError> {
         let config = Config {
@@ -65,6 +67,7 @@ impl Conns {
             max_in_flight: 1 << 20,
             admission: Admission::Wait,
             max_reconnect_attempts: Some(20),
+            codec,
             ..Config::default()
         };
         let mut clients = Vec::with_capacity(n.max(1));

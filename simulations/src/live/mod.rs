@@ -52,6 +52,7 @@ use target::Target;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use trove_client::HttpClient;
+use trove_protocol::Codec;
 use wire::Wire;
 
 /// How to reach the server and how hard to drive it.
@@ -67,6 +68,8 @@ pub struct LiveOptions {
     pub admin_key: Option<String>,
     /// Game-server connections (WebSockets) the players are spread over.
     pub connections: usize,
+    /// Their encoding: JSON (the default) or MessagePack (`trove.v1.msgpack`).
+    pub codec: Codec,
     /// Most events per `events` request.
     pub batch: usize,
     /// Run only the first this many seconds of the scenario.
@@ -104,7 +107,7 @@ async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u
     // Answers later than the drain are not waited for; the client may keep
     // a request that long (the whole run, the drain and a margin).
     let patience = Duration::from_secs(u64::from(ticks) + 60) + opts.drain;
-    let (conns, answers) = conn::Conns::open(&target.ws_url, &opts.key, opts.connections, patience).await?;
+    let (conns, answers) = conn::Conns::open(&target.ws_url, &opts.key, opts.connections, opts.codec, patience).await?;
     // The population first (it takes a moment for many players), then the
     // hunt, timed from the moment the run starts.
     let model = Model::new(Arc::new(sc.clone()), opts.seed, true);
@@ -161,6 +164,7 @@ async fn finish(
     Ok(summary::Ending {
         url: target.ws_url.clone(),
         connections: opts.connections.max(1),
+        protocol: opts.codec.subprotocol().to_owned(),
         seed: opts.seed,
         unanswered,
         checks,

@@ -14,6 +14,8 @@ pub(crate) struct Ending {
     pub(crate) url: String,
     /// Game-server connections used.
     pub(crate) connections: usize,
+    /// Their WebSocket subprotocol (`trove.v1.json` or `trove.v1.msgpack`).
+    pub(crate) protocol: String,
     /// Seed of the player model.
     pub(crate) seed: u64,
     /// Unanswered (`events`, `claim`) requests after the drain.
@@ -41,6 +43,7 @@ pub(crate) fn report(sc: &Scenario, d: &Driver<'_>, end: Ending) -> Report {
     let live = LiveReport {
         url: end.url,
         connections: end.connections,
+        protocol: end.protocol,
         run_secs: r4(answer_secs),
         ops: vec![
             b.events.load("events", ev_missing, send_secs, answer_secs),
@@ -57,8 +60,8 @@ pub(crate) fn report(sc: &Scenario, d: &Driver<'_>, end: Ending) -> Report {
     let hunt = &d.wire.names.hunt;
     let notes = vec![
         format!(
-            "Live run against {} ({} connections), open loop at the scenario's rate for {} s; hunt {:?}.",
-            live.url, live.connections, ticks, hunt
+            "Live run against {} ({} connections, {}), open loop at the scenario's rate for {} s; hunt {:?}.",
+            live.url, live.connections, live.protocol, ticks, hunt
         ),
         "Every event, telemetry included, was sent to the server. Latencies are measured from each request's intended send time.".to_owned(),
         "Scores are what the clients saw acknowledged; the leaderboard is the server's.".to_owned(),

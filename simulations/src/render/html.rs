@@ -297,7 +297,7 @@ fn live(l: &LiveReport) -> Markup {
     html! {
         h2 { "Live server: load and latency" }
         p {
-            (l.url) " over " (l.connections) " connections for " (format!("{:.1}", l.run_secs))
+            (l.url) " over " (l.connections) " connections (" (l.protocol) ") for " (format!("{:.1}", l.run_secs))
             " s. Latency is measured from each request's intended send time (open loop, no coordinated omission); the sender fell behind its schedule by at most "
             (format!("{:.1}", l.sender_max_lag_ms)) " ms."
         }

@@ -96,8 +96,8 @@ fn live_summary(s: &mut String, r: &Report) {
     let Some(l) = &r.live else { return };
     let _ = writeln!(
         s,
-        "  live: {:.1} s over {} connections; events offered {:.0}/s, accepted {:.0}/s; sender lag at most {:.1} ms",
-        l.run_secs, l.connections, l.events_offered_per_sec, l.events_accepted_per_sec, l.sender_max_lag_ms
+        "  live: {:.1} s over {} connections ({}); events offered {:.0}/s, accepted {:.0}/s; sender lag at most {:.1} ms",
+        l.run_secs, l.connections, l.protocol, l.events_offered_per_sec, l.events_accepted_per_sec, l.sender_max_lag_ms
     );
     for op in &l.ops {
         let _ = writeln!(

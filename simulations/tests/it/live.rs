@@ -1,4 +1,5 @@
-//! A short live run: the real `trove` binary, `trove-sim load` against it.
+//! A short live run: the real `trove` binary, `trove-sim load` against it,
+//! with JSON and with MessagePack (`--protocol msgpack`) connections.
 
 use crate::common::*;
 use std::io::{BufRead, BufReader};
@@ -130,6 +131,33 @@ cap = { appeal = 0.8 }
 
 #[test]
 fn short_live_run_against_trove_serve() {
+    let (server, dir, sc, url) = short_live_run("json");
+    // A key that may not send events is refused with a clear message.
+    let o = sim(&[
+        "load",
+        sc.to_str().unwrap(),
+        "--url",
+        &url,
+        "--key",
+        "not-a-key-at-all",
+        "--duration",
+        "1",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP 401"), "{}", text(&o));
+    drop((server, dir));
+}
+
+#[test]
+fn short_live_run_against_trove_serve_in_msgpack() {
+    short_live_run("msgpack");
+}
+
+/// Runs `trove-sim load --protocol <protocol>` for 4 s against a fresh
+/// server and checks its report; hands back the server, the run's folder,
+/// the scenario and the URL for more.
+fn short_live_run(protocol: &str) -> (Server, tempfile::TempDir, PathBuf, String) {
     let server = start_server();
     let dir = tempfile::tempdir().unwrap();
     let sc = write_scenario(dir.path(), "live.toml", LIVE);
@@ -146,6 +174,8 @@ fn short_live_run_against_trove_serve() {
         "4",
         "--connections",
         "2",
+        "--protocol",
+        protocol,
         "--drain-secs",
         "10",
         "--out",
@@ -155,6 +185,7 @@ fn short_live_run_against_trove_serve() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["mode"], "live");
+    assert_eq!(r["live"]["protocol"], format!("trove.v1.{protocol}"));
     assert_eq!(r["invariants"]["ok"], true, "{}", r["invariants"]);
     let names: Vec<&str> = r["invariants"]["checks"]
         .as_array()
@@ -185,18 +216,6 @@ fn short_live_run_against_trove_serve() {
     assert_eq!(r["products"][0]["restocked"], 5, "the restock went over HTTP");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Live server: load and latency"));
-    // A key that may not send events is refused with a clear message.
-    let o = sim(&[
-        "load",
-        sc.to_str().unwrap(),
-        "--url",
-        &url,
-        "--key",
-        "not-a-key-at-all",
-        "--duration",
-        "1",
-        "-q",
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP 401"), "{}", text(&o));
+    assert!(html.contains(&format!("trove.v1.{protocol}")));
+    (server, dir, sc, url)
 }

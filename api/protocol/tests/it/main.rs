@@ -2,4 +2,5 @@
 #![allow(missing_docs, unreachable_pub, reason = "an integration-test crate")]
 
 mod docs;
+mod msgpack;
 mod openapi;
