@@ -1,5 +1,12 @@
 //! `trove`: the Trove server and its offline tools.
 
+/// mimalloc instead of glibc malloc: the server allocates and frees small
+/// buffers per frame and per event on several threads, where glibc's arenas
+/// and locks showed as ~35 % of its CPU (docs/BENCHMARKS.md, issue 11).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use trove_api::{ServeArgs, Settings};
