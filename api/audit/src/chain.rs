@@ -183,35 +183,29 @@ pub trait BlockSource {
     ) -> Result<(), ExportError>;
 }
 
-impl BlockSource for Archive {
-    fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
-        Archive::first_seq_at(self, at)
-    }
+/// Both journal owners walk the same way: their `blocks`, each block wrapped,
+/// the walk's two errors flattened into one.
+macro_rules! block_source {
+    ($owner:ty) => {
+        impl BlockSource for $owner {
+            fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
+                <$owner>::first_seq_at(self, at)
+            }
 
-    fn walk(
-        &self,
-        from: Seq,
-        visit: &mut dyn FnMut(&Block<'_, '_>) -> Result<bool, ExportError>,
-    ) -> Result<(), ExportError> {
-        self.blocks(from, |b| visit(&Block { inner: b }))
-            .map_err(WalkError::flatten)
-    }
+            fn walk(
+                &self,
+                from: Seq,
+                visit: &mut dyn FnMut(&Block<'_, '_>) -> Result<bool, ExportError>,
+            ) -> Result<(), ExportError> {
+                self.blocks(from, |b| visit(&Block { inner: b }))
+                    .map_err(WalkError::flatten)
+            }
+        }
+    };
 }
 
-impl BlockSource for Store {
-    fn first_seq_at(&self, at: Millis) -> Result<Option<Seq>, StoreError> {
-        Store::first_seq_at(self, at)
-    }
-
-    fn walk(
-        &self,
-        from: Seq,
-        visit: &mut dyn FnMut(&Block<'_, '_>) -> Result<bool, ExportError>,
-    ) -> Result<(), ExportError> {
-        self.blocks(from, |b| visit(&Block { inner: b }))
-            .map_err(WalkError::flatten)
-    }
-}
+block_source!(Archive);
+block_source!(Store);
 
 /// One journal position as the claim trail reads it.
 pub(crate) enum TrailItem {
