@@ -108,9 +108,19 @@ fn describe_metrics() {
         "Engine claim latency up to durability."
     );
     describe_histogram!(
+        "trove_claim_decide_seconds",
+        Unit::Seconds,
+        "Engine claim latency up to the decision, before its journal commit."
+    );
+    describe_histogram!(
         "trove_journal_flush_seconds",
         Unit::Seconds,
         "Journal group-commit flush latency."
+    );
+    describe_histogram!(
+        "trove_journal_sync_seconds",
+        Unit::Seconds,
+        "Journal group-commit sync latency (fdatasync of the log, then the mark)."
     );
     describe_histogram!("trove_journal_batch_records", "Records per journal group commit.");
     describe_gauge!("trove_journal_pending_records", "Records appended but not yet durable.");

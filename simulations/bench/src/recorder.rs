@@ -1,5 +1,5 @@
 //! A `metrics` recorder that keeps only the journal writer's metrics (group
-//! commit size, flush time, bytes) and the admission rejections, so the hot
+//! commit size, flush and sync time, bytes), the claims' time to decision and the admission rejections, so the hot
 //! path pays one string compare. The measurement window reads them.
 
 use hdrhistogram::Histogram;
@@ -42,6 +42,20 @@ static JOURNAL_BATCH: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
         h: Mutex::new(new_hist()),
     })
 });
+/// Sync time of one group commit (`fdatasync` of the log, then the mark), us.
+static JOURNAL_SYNC_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
+    Arc::new(HistFn {
+        scale: 1e6,
+        h: Mutex::new(new_hist()),
+    })
+});
+/// Time from a claim's admission to its decision (before durability), us.
+static CLAIM_DECIDE_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
+    Arc::new(HistFn {
+        scale: 1e6,
+        h: Mutex::new(new_hist()),
+    })
+});
 static ADMISSION_REJECTED: LazyLock<Arc<AtomicU64>> = LazyLock::new(|| Arc::new(AtomicU64::new(0)));
 
 /// Journal record payload bytes written so far.
@@ -53,6 +67,18 @@ pub(crate) fn journal_bytes() -> u64 {
 pub(crate) fn reset_journal_histograms() {
     JOURNAL_FLUSH_US.h.lock().unwrap().reset();
     JOURNAL_BATCH.h.lock().unwrap().reset();
+    JOURNAL_SYNC_US.h.lock().unwrap().reset();
+    CLAIM_DECIDE_US.h.lock().unwrap().reset();
+}
+
+/// Sync time per group commit (us) since the last reset.
+pub(crate) fn journal_sync_us() -> Histogram<u64> {
+    JOURNAL_SYNC_US.h.lock().unwrap().clone()
+}
+
+/// Claim admission-to-decision time (us) since the last reset.
+pub(crate) fn claim_decide_us() -> Histogram<u64> {
+    CLAIM_DECIDE_US.h.lock().unwrap().clone()
 }
 
 /// Flush time per group commit (us) since the last reset.
@@ -83,6 +109,8 @@ impl metrics::Recorder for BenchRecorder {
         match key.name() {
             "trove_journal_flush_seconds" => metrics::Histogram::from_arc(JOURNAL_FLUSH_US.clone()),
             "trove_journal_batch_records" => metrics::Histogram::from_arc(JOURNAL_BATCH.clone()),
+            "trove_journal_sync_seconds" => metrics::Histogram::from_arc(JOURNAL_SYNC_US.clone()),
+            "trove_claim_decide_seconds" => metrics::Histogram::from_arc(CLAIM_DECIDE_US.clone()),
             _ => metrics::Histogram::noop(),
         }
     }

@@ -37,6 +37,8 @@ pub(crate) struct WindowEnd {
     commits: u64,
     records_per_commit_mean: f64,
     flush_us: HistSummary,
+    sync_us: HistSummary,
+    decide_us: HistSummary,
 }
 
 impl Window {
@@ -85,6 +87,8 @@ impl Window {
             commits: batch.len(),
             records_per_commit_mean: batch.mean(),
             flush_us: HistSummary::of(&flush),
+            sync_us: HistSummary::of(&recorder::journal_sync_us()),
+            decide_us: HistSummary::of(&recorder::claim_decide_us()),
         }
     }
 }
@@ -116,6 +120,16 @@ impl WindowEnd {
             self.flush_us.max
         );
         println!(
+            "  journal sync p50 {} p99 {} max {} us; claims admitted to decided p50 {} p99 {} max {} us (n = {})",
+            self.sync_us.p50,
+            self.sync_us.p99,
+            self.sync_us.max,
+            self.decide_us.p50,
+            self.decide_us.p99,
+            self.decide_us.max,
+            self.decide_us.count
+        );
+        println!(
             "  journal bytes: {:.1} MB/s record payload, {:.1} MB/s written by the process (wchar), {:.1} MB/s to the block device",
             self.journal_payload_bytes as f64 / s / 1e6,
             self.wchar as f64 / s / 1e6,
@@ -131,12 +145,14 @@ impl WindowEnd {
             "cpu_s": self.cpu,
             "cores_busy": self.cpu / s,
             "threads": self.threads.iter().take(12).map(|(tid, n, c)| json!({"tid": tid, "name": n, "cpu_s": c})).collect::<Vec<_>>(),
+            "claim_decide_us": self.decide_us.json(),
             "journal": {
                 "records": self.journal_records,
                 "records_per_s": self.journal_records as f64 / s,
                 "group_commits": self.commits,
                 "records_per_commit_mean": self.records_per_commit_mean,
                 "flush_us": self.flush_us.json(),
+                "sync_us": self.sync_us.json(),
                 "payload_bytes_per_s": self.journal_payload_bytes as f64 / s,
                 "wchar_bytes_per_s": self.wchar as f64 / s,
                 "disk_write_bytes_per_s": self.disk_write as f64 / s,
