@@ -4,11 +4,10 @@
 //!   thread: their [`PlayerState`]s and their actors. Crossing threads costs a
 //!   wake-up, so the engine sends one message per shard per batch.
 //! - A [`PlayerActor`] per player serializes that player's claims through its
-//!   mailbox: while a claim waits for stock the actor processes nothing else
-//!   (`ctx.wait`), so the next claim sees this one's outcome.
-//! - A [`HuntActor`] per hunt owns the stock of the hunt's products. It decides
-//!   the stock step of a claim and journals the decision in the same handler,
-//!   so journal order is its decision order.
+//!   mailbox: each claim is decided within one handler, stock step included
+//!   (under the hunt's lock, [`crate::hunt`]), so the next claim sees this
+//!   one's outcome. A claim crosses threads twice: from the caller to the
+//!   player's shard, and back.
 //!
 //! Events are applied by the shard directly to the player's state, on the
 //! player's own thread, in the order the shard received them. They used to
@@ -19,18 +18,18 @@
 //! between the shard and the player actor through `Rc<RefCell<_>>`: both run
 //! on the same thread, and no borrow is held across an await.
 //!
-//! Replies travel on oneshot channels, so no actor awaits another's mailbox
-//! except the player's short wait for the hunt's stock decision.
+//! Replies travel on oneshot channels, so no actor awaits another's mailbox.
 
 use crate::clock::Clock;
 use crate::error::EngineError;
+use crate::hunt::HuntStock;
 use crate::journal::{Durability, Journal};
 use crate::model::*;
 use crate::state::*;
 use actix::prelude::*;
 use dashmap::DashMap;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -51,7 +50,7 @@ pub(crate) struct HuntEntry {
     pub def: Arc<HuntDef>,
     pub skus: Arc<[Arc<str>]>,
     pub defined_at: Seq,
-    pub addr: Addr<HuntActor>,
+    pub stock: Arc<HuntStock>,
 }
 
 /// A claim's answer before durability: the outcome and the deciding record.
@@ -98,7 +97,7 @@ enum Next {
 
 impl Handler<Claim> for PlayerActor {
     type Result = ();
-    fn handle(&mut self, msg: Claim, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Claim, _: &mut Context<Self>) {
         let Claim { request, reply, permit } = msg;
         let hunt = self.core.catalog.get(request.hunt.as_str()).map(|e| e.clone());
         let now = self.core.clock.now_ms();
@@ -151,37 +150,30 @@ impl Handler<Claim> for PlayerActor {
             }
             Next::Stock(product) => {
                 let hunt = hunt.expect("NeedsStock implies a known hunt");
-                let (tx, rx) = oneshot::channel();
-                hunt.addr.do_send(Reserve {
-                    request,
-                    product,
-                    reply: tx,
-                });
-                // Serialize this player's claims until the hunt has decided:
-                // the next claim must see this one's outcome.
-                ctx.wait(rx.into_actor(self).map(move |res, act, _| {
-                    let _held_until_recorded = permit;
-                    let res = match res {
-                        Ok(Ok((request, outcome, seq))) => {
-                            act.state.borrow_mut().record_claim(ClaimEntry {
-                                claim_id: request.claim_id.into_boxed_str(),
-                                hunt: hunt.id.clone(),
-                                sku: hunt.skus[product].clone(),
-                                outcome,
-                                seq,
-                                id_hash: Default::default(),
-                            });
-                            Ok(Decided {
-                                outcome,
-                                duplicate: false,
-                                seq,
-                            })
+                // Decided and journaled here, on the player's thread, under
+                // the hunt's lock (crate::hunt): the next claim of this
+                // player, next in this mailbox, sees this one's outcome.
+                let core = &self.core;
+                let res = hunt
+                    .stock
+                    .reserve(&*core.journal, &core.durable, request, product)
+                    .map(|(request, outcome, seq)| {
+                        self.state.borrow_mut().record_claim(ClaimEntry {
+                            claim_id: request.claim_id.into_boxed_str(),
+                            hunt: hunt.id.clone(),
+                            sku: hunt.skus[product].clone(),
+                            outcome,
+                            seq,
+                            id_hash: Default::default(),
+                        });
+                        Decided {
+                            outcome,
+                            duplicate: false,
+                            seq,
                         }
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(EngineError::Stopped),
-                    };
-                    let _ = reply.send(res);
-                }));
+                    });
+                drop(permit);
+                let _ = reply.send(res);
             }
         }
     }
@@ -197,165 +189,6 @@ fn interned(hunt: Option<&HuntEntry>, request: &ClaimRequest) -> (Arc<str>, Arc<
             (h.id.clone(), sku)
         }
         None => (Arc::from(request.hunt.as_str()), Arc::from(request.sku.as_str())),
-    }
-}
-
-// ---------------------------------------------------------------- hunt
-
-pub(crate) struct HuntActor {
-    pub core: Arc<Core>,
-    pub state: HuntState,
-    /// Stock changes journaled but not yet known durable, in journal order:
-    /// what a read takes back out to answer the durable counts.
-    pub pending: VecDeque<(Seq, usize, StockChange)>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum StockChange {
-    Granted,
-    Added(u64),
-}
-
-impl HuntActor {
-    pub(crate) fn new(core: Arc<Core>, state: HuntState) -> Self {
-        HuntActor {
-            core,
-            state,
-            pending: VecDeque::new(),
-        }
-    }
-
-    /// Forgets pending changes that have become durable.
-    fn prune(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let durable = self.core.durable.borrow().seq;
-        while self.pending.front().is_some_and(|(seq, _, _)| *seq <= durable) {
-            self.pending.pop_front();
-        }
-    }
-
-    /// The hunt as the durable journal has it: the live state without the
-    /// stock changes whose records are not durable yet.
-    fn durable_state(&mut self) -> HuntState {
-        self.prune();
-        let mut s = self.state.clone();
-        for &(_, p, change) in &self.pending {
-            match change {
-                StockChange::Granted => {
-                    s.stock[p] += 1;
-                    s.granted[p] -= 1;
-                }
-                StockChange::Added(n) => {
-                    s.stock[p] -= n;
-                    s.added[p] -= n;
-                }
-            }
-        }
-        s
-    }
-}
-
-impl Actor for HuntActor {
-    type Context = Context<Self>;
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Reserve {
-    request: ClaimRequest,
-    product: usize,
-    reply: Reply<(ClaimRequest, Outcome, Seq)>,
-}
-
-impl Handler<Reserve> for HuntActor {
-    type Result = ();
-    fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) {
-        self.prune();
-        let outcome = self.state.decide(msg.product);
-        let record = [Record::Claim {
-            request: msg.request,
-            outcome,
-        }];
-        // Journal first, then change stock: if the journal refuses, nothing changed.
-        let result = self.core.journal.append(&record).map_err(EngineError::from).map(|seq| {
-            self.state
-                .apply_outcome(msg.product, outcome)
-                .expect("decide() only grants when stock is left");
-            if outcome.is_granted() {
-                self.pending.push_back((seq, msg.product, StockChange::Granted));
-            }
-            let [Record::Claim { request, .. }] = record else {
-                unreachable!()
-            };
-            (request, outcome, seq)
-        });
-        let _ = msg.reply.send(result);
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct AddStock {
-    pub sku: String,
-    pub add: u64,
-    pub reply: Reply<(Seq, u64)>,
-    /// Released when the handler is done (the message is dropped).
-    pub _permit: Permit,
-}
-
-impl Handler<AddStock> for HuntActor {
-    type Result = ();
-    fn handle(&mut self, msg: AddStock, _: &mut Context<Self>) {
-        self.prune();
-        let result = (|| {
-            let p = self
-                .state
-                .def
-                .product_index(&msg.sku)
-                .ok_or_else(|| EngineError::UnknownProduct {
-                    hunt: self.state.def.id.clone(),
-                    sku: msg.sku.clone(),
-                })?;
-            let mut probe = self.state.stock[p];
-            probe = probe
-                .checked_add(msg.add)
-                .filter(|s| *s <= MAX_STOCK)
-                .ok_or_else(|| EngineError::InvalidRequest(format!("stock would exceed {MAX_STOCK}")))?;
-            let record = [Record::StockAdded {
-                hunt: self.state.def.id.clone(),
-                sku: msg.sku,
-                added: msg.add,
-            }];
-            let seq = self.core.journal.append(&record)?;
-            self.state.add_stock(p, msg.add).expect("checked above");
-            self.pending.push_back((seq, p, StockChange::Added(msg.add)));
-            debug_assert_eq!(self.state.stock[p], probe);
-            Ok((seq, probe))
-        })();
-        let _ = msg.reply.send(result);
-    }
-}
-
-/// A copy of the hunt's state: the live one (`durable: false`, for dumps,
-/// which wait for durability themselves) or the durable one (reads).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct QueryHunt {
-    pub durable: bool,
-    pub reply: oneshot::Sender<HuntState>,
-}
-
-impl Handler<QueryHunt> for HuntActor {
-    type Result = ();
-    fn handle(&mut self, msg: QueryHunt, _: &mut Context<Self>) {
-        let state = if msg.durable {
-            self.durable_state()
-        } else {
-            self.state.clone()
-        };
-        let _ = msg.reply.send(state);
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::actors::*;
 use crate::clock::{Clock, SystemClock};
 use crate::error::EngineError;
+use crate::hunt::HuntStock;
 use crate::journal::{Durability, Journal};
 use crate::model::*;
 use crate::state::*;
@@ -170,19 +171,13 @@ impl Engine {
     }
 
     fn start_hunt(&self, state: HuntState) -> HuntEntry {
-        let i = self.shard_of(&state.def.id);
-        let arbiter = self.arbiters.lock()[i].handle();
-        let entry = HuntEntry {
+        HuntEntry {
             id: state.id.clone(),
             def: state.def.clone(),
             skus: state.def.products.iter().map(|p| Arc::from(p.sku.as_str())).collect(),
             defined_at: state.defined_at,
-            addr: {
-                let core = self.core.clone();
-                HuntActor::start_in_arbiter(&arbiter, move |_| HuntActor::new(core, state))
-            },
-        };
-        entry
+            stock: Arc::new(HuntStock::new(state)),
+        }
     }
 
     fn shard_of(&self, key: &str) -> usize {
@@ -265,14 +260,10 @@ impl Engine {
         }
         let entry = self.hunt_entry(hunt)?;
         let permit = self.admit(1).await?;
-        let (tx, rx) = oneshot::channel();
-        entry.addr.do_send(AddStock {
-            sku: sku.to_owned(),
-            add,
-            reply: tx,
-            _permit: permit,
-        });
-        let (seq, remaining) = rx.await.map_err(|_| EngineError::Stopped)??;
+        let (seq, remaining) = entry
+            .stock
+            .add_stock(&*self.core.journal, &self.core.durable, sku, add)?;
+        drop(permit);
         self.wait_durable(seq).await?;
         Ok(StockResult { seq, remaining })
     }
@@ -425,12 +416,7 @@ impl Engine {
     /// differs only while such a record waits for its flush.)
     pub async fn hunt(&self, hunt: &str) -> Result<HuntState, EngineError> {
         let entry = self.hunt_entry(hunt)?;
-        let (tx, rx) = oneshot::channel();
-        entry.addr.do_send(QueryHunt {
-            durable: true,
-            reply: tx,
-        });
-        rx.await.map_err(|_| EngineError::Stopped)
+        Ok(entry.stock.durable_state(&self.core.durable))
     }
 
     /// Ids of every defined hunt.
@@ -485,12 +471,7 @@ impl Engine {
         };
         let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
         for entry in entries {
-            let (tx, rx) = oneshot::channel();
-            entry.addr.do_send(QueryHunt {
-                durable: false,
-                reply: tx,
-            });
-            let state = rx.await.map_err(|_| EngineError::Stopped)?;
+            let state = entry.stock.live_state();
             world.hunts.insert(state.def.id.clone(), state);
         }
         for shard in self.shards.iter() {

@@ -18,8 +18,9 @@
 //!   [`EngineConfig`] (shards, admission capacity, [`Clock`]).
 //! - Behind it run private actors: a *shard actor* per arbiter thread owns the
 //!   players on that thread and applies their events; a *player actor* per
-//!   player serializes that player's claims; a *hunt actor* per hunt owns the
-//!   stock of its products and decides the stock step of a claim.
+//!   player serializes that player's claims. Each hunt's stock ledger sits
+//!   behind a lock (`HuntStock`), taken by the player's thread for the stock
+//!   step of a claim: decide, journal, take the unit.
 //! - [`Record`] is the journal's vocabulary: [`Record::HuntDefined`] (a
 //!   [`HuntDef`]), [`Record::StockAdded`], [`Record::Event`] (a
 //!   [`GameEvent`]) and [`Record::Claim`] (a [`ClaimRequest`] and its
@@ -50,16 +51,17 @@
 //!    a known claim id answers with its original outcome (`duplicate`); then
 //!    unknown hunt or product, hunt closed, `min_score`, per-player limit. A
 //!    rejection there is appended to the journal by the player actor.
-//! 4. Otherwise it asks the hunt actor and waits, processing nothing else, so
-//!    the player's next claim sees this one's outcome. The hunt actor grants
+//! 4. Otherwise, in the same handler, it takes the hunt's stock lock, grants
 //!    if a unit is left, appends the [`Record::Claim`] (which fixes its
-//!    sequence) and only then takes the unit from stock.
+//!    sequence) and only then takes the unit from stock. The whole claim is
+//!    one handler, so the player's next claim sees this one's outcome.
 //! 5. The player actor remembers the decision forever, and the engine answers
 //!    with a [`ClaimResult`] once the journal reports the record durable.
 //!
 //! Events take the same admission step, are validated as a batch, appended
 //! in one call and routed to their players' shards; hunt definitions and
-//! stock additions are journaled by the engine and the hunt actor.
+//! stock additions are journaled by the engine, the latter under the hunt's
+//! stock lock.
 //!
 //! ## Invariants
 //!
@@ -69,8 +71,10 @@
 //!   persistence's format, so their field and variant order is frozen.
 //! - Journal before state: a change is appended before any actor state
 //!   changes; if the append fails, nothing changed.
-//! - A player's claims are serialized by its actor; a hunt's stock by its hunt
-//!   actor. Stock never goes below zero; per-player limits are never exceeded.
+//! - A player's claims are serialized by its actor; a hunt's stock steps by
+//!   its stock lock, which is held across the append, so journal order is
+//!   decision order. Stock never goes below zero; per-player limits are never
+//!   exceeded.
 //! - Dedup state is never dropped: a claim id, once decided, answers with the
 //!   same outcome forever (including rejections).
 //! - Replaying the journal through [`World::apply`] yields exactly the live
@@ -134,6 +138,7 @@ mod actors;
 mod clock;
 mod engine;
 mod error;
+mod hunt;
 mod journal;
 mod model;
 mod state;
