@@ -154,10 +154,8 @@ impl Handler<Claim> for PlayerActor {
                 // the hunt's lock (crate::hunt): the next claim of this
                 // player, next in this mailbox, sees this one's outcome.
                 let core = &self.core;
-                let res = hunt
-                    .stock
-                    .reserve(&*core.journal, &core.durable, request, product)
-                    .map(|(request, outcome, seq)| {
+                let res = hunt.stock.reserve(&*core.journal, &core.durable, request, product).map(
+                    |(request, outcome, seq)| {
                         self.state.borrow_mut().record_claim(ClaimEntry {
                             claim_id: request.claim_id.into_boxed_str(),
                             hunt: hunt.id.clone(),
@@ -171,7 +169,8 @@ impl Handler<Claim> for PlayerActor {
                             duplicate: false,
                             seq,
                         }
-                    });
+                    },
+                );
                 drop(permit);
                 let _ = reply.send(res);
             }

@@ -24,11 +24,18 @@ use tokio::sync::{oneshot, watch, Semaphore};
 pub struct EngineConfig {
     /// Player shards, one arbiter thread each.
     pub shards: usize,
-    /// Admission capacity in units: an event costs 1, a claim or admin call 1.
+    /// Events' admission capacity in units: an event costs 1. (Claims and
+    /// other decisions have their own, `decision_units`.)
     /// Work in flight beyond this waits up to `admission_timeout`, then is
     /// refused with `overloaded`. This is the engine's backpressure: actix
     /// mailboxes are unbounded for `do_send`, so the bound lives here.
     pub admission_units: u32,
+    /// Admission capacity for decisions (claims, hunt definitions, stock
+    /// additions), one unit each, apart from the events' `admission_units`:
+    /// the claims' lane. Events never take from it, so when a flood of events
+    /// fills their capacity and is refused with `overloaded`, claims still
+    /// get in. The same `admission_timeout` applies.
+    pub decision_units: u32,
     /// How long a request waits for admission units before it is refused
     /// with [`EngineError::Overloaded`].
     pub admission_timeout: Duration,
@@ -41,6 +48,7 @@ impl Default for EngineConfig {
         EngineConfig {
             shards: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 64),
             admission_units: 1 << 20,
+            decision_units: 1 << 16,
             admission_timeout: Duration::from_secs(2),
             clock: Arc::new(SystemClock),
         }
@@ -113,7 +121,10 @@ pub struct Engine {
     core: Arc<Core>,
     shards: Arc<[Addr<ShardActor>]>,
     arbiters: Arc<Mutex<Vec<Arbiter>>>,
+    /// Events' admission units.
     admission: Arc<Semaphore>,
+    /// Decisions' admission units (the claims' lane).
+    decisions: Arc<Semaphore>,
     config: EngineConfig,
     durable: watch::Receiver<Durability>,
     /// Picks a player's (or hunt's) shard.
@@ -152,6 +163,7 @@ impl Engine {
             shards: shards.into(),
             arbiters: Arc::new(Mutex::new(arbiters)),
             admission: Arc::new(Semaphore::new(config.admission_units as usize)),
+            decisions: Arc::new(Semaphore::new(config.decision_units as usize)),
             config,
             hasher: Default::default(),
         };
@@ -184,17 +196,22 @@ impl Engine {
         (self.hasher.hash_one(key) % self.shards.len() as u64) as usize
     }
 
-    async fn admit(&self, units: u32) -> Result<tokio::sync::OwnedSemaphorePermit, EngineError> {
+    /// Takes `units` of the events' admission capacity.
+    async fn admit_events(&self, units: u32) -> Result<Permit, EngineError> {
+        self.admit(&self.admission, units).await
+    }
+
+    /// Takes one unit of the decisions' admission capacity (claims' lane).
+    async fn admit_decision(&self) -> Result<Permit, EngineError> {
+        self.admit(&self.decisions, 1).await
+    }
+
+    async fn admit(&self, pool: &Arc<Semaphore>, units: u32) -> Result<Permit, EngineError> {
         // Fast path without arming a timer: nearly always there is room.
-        if let Ok(permit) = self.admission.clone().try_acquire_many_owned(units) {
+        if let Ok(permit) = pool.clone().try_acquire_many_owned(units) {
             return Ok(permit);
         }
-        match tokio::time::timeout(
-            self.config.admission_timeout,
-            self.admission.clone().acquire_many_owned(units),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.config.admission_timeout, pool.clone().acquire_many_owned(units)).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(EngineError::Stopped),
             Err(_) => {
@@ -224,7 +241,7 @@ impl Engine {
     /// [`EngineError::HuntConflict`].
     pub async fn define_hunt(&self, def: HuntDef) -> Result<DefineResult, EngineError> {
         def.validate().map_err(EngineError::InvalidHunt)?;
-        let _permit = self.admit(1).await?;
+        let _permit = self.admit_decision().await?;
         let result = match self.core.catalog.get(&def.id) {
             Some(existing) if *existing.def == def => DefineResult {
                 seq: existing.defined_at,
@@ -259,7 +276,7 @@ impl Engine {
             return Err(EngineError::InvalidRequest("add must be at least 1".into()));
         }
         let entry = self.hunt_entry(hunt)?;
-        let permit = self.admit(1).await?;
+        let permit = self.admit_decision().await?;
         let (seq, remaining) = entry
             .stock
             .add_stock(&*self.core.journal, &self.core.durable, sku, add)?;
@@ -312,7 +329,7 @@ impl Engine {
             effects.push(effect_of(&hunt.def, &hunt.id, ev.kind.view()).map_err(invalid)?);
         }
         let accepted = events.len();
-        let permit = Arc::new(self.admit(accepted as u32).await?);
+        let permit = Arc::new(self.admit_events(accepted as u32).await?);
         // From here to the last do_send nothing awaits: a caller that gives up
         // cannot leave a batch journaled but unrouted.
         let records: Vec<Record> = events.into_iter().map(Record::Event).collect();
@@ -347,7 +364,7 @@ impl Engine {
     pub async fn claim(&self, request: ClaimRequest) -> Result<ClaimResult, EngineError> {
         let started = Instant::now();
         request.validate().map_err(EngineError::InvalidRequest)?;
-        let permit = self.admit(1).await?;
+        let permit = self.admit_decision().await?;
         let claim_id = request.claim_id.clone();
         let shard = self.shard_of(&request.player);
         let (tx, rx) = oneshot::channel();
@@ -443,7 +460,9 @@ impl Engine {
     /// Admission units held by work in flight: the engine's queue depth, for
     /// metrics.
     pub fn admission_in_use(&self) -> usize {
-        (self.config.admission_units as usize).saturating_sub(self.admission.available_permits())
+        let events = (self.config.admission_units as usize).saturating_sub(self.admission.available_permits());
+        let decisions = (self.config.decision_units as usize).saturating_sub(self.decisions.available_permits());
+        events + decisions
     }
 
     /// The last durable sequence.
@@ -453,12 +472,20 @@ impl Engine {
 
     /// A consistent copy of the whole live state at one journal sequence.
     ///
-    /// Takes every admission permit, so it waits for work in flight to finish
+    /// Takes every admission permit of both pools, so it waits for work in flight to finish
     /// and briefly holds new work back (it waits, up to the admission timeout).
     /// The dump messages then travel the same mailboxes as earlier events, so
     /// they observe all of them. Used for snapshots and consistency checks.
     pub async fn dump(&self) -> Result<World, EngineError> {
-        let _all = self
+        // Decisions first, then events: a dump is the only caller that holds
+        // both, so it cannot deadlock with itself. (Another dump waits for
+        // the decisions' pool.)
+        let _decisions = self
+            .decisions
+            .acquire_many(self.config.decision_units)
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        let _events = self
             .admission
             .acquire_many(self.config.admission_units)
             .await
@@ -486,6 +513,7 @@ impl Engine {
     /// Stops the actors. Work in flight is answered with `stopped`.
     pub fn stop(&self) {
         self.admission.close();
+        self.decisions.close();
         for arbiter in self.arbiters.lock().drain(..) {
             arbiter.stop();
             let _ = arbiter.join();

@@ -99,10 +99,13 @@ impl HuntStock {
         let mut ledger = self.inner.lock();
         ledger.prune(durable);
         let state = &mut ledger.state;
-        let p = state.def.product_index(sku).ok_or_else(|| EngineError::UnknownProduct {
-            hunt: state.def.id.clone(),
-            sku: sku.to_owned(),
-        })?;
+        let p = state
+            .def
+            .product_index(sku)
+            .ok_or_else(|| EngineError::UnknownProduct {
+                hunt: state.def.id.clone(),
+                sku: sku.to_owned(),
+            })?;
         let after = state.stock[p]
             .checked_add(add)
             .filter(|s| *s <= MAX_STOCK)

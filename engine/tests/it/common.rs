@@ -77,6 +77,7 @@ impl Harness {
         let config = EngineConfig {
             shards,
             admission_units: 1 << 20,
+            decision_units: 1 << 16,
             admission_timeout: Duration::from_secs(10),
             clock: clock.clone(),
         };

@@ -7,6 +7,7 @@
 #![allow(missing_docs, unreachable_pub)]
 
 mod abandoned;
+mod admission;
 mod claims;
 mod common;
 mod concurrency;
