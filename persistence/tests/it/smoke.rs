@@ -91,3 +91,65 @@ fn define_ingest_claim_restart_verify() {
     let report = verify(dir).unwrap();
     assert!(report.ok(), "{:#?}", report.checks);
 }
+
+/// The sequence named by the acknowledged mark (`journal.hwm`: magic, then
+/// the last synced sequence, little endian).
+fn mark_seq(dir: &Path) -> Seq {
+    let bytes = std::fs::read(dir.join(hwm::FILE)).unwrap();
+    u64::from_le_bytes(bytes[4..12].try_into().unwrap())
+}
+
+/// Default mode with event syncs deferred for an hour: commits of events
+/// alone are acknowledged unsynced while more keep coming, but a decision's
+/// sync covers them before the decision is answered, and a writer that goes
+/// idle syncs what it wrote. (The power-cut tests prove the loss bound.)
+#[test]
+fn deferred_event_syncs_are_caught_up_by_a_decision_and_by_idleness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let options = StoreOptions {
+        event_sync_interval: std::time::Duration::from_secs(3600),
+        ..StoreOptions::default()
+    };
+    actix::System::new().block_on(async {
+        let (e, s, _) = open_engine(dir, options, EngineConfig::default()).unwrap();
+        e.define_hunt(hunt()).await.unwrap();
+        let ev = |i: u32| GameEvent {
+            player: format!("p{i}"),
+            hunt: "h1".into(),
+            kind: EventKind::ClueFound { clue: "c1".into() },
+        };
+        let batches: Vec<_> = (0..50u32)
+            .map(|b| {
+                let (e, batch) = (e.clone(), (0..100).map(|i| ev(b * 100 + i)).collect());
+                actix::spawn(async move { e.ingest(batch).await })
+            })
+            .collect();
+        for b in batches {
+            assert_eq!(b.await.unwrap().unwrap().accepted, 100);
+        }
+        let claim = ClaimRequest {
+            claim_id: "k1".into(),
+            player: "p1".into(),
+            hunt: "h1".into(),
+            sku: "mug".into(),
+            customs: "{}".into(),
+        };
+        let decided = e.claim(claim).await.unwrap();
+        assert!(
+            mark_seq(dir) >= decided.seq,
+            "a decision is answered only once synced, with every event before it"
+        );
+        let last = e.ingest(vec![ev(1), ev(2)]).await.unwrap().seq;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while mark_seq(dir) < last {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an idle writer never synced {last}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        s.close().await.unwrap();
+        e.stop();
+    });
+}
