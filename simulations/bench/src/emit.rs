@@ -52,15 +52,21 @@ pub(crate) fn settings_json(o: &Common, engine_shards: usize) -> Value {
 
 /// Adds `machine`, `unix_time` and `args` to a scenario's result, prints it
 /// as one line and appends it to `--json-out` if given.
-pub(crate) fn emit(o: &Common, mut v: Value) {
+pub(crate) fn emit(o: &Common, v: Value) {
+    emit_to(o.json_out.as_deref(), &o.args, v);
+}
+
+/// [`emit`] for scenarios without the [`Common`] options: `json_out` is
+/// `--json-out`, `args` the command line after the program name.
+pub(crate) fn emit_to(json_out: Option<&std::path::Path>, args: &[String], mut v: Value) {
     v["machine"] = machine();
     v["unix_time"] = json!(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()));
-    v["args"] = json!(o.args);
+    v["args"] = json!(args);
     let line = v.to_string();
     println!("{line}");
-    if let Some(path) = &o.json_out {
+    if let Some(path) = json_out {
         match std::fs::OpenOptions::new().create(true).append(true).open(path) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{line}");

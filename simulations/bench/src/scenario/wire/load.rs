@@ -1,0 +1,326 @@
+//! The wire scenario's load: what a request carries ([`Work`]), the pacer
+//! threads that decide when each request is due, the connection tasks that
+//! send them through `trove_client::Client`, and the counters and histograms
+//! of one stream of requests ([`Stream`]).
+//!
+//! Open loop: a pacer is a plain OS thread (its timer slack set to 1 ns)
+//! that sleeps with `std::thread::sleep` until the next request is due,
+//! then hands every request due by now, with its intended send time, to the
+//! connection queues in turn (bounded; a request that finds its queue full
+//! is *shed* and counted). A connection task sends each request as soon as
+//! it receives it (pipelined: the reply is awaited by a spawned task), so a
+//! slow server shows as latency from the intended time, not as a slower
+//! generator. At most `max_in_flight` requests per connection are
+//! unanswered; one due while none is free waits in the client, and the wait
+//! counts in its latency.
+//!
+//! Closed loop (claims only): each connection runs `in_flight` workers, each
+//! sending its next claim as soon as the previous one is answered.
+
+use crate::hist::lat_hist;
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use trove_client::{Client, ClientError};
+use trove_protocol::{ClaimReply, ClaimRequest, ClaimStatus, EventKind, EventsReply, EventsRequest, GameEvent, Op};
+
+/// Free-text locations and interaction kinds of the telemetry events.
+const LOCATIONS: [&str; 4] = ["gate-1", "gate-2", "harbour", "lighthouse"];
+const INTERACTIONS: [&str; 3] = ["tap", "scan", "open-map"];
+
+/// What every request is made of: the hunt, its names, and sizes.
+pub(super) struct Work {
+    pub(super) hunt: String,
+    pub(super) sku: String,
+    pub(super) players: Vec<String>,
+    pub(super) clues: Vec<String>,
+    pub(super) batch: usize,
+    pub(super) seed: u64,
+    customs: Box<RawValue>,
+}
+
+impl Work {
+    pub(super) fn new(hunt: String, sku: String, players: usize, clues: Vec<String>, batch: usize, seed: u64) -> Work {
+        Work {
+            hunt,
+            sku,
+            players: (0..players).map(|i| format!("p{i}")).collect(),
+            clues,
+            batch,
+            seed,
+            customs: RawValue::from_string(r#"{"country":"NL"}"#.to_owned()).expect("valid JSON"),
+        }
+    }
+
+    /// The generator of connection `conn` of a stream (`stream` keeps the
+    /// claims' and the events' sequences apart).
+    pub(super) fn rng(&self, stream: u64, conn: usize) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed ^ (stream << 32) ^ (conn as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    /// Claim `c{conn}-{n}` of a random player for the product.
+    fn claim(&self, rng: &mut ChaCha8Rng, conn: usize, n: u64) -> Op<'_> {
+        let p = rng.gen_range(0..self.players.len());
+        Op::Claim(ClaimRequest {
+            claim_id: Cow::Owned(format!("c{conn}-{n}")),
+            player: Cow::Borrowed(&self.players[p]),
+            hunt: Cow::Borrowed(&self.hunt),
+            sku: Cow::Borrowed(&self.sku),
+            customs: Some(&self.customs),
+        })
+    }
+
+    /// A batch of `batch` events of random players: a third each clue
+    /// found, check-in and interaction.
+    fn events(&self, rng: &mut ChaCha8Rng) -> Op<'_> {
+        let events = (0..self.batch)
+            .map(|_| {
+                let kind = match rng.gen_range(0..3u8) {
+                    0 => EventKind::ClueFound {
+                        clue: Cow::Borrowed(&self.clues[rng.gen_range(0..self.clues.len())]),
+                    },
+                    1 => EventKind::Checkin {
+                        location: Cow::Borrowed(LOCATIONS[rng.gen_range(0..LOCATIONS.len())]),
+                    },
+                    _ => EventKind::Interaction {
+                        kind: Cow::Borrowed(INTERACTIONS[rng.gen_range(0..INTERACTIONS.len())]),
+                    },
+                };
+                GameEvent {
+                    player: Cow::Borrowed(&self.players[rng.gen_range(0..self.players.len())]),
+                    hunt: Cow::Borrowed(&self.hunt),
+                    kind,
+                }
+            })
+            .collect();
+        Op::Events(EventsRequest { events })
+    }
+}
+
+/// One request to send: its number in the stream and when it is due.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Job {
+    n: u64,
+    intended: Instant,
+}
+
+/// What one answered request gave.
+enum Answer {
+    Claim(ClaimReply<'static>),
+    Events(EventsReply),
+}
+
+/// Counters and histograms of a stream, under one lock (taken once per answer).
+pub(super) struct Tally {
+    /// Requests answered without error.
+    pub(super) ok: u64,
+    /// Claims: granted; events: events accepted.
+    pub(super) units: u64,
+    /// Rejected claims by reason.
+    pub(super) rejected: BTreeMap<String, u64>,
+    /// Answers with `duplicate: true`.
+    pub(super) duplicates: u64,
+    /// Failed requests by error code (the server's, or the client's kind).
+    pub(super) errors: BTreeMap<String, u64>,
+    /// The last error's message.
+    pub(super) last_error: Option<String>,
+    /// Successful answers, from the intended send time (closed loop: from the send).
+    pub(super) lat: Histogram<u64>,
+    /// Successful answers, from the actual send.
+    pub(super) service: Histogram<u64>,
+    /// Actual send minus intended send, every sent request.
+    pub(super) lag: Histogram<u64>,
+}
+
+/// One stream of requests (the claims or the events).
+pub(super) struct Stream {
+    /// Requests due in the window (open loop) or sent (closed loop).
+    pub(super) offered: AtomicU64,
+    /// Due, but the connection's queue was full: never sent.
+    pub(super) shed: AtomicU64,
+    /// Handed to the client and not answered yet.
+    pub(super) in_flight: AtomicU64,
+    pub(super) tally: Mutex<Tally>,
+}
+
+impl Stream {
+    pub(super) fn new() -> Arc<Stream> {
+        Arc::new(Stream {
+            offered: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            tally: Mutex::new(Tally {
+                ok: 0,
+                units: 0,
+                rejected: BTreeMap::new(),
+                duplicates: 0,
+                errors: BTreeMap::new(),
+                last_error: None,
+                lat: lat_hist(),
+                service: lat_hist(),
+                lag: lat_hist(),
+            }),
+        })
+    }
+
+    /// Records one request's end: answered at `now`, sent at `sent`, due at `intended`.
+    fn done(&self, intended: Instant, sent: Instant, r: Result<Answer, ClientError>) {
+        let now = Instant::now();
+        let us = |a: Instant, b: Instant| b.saturating_duration_since(a).as_micros() as u64;
+        let mut t = self.tally.lock().expect("tally lock");
+        match r {
+            Ok(a) => {
+                t.ok += 1;
+                match a {
+                    Answer::Claim(c) => {
+                        t.duplicates += u64::from(c.duplicate);
+                        match (c.status, c.reason) {
+                            (ClaimStatus::Granted, _) => t.units += 1,
+                            (ClaimStatus::Rejected, reason) => {
+                                let key = reason.map_or("unknown".to_owned(), |r| format!("{r:?}"));
+                                *t.rejected.entry(key).or_default() += 1;
+                            }
+                        }
+                    }
+                    Answer::Events(e) => t.units += e.accepted,
+                }
+                t.lat.saturating_record(us(intended, now));
+                t.service.saturating_record(us(sent, now));
+            }
+            Err(e) => {
+                *t.errors.entry(error_name(&e)).or_default() += 1;
+                t.last_error = Some(e.to_string());
+            }
+        }
+        t.lag.saturating_record(us(intended, sent));
+        drop(t);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The server's error code, or the kind of the client's failure.
+fn error_name(e: &ClientError) -> String {
+    if let Some(code) = e.code() {
+        return code.to_string();
+    }
+    match e {
+        ClientError::Timeout(_) => "timeout",
+        ClientError::Disconnected => "disconnected",
+        ClientError::Overloaded(_) => "client_overloaded",
+        ClientError::Closed => "closed",
+        ClientError::WebSocket(_) => "websocket",
+        ClientError::Decode(_) | ClientError::Codec(_) => "decode",
+        _ => "other",
+    }
+    .to_owned()
+}
+
+/// Starts a pacer thread: requests due every `1/rate` s from `start` until
+/// `end`, handed round-robin to `queues` (see the module's doc).
+pub(super) fn pacer(
+    name: &str,
+    rate: f64,
+    start: Instant,
+    end: Instant,
+    queues: Vec<mpsc::Sender<Job>>,
+    stream: Arc<Stream>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+        // SAFETY: prctl(PR_SET_TIMERSLACK) only changes this thread's timer
+        // slack (1 ns: sleeps end as close to their deadline as the kernel can).
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        let interval = 1.0 / rate;
+        let mut n = 0u64;
+        loop {
+            let intended = start + Duration::from_secs_f64(n as f64 * interval);
+            if intended >= end {
+                break;
+            }
+            let now = Instant::now();
+            if intended > now {
+                std::thread::sleep(intended - now);
+                continue;
+            }
+            stream.offered.fetch_add(1, Ordering::Relaxed);
+            if queues[n as usize % queues.len()].try_send(Job { n, intended }).is_err() {
+                stream.shed.fetch_add(1, Ordering::Relaxed);
+            }
+            n += 1;
+        }
+    })
+}
+
+/// Which requests a connection task sends.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Claims,
+    Events,
+}
+
+/// Open loop: sends every job of `jobs` on `client` as soon as it arrives
+/// and awaits its reply in a spawned task; ends when the pacer is done.
+pub(super) async fn open_conn(
+    kind: Kind,
+    client: Client,
+    mut jobs: mpsc::Receiver<Job>,
+    conn: usize,
+    work: Arc<Work>,
+    stream: Arc<Stream>,
+) {
+    let mut rng = work.rng(kind as u64, conn);
+    while let Some(job) = jobs.recv().await {
+        stream.in_flight.fetch_add(1, Ordering::AcqRel);
+        let s = Arc::clone(&stream);
+        match kind {
+            Kind::Claims => match client.send::<ClaimReply<'static>>(&work.claim(&mut rng, conn, job.n)).await {
+                Ok(reply) => {
+                    let sent = Instant::now();
+                    tokio::spawn(async move { s.done(job.intended, sent, reply.await.map(Answer::Claim)) });
+                }
+                Err(e) => s.done(job.intended, Instant::now(), Err(e)),
+            },
+            Kind::Events => match client.send::<EventsReply>(&work.events(&mut rng)).await {
+                Ok(reply) => {
+                    let sent = Instant::now();
+                    tokio::spawn(async move { s.done(job.intended, sent, reply.await.map(Answer::Events)) });
+                }
+                Err(e) => s.done(job.intended, Instant::now(), Err(e)),
+            },
+        }
+    }
+}
+
+/// Closed loop: worker `worker` of `workers` on connection `conn` sends a
+/// claim, awaits its answer, and sends the next, until `end`.
+pub(super) async fn closed_claims(
+    client: Client,
+    conn: usize,
+    worker: usize,
+    workers: usize,
+    end: Instant,
+    work: Arc<Work>,
+    stream: Arc<Stream>,
+) {
+    let mut rng = work.rng(2 + worker as u64, conn);
+    let mut i = 0u64;
+    while Instant::now() < end {
+        let n = i * workers as u64 + worker as u64;
+        i += 1;
+        stream.offered.fetch_add(1, Ordering::Relaxed);
+        stream.in_flight.fetch_add(1, Ordering::AcqRel);
+        let op = work.claim(&mut rng, conn, n);
+        let t = Instant::now();
+        let r = match client.send::<ClaimReply<'static>>(&op).await {
+            Ok(reply) => reply.await,
+            Err(e) => Err(e),
+        };
+        stream.done(t, t, r.map(Answer::Claim));
+    }
+}
