@@ -43,12 +43,25 @@ pub(super) struct Work {
     pub(super) clues: Vec<String>,
     pub(super) batch: usize,
     pub(super) seed: u64,
+    /// Ends every claim id: ids are scoped to the player, not the hunt, so
+    /// a second run against the same server must not reuse them.
+    run: String,
     customs: Box<RawValue>,
 }
 
 impl Work {
-    pub(super) fn new(hunt: String, sku: String, players: usize, clues: Vec<String>, batch: usize, seed: u64) -> Work {
+    /// `run` makes the claim ids of this run unique (e.g. the unix ms).
+    pub(super) fn new(
+        hunt: String,
+        sku: String,
+        players: usize,
+        clues: Vec<String>,
+        batch: usize,
+        seed: u64,
+        run: String,
+    ) -> Work {
         Work {
+            run,
             hunt,
             sku,
             players: (0..players).map(|i| format!("p{i}")).collect(),
@@ -65,11 +78,11 @@ impl Work {
         ChaCha8Rng::seed_from_u64(self.seed ^ (stream << 32) ^ (conn as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 
-    /// Claim `c{conn}-{n}` of a random player for the product.
+    /// Claim `c{conn}-{n}.{run}` of a random player for the product.
     fn claim(&self, rng: &mut ChaCha8Rng, conn: usize, n: u64) -> Op<'_> {
         let p = rng.gen_range(0..self.players.len());
         Op::Claim(ClaimRequest {
-            claim_id: Cow::Owned(format!("c{conn}-{n}")),
+            claim_id: Cow::Owned(format!("c{conn}-{n}.{}", self.run)),
             player: Cow::Borrowed(&self.players[p]),
             hunt: Cow::Borrowed(&self.hunt),
             sku: Cow::Borrowed(&self.sku),
@@ -109,6 +122,8 @@ impl Work {
 pub(super) struct Job {
     n: u64,
     intended: Instant,
+    /// When the pacer handed it to the connection's queue.
+    handed: Instant,
 }
 
 /// What one answered request gave.
@@ -137,6 +152,8 @@ pub(super) struct Tally {
     pub(super) service: Histogram<u64>,
     /// Actual send minus intended send, every sent request.
     pub(super) lag: Histogram<u64>,
+    /// The pacer's part of it: hand-off to the queue minus intended send.
+    pub(super) pace_lag: Histogram<u64>,
 }
 
 /// One stream of requests (the claims or the events).
@@ -166,12 +183,14 @@ impl Stream {
                 lat: lat_hist(),
                 service: lat_hist(),
                 lag: lat_hist(),
+                pace_lag: lat_hist(),
             }),
         })
     }
 
     /// Records one request's end: answered at `now`, sent at `sent`, due at `intended`.
-    fn done(&self, intended: Instant, sent: Instant, r: Result<Answer, ClientError>) {
+    /// `handed` is when the pacer queued it (open loop; closed loop: `intended`).
+    fn done(&self, intended: Instant, handed: Instant, sent: Instant, r: Result<Answer, ClientError>) {
         let now = Instant::now();
         let us = |a: Instant, b: Instant| b.saturating_duration_since(a).as_micros() as u64;
         let mut t = self.tally.lock().expect("tally lock");
@@ -200,6 +219,7 @@ impl Stream {
             }
         }
         t.lag.saturating_record(us(intended, sent));
+        t.pace_lag.saturating_record(us(intended, handed));
         drop(t);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
@@ -249,7 +269,12 @@ pub(super) fn pacer(
                 continue;
             }
             stream.offered.fetch_add(1, Ordering::Relaxed);
-            if queues[n as usize % queues.len()].try_send(Job { n, intended }).is_err() {
+            let job = Job {
+                n,
+                intended,
+                handed: now,
+            };
+            if queues[n as usize % queues.len()].try_send(job).is_err() {
                 stream.shed.fetch_add(1, Ordering::Relaxed);
             }
             n += 1;
@@ -282,16 +307,16 @@ pub(super) async fn open_conn(
             Kind::Claims => match client.send::<ClaimReply<'static>>(&work.claim(&mut rng, conn, job.n)).await {
                 Ok(reply) => {
                     let sent = Instant::now();
-                    tokio::spawn(async move { s.done(job.intended, sent, reply.await.map(Answer::Claim)) });
+                    tokio::spawn(async move { s.done(job.intended, job.handed, sent, reply.await.map(Answer::Claim)) });
                 }
-                Err(e) => s.done(job.intended, Instant::now(), Err(e)),
+                Err(e) => s.done(job.intended, job.handed, Instant::now(), Err(e)),
             },
             Kind::Events => match client.send::<EventsReply>(&work.events(&mut rng)).await {
                 Ok(reply) => {
                     let sent = Instant::now();
-                    tokio::spawn(async move { s.done(job.intended, sent, reply.await.map(Answer::Events)) });
+                    tokio::spawn(async move { s.done(job.intended, job.handed, sent, reply.await.map(Answer::Events)) });
                 }
-                Err(e) => s.done(job.intended, Instant::now(), Err(e)),
+                Err(e) => s.done(job.intended, job.handed, Instant::now(), Err(e)),
             },
         }
     }
@@ -321,6 +346,6 @@ pub(super) async fn closed_claims(
             Ok(reply) => reply.await,
             Err(e) => Err(e),
         };
-        stream.done(t, t, r.map(Answer::Claim));
+        stream.done(t, t, t, r.map(Answer::Claim));
     }
 }

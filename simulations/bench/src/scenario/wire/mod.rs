@@ -128,7 +128,8 @@ async fn define_hunt(o: &WireOpts) -> Result<Work> {
         p.remaining,
         p.per_player_limit
     );
-    Ok(Work::new(id, SKU.to_owned(), o.players, clues, o.batch, o.seed))
+    let run = format!("{unix_ms:x}");
+    Ok(Work::new(id, SKU.to_owned(), o.players, clues, o.batch, o.seed, run))
 }
 
 /// Units granted in the hunt's durable ledger, `None` if it cannot be read.
@@ -195,6 +196,9 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
     } else {
         Vec::new()
     };
+    // Replies still awaited fail as `closed` once every handle of their
+    // client is gone: keep one of each until the drain is over.
+    let keep: Vec<Client> = claim_clients.iter().chain(&event_clients).cloned().collect();
     let start = Instant::now() + LEAD_IN;
     let end = start + Duration::from_secs_f64(o.duration);
     let mut pacers = Vec::new();
@@ -243,6 +247,7 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         std::thread::sleep(Duration::from_millis(1));
     }
     let done = Instant::now();
+    drop(keep);
     let (gen1, srv1) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
     Ok(Measured {
         claims,
@@ -293,6 +298,7 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64) -> StreamReport
         HistSummary::of(&t.service),
         HistSummary::of(&t.lag),
     );
+    let pace_lag = HistSummary::of(&t.pace_lag);
     println!(
         "  {name}: offered {offered} ({:.0}/s), answered ok {} ({:.0}/s), {units} {} ({:.0}/s); errors {errors} {:?}, shed {shed}, lost {lost}",
         offered as f64 / secs,
@@ -311,13 +317,14 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64) -> StreamReport
     println!("    latency from intended send: {}", lat.line());
     println!("    latency from actual send:   {}", service.line());
     println!("    generator send lag:         {}", lag.line());
+    println!("      of which the pacer's:     {}", pace_lag.line());
     let json = json!({
         "offered": offered, "offered_per_s": offered as f64 / secs,
         "ok": t.ok, "ok_per_s": t.ok as f64 / secs,
         units: t.units, format!("{units}_per_s"): t.units as f64 / secs,
         "rejected": t.rejected, "duplicates": t.duplicates,
         "errors": t.errors, "errors_total": errors, "shed": shed, "lost": lost,
-        "latency_us": lat.json(), "service_latency_us": service.json(), "send_lag_us": lag.json(),
+        "latency_us": lat.json(), "service_latency_us": service.json(), "send_lag_us": lag.json(), "pacer_lag_us": pace_lag.json(),
     });
     StreamReport {
         offered,
