@@ -287,7 +287,7 @@ struct StreamReport {
 
 /// Sums up `s` over a window of `secs` seconds, printing its lines;
 /// `units` names what [`load::Tally::units`] counts.
-fn stream_report(name: &str, units: &str, s: &Stream, secs: f64) -> StreamReport {
+fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, open: bool) -> StreamReport {
     let t = s.tally.lock().expect("tally lock");
     let offered = s.offered.load(Ordering::Relaxed);
     let shed = s.shed.load(Ordering::Relaxed);
@@ -314,10 +314,14 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64) -> StreamReport
     if let Some(e) = &t.last_error {
         println!("    last error: {e}");
     }
-    println!("    latency from intended send: {}", lat.line());
-    println!("    latency from actual send:   {}", service.line());
-    println!("    generator send lag:         {}", lag.line());
-    println!("      of which the pacer's:     {}", pace_lag.line());
+    if open {
+        println!("    latency from intended send: {}", lat.line());
+        println!("    latency from actual send:   {}", service.line());
+        println!("    generator send lag:         {}", lag.line());
+        println!("      of which the pacer's:     {}", pace_lag.line());
+    } else {
+        println!("    latency (closed loop, from the send): {}", lat.line());
+    }
     let json = json!({
         "offered": offered, "offered_per_s": offered as f64 / secs,
         "ok": t.ok, "ok_per_s": t.ok as f64 / secs,
@@ -377,7 +381,7 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         },
     });
     let mut verdicts = Vec::new();
-    let claims = m.claims.as_ref().map(|s| stream_report("claims", "granted", s, secs));
+    let claims = m.claims.as_ref().map(|s| stream_report("claims", "granted", s, secs, !closed));
     if let Some(c) = &claims {
         let rate = c.ok as f64 / secs;
         let pass = rate >= TARGET_CLAIMS_PER_SEC && c.lat.p99 <= TARGET_CLAIM_P99_US && c.errors + c.lost + c.shed == 0;
@@ -394,7 +398,7 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         v["claims"]["ledger_granted"] = json!(ledger_granted);
         v["claims"]["result"] = json!(verdict(pass));
     }
-    let events = m.events.as_ref().map(|s| stream_report("event batches", "events", s, secs));
+    let events = m.events.as_ref().map(|s| stream_report("event batches", "events", s, secs, true));
     if let Some(e) = &events {
         let offered_events = e.offered * o.batch as u64;
         let share = e.units as f64 / offered_events.max(1) as f64;
