@@ -154,6 +154,8 @@ pub(super) struct Tally {
     pub(super) lag: Histogram<u64>,
     /// The pacer's part of it: hand-off to the queue minus intended send.
     pub(super) pace_lag: Histogram<u64>,
+    /// When the last answer (or error) came.
+    pub(super) last: Option<Instant>,
 }
 
 /// One stream of requests (the claims or the events).
@@ -184,6 +186,7 @@ impl Stream {
                 service: lat_hist(),
                 lag: lat_hist(),
                 pace_lag: lat_hist(),
+                last: None,
             }),
         })
     }
@@ -194,6 +197,7 @@ impl Stream {
         let now = Instant::now();
         let us = |a: Instant, b: Instant| b.saturating_duration_since(a).as_micros() as u64;
         let mut t = self.tally.lock().expect("tally lock");
+        t.last = Some(t.last.map_or(now, |l| l.max(now)));
         match r {
             Ok(a) => {
                 t.ok += 1;

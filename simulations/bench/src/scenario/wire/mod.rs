@@ -166,6 +166,8 @@ async fn connect(o: &WireOpts, n: usize, max_in_flight: usize) -> Result<Vec<Cli
 
 /// What the run measured.
 struct Measured {
+    /// The first intended send.
+    start: Instant,
     claims: Option<Arc<Stream>>,
     events: Option<Arc<Stream>>,
     /// Seconds from the first intended send to the end of the drain.
@@ -250,6 +252,7 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
     drop(keep);
     let (gen1, srv1) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
     Ok(Measured {
+        start,
         claims,
         events,
         wall: done.duration_since(start).as_secs_f64(),
@@ -279,16 +282,25 @@ struct StreamReport {
     shed: u64,
     lost: u64,
     ok: u64,
+    /// Answers per second and units per second, over the answer span.
+    ok_per_s: f64,
+    units_per_s: f64,
     units: u64,
     errors: u64,
     json: Value,
     lat: HistSummary,
 }
 
-/// Sums up `s` over a window of `secs` seconds, printing its lines;
-/// `units` names what [`load::Tally::units`] counts.
-fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, open: bool) -> StreamReport {
+/// Sums up `s` over a window of `secs` seconds from `start`, printing its
+/// lines; `units` names what [`load::Tally::units`] counts. Offered rates
+/// are per second of the window; answered rates per second of the *answer
+/// span*: the window, or longer if the last answer came after it (a server
+/// that answers 10 s of load in 20 s answers half of it per second).
+fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, start: Instant, open: bool) -> StreamReport {
     let t = s.tally.lock().expect("tally lock");
+    let span = t
+        .last
+        .map_or(secs, |l| l.saturating_duration_since(start).as_secs_f64().max(secs));
     let offered = s.offered.load(Ordering::Relaxed);
     let shed = s.shed.load(Ordering::Relaxed);
     let lost = s.in_flight.load(Ordering::Acquire);
@@ -300,12 +312,12 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, open: bool) -> 
     );
     let pace_lag = HistSummary::of(&t.pace_lag);
     println!(
-        "  {name}: offered {offered} ({:.0}/s), answered ok {} ({:.0}/s), {units} {} ({:.0}/s); errors {errors} {:?}, shed {shed}, lost {lost}",
+        "  {name}: offered {offered} ({:.0}/s), answered ok {} ({:.0}/s over {span:.2} s), {units} {} ({:.0}/s); errors {errors} {:?}, shed {shed}, lost {lost}",
         offered as f64 / secs,
         t.ok,
-        t.ok as f64 / secs,
+        t.ok as f64 / span,
         t.units,
-        t.units as f64 / secs,
+        t.units as f64 / span,
         t.errors,
     );
     if !t.rejected.is_empty() || t.duplicates > 0 {
@@ -324,8 +336,8 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, open: bool) -> 
     }
     let json = json!({
         "offered": offered, "offered_per_s": offered as f64 / secs,
-        "ok": t.ok, "ok_per_s": t.ok as f64 / secs,
-        units: t.units, format!("{units}_per_s"): t.units as f64 / secs,
+        "ok": t.ok, "ok_per_s": t.ok as f64 / span, "answer_span_s": span,
+        units: t.units, format!("{units}_per_s"): t.units as f64 / span,
         "rejected": t.rejected, "duplicates": t.duplicates,
         "errors": t.errors, "errors_total": errors, "shed": shed, "lost": lost,
         "latency_us": lat.json(), "service_latency_us": service.json(), "send_lag_us": lag.json(), "pacer_lag_us": pace_lag.json(),
@@ -335,6 +347,8 @@ fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, open: bool) -> 
         shed,
         lost,
         ok: t.ok,
+        ok_per_s: t.ok as f64 / span,
+        units_per_s: t.units as f64 / span,
         units: t.units,
         errors,
         json,
@@ -381,9 +395,9 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         },
     });
     let mut verdicts = Vec::new();
-    let claims = m.claims.as_ref().map(|s| stream_report("claims", "granted", s, secs, !closed));
+    let claims = m.claims.as_ref().map(|s| stream_report("claims", "granted", s, secs, m.start, !closed));
     if let Some(c) = &claims {
-        let rate = c.ok as f64 / secs;
+        let rate = c.ok_per_s;
         let pass = rate >= TARGET_CLAIMS_PER_SEC && c.lat.p99 <= TARGET_CLAIM_P99_US && c.errors + c.lost + c.shed == 0;
         println!(
             "    claims: {rate:.0}/s answered, p99 {} us; target >= {TARGET_CLAIMS_PER_SEC:.0}/s, p99 <= {TARGET_CLAIM_P99_US} us, no errors   {}",
@@ -398,14 +412,14 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         v["claims"]["ledger_granted"] = json!(ledger_granted);
         v["claims"]["result"] = json!(verdict(pass));
     }
-    let events = m.events.as_ref().map(|s| stream_report("event batches", "events", s, secs, true));
+    let events = m.events.as_ref().map(|s| stream_report("event batches", "events", s, secs, m.start, true));
     if let Some(e) = &events {
         let offered_events = e.offered * o.batch as u64;
-        let share = e.units as f64 / offered_events.max(1) as f64;
+        let share = e.units_per_s / (offered_events as f64 / secs).max(1e-9);
         let pass = share >= TARGET_EVENTS_KEEP_UP;
         println!(
             "    events: {:.0}/s accepted of {:.0}/s offered ({:.1}%); target >= {:.0}%   {}",
-            e.units as f64 / secs,
+            e.units_per_s,
             offered_events as f64 / secs,
             100.0 * share,
             100.0 * TARGET_EVENTS_KEEP_UP,
