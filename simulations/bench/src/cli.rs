@@ -466,6 +466,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn wire_defaults() {
+        let Scenario::Wire { wire: w } = parse("wire --key k").unwrap().scenario else {
+            panic!("wire");
+        };
+        assert_eq!(w.url, "ws://127.0.0.1:8787/v1/ws");
+        assert_eq!(
+            (w.claim_rate, w.event_rate, w.duration, w.drain),
+            (20_000.0, 0.0, 15.0, 5.0)
+        );
+        assert_eq!(
+            (
+                w.claim_connections,
+                w.event_connections,
+                w.in_flight,
+                w.batch,
+                w.players,
+                w.max_in_flight
+            ),
+            (8, 4, 1, 1000, 200_000, 64)
+        );
+        assert_eq!((w.protocol, w.claim_mode), (WireProtocol::Json, WireClaimMode::Open));
+    }
+
     /// Every `` `$B ...` `` / `` `trove-bench ...` `` command recorded in the
     /// docs parses.
     #[test]
@@ -491,6 +515,8 @@ mod tests {
             "claims --claim-mode open --claim-rate 20000 --soldout-share 0.1 --claim-tasks 8 --perf /tmp/p",
             "memory --events-per-player 2 --claims-per-player 3 --shards 2 --commit-interval-us 100",
             "all --duration 2 --players 1000 --events 100000 --ingest-rate 1000 --events-per-player 2",
+            "wire --key k --claim-rate 20_000 --event-rate 300000 --protocol msgpack --server-pid 1 --json-out /tmp/w",
+            "wire --key k --claim-mode closed --claim-connections 64 --in-flight 1 --design-key d --http http://h:1",
         ] {
             if let Err(e) = parse(line) {
                 panic!("{line}: {e}");
@@ -511,6 +537,11 @@ mod tests {
             "claims --claim-mode sometimes",
             "events --duration soon",
             "events --ingest-rate 5",
+            "wire",
+            "wire --key k --protocol xml",
+            "wire --key k --claim-mode both",
+            "wire --key k --batch 0",
+            "wire --key k --in-flight 0",
             "bogus",
         ] {
             assert!(parse(line).is_err(), "{line} was accepted");

@@ -308,7 +308,10 @@ pub(super) async fn open_conn(
         stream.in_flight.fetch_add(1, Ordering::AcqRel);
         let s = Arc::clone(&stream);
         match kind {
-            Kind::Claims => match client.send::<ClaimReply<'static>>(&work.claim(&mut rng, conn, job.n)).await {
+            Kind::Claims => match client
+                .send::<ClaimReply<'static>>(&work.claim(&mut rng, conn, job.n))
+                .await
+            {
                 Ok(reply) => {
                     let sent = Instant::now();
                     tokio::spawn(async move { s.done(job.intended, job.handed, sent, reply.await.map(Answer::Claim)) });
@@ -318,7 +321,9 @@ pub(super) async fn open_conn(
             Kind::Events => match client.send::<EventsReply>(&work.events(&mut rng)).await {
                 Ok(reply) => {
                     let sent = Instant::now();
-                    tokio::spawn(async move { s.done(job.intended, job.handed, sent, reply.await.map(Answer::Events)) });
+                    tokio::spawn(
+                        async move { s.done(job.intended, job.handed, sent, reply.await.map(Answer::Events)) },
+                    );
                 }
                 Err(e) => s.done(job.intended, job.handed, Instant::now(), Err(e)),
             },

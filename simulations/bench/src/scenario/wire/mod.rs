@@ -93,7 +93,9 @@ fn http_base(o: &WireOpts) -> String {
 async fn define_hunt(o: &WireOpts) -> Result<Work> {
     let key = o.design_key.as_deref().unwrap_or(&o.key);
     let http = HttpClient::new(&http_base(o), Some(key))?;
-    let unix_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
     let id = format!("wire-{unix_ms}");
     let clues: Vec<String> = (0..CLUES).map(|i| format!("clue-{i}")).collect();
     let def = HuntDefinition {
@@ -220,7 +222,14 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         } else {
             let (tx, rx) = queues(o.claim_connections, CLAIM_QUEUE);
             spawn_open(rt, Kind::Claims, claim_clients, rx, work, stream);
-            pacers.push(load::pacer("pace-claims", o.claim_rate, start, end, tx, Arc::clone(stream))?);
+            pacers.push(load::pacer(
+                "pace-claims",
+                o.claim_rate,
+                start,
+                end,
+                tx,
+                Arc::clone(stream),
+            )?);
         }
     }
     let events = (!event_clients.is_empty()).then(Stream::new);
@@ -228,7 +237,14 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         let (tx, rx) = queues(o.event_connections, EVENT_QUEUE);
         spawn_open(rt, Kind::Events, event_clients, rx, work, stream);
         let batches_per_s = o.event_rate / o.batch as f64;
-        pacers.push(load::pacer("pace-events", batches_per_s, start, end, tx, Arc::clone(stream))?);
+        pacers.push(load::pacer(
+            "pace-events",
+            batches_per_s,
+            start,
+            end,
+            tx,
+            Arc::clone(stream),
+        )?);
     }
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     let (gen0, srv0) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
@@ -272,7 +288,14 @@ fn spawn_open(
     stream: &Arc<Stream>,
 ) {
     for (conn, (client, jobs)) in clients.into_iter().zip(rx).enumerate() {
-        rt.spawn(load::open_conn(kind, client, jobs, conn, Arc::clone(work), Arc::clone(stream)));
+        rt.spawn(load::open_conn(
+            kind,
+            client,
+            jobs,
+            conn,
+            Arc::clone(work),
+            Arc::clone(stream),
+        ));
     }
 }
 
@@ -395,7 +418,10 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         },
     });
     let mut verdicts = Vec::new();
-    let claims = m.claims.as_ref().map(|s| stream_report("claims", "granted", s, secs, m.start, !closed));
+    let claims = m
+        .claims
+        .as_ref()
+        .map(|s| stream_report("claims", "granted", s, secs, m.start, !closed));
     if let Some(c) = &claims {
         let rate = c.ok_per_s;
         let pass = rate >= TARGET_CLAIMS_PER_SEC && c.lat.p99 <= TARGET_CLAIM_P99_US && c.errors + c.lost + c.shed == 0;
@@ -412,7 +438,10 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
         v["claims"]["ledger_granted"] = json!(ledger_granted);
         v["claims"]["result"] = json!(verdict(pass));
     }
-    let events = m.events.as_ref().map(|s| stream_report("event batches", "events", s, secs, m.start, true));
+    let events = m
+        .events
+        .as_ref()
+        .map(|s| stream_report("event batches", "events", s, secs, m.start, true));
     if let Some(e) = &events {
         let offered_events = e.offered * o.batch as u64;
         let share = e.units_per_s / (offered_events as f64 / secs).max(1e-9);
