@@ -23,7 +23,8 @@
 #
 # Env: TROVE (default target/release/trove), B (target/release/trove-bench),
 # DUR (seconds per phase, default 15), PROTOCOL (json or msgpack, default
-# json), OUT (the JSON lines; default a file in the run's temp folder).
+# json), OUT (the JSON lines; default a file in the run's temp folder),
+# REDIS_N (claims redis-benchmark sends, default DUR * 50000).
 set -euo pipefail
 TROVE=${TROVE:-target/release/trove}
 B=${B:-target/release/trove-bench}
@@ -34,6 +35,8 @@ GAME=bench-game-key-00001
 REDIS_PORT=16379
 WORK=$(mktemp -d /tmp/trove-wire.XXXX)
 OUT=${OUT:-$WORK/wire.jsonl}
+# Claims redis-benchmark sends: about DUR seconds at 50k claims/s.
+REDIS_N=${REDIS_N:-$((DUR * 50000))}
 SERVER_PID=
 ADDR=
 
@@ -78,7 +81,7 @@ phase() {
   echo "-- $mode: $name"
   "$B" wire --url "ws://$ADDR/v1/ws" --key "$GAME" --design-key "$ADMIN" --protocol "$PROTOCOL" \
     --duration "$DUR" --server-pid "$SERVER_PID" --label "$mode $name" --json-out "$OUT" "$@" |
-    grep -v -e '^{"' -e '^machine:' -e '^$' | sed 's/^/   /'
+    grep -v -e '^{"scenario":' -e '^machine:' -e '^$' | sed 's/^/   /'
 }
 
 echo "trove over the wire: $DUR s per phase, protocol $PROTOCOL, results in $OUT"
@@ -102,17 +105,17 @@ SCRIPT='if redis.call("SET", KEYS[1], ARGV[1], "NX") then if tonumber(redis.call
 CPU0=$(cpu_secs "$REDIS_PID")
 T0=$(date +%s.%N)
 # --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-redis-benchmark -p $REDIS_PORT -c 64 -r 2000000000 -n $((DUR * 20000)) --csv \
+redis-benchmark -p $REDIS_PORT -c 64 -r 2000000000 -n "$REDIS_N" --csv \
   EVAL "$SCRIPT" 2 claim:__rand_int__ stock:mug '{"country":"NL"}' | tail -1 | tr -d '"' >"$WORK/redis.csv"
 T1=$(date +%s.%N)
 CPU1=$(cpu_secs "$REDIS_PID")
 redis-cli -p $REDIS_PORT shutdown nosave >/dev/null 2>&1 || true
 echo "   $(cat "$WORK/redis.csv")"
 
-python3 - "$OUT" "$WORK/redis.csv" "$CPU0" "$CPU1" "$T0" "$T1" $((DUR * 20000)) <<'PY'
+python3 - "$OUT" "$WORK/redis.csv" "$CPU0" "$CPU1" "$T0" "$T1" "$REDIS_N" <<'PY'
 import json, sys
 out, redis_csv, cpu0, cpu1, t0, t1, n = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-rows = [json.loads(l) for l in open(out) if l.startswith('{"')]
+rows = [json.loads(l) for l in open(out) if l.startswith('{"scenario":"wire"')]
 ms = lambda us: f"{us / 1000:.2f}"
 print("\n== summary (latency in ms, from the intended send time for open loop)")
 fmt = "{:<22} {:>9} {:>7} {:>7} {:>7} {:>10} {:>8} {:>7} {:>8} {:>9} {:>5}"

@@ -64,7 +64,7 @@ pub(crate) fn emit_to(json_out: Option<&std::path::Path>, args: &[String], mut v
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()));
     v["args"] = json!(args);
-    let line = v.to_string();
+    let line = scenario_first(&v);
     println!("{line}");
     if let Some(path) = json_out {
         match std::fs::OpenOptions::new().create(true).append(true).open(path) {
@@ -73,5 +73,42 @@ pub(crate) fn emit_to(json_out: Option<&std::path::Path>, args: &[String], mut v
             }
             Err(e) => eprintln!("cannot append to {}: {e}", path.display()),
         }
+    }
+}
+
+/// `v` as one line of JSON, its `"scenario"` key first (serde_json sorts
+/// an object's keys; the lines are documented to start with `{"scenario":`,
+/// which is what scripts grep for).
+fn scenario_first(v: &Value) -> String {
+    let Some(map) = v.as_object() else {
+        return v.to_string();
+    };
+    let Some(scenario) = map.get("scenario") else {
+        return v.to_string();
+    };
+    let rest: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| *k != "scenario")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let rest = Value::Object(rest).to_string();
+    match rest.strip_prefix('{').filter(|r| *r != "}") {
+        Some(r) => format!("{{\"scenario\":{scenario},{r}"),
+        None => format!("{{\"scenario\":{scenario}}}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_comes_first() {
+        let v = json!({"args": ["x"], "scenario": "wire", "z": 1});
+        let line = scenario_first(&v);
+        assert!(line.starts_with(r#"{"scenario":"wire","#), "{line}");
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), v);
+        assert_eq!(scenario_first(&json!({"scenario": 1})), r#"{"scenario":1}"#);
+        assert_eq!(scenario_first(&json!({"a": 1})), r#"{"a":1}"#);
     }
 }

@@ -133,6 +133,7 @@ enum Answer {
 }
 
 /// Counters and histograms of a stream, under one lock (taken once per answer).
+#[derive(Clone)]
 pub(super) struct Tally {
     /// Requests answered without error.
     pub(super) ok: u64,
@@ -169,7 +170,27 @@ pub(super) struct Stream {
     pub(super) tally: Mutex<Tally>,
 }
 
+/// A stream's numbers frozen at one moment (the end of the drain).
+pub(super) struct Snapshot {
+    pub(super) offered: u64,
+    pub(super) shed: u64,
+    /// Sent and never answered (nor failed).
+    pub(super) lost: u64,
+    pub(super) tally: Tally,
+}
+
 impl Stream {
+    /// The numbers now; answers that come later are not in it.
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let tally = self.tally.lock().expect("tally lock").clone();
+        Snapshot {
+            offered: self.offered.load(Ordering::Acquire),
+            shed: self.shed.load(Ordering::Acquire),
+            lost: self.in_flight.load(Ordering::Acquire),
+            tally,
+        }
+    }
+
     pub(super) fn new() -> Arc<Stream> {
         Arc::new(Stream {
             offered: AtomicU64::new(0),

@@ -26,7 +26,7 @@ use crate::emit::{emit_to, verdict};
 use crate::hist::HistSummary;
 use crate::proc::{pid_cpu_secs, process_cpu_secs};
 use anyhow::{bail, Context, Result};
-use load::{Job, Kind, Stream, Work};
+use load::{Job, Kind, Snapshot, Stream, Work};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -170,8 +170,9 @@ async fn connect(o: &WireOpts, n: usize, max_in_flight: usize) -> Result<Vec<Cli
 struct Measured {
     /// The first intended send.
     start: Instant,
-    claims: Option<Arc<Stream>>,
-    events: Option<Arc<Stream>>,
+    /// The streams at the end of the drain.
+    claims: Option<Snapshot>,
+    events: Option<Snapshot>,
     /// Seconds from the first intended send to the end of the drain.
     wall: f64,
     /// Seconds the drain took.
@@ -265,6 +266,7 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         std::thread::sleep(Duration::from_millis(1));
     }
     let done = Instant::now();
+    let (claims, events) = (claims.map(|s| s.snapshot()), events.map(|s| s.snapshot()));
     drop(keep);
     let (gen1, srv1) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
     Ok(Measured {
@@ -319,14 +321,12 @@ struct StreamReport {
 /// are per second of the window; answered rates per second of the *answer
 /// span*: the window, or longer if the last answer came after it (a server
 /// that answers 10 s of load in 20 s answers half of it per second).
-fn stream_report(name: &str, units: &str, s: &Stream, secs: f64, start: Instant, open: bool) -> StreamReport {
-    let t = s.tally.lock().expect("tally lock");
+fn stream_report(name: &str, units: &str, s: &Snapshot, secs: f64, start: Instant, open: bool) -> StreamReport {
+    let t = &s.tally;
     let span = t
         .last
         .map_or(secs, |l| l.saturating_duration_since(start).as_secs_f64().max(secs));
-    let offered = s.offered.load(Ordering::Relaxed);
-    let shed = s.shed.load(Ordering::Relaxed);
-    let lost = s.in_flight.load(Ordering::Acquire);
+    let (offered, shed, lost) = (s.offered, s.shed, s.lost);
     let errors: u64 = t.errors.values().sum();
     let (lat, service, lag) = (
         HistSummary::of(&t.lat),
