@@ -263,6 +263,12 @@ pub(crate) struct WireOpts {
     /// still missing count as lost.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = num::<f64>)]
     pub(crate) drain: f64,
+    /// Open loop: a pacer wakes at most once per N microseconds and sends
+    /// every request due by then (0: wakes at each request's time; fewer
+    /// wakes cost less CPU, and add up to N us of send lag, which counts
+    /// in the latency from the intended send time).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = num::<u64>)]
+    pub(crate) pace_quantum_us: u64,
     /// Runtime worker threads of the load generator.
     #[arg(long, value_name = "N", default_value = "2", value_parser = count)]
     pub(crate) threads: usize,

@@ -26,7 +26,7 @@ use crate::emit::{emit_to, verdict};
 use crate::hist::HistSummary;
 use crate::proc::{pid_cpu_secs, process_cpu_secs};
 use anyhow::{bail, Context, Result};
-use load::{Job, Kind, Snapshot, Stream, Work};
+use load::{Job, Kind, Pace, Snapshot, Stream, Work};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -178,6 +178,8 @@ struct Measured {
     /// Seconds the drain took.
     drain: f64,
     gen_cpu: f64,
+    /// The pacer threads' part of `gen_cpu`.
+    pacer_cpu: f64,
     server_cpu: Option<f64>,
 }
 
@@ -206,6 +208,12 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
     let keep: Vec<Client> = claim_clients.iter().chain(&event_clients).cloned().collect();
     let start = Instant::now() + LEAD_IN;
     let end = start + Duration::from_secs_f64(o.duration);
+    let pace = Pace {
+        rate: 0.0,
+        start,
+        end,
+        quantum: Duration::from_micros(o.pace_quantum_us),
+    };
     let mut pacers = Vec::new();
     let claims = (!claim_clients.is_empty()).then(Stream::new);
     if let Some(stream) = &claims {
@@ -223,35 +231,26 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         } else {
             let (tx, rx) = queues(o.claim_connections, CLAIM_QUEUE);
             spawn_open(rt, Kind::Claims, claim_clients, rx, work, stream);
-            pacers.push(load::pacer(
-                "pace-claims",
-                o.claim_rate,
-                start,
-                end,
-                tx,
-                Arc::clone(stream),
-            )?);
+            let pace = Pace {
+                rate: o.claim_rate,
+                ..pace
+            };
+            pacers.push(load::pacer("pace-claims", pace, tx, Arc::clone(stream))?);
         }
     }
     let events = (!event_clients.is_empty()).then(Stream::new);
     if let Some(stream) = &events {
         let (tx, rx) = queues(o.event_connections, EVENT_QUEUE);
         spawn_open(rt, Kind::Events, event_clients, rx, work, stream);
-        let batches_per_s = o.event_rate / o.batch as f64;
-        pacers.push(load::pacer(
-            "pace-events",
-            batches_per_s,
-            start,
-            end,
-            tx,
-            Arc::clone(stream),
-        )?);
+        let pace = Pace {
+            rate: o.event_rate / o.batch as f64,
+            ..pace
+        };
+        pacers.push(load::pacer("pace-events", pace, tx, Arc::clone(stream))?);
     }
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     let (gen0, srv0) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
-    for p in pacers {
-        let _ = p.join();
-    }
+    let pacer_cpu: f64 = pacers.into_iter().map(|p| p.join().unwrap_or(0.0)).sum();
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
     let drain_start = Instant::now();
     let drain_end = drain_start + Duration::from_secs_f64(o.drain);
@@ -276,6 +275,7 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         wall: done.duration_since(start).as_secs_f64(),
         drain: done.duration_since(drain_start).as_secs_f64(),
         gen_cpu: gen1 - gen0,
+        pacer_cpu,
         server_cpu: srv0.zip(srv1).map(|(a, b)| b - a),
     })
 }
@@ -414,6 +414,7 @@ fn report(o: &WireOpts, closed: bool, work: &Work, m: &Measured, ledger_granted:
             "claim_connections": o.claim_connections, "in_flight": o.in_flight,
             "event_rate": o.event_rate, "event_connections": o.event_connections, "batch": o.batch,
             "players": o.players, "max_in_flight": o.max_in_flight, "threads": o.threads,
+            "pace_quantum_us": o.pace_quantum_us,
             "seed": o.seed, "hunt": work.hunt,
         },
     });
@@ -499,6 +500,12 @@ fn cpu_report(o: &WireOpts, m: &Measured, claims: u64, events: u64) -> Value {
         }
         (None, _) => Value::Null,
     };
-    let generator = line("generator", m.gen_cpu);
+    let mut generator = line("generator", m.gen_cpu);
+    println!(
+        "    of which the pacer threads: {:.2} s = {:.0}% of a core",
+        m.pacer_cpu,
+        100.0 * m.pacer_cpu / m.wall
+    );
+    generator["pacers_cpu_s"] = json!(m.pacer_cpu);
     json!({"server": server, "server_pid": o.server_pid, "generator": generator})
 }
