@@ -333,9 +333,10 @@ pub(super) fn pacer(
                 break;
             }
             let now = Instant::now();
-            let wake = intended.max(woke + quantum);
-            if wake > now {
-                std::thread::sleep(wake - now);
+            if intended > now {
+                // Nothing due: sleep until the next one is, but not sooner
+                // than a quantum after the last wake.
+                std::thread::sleep(intended.max(woke + quantum) - now);
                 woke = Instant::now();
                 continue;
             }
