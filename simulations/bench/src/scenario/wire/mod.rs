@@ -178,8 +178,8 @@ struct Measured {
     /// Seconds the drain took.
     drain: f64,
     gen_cpu: f64,
-    /// The pacer threads' part of `gen_cpu`.
-    pacer_cpu: f64,
+    /// The pacer threads' part of `gen_cpu` (`None`: closed loop only).
+    pacer_cpu: Option<f64>,
     server_cpu: Option<f64>,
 }
 
@@ -250,7 +250,11 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
     }
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     let (gen0, srv0) = (process_cpu_secs(), o.server_pid.and_then(pid_cpu_secs));
-    let pacer_cpu: f64 = pacers.into_iter().map(|p| p.join().unwrap_or(0.0)).sum();
+    let paced = !pacers.is_empty();
+    let pacer_cpu = pacers
+        .into_iter()
+        .map(|p| p.join().unwrap_or(0.0))
+        .fold(0.0, |a, b| a + b);
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
     let drain_start = Instant::now();
     let drain_end = drain_start + Duration::from_secs_f64(o.drain);
@@ -275,7 +279,7 @@ fn measure(rt: &tokio::runtime::Runtime, o: &WireOpts, work: &Arc<Work>, closed:
         wall: done.duration_since(start).as_secs_f64(),
         drain: done.duration_since(drain_start).as_secs_f64(),
         gen_cpu: gen1 - gen0,
-        pacer_cpu,
+        pacer_cpu: paced.then_some(pacer_cpu),
         server_cpu: srv0.zip(srv1).map(|(a, b)| b - a),
     })
 }
@@ -501,11 +505,12 @@ fn cpu_report(o: &WireOpts, m: &Measured, claims: u64, events: u64) -> Value {
         (None, _) => Value::Null,
     };
     let mut generator = line("generator", m.gen_cpu);
-    println!(
-        "    of which the pacer threads: {:.2} s = {:.0}% of a core",
-        m.pacer_cpu,
-        100.0 * m.pacer_cpu / m.wall
-    );
+    if let Some(cpu) = m.pacer_cpu {
+        println!(
+            "    of which the pacer threads: {cpu:.2} s = {:.0}% of a core",
+            100.0 * cpu / m.wall
+        );
+    }
     generator["pacers_cpu_s"] = json!(m.pacer_cpu);
     json!({"server": server, "server_pid": o.server_pid, "generator": generator})
 }
