@@ -63,6 +63,12 @@ pub(crate) enum Scenario {
         #[command(flatten)]
         projection: ProjectionOpts,
     },
+    /// Over the wire: open-loop (or closed-loop) claims and events against a
+    /// running `trove serve`, over WebSocket (target >= 20,000 claims/s, p99 <= 2 ms).
+    Wire {
+        #[command(flatten)]
+        wire: WireOpts,
+    },
     /// Runs events, claims, memory and recovery, each in its own process, with
     /// the given options (each gets the options it takes).
     All {
@@ -78,16 +84,17 @@ pub(crate) enum Scenario {
 }
 
 impl Scenario {
-    /// The options every scenario takes.
-    fn common_mut(&mut self) -> &mut Common {
+    /// Where the command line is recorded for the JSON lines.
+    fn args_mut(&mut self) -> &mut Vec<String> {
         match self {
+            Scenario::Wire { wire } => &mut wire.args,
             Scenario::Events { common }
             | Scenario::Claims { common, .. }
             | Scenario::Memory { common, .. }
             | Scenario::Recovery { common, .. }
             | Scenario::Report { common, .. }
             | Scenario::Projection { common, .. }
-            | Scenario::All { common, .. } => common,
+            | Scenario::All { common, .. } => &mut common.args,
         }
     }
 }
@@ -97,7 +104,7 @@ impl Cli {
     /// records them for the JSON lines' `args` field.
     pub(crate) fn from_env() -> Cli {
         let mut cli = Cli::parse();
-        cli.scenario.common_mut().args = std::env::args().skip(1).collect();
+        *cli.scenario.args_mut() = std::env::args().skip(1).collect();
         cli
     }
 }
@@ -186,6 +193,105 @@ pub(crate) struct ClaimsOpts {
     /// Closed, open or both.
     #[arg(long, value_name = "M", default_value = "both")]
     pub(crate) claim_mode: ClaimMode,
+}
+
+/// The WebSocket encoding of the wire scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WireProtocol {
+    /// JSON text frames (no subprotocol).
+    Json,
+    /// MessagePack binary frames (subprotocol `trove.v1.msgpack`).
+    Msgpack,
+}
+
+/// How the wire scenario offers claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WireClaimMode {
+    /// Paced at `--claim-rate`, latency from the intended send time.
+    Open,
+    /// Each connection keeps `--in-flight` claims outstanding, back-to-back.
+    Closed,
+}
+
+/// Options of the wire scenario (a running `trove serve`, over WebSocket).
+#[derive(Clone, Debug, Args)]
+pub(crate) struct WireOpts {
+    /// The server's WebSocket endpoint.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:8787/v1/ws")]
+    pub(crate) url: String,
+    /// The server's HTTP base [default: from --url].
+    #[arg(long, value_name = "URL")]
+    pub(crate) http: Option<String>,
+    /// Key for the WebSocket (a game or admin key).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: String,
+    /// Key allowed to define hunts (designer or admin) [default: --key].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) design_key: Option<String>,
+    /// WebSocket encoding.
+    #[arg(long, value_name = "P", default_value = "json")]
+    pub(crate) protocol: WireProtocol,
+    /// Measured duration, seconds.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = num::<f64>)]
+    pub(crate) duration: f64,
+    /// Open-loop claim rate, claims/s (0: no claims; closed mode ignores it
+    /// unless it is 0).
+    #[arg(long, value_name = "R", default_value = "20000", value_parser = num::<f64>)]
+    pub(crate) claim_rate: f64,
+    /// Connections carrying claims.
+    #[arg(long, value_name = "C", default_value = "8", value_parser = count)]
+    pub(crate) claim_connections: usize,
+    /// Open: paced at --claim-rate; closed: --in-flight claims per connection, back-to-back.
+    #[arg(long, value_name = "M", default_value = "open")]
+    pub(crate) claim_mode: WireClaimMode,
+    /// Closed mode: claims outstanding per connection (redis-benchmark -c C has 1).
+    #[arg(long, value_name = "K", default_value = "1", value_parser = count)]
+    pub(crate) in_flight: usize,
+    /// Open-loop event rate, events/s (0: no events).
+    #[arg(long, value_name = "E", default_value = "0", value_parser = num::<f64>)]
+    pub(crate) event_rate: f64,
+    /// Connections carrying event batches.
+    #[arg(long, value_name = "M", default_value = "4", value_parser = count)]
+    pub(crate) event_connections: usize,
+    /// Events per `events` request (at most the engine's MAX_BATCH_EVENTS).
+    #[arg(long, value_name = "B", default_value = "1000", value_parser = batch)]
+    pub(crate) batch: usize,
+    /// Players (`p0` .. `p{N-1}`) the claims and events pick from.
+    #[arg(long, value_name = "N", default_value = "200000", value_parser = count)]
+    pub(crate) players: usize,
+    /// Requests in flight per connection at most, open loop (the server's
+    /// limit is 64); a request due while none is free waits in the client.
+    #[arg(long, value_name = "N", default_value = "64", value_parser = count)]
+    pub(crate) max_in_flight: usize,
+    /// After the window, wait this long for outstanding answers; the ones
+    /// still missing count as lost.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = num::<f64>)]
+    pub(crate) drain: f64,
+    /// Open loop: a pacer wakes at most once per N microseconds and sends
+    /// every request due by then (0: wakes at each request's time; fewer
+    /// wakes cost less CPU, and add up to N us of send lag, which counts
+    /// in the latency from the intended send time).
+    #[arg(long, value_name = "N", default_value = "0", value_parser = num::<u64>)]
+    pub(crate) pace_quantum_us: u64,
+    /// Runtime worker threads of the load generator.
+    #[arg(long, value_name = "N", default_value = "2", value_parser = count)]
+    pub(crate) threads: usize,
+    /// Sample the CPU (utime + stime) of this process (the server) over the
+    /// window and report it per operation.
+    #[arg(long, value_name = "PID", value_parser = num::<u32>)]
+    pub(crate) server_pid: Option<u32>,
+    /// Also append the JSON result line to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json_out: Option<PathBuf>,
+    /// Rng seed.
+    #[arg(long, value_name = "S", default_value = "42", value_parser = num::<u64>)]
+    pub(crate) seed: u64,
+    /// A label for the JSON line (e.g. the server's durability mode).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub(crate) label: String,
+    /// The command line after the program name, for the JSON line.
+    #[arg(skip)]
+    pub(crate) args: Vec<String>,
 }
 
 /// Options of the memory scenario.
@@ -370,6 +476,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn wire_defaults() {
+        let Scenario::Wire { wire: w } = parse("wire --key k").unwrap().scenario else {
+            panic!("wire");
+        };
+        assert_eq!(w.url, "ws://127.0.0.1:8787/v1/ws");
+        assert_eq!(
+            (w.claim_rate, w.event_rate, w.duration, w.drain),
+            (20_000.0, 0.0, 15.0, 5.0)
+        );
+        assert_eq!(
+            (
+                w.claim_connections,
+                w.event_connections,
+                w.in_flight,
+                w.batch,
+                w.players,
+                w.max_in_flight
+            ),
+            (8, 4, 1, 1000, 200_000, 64)
+        );
+        assert_eq!((w.protocol, w.claim_mode), (WireProtocol::Json, WireClaimMode::Open));
+    }
+
     /// Every `` `$B ...` `` / `` `trove-bench ...` `` command recorded in the
     /// docs parses.
     #[test]
@@ -395,6 +525,8 @@ mod tests {
             "claims --claim-mode open --claim-rate 20000 --soldout-share 0.1 --claim-tasks 8 --perf /tmp/p",
             "memory --events-per-player 2 --claims-per-player 3 --shards 2 --commit-interval-us 100",
             "all --duration 2 --players 1000 --events 100000 --ingest-rate 1000 --events-per-player 2",
+            "wire --key k --claim-rate 20_000 --event-rate 300000 --protocol msgpack --server-pid 1 --json-out /tmp/w",
+            "wire --key k --claim-mode closed --claim-connections 64 --in-flight 1 --design-key d --http http://h:1",
         ] {
             if let Err(e) = parse(line) {
                 panic!("{line}: {e}");
@@ -415,6 +547,11 @@ mod tests {
             "claims --claim-mode sometimes",
             "events --duration soon",
             "events --ingest-rate 5",
+            "wire",
+            "wire --key k --protocol xml",
+            "wire --key k --claim-mode both",
+            "wire --key k --batch 0",
+            "wire --key k --in-flight 0",
             "bogus",
         ] {
             assert!(parse(line).is_err(), "{line} was accepted");

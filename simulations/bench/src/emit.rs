@@ -52,20 +52,63 @@ pub(crate) fn settings_json(o: &Common, engine_shards: usize) -> Value {
 
 /// Adds `machine`, `unix_time` and `args` to a scenario's result, prints it
 /// as one line and appends it to `--json-out` if given.
-pub(crate) fn emit(o: &Common, mut v: Value) {
+pub(crate) fn emit(o: &Common, v: Value) {
+    emit_to(o.json_out.as_deref(), &o.args, v);
+}
+
+/// [`emit`] for scenarios without the [`Common`] options: `json_out` is
+/// `--json-out`, `args` the command line after the program name.
+pub(crate) fn emit_to(json_out: Option<&std::path::Path>, args: &[String], mut v: Value) {
     v["machine"] = machine();
     v["unix_time"] = json!(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()));
-    v["args"] = json!(o.args);
-    let line = v.to_string();
+    v["args"] = json!(args);
+    let line = scenario_first(&v);
     println!("{line}");
-    if let Some(path) = &o.json_out {
+    if let Some(path) = json_out {
         match std::fs::OpenOptions::new().create(true).append(true).open(path) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{line}");
             }
             Err(e) => eprintln!("cannot append to {}: {e}", path.display()),
         }
+    }
+}
+
+/// `v` as one line of JSON, its `"scenario"` key first (serde_json sorts
+/// an object's keys; the lines are documented to start with `{"scenario":`,
+/// which is what scripts grep for).
+fn scenario_first(v: &Value) -> String {
+    let Some(map) = v.as_object() else {
+        return v.to_string();
+    };
+    let Some(scenario) = map.get("scenario") else {
+        return v.to_string();
+    };
+    let rest: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| *k != "scenario")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let rest = Value::Object(rest).to_string();
+    match rest.strip_prefix('{').filter(|r| *r != "}") {
+        Some(r) => format!("{{\"scenario\":{scenario},{r}"),
+        None => format!("{{\"scenario\":{scenario}}}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_comes_first() {
+        let v = json!({"args": ["x"], "scenario": "wire", "z": 1});
+        let line = scenario_first(&v);
+        assert!(line.starts_with(r#"{"scenario":"wire","#), "{line}");
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), v);
+        assert_eq!(scenario_first(&json!({"scenario": 1})), r#"{"scenario":1}"#);
+        assert_eq!(scenario_first(&json!({"a": 1})), r#"{"a":1}"#);
     }
 }

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo build --release -p trove-bench
 //! target/release/trove-bench <scenario> [options]
-//!   scenarios: events | claims | memory | recovery | report | projection | all
+//!   scenarios: events | claims | memory | recovery | report | projection | wire | all
 //! ```
 //!
 //! Every scenario prints a human-readable report and one JSON line (starting
@@ -19,7 +19,7 @@
 //! - [`cli`] parses the command line into a `Scenario`: one subcommand per
 //!   scenario, each with the shared `Common` options flattened in plus its
 //!   own (`ClaimsOpts`, `MemoryOpts`, `RecoveryOpts`, `ReportOpts`,
-//!   `ProjectionOpts`).
+//!   `ProjectionOpts`); `wire` takes only its own `WireOpts`.
 //! - [`scenario`] holds one module per scenario and dispatches to it. A
 //!   scenario opens the engine through [`setup`] in a [`data_dir::DataDir`],
 //!   drives load from [`workload`] (the hunt, names, the seeded generator)
@@ -29,6 +29,14 @@
 //!   [`recorder`], and optionally runs [`perf`]; latencies go into the
 //!   histograms of [`hist`].
 //! - [`emit`] prints the machine line and each result as one JSON line.
+//!
+//! The `wire` scenario is the exception to the in-process rule: it measures a
+//! *running* `trove serve` from outside, over WebSocket through
+//! `trove_client` (JSON or MessagePack), with an open-loop generator (pacer
+//! threads hand each request with its intended send time to connection
+//! tasks; latency counts from the intended time) or a closed loop shaped like
+//! `redis-benchmark -c C`, and samples the server's CPU from /proc by pid.
+//! `docs/bench/wire.sh` runs it against both durability modes next to Redis.
 //!
 //! Nothing in here reaches into the engine or the journal beyond their public
 //! APIs (`trove_engine::Engine`, `trove_persistence::{open_engine, Archive,

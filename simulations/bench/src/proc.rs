@@ -35,6 +35,14 @@ pub(crate) fn process_cpu_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds (user + system) process `pid` has used so far, `None` when
+/// /proc has no such process.
+pub(crate) fn pid_cpu_secs(pid: u32) -> Option<f64> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| stat_cpu_secs(&s))
+}
+
 /// CPU seconds per live thread: tid -> (name, secs).
 pub(crate) fn thread_cpu() -> HashMap<u32, (String, f64)> {
     let mut out = HashMap::new();

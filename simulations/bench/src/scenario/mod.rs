@@ -1,7 +1,8 @@
 //! The scenarios, one module each, and [`run`], which dispatches the parsed
 //! command line to one of them. The events, claims and memory scenarios run
 //! on one actix System; recovery and report start their own for each part;
-//! projection needs none (it drives the read model directly).
+//! projection needs none (it drives the read model directly); wire runs
+//! its own tokio runtime and drives a running server over the network.
 
 mod all;
 mod claims;
@@ -10,6 +11,7 @@ mod memory;
 mod projection;
 mod recovery;
 mod report;
+mod wire;
 
 use crate::cli::Scenario;
 use crate::setup::run_in_system;
@@ -24,6 +26,7 @@ pub(crate) fn run(scenario: Scenario) -> Result<()> {
         Scenario::Recovery { common, recovery } => recovery::run(common, recovery),
         Scenario::Report { common, report } => report::run(common, report),
         Scenario::Projection { common, projection } => projection::run(&common, &projection),
+        Scenario::Wire { wire } => wire::run(wire),
         Scenario::All { common, .. } => all::run(&common.args[1..]),
     }
 }
