@@ -15,20 +15,15 @@
 //! (sled holds a file lock until then), which a thread we join gives us and
 //! an arbiter that restarts actors does not.
 //!
-//! Commits are synced ([`crate::durable::Syncer`]: `fdatasync` of the log,
-//! then the mark). What differs per record class (`docs/DURABILITY.md`) is
-//! when a commit is published and when it is synced: one holding a decision
-//! (a claim, a hunt definition, a stock change), and every commit in
-//! [`DurabilityMode::Strict`], is synced and then published; a commit of
-//! events only, in the default mode, is published as soon as its blocks are
-//! written (in the kernel's page cache: they survive a process crash), and
-//! synced right after, unless more is pending and the last sync is younger
-//! than `event_sync_interval`: then the next commit is written first and a
-//! later sync covers both. That later sync comes with the next decision,
-//! when the writer goes idle, or when the interval is up. A claim under a
-//! stream of events thus waits for its own sync only, not for the events'
-//! sync in flight before it. A sync covers everything written before it, so
-//! the synced prefix only grows.
+//! Every commit is synced ([`crate::durable::Syncer`]: `fdatasync` of the
+//! log, then the mark) before the next one is written. What differs per
+//! record class (`docs/DURABILITY.md`) is when a commit is published: one
+//! holding a decision (a claim, a hunt definition, a stock change), and
+//! every commit in [`DurabilityMode::Strict`], after its sync; a commit of
+//! events only, in the default mode, as soon as its blocks are written (in
+//! the kernel's page cache: they survive a process crash), while its sync
+//! runs. A sync also covers everything before it, so the synced prefix only
+//! grows.
 //!
 //! The audit projection's rows for a commit go to sled after its blocks,
 //! unsynced: it is derived, and recovery catches it up, or rebuilds it when
@@ -121,7 +116,6 @@ pub(crate) struct WriterStart {
     pub mode: DurabilityMode,
     pub block_target_bytes: usize,
     pub commit_interval: std::time::Duration,
-    pub event_sync_interval: std::time::Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -162,8 +156,6 @@ impl FileJournal {
             block_target_bytes: s.block_target_bytes,
             commit_interval: s.commit_interval,
             last_commit: None,
-            event_sync_interval: s.event_sync_interval,
-            last_sync: Instant::now(),
             clock: s.clock,
         };
         let thread = std::thread::Builder::new()
@@ -279,11 +271,6 @@ struct JournalWriter {
     /// Shortest time between the starts of two commits (see `commit_all`).
     commit_interval: std::time::Duration,
     last_commit: Option<Instant>,
-    /// Longest time commits of events alone stay unsynced under load
-    /// (default mode; see `StoreOptions::event_sync_interval`).
-    event_sync_interval: std::time::Duration,
-    /// When the last sync started.
-    last_sync: Instant,
     clock: Arc<dyn Clock>,
 }
 
@@ -348,9 +335,6 @@ impl JournalWriter {
                 let mut p = self.shared.pending.lock();
                 if p.buf.is_empty() || p.failure.is_some() {
                     p.scheduled = false;
-                    drop(p);
-                    // Idle: events written without a sync get it now.
-                    self.sync_now();
                     return;
                 }
                 if let Some(why) = p.injected.take() {
@@ -388,16 +372,11 @@ impl JournalWriter {
             metrics::counter!("trove_journal_bytes_total").increment(buf.len() as u64);
             debug_assert_eq!(self.written.seq, last);
             // Decisions survive power loss in every mode: sync, then publish.
-            // Events in the default mode: publish, then sync, unless more
-            // is pending and the last sync is recent: then the next commit
-            // goes out first, and a later sync covers both (a decision's,
-            // the interval's, or the idle one above).
+            // Events in the default mode: publish, then sync. Either way the
+            // sync is done before the log is written again.
             let publish_first = !decisions && self.mode == DurabilityMode::Flush;
             if publish_first {
                 self.shared.durable.send_modify(|d| d.seq = last);
-                if self.last_sync.elapsed() < self.event_sync_interval {
-                    continue;
-                }
             }
             if let Err(e) = self.sync() {
                 self.fail(e);
@@ -412,7 +391,6 @@ impl JournalWriter {
     /// Syncs everything written so far and moves the mark to it.
     fn sync(&mut self) -> Result<(), String> {
         let started = Instant::now();
-        self.last_sync = started;
         self.syncer.sync(&self.log, self.written)?;
         self.unsynced = false;
         metrics::histogram!("trove_journal_sync_seconds").record(started.elapsed().as_secs_f64());
@@ -447,10 +425,7 @@ impl JournalWriter {
     fn write(&mut self, first: Seq, buf: &[u8], rollup: &Rollup) -> Result<(Seq, u64), String> {
         let now = self.clock.now_ms();
         debug_assert_eq!(first, self.written.seq + 1, "commits follow each other");
-        debug_assert!(
-            !self.unsynced || self.mode == DurabilityMode::Flush,
-            "strict mode syncs every commit before the next write"
-        );
+        debug_assert!(!self.unsynced, "the previous commit was synced before this write");
         // Each block adds its header and its frame's to the records.
         let blocks_max = buf.len() / self.block_target_bytes.max(1) + 1;
         let mut frames = Vec::with_capacity(buf.len() + blocks_max * (codec::HEADER_LEN + log::FRAME_HEADER));

@@ -22,15 +22,6 @@ pub struct StoreOptions {
     /// which requests gather into one flush. Bounds flushes to 1/interval per
     /// second; adds at most this much to an acknowledgement's latency.
     pub commit_interval: Duration,
-    /// Default mode only: how long commits of events alone may go unsynced
-    /// while more keep coming. The writer syncs when a commit carries a
-    /// decision (that sync covers the events before it too), when nothing is
-    /// pending, or when this much time passed since the last sync. So a claim
-    /// under a stream of events waits for one sync, its own, instead of the
-    /// events' sync in flight and then its own. It widens what a power cut can
-    /// take from acknowledged events to this interval plus one sync, well
-    /// inside the documented bound of 1 s (`docs/DURABILITY.md`).
-    pub event_sync_interval: Duration,
     /// Snapshot files kept (newest first).
     pub snapshots_kept: usize,
     /// Stamps journal blocks with their commit time.
@@ -44,7 +35,6 @@ impl Default for StoreOptions {
             cache_capacity: 64 << 20,
             block_target_bytes: 256 << 10,
             commit_interval: Duration::from_micros(200),
-            event_sync_interval: Duration::from_millis(5),
             snapshots_kept: 3,
             clock: Arc::new(SystemClock),
         }

@@ -125,7 +125,6 @@ impl Store {
             mode: options.durability,
             block_target_bytes: options.block_target_bytes,
             commit_interval: options.commit_interval,
-            event_sync_interval: options.event_sync_interval,
             clock: options.clock.clone(),
         })
         .map_err(io("start the journal writer"))?;

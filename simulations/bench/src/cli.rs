@@ -148,10 +148,6 @@ pub(crate) struct Common {
     /// StoreOptions::commit_interval in microseconds (default 200).
     #[arg(long, value_name = "N", value_parser = num::<u64>)]
     pub(crate) commit_interval_us: Option<u64>,
-    /// StoreOptions::event_sync_interval in microseconds (default 5000; 0
-    /// syncs every commit of events before the next write).
-    #[arg(long, value_name = "N", value_parser = num::<u64>)]
-    pub(crate) event_sync_interval_us: Option<u64>,
     /// Run `perf record -e cpu-clock -g` on this process during the measured
     /// window(s) and print the top functions (events, claims).
     #[arg(long, value_name = "FILE")]

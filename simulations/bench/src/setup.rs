@@ -18,8 +18,7 @@ pub(crate) fn run_in_system<F: Future<Output = Result<()>>>(f: F) -> Result<()> 
     actix::System::new().block_on(f)
 }
 
-/// Store options from `--strict`, `--commit-interval-us` and
-/// `--event-sync-interval-us`.
+/// Store options from `--strict` and `--commit-interval-us`.
 pub(crate) fn store_options(o: &Common) -> StoreOptions {
     StoreOptions {
         durability: if o.strict {
@@ -30,9 +29,6 @@ pub(crate) fn store_options(o: &Common) -> StoreOptions {
         commit_interval: o
             .commit_interval_us
             .map_or(StoreOptions::default().commit_interval, Duration::from_micros),
-        event_sync_interval: o
-            .event_sync_interval_us
-            .map_or(StoreOptions::default().event_sync_interval, Duration::from_micros),
         ..StoreOptions::default()
     }
 }
