@@ -176,6 +176,11 @@ pub(crate) struct Projector {
     /// The current row has records not yet written.
     dirty: bool,
     last_write: Option<std::time::Instant>,
+    /// Writes were staged since [`Projector::take_staged`]: most commits
+    /// stage none (rows are rewritten at most every
+    /// [`ROW_REWRITE_INTERVAL`]), and an empty sled batch still costs sled
+    /// a log reservation and its IO threads a write.
+    staged: bool,
 }
 
 impl Projector {
@@ -203,6 +208,7 @@ impl Projector {
             };
             if tree.get(second_key(b't', second))?.is_none() {
                 batch.insert(&second_key(b't', second), &first.to_le_bytes());
+                self.staged = true;
             }
             self.current = Some((second, existing, last));
         }
@@ -216,6 +222,11 @@ impl Projector {
         Ok(())
     }
 
+    /// Whether writes were staged since the last call (and resets it).
+    pub(crate) fn take_staged(&mut self) -> bool {
+        std::mem::take(&mut self.staged)
+    }
+
     /// Stages the current row (if it has unwritten records) with its watermark.
     pub(crate) fn write_row(&mut self, batch: &mut sled::Batch) {
         if let (true, Some((second, rollup, seq))) = (self.dirty, &self.current) {
@@ -225,6 +236,7 @@ impl Projector {
             );
             batch.insert(WATERMARK, &seq.to_le_bytes());
             self.dirty = false;
+            self.staged = true;
             self.last_write = Some(std::time::Instant::now());
         }
     }
