@@ -6,8 +6,8 @@
 # Prints the server's CPU per accepted event (utime+stime from /proc over the
 # run, startup excluded) and its peak RSS.
 #
-#   cargo build --release -p trove-api --features mimalloc && cp target/release/trove /tmp/trove-mimalloc
-#   cargo build --release -p trove-api && cp target/release/trove /tmp/trove-glibc
+#   cargo build --release -p trove-api && cp target/release/trove /tmp/trove-mimalloc
+#   cargo build --release -p trove-api --no-default-features && cp target/release/trove /tmp/trove-glibc
 #   cargo build --release -p trove-sim
 #   bash docs/bench/alloc.sh [PLAYERS] [SECS] [RUNS]
 set -euo pipefail
