@@ -5,13 +5,15 @@
 # with appendfsync=always, both from Debian's packages.
 #
 #   sudo apt-get install -y postgresql redis-server
-#   bash docs/bench/compare.sh            # prints one block per system
+#   cargo build --release -p trove-api -p trove-bench
+#   bash docs/bench/compare.sh            # prints one block per system (Trove over the wire last)
 #
 # Jobs:
 #   events: batches of 1000 telemetry events, 8 concurrent clients, 20 s.
 #   claims: one claim per transaction (dedup on (player, claim_id) plus a
 #           conditional stock decrement), 64 concurrent clients, 20 s.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DUR=${DUR:-20}
 PGVER=$(ls /usr/lib/postgresql | sort -n | tail -1)
 PGBIN=/usr/lib/postgresql/$PGVER/bin
@@ -56,3 +58,35 @@ redis-benchmark -p 16379 -q -c 64 -r 2000000000 -n $((DUR * 20000)) \
   EVAL "$SCRIPT" 2 claim:__rand_int__ stock:mug '{"country":"NL"}' | tr '\r' '\n' | grep -v '^$' | sed 's/^/  claims (Lua SETNX + DECR): /' | tail -1
 redis-benchmark -p 16379 -c 64 -r 2000000000 -n 200000 --precision 2 \
   EVAL "$SCRIPT" 2 claim:__rand_int__ stock:mug '{"country":"NL"}' 2>/dev/null | grep -E "^ +[0-9.]+% <=|latency summary" -A2 | grep -E "p50|avg" -A1 | tail -2 | sed 's/^/  claims latency summary: /'
+
+# Trove over the wire: `trove serve` (default durability: decisions synced
+# before the answer) on a fresh folder, driven through its WebSocket by
+# `trove-bench wire` with the same shapes: events in batches of 1000 on 8
+# connections (open loop, offered EVENT_RATE/s, default 600k), then claims
+# closed loop on 64 connections with one in flight each (redis-benchmark -c
+# 64, pgbench -c 64). Needs `cargo build --release -p trove-api -p trove-bench`.
+TROVE=${TROVE:-$ROOT/target/release/trove}
+B=${B:-$ROOT/target/release/trove-bench}
+if [ -x "$TROVE" ] && [ -x "$B" ]; then
+  echo "== Trove over the wire ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), trove serve, default durability)"
+  TKEY=compare-admin-key-01
+  TROVE_KEYS="admin:$TKEY" TROVE_LOG=warn TROVE_SNAPSHOT_INTERVAL_SECS=0 \
+    "$TROVE" serve --data "$WORK/trove" --listen 127.0.0.1:0 >"$WORK/trove.out" 2>"$WORK/trove.log" &
+  TPID=$!
+  trap 'kill $TPID 2>/dev/null || true; su postgres -c "$PGBIN/pg_ctl -D $WORK/pg stop -m fast" >/dev/null 2>&1 || true; redis-cli -p 16379 shutdown nosave >/dev/null 2>&1 || true' EXIT
+  TADDR=
+  for _ in $(seq 300); do
+    TADDR=$(sed -n 's|^trove listening on http://\([^ ]*\).*|\1|p' "$WORK/trove.out" | head -1)
+    [ -n "$TADDR" ] && curl -sf "http://$TADDR/readyz" >/dev/null && break
+    sleep 0.1
+  done
+  "$B" wire --url "ws://$TADDR/v1/ws" --key $TKEY --duration "$DUR" --server-pid $TPID \
+    --claim-rate 0 --event-rate "${EVENT_RATE:-600000}" --event-connections 8 --batch 1000 |
+    grep -E "events: |latency from intended|server CPU" | sed 's/^ */  events (ws, batches of 1000, 8 connections): /'
+  "$B" wire --url "ws://$TADDR/v1/ws" --key $TKEY --duration "$DUR" --server-pid $TPID \
+    --claim-mode closed --claim-connections 64 --in-flight 1 |
+    grep -E "claims: |latency \(closed|server CPU" | sed 's/^ */  claims (ws, 64 connections x 1 in flight): /'
+  kill -INT $TPID; wait $TPID 2>/dev/null || true
+else
+  echo "== Trove over the wire: skipped ($TROVE or $B missing; cargo build --release -p trove-api -p trove-bench)"
+fi
