@@ -472,41 +472,56 @@ impl Engine {
 
     /// A consistent copy of the whole live state at one journal sequence.
     ///
-    /// Takes every admission permit of both pools, so it waits for work in flight to finish
-    /// and briefly holds new work back (it waits, up to the admission timeout).
-    /// The dump messages then travel the same mailboxes as earlier events, so
-    /// they observe all of them. Used for snapshots and consistency checks.
+    /// Takes every admission permit of both pools, so it waits for work in
+    /// flight to finish (up to the admission timeout) and holds new work back
+    /// only while it fixes the cut: it reads the last sequence, copies the
+    /// hunts' ledgers and *enqueues* a dump message to every shard. Then it
+    /// lets new work in. Each shard's mailbox is FIFO and the messages were
+    /// enqueued before any later request could take a permit, so every shard
+    /// answers with exactly the players as of the cut; what arrives later
+    /// queues behind the dump. (Holding the permits until the shards had
+    /// answered stalled all ingest for the whole copy of 200k players, 0.3 to
+    /// 0.5 s, at every snapshot; BENCHMARKS.md, issue 11.) Used for
+    /// snapshots and consistency checks.
     pub async fn dump(&self) -> Result<World, EngineError> {
-        // Decisions first, then events: a dump is the only caller that holds
-        // both, so it cannot deadlock with itself. (Another dump waits for
-        // the decisions' pool.)
-        let _decisions = self
-            .decisions
-            .acquire_many(self.config.decision_units)
-            .await
-            .map_err(|_| EngineError::Stopped)?;
-        let _events = self
-            .admission
-            .acquire_many(self.config.admission_units)
-            .await
-            .map_err(|_| EngineError::Stopped)?;
-        let last_seq = self.core.journal.last_seq();
+        let (last_seq, hunts, shards) = {
+            // Decisions first, then events: a dump is the only caller that
+            // holds both, so it cannot deadlock with itself.
+            let _decisions = self
+                .decisions
+                .acquire_many(self.config.decision_units)
+                .await
+                .map_err(|_| EngineError::Stopped)?;
+            let _events = self
+                .admission
+                .acquire_many(self.config.admission_units)
+                .await
+                .map_err(|_| EngineError::Stopped)?;
+            let last_seq = self.core.journal.last_seq();
+            let hunts: Vec<HuntState> = self.core.catalog.iter().map(|e| e.value().stock.live_state()).collect();
+            let shards: Vec<_> = self
+                .shards
+                .iter()
+                .map(|shard| {
+                    let (tx, rx) = oneshot::channel();
+                    shard.do_send(DumpPlayers(tx));
+                    rx
+                })
+                .collect();
+            debug_assert_eq!(self.core.journal.last_seq(), last_seq, "journal moved inside the cut");
+            (last_seq, hunts, shards)
+        };
         self.wait_durable(last_seq).await?;
         let mut world = World {
             last_seq,
             ..World::default()
         };
-        let entries: Vec<HuntEntry> = self.core.catalog.iter().map(|e| e.value().clone()).collect();
-        for entry in entries {
-            let state = entry.stock.live_state();
+        for state in hunts {
             world.hunts.insert(state.def.id.clone(), state);
         }
-        for shard in self.shards.iter() {
-            let (tx, rx) = oneshot::channel();
-            shard.do_send(DumpPlayers(tx));
+        for rx in shards {
             world.players.extend(rx.await.map_err(|_| EngineError::Stopped)?);
         }
-        debug_assert_eq!(self.core.journal.last_seq(), last_seq, "journal moved during dump");
         Ok(world)
     }
 
