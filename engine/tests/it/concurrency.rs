@@ -379,7 +379,7 @@ fn dumps_taken_while_writes_flow_equal_the_journal_prefix() {
                         .map(|i| clue(&format!("p{}", (n + i) % 50), "h", "c1"))
                         .collect();
                     engine.ingest(batch).await.unwrap();
-                    let sku = if n % 3 == 0 { "cap" } else { "mug" };
+                    let sku = if n.is_multiple_of(3) { "cap" } else { "mug" };
                     let _ = engine
                         .claim(claim(&format!("p{}", n % 50), &format!("w{w}-{n}"), "h", sku))
                         .await;
