@@ -289,14 +289,26 @@ impl Handler<RouteEvents> for ShardActor {
     }
 }
 
+/// Claims for players of one shard, gathered by one thread during one turn
+/// of its scheduler (`Engine::claim`): one message, one wake-up of the shard
+/// thread, however many claims.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct RouteClaim(pub Claim);
+pub(crate) struct RouteClaims(pub Vec<Claim>);
 
-impl Handler<RouteClaim> for ShardActor {
+impl Handler<RouteClaims> for ShardActor {
     type Result = ();
-    fn handle(&mut self, msg: RouteClaim, ctx: &mut Context<Self>) {
-        let Claim { request, reply, permit } = msg.0;
+    fn handle(&mut self, msg: RouteClaims, ctx: &mut Context<Self>) {
+        for claim in msg.0 {
+            self.route_claim(claim, ctx);
+        }
+    }
+}
+
+impl ShardActor {
+    /// Passes one claim to its player's actor, in arrival order.
+    fn route_claim(&mut self, claim: Claim, ctx: &mut Context<Self>) {
+        let Claim { request, reply, permit } = claim;
         let player = PlayerId::from(request.player.as_str());
         if !self.players.contains_key(&player) {
             self.spawn(player.clone(), PlayerState::default());

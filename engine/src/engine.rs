@@ -131,6 +131,36 @@ pub struct Engine {
     hasher: foldhash::fast::RandomState,
 }
 
+thread_local! {
+    /// Claims gathered on this thread and not yet sent, per engine (keyed by
+    /// its core's address) and shard. Only ever non-empty between a first
+    /// claim's push and its [`FlushClaims`] guard's drop on this thread.
+    static GATHERED: std::cell::RefCell<std::collections::HashMap<usize, Vec<Vec<Claim>>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Sends a thread's gathered claims for one shard when dropped.
+struct FlushClaims {
+    key: usize,
+    shard: usize,
+    addr: Addr<ShardActor>,
+}
+
+impl Drop for FlushClaims {
+    fn drop(&mut self) {
+        let claims = GATHERED.with(|g| {
+            g.borrow_mut()
+                .get_mut(&self.key)
+                .map(|per_shard| std::mem::take(&mut per_shard[self.shard]))
+                .unwrap_or_default()
+        });
+        debug_assert!(!claims.is_empty(), "the first claim is still gathered");
+        if !claims.is_empty() {
+            self.addr.do_send(RouteClaims(claims));
+        }
+    }
+}
+
 impl Engine {
     /// Starts the actors from `world` (recovered state) on top of `journal`,
     /// whose last sequence must equal `world.last_seq`.
@@ -357,6 +387,25 @@ impl Engine {
         Ok(IngestResult { accepted, seq })
     }
 
+    /// Adds `claim` to this thread's gathering for `shard`. Returns the guard
+    /// that sends the gathering if it was empty (the caller is the first).
+    fn gather_claim(&self, shard: usize, claim: Claim) -> Option<FlushClaims> {
+        let key = Arc::as_ptr(&self.core) as usize;
+        let first = GATHERED.with(|g| {
+            let mut g = g.borrow_mut();
+            let per_shard = g
+                .entry(key)
+                .or_insert_with(|| (0..self.shards.len()).map(|_| Vec::new()).collect());
+            per_shard[shard].push(claim);
+            per_shard[shard].len() == 1
+        });
+        first.then(|| FlushClaims {
+            key,
+            shard,
+            addr: self.shards[shard].clone(),
+        })
+    }
+
     /// Claims one unit of a product, exactly once per `claim_id` and player.
     /// The first request with a claim id is decided and journaled as
     /// [`Record::Claim`]; every retry gets that decision back with
@@ -368,11 +417,18 @@ impl Engine {
         let claim_id = request.claim_id.clone();
         let shard = self.shard_of(&request.player);
         let (tx, rx) = oneshot::channel();
-        self.shards[shard].do_send(RouteClaim(Claim {
+        let claim = Claim {
             request,
             reply: tx,
             permit,
-        }));
+        };
+        if let Some(flush) = self.gather_claim(shard, claim) {
+            // First claim for this shard in this turn: let the other tasks of
+            // this thread add theirs, then send them all in one message. The
+            // guard sends even if this future is dropped while it waits.
+            tokio::task::yield_now().await;
+            drop(flush);
+        }
         let decided = rx.await.map_err(|_| EngineError::Stopped)??;
         // Decision and durability timed apart: a claim's latency is the
         // actors' part plus the journal's commit.
