@@ -46,7 +46,9 @@
 //!    admission permit; past capacity the request is refused with
 //!    [`EngineError::Overloaded`] instead of queueing without bound.
 //! 2. It sends the claim to the shard that owns the player (a hash of the
-//!    player id), which passes it to the player's actor.
+//!    player id), which passes it to the player's actor. Claims started on
+//!    one thread in the same scheduler turn for the same shard travel in one
+//!    message (one wake-up of the shard thread), in the order they started.
 //! 3. The player actor runs the player-side checks in the contract's order:
 //!    a known claim id answers with its original outcome (`duplicate`); then
 //!    unknown hunt or product, hunt closed, `min_score`, per-player limit. A
