@@ -131,21 +131,8 @@ impl Handler<Claim> for PlayerActor {
                 let (hunt_id, sku) = interned(hunt.as_ref(), &request);
                 let claim_id: Box<str> = request.claim_id.as_str().into();
                 let record = [Record::Claim { request, outcome }];
-                let result = self.core.journal.append(&record).map(|seq| {
-                    self.state.borrow_mut().record_claim(ClaimEntry {
-                        claim_id,
-                        hunt: hunt_id,
-                        sku,
-                        outcome,
-                        seq,
-                        id_hash: Default::default(),
-                    });
-                    Decided {
-                        outcome,
-                        duplicate: false,
-                        seq,
-                    }
-                });
+                let result =
+                    (self.core.journal.append(&record)).map(|seq| self.remember(claim_id, hunt_id, sku, outcome, seq));
                 let _ = reply.send(result.map_err(EngineError::from));
             }
             Next::Stock(product) => {
@@ -154,26 +141,35 @@ impl Handler<Claim> for PlayerActor {
                 // the hunt's lock (crate::hunt): the next claim of this
                 // player, next in this mailbox, sees this one's outcome.
                 let core = &self.core;
-                let res = hunt.stock.reserve(&*core.journal, &core.durable, request, product).map(
+                let res = (hunt.stock.reserve(&*core.journal, &core.durable, request, product)).map(
                     |(request, outcome, seq)| {
-                        self.state.borrow_mut().record_claim(ClaimEntry {
-                            claim_id: request.claim_id.into_boxed_str(),
-                            hunt: hunt.id.clone(),
-                            sku: hunt.skus[product].clone(),
-                            outcome,
-                            seq,
-                            id_hash: Default::default(),
-                        });
-                        Decided {
-                            outcome,
-                            duplicate: false,
-                            seq,
-                        }
+                        let sku = hunt.skus[product].clone();
+                        self.remember(request.claim_id.into_boxed_str(), hunt.id.clone(), sku, outcome, seq)
                     },
                 );
                 drop(permit);
                 let _ = reply.send(res);
             }
+        }
+    }
+}
+
+impl PlayerActor {
+    /// Records a claim this actor just journaled (dedup state, forever) and
+    /// returns its answer.
+    fn remember(&self, claim_id: Box<str>, hunt: Arc<str>, sku: Arc<str>, outcome: Outcome, seq: Seq) -> Decided {
+        self.state.borrow_mut().record_claim(ClaimEntry {
+            claim_id,
+            hunt,
+            sku,
+            outcome,
+            seq,
+            id_hash: Default::default(),
+        });
+        Decided {
+            outcome,
+            duplicate: false,
+            seq,
         }
     }
 }
