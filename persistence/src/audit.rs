@@ -176,17 +176,15 @@ pub(crate) struct Projector {
     /// The current row has records not yet written.
     dirty: bool,
     last_write: Option<std::time::Instant>,
-    /// Writes were staged since [`Projector::take_staged`]: most commits
-    /// stage none (rows are rewritten at most every
-    /// [`ROW_REWRITE_INTERVAL`]), and an empty sled batch still costs sled
-    /// a log reservation and its IO threads a write.
-    staged: bool,
 }
 
 impl Projector {
     /// Adds `delta` (records `first..=last`, committed at `at`) to the
     /// projection, staging writes into `batch` when a second ends or the
-    /// current row is due for a rewrite.
+    /// current row is due for a rewrite. Returns whether it staged any:
+    /// most commits stage none (rows are rewritten at most every
+    /// [`ROW_REWRITE_INTERVAL`]), and sled charges an empty batch a log
+    /// reservation and its IO threads a write, so the caller skips it.
     pub(crate) fn stage(
         &mut self,
         tree: &sled::Tree,
@@ -195,11 +193,12 @@ impl Projector {
         first: Seq,
         last: Seq,
         delta: &Rollup,
-    ) -> sled::Result<()> {
+    ) -> sled::Result<bool> {
         let second = second_of(at);
+        let mut staged = false;
         if self.current.as_ref().is_none_or(|(s, _, _)| *s != second) {
             // The previous second is complete: write its final row.
-            self.write_row(batch);
+            staged |= self.write_row(batch);
             // Usually a new second; after a restart within the same second
             // the row already exists and is added to.
             let existing = match tree.get(second_key(b'r', second))? {
@@ -208,7 +207,7 @@ impl Projector {
             };
             if tree.get(second_key(b't', second))?.is_none() {
                 batch.insert(&second_key(b't', second), &first.to_le_bytes());
-                self.staged = true;
+                staged = true;
             }
             self.current = Some((second, existing, last));
         }
@@ -217,18 +216,14 @@ impl Projector {
         *seq = last;
         self.dirty = true;
         if self.last_write.is_none_or(|t| t.elapsed() >= ROW_REWRITE_INTERVAL) {
-            self.write_row(batch);
+            staged |= self.write_row(batch);
         }
-        Ok(())
+        Ok(staged)
     }
 
-    /// Whether writes were staged since the last call (and resets it).
-    pub(crate) fn take_staged(&mut self) -> bool {
-        std::mem::take(&mut self.staged)
-    }
-
-    /// Stages the current row (if it has unwritten records) with its watermark.
-    pub(crate) fn write_row(&mut self, batch: &mut sled::Batch) {
+    /// Stages the current row (if it has unwritten records) with its
+    /// watermark. Returns whether it did.
+    pub(crate) fn write_row(&mut self, batch: &mut sled::Batch) -> bool {
         if let (true, Some((second, rollup, seq))) = (self.dirty, &self.current) {
             batch.insert(
                 &second_key(b'r', *second),
@@ -236,9 +231,10 @@ impl Projector {
             );
             batch.insert(WATERMARK, &seq.to_le_bytes());
             self.dirty = false;
-            self.staged = true;
             self.last_write = Some(std::time::Instant::now());
+            return true;
         }
+        false
     }
 }
 
@@ -264,7 +260,8 @@ pub(crate) fn catch_up(journal: &BlockLog, audit: &sled::Tree) -> Result<u64, St
     let mut added = 0u64;
     let flush = |p: (Millis, Seq, Seq, Rollup), projector: &mut Projector| -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        projector.stage(audit, &mut batch, p.0, p.1, p.2, &p.3)?;
+        // Rebuilding: every chunk ends with its row written.
+        let _staged = projector.stage(audit, &mut batch, p.0, p.1, p.2, &p.3)?;
         projector.write_row(&mut batch);
         audit.apply_batch(batch)?;
         Ok(())

@@ -460,11 +460,10 @@ impl JournalWriter {
         let mut audit = sled::Batch::default();
         // A failed write of the projection fail-stops like one of the log:
         // rows after a lost one would be counted under a later watermark.
-        // Most commits stage nothing (a row is rewritten at most every
-        // 200 ms), and sled charges an empty batch like a small one.
+        // Most commits stage nothing, and sled charges an empty batch.
         self.projector
             .stage(&self.audit, &mut audit, now, first, block_first - 1, rollup)
-            .and_then(|()| match self.projector.take_staged() {
+            .and_then(|staged| match staged {
                 true => self.audit.apply_batch(audit),
                 false => Ok(()),
             })
