@@ -1,6 +1,7 @@
 //! A `metrics` recorder that keeps only the journal writer's metrics (group
-//! commit size, flush and sync time, bytes), the claims' time to decision and the admission rejections, so the hot
-//! path pays one string compare. The measurement window reads them.
+//! commit size, flush and sync time, bytes), the claims' time to decision
+//! and the admission rejections, so the hot path pays one string compare.
+//! The measurement window reads them.
 
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,39 +24,25 @@ impl metrics::HistogramFn for HistFn {
     }
 }
 
-fn new_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
+impl HistFn {
+    /// An empty histogram recording `value * scale` (1e6: seconds to µs).
+    fn new(scale: f64) -> Arc<HistFn> {
+        Arc::new(HistFn {
+            scale,
+            h: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")),
+        })
+    }
 }
 
 static JOURNAL_BYTES: LazyLock<Arc<AtomicU64>> = LazyLock::new(|| Arc::new(AtomicU64::new(0)));
 /// Flush time of one group commit, in microseconds.
-static JOURNAL_FLUSH_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
-    Arc::new(HistFn {
-        scale: 1e6,
-        h: Mutex::new(new_hist()),
-    })
-});
+static JOURNAL_FLUSH_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| HistFn::new(1e6));
 /// Records per group commit.
-static JOURNAL_BATCH: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
-    Arc::new(HistFn {
-        scale: 1.0,
-        h: Mutex::new(new_hist()),
-    })
-});
+static JOURNAL_BATCH: LazyLock<Arc<HistFn>> = LazyLock::new(|| HistFn::new(1.0));
 /// Sync time of one group commit (`fdatasync` of the log, then the mark), us.
-static JOURNAL_SYNC_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
-    Arc::new(HistFn {
-        scale: 1e6,
-        h: Mutex::new(new_hist()),
-    })
-});
+static JOURNAL_SYNC_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| HistFn::new(1e6));
 /// Time from a claim's admission to its decision (before durability), us.
-static CLAIM_DECIDE_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| {
-    Arc::new(HistFn {
-        scale: 1e6,
-        h: Mutex::new(new_hist()),
-    })
-});
+static CLAIM_DECIDE_US: LazyLock<Arc<HistFn>> = LazyLock::new(|| HistFn::new(1e6));
 static ADMISSION_REJECTED: LazyLock<Arc<AtomicU64>> = LazyLock::new(|| Arc::new(AtomicU64::new(0)));
 
 /// Journal record payload bytes written so far.
