@@ -14,6 +14,7 @@
 #           conditional stock decrement), 64 concurrent clients, 20 s.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/docs/bench/serve.sh"
 DUR=${DUR:-20}
 PGVER=$(ls /usr/lib/postgresql | sort -n | tail -1)
 PGBIN=/usr/lib/postgresql/$PGVER/bin
@@ -70,16 +71,9 @@ B=${B:-$ROOT/target/release/trove-bench}
 if [ -x "$TROVE" ] && [ -x "$B" ]; then
   echo "== Trove over the wire ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), trove serve, default durability)"
   TKEY=compare-admin-key-01
-  TROVE_KEYS="admin:$TKEY" TROVE_LOG=warn TROVE_SNAPSHOT_INTERVAL_SECS=0 \
-    "$TROVE" serve --data "$WORK/trove" --listen 127.0.0.1:0 >"$WORK/trove.out" 2>"$WORK/trove.log" &
-  TPID=$!
+  TROVE_KEYS="admin:$TKEY" start_trove "$TROVE" "$WORK/trove" "$WORK/trove.out"
+  TPID=$TROVE_PID TADDR=$TROVE_ADDR
   trap 'kill $TPID 2>/dev/null || true; su postgres -c "$PGBIN/pg_ctl -D $WORK/pg stop -m fast" >/dev/null 2>&1 || true; redis-cli -p 16379 shutdown nosave >/dev/null 2>&1 || true' EXIT
-  TADDR=
-  for _ in $(seq 300); do
-    TADDR=$(sed -n 's|^trove listening on http://\([^ ]*\).*|\1|p' "$WORK/trove.out" | head -1)
-    [ -n "$TADDR" ] && curl -sf "http://$TADDR/readyz" >/dev/null && break
-    sleep 0.1
-  done
   "$B" wire --url "ws://$TADDR/v1/ws" --key $TKEY --duration "$DUR" --server-pid $TPID \
     --claim-rate 0 --event-rate "${EVENT_RATE:-600000}" --event-connections 8 --batch 1000 |
     grep -E "events: |latency from intended|server CPU" | sed 's/^ */  events (ws, batches of 1000, 8 connections): /'

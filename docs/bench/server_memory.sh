@@ -16,6 +16,7 @@
 #   bash docs/bench/server_memory.sh [PLAYERS] [RATE] [SECS] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. docs/bench/serve.sh
 PLAYERS=${1:-200000}
 RATE=${2:-200000}
 SECS=${3:-10}
@@ -30,15 +31,8 @@ printf "%-9s %12s %12s %10s %12s %12s %14s\n" build "rss before" "rss after" "pe
 for run in $(seq 1 "$RUNS"); do
   for build in glibc mimalloc; do
     data="$WORK/data-$build-$run"
-    TROVE_KEYS="admin:$ADMIN" TROVE_LOG=warn TROVE_SNAPSHOT_INTERVAL_SECS=0 \
-      "/tmp/trove-$build" serve --data "$data" --listen 127.0.0.1:0 >"$WORK/out-$build-$run" 2>"$WORK/err-$build-$run" &
-    pid=$!
-    addr=
-    for _ in $(seq 300); do
-      addr=$(sed -n 's|^trove listening on http://\([^ ]*\).*|\1|p' "$WORK/out-$build-$run" | head -1)
-      [ -n "$addr" ] && curl -sf "http://$addr/readyz" >/dev/null && break
-      sleep 0.1
-    done
+    TROVE_KEYS="admin:$ADMIN" start_trove "/tmp/trove-$build" "$data" "$WORK/out-$build-$run"
+    pid=$TROVE_PID addr=$TROVE_ADDR
     before=$(rss_kb $pid)
     "$B" wire --url "ws://$addr/v1/ws" --key $ADMIN --claim-rate 0 --event-rate "$RATE" \
       --players "$PLAYERS" --duration "$SECS" --event-connections 4 >"$WORK/wire-$build-$run" 2>&1 || true

@@ -31,6 +31,7 @@
 # machine shared with the server, for at most 100 us of send lag, which the
 # latencies include; 0 = exact).
 set -euo pipefail
+. "$(dirname "$0")/serve.sh"
 TROVE=${TROVE:-target/release/trove}
 B=${B:-target/release/trove-bench}
 DUR=${DUR:-15}
@@ -64,19 +65,9 @@ cpu_secs() {
 start_server() {
   local mode=$1 args=()
   [ "$mode" = default ] || args=(--durability "$mode")
-  TROVE_KEYS="admin:$ADMIN,game:$GAME" TROVE_LOG=warn TROVE_SNAPSHOT_INTERVAL_SECS=0 \
-    "$TROVE" serve --data "$WORK/data-$mode" --listen 127.0.0.1:0 "${args[@]}" \
-    >"$WORK/server-$mode.out" 2>>"$WORK/server.log" &
-  SERVER_PID=$!
-  ADDR=
-  for _ in $(seq 600); do
-    ADDR=$(sed -n 's|^trove listening on http://\([^ ]*\).*|\1|p' "$WORK/server-$mode.out" | head -1)
-    [ -n "$ADDR" ] && curl -sf "http://$ADDR/readyz" >/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "server ($mode) did not start; see $WORK/server.log" >&2
-  exit 1
+  TROVE_KEYS="admin:$ADMIN,game:$GAME" start_trove "$TROVE" "$WORK/data-$mode" "$WORK/server-$mode.out" "${args[@]}"
+  SERVER_PID=$TROVE_PID
+  ADDR=$TROVE_ADDR
 }
 
 # phase MODE NAME ARGS...: one `trove-bench wire` run, its human report
