@@ -67,6 +67,26 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// Every action, with its name in `GET /v1/whoami`'s `may`.
+    pub(crate) const NAMED: [(Action, &'static str); 7] = [
+        (Action::Events, "events"),
+        (Action::Claim, "claim"),
+        (Action::Subscribe, "subscribe"),
+        (Action::Read, "read"),
+        (Action::Design, "design"),
+        (Action::Audit, "audit"),
+        (Action::Admin, "admin"),
+    ];
+
+    /// The names of the actions `role` may do.
+    pub(crate) fn names_for(role: Role) -> Vec<String> {
+        Self::NAMED
+            .iter()
+            .filter(|(a, _)| a.allows(role))
+            .map(|(_, n)| (*n).to_owned())
+            .collect()
+    }
+
     pub(crate) fn allows(self, role: Role) -> bool {
         use Role::*;
         match self {

@@ -23,6 +23,8 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     /// Index of the offending event, for `invalid_event`.
     pub(crate) index: Option<usize>,
+    /// The field at fault, for `invalid_hunt`.
+    pub(crate) field: Option<String>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
             message: message.into(),
             status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             index: None,
+            field: None,
         }
     }
 
@@ -91,6 +94,7 @@ impl ApiError {
             code: self.code,
             message: self.message.clone(),
             index: self.index,
+            field: self.field.clone(),
         }
     }
 }
@@ -99,6 +103,7 @@ impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
         ApiError {
             index: e.index,
+            field: e.field,
             ..ApiError::new(e.code, e.message)
         }
     }
@@ -126,8 +131,13 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidEvent { index, .. } => Some(*index),
             _ => None,
         };
+        let field = match &e {
+            EngineError::InvalidHunt(h) => Some(h.field.clone()),
+            _ => None,
+        };
         ApiError {
             index,
+            field,
             ..ApiError::new(code, e.to_string())
         }
     }

@@ -42,6 +42,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(web::get().to(metrics)))
         .service(resource("/v1/openapi.json").route(web::get().to(openapi)))
         .service(resource("/v1/ws").route(web::get().to(crate::ws::upgrade)))
+        .service(resource("/v1/ws/ticket").route(web::post().to(ws_ticket)))
+        .service(resource("/v1/whoami").route(web::get().to(whoami)))
         .service(
             resource("/v1/hunts")
                 .route(web::post().to(define_hunt))
@@ -235,7 +237,31 @@ async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Resul
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let core = state.enter(&req, Action::Admin)?;
-    Ok(HttpResponse::Ok().json(ops::consistency(&core).await?))
+    let report = ops::consistency(&core).await?;
+    state.live.record_consistency(&report);
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// `GET /v1/whoami`: the key's role and its actions (any valid key, also
+/// while recovering: the console signs in before the server is ready).
+async fn whoami(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let role = state.keys.authenticate(&req, false)?;
+    Ok(ok(p::WhoAmI {
+        ok: true,
+        role: role.name().into(),
+        may: Action::names_for(role),
+    }))
+}
+
+/// `POST /v1/ws/ticket`: a one-use ticket for `GET /v1/ws?ticket=`.
+async fn ws_ticket(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let role = state.keys.authenticate(&req, false)?;
+    let ticket = state.tickets.issue(role)?;
+    Ok(ok(p::WsTicket {
+        ok: true,
+        ticket,
+        expires_in_ms: crate::tickets::TICKET_TTL.as_millis() as u64,
+    }))
 }
 
 async fn snapshot(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {

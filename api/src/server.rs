@@ -226,6 +226,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             },
         )),
         actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)),
+        actix_web::rt::spawn(crate::live::run(state.clone(), core.clone())),
     ];
 
     let which = signal.await.unwrap_or("signal");
@@ -321,7 +322,9 @@ fn start_http(state: &Arc<AppState>, settings: &Settings) -> Result<(actix_web::
                     Ok(res)
                 }
             })
+            .wrap(crate::console::security_headers())
             .configure(http::configure)
+            .configure(crate::console::configure)
             .default_service(web::to(http::not_found))
     })
     .workers(settings.workers)
@@ -360,11 +363,13 @@ async fn readiness_task(state: Arc<AppState>, core: Arc<Core>) {
     loop {
         match ops::consistency_with(&core, ops::Replay::Recovered).await {
             Ok(report) if report.ok => {
+                state.live.record_consistency(&report);
                 tracing::info!(journal_seq = report.journal_seq, "consistency check passed; ready");
                 state.set_ready(true, "");
                 return;
             }
             Ok(report) => {
+                state.live.record_consistency(&report);
                 let failed = report.failures();
                 tracing::error!(failed = ?failed, "consistency check failed; not ready");
                 state.set_ready(false, &format!("consistency check failed: {}", failed.join("; ")));

@@ -2,6 +2,8 @@
 
 use crate::auth::{Action, Keys};
 use crate::error::ApiError;
+use crate::live::Live;
+use crate::tickets::Tickets;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +49,10 @@ pub(crate) struct AppState {
     shutdown_tx: watch::Sender<bool>,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) shutdown_timeout: Duration,
+    /// One-use WebSocket tickets for browsers.
+    pub(crate) tickets: Tickets,
+    /// The `stats` and `hunts` topics' latest values.
+    pub(crate) live: Live,
 }
 
 impl AppState {
@@ -68,6 +74,8 @@ impl AppState {
             shutdown_tx: watch::channel(false).0,
             metrics,
             shutdown_timeout,
+            tickets: Tickets::default(),
+            live: Live::default(),
         })
     }
 

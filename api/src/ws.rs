@@ -213,13 +213,25 @@ fn negotiate(req: &HttpRequest) -> Result<Option<Codec>, ApiError> {
     Codec::negotiate(offered).map_err(|e| ApiError::invalid_request(e.to_string()))
 }
 
+/// The role of an upgrade request: from its one-use `?ticket=` if it has
+/// one (browsers), else from its key (`Authorization` or `?token=`).
+fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Role, ApiError> {
+    let ticket = web::Query::<p::WsParams>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().ticket);
+    match ticket {
+        Some(t) => state.tickets.redeem(&t),
+        None => state.keys.authenticate(req, true),
+    }
+}
+
 /// `GET /v1/ws`: authenticates before the upgrade (401 without a valid key).
 pub(crate) async fn upgrade(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let role = state.keys.authenticate(&req, true)?;
+    let role = authenticate(&state, &req)?;
     let chosen = negotiate(&req)?;
     let core = state.core()?;
     let protocols = chosen.map(Codec::subprotocol);
@@ -462,6 +474,22 @@ async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<Clos
             match topic {
                 Subscription::Claims { from } => claims_feed(conn, id, released, from).await,
                 Subscription::Leaderboard { hunt, limit } => leaderboard_feed(conn, id, released, hunt, limit).await,
+                Subscription::Hunts => {
+                    let rx = conn.state.live.hunts.subscribe();
+                    live_feed(conn, id, released, rx, |h, id| p::HuntsPush {
+                        subscription: id,
+                        ..h.clone()
+                    })
+                    .await
+                }
+                Subscription::Stats => {
+                    let rx = conn.state.live.stats.subscribe();
+                    live_feed(conn, id, released, rx, |s, id| p::StatsPush {
+                        subscription: id,
+                        ..s.clone()
+                    })
+                    .await
+                }
             }
         }
         drop(slot);
@@ -472,6 +500,8 @@ async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<Clos
 enum Subscription {
     Claims { from: Seq },
     Leaderboard { hunt: String, limit: usize },
+    Hunts,
+    Stats,
 }
 
 /// A subscription the reply has just been given for.
@@ -523,12 +553,8 @@ async fn dispatch(
             let board = ops::leaderboard(core, &req.hunt, limit, req.around.as_deref()).await?;
             Ok((conn.reply(id, &board), None))
         }
-        OpName::Subscribe => {
-            Action::Subscribe.check(conn.role)?;
-            subscribe(conn, id, fields.body()?).await
-        }
+        OpName::Subscribe => subscribe(conn, id, fields.body()?).await,
         OpName::Unsubscribe => {
-            Action::Subscribe.check(conn.role)?;
             let req: p::UnsubscribeRequest = fields.body()?;
             if !conn.release_subscription(req.subscription) {
                 return Err(ApiError::new(
@@ -545,14 +571,46 @@ async fn dispatch(
     }
 }
 
+/// Who may subscribe to a topic: the dispatch feed and leaderboard pushes
+/// as before (game, admin), the hunts to anyone who may read, the stats to
+/// admins.
+fn topic_action(req: &p::SubscribeRequest<'_>) -> Action {
+    match req {
+        p::SubscribeRequest::Claims { .. } | p::SubscribeRequest::Leaderboard { .. } => Action::Subscribe,
+        p::SubscribeRequest::Hunts => Action::Read,
+        p::SubscribeRequest::Stats => Action::Admin,
+    }
+}
+
+/// Most journal records a `tail` may reach back.
+pub(crate) const MAX_FEED_TAIL: u64 = 1_000_000;
+
+/// Where a dispatch feed starts: after `from`, or `tail` records before
+/// the durable head.
+fn claims_start(conn: &Conn, from: Seq, tail: Option<u64>) -> Result<Seq, ApiError> {
+    match tail {
+        None => Ok(from),
+        Some(t) if t > MAX_FEED_TAIL => Err(ApiError::invalid_request(format!(
+            "tail must be at most {MAX_FEED_TAIL} journal records"
+        ))),
+        Some(_) if from != 0 => Err(ApiError::invalid_request("give `from` or `tail`, not both")),
+        Some(t) => Ok(conn.core.store.durable_seq().saturating_sub(t)),
+    }
+}
+
 /// The `subscribe` op: takes a slot, answers, and returns the subscription to run.
 async fn subscribe(
     conn: &Conn,
     id: &RequestId,
     req: p::SubscribeRequest<'_>,
 ) -> Result<(Frame, Option<Sub>), ApiError> {
+    topic_action(&req).check(conn.role)?;
     let sub = match req {
-        p::SubscribeRequest::Claims { from } => Subscription::Claims { from },
+        p::SubscribeRequest::Claims { from, tail } => Subscription::Claims {
+            from: claims_start(conn, from, tail)?,
+        },
+        p::SubscribeRequest::Hunts => Subscription::Hunts,
+        p::SubscribeRequest::Stats => Subscription::Stats,
         p::SubscribeRequest::Leaderboard { hunt, limit } => {
             let limit = ops::leaderboard_limit(limit)?;
             conn.core.engine.hunt(&hunt).await?;
@@ -564,6 +622,15 @@ async fn subscribe(
     };
     let (subscription, released) = conn.add_subscription()?;
     let frame = match &sub {
+        Subscription::Hunts => conn.reply(id, &p::SubscribeReply::Hunts { ok: true, subscription }),
+        Subscription::Stats => conn.reply(
+            id,
+            &p::SubscribeReply::Stats {
+                ok: true,
+                subscription,
+                interval_ms: crate::live::LIVE_INTERVAL.as_millis() as u64,
+            },
+        ),
         Subscription::Claims { from } => conn.reply(
             id,
             &p::SubscribeReply::Claims {
@@ -705,5 +772,37 @@ async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receive
             break;
         }
         last = Some((version, push.entries));
+    }
+}
+
+/// A `hunts` or `stats` subscription: sends the sampler's latest value
+/// (module `live`) each time it changes, stamped with this subscription's
+/// id. A client that reads slowly gets the newest value, never a backlog.
+async fn live_feed<T, P>(
+    conn: Arc<Conn>,
+    id: u64,
+    mut released: watch::Receiver<()>,
+    mut rx: watch::Receiver<Option<Arc<T>>>,
+    stamp: impl Fn(&T, u64) -> P,
+) where
+    P: Serialize,
+{
+    let mut kill = conn.killed();
+    let mut shutdown = conn.state.shutdown_signal();
+    // The latest value at once (if the sampler has one), then each new one.
+    rx.mark_changed();
+    loop {
+        tokio::select! {
+            _ = kill.changed() => break,
+            _ = shutdown.changed() => break,
+            _ = unsubscribed(&mut released) => break,
+            r = rx.changed() => if r.is_err() { break },
+        }
+        let Some(value) = rx.borrow_and_update().clone() else {
+            continue;
+        };
+        if !conn.send(conn.frame(&stamp(&value, id))).await {
+            break;
+        }
     }
 }

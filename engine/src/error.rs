@@ -35,7 +35,7 @@ pub enum EngineError {
     /// `invalid_hunt`: the definition failed [`HuntDef::validate`](crate::HuntDef::validate);
     /// carries its sentence.
     #[error("invalid hunt definition: {0}")]
-    InvalidHunt(String),
+    InvalidHunt(crate::model::HuntInvalid),
     /// `hunt_conflict`: this hunt id is already defined differently. Carries
     /// the id.
     #[error("hunt {0:?} already exists with a different definition")]

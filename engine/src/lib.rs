@@ -151,7 +151,8 @@ pub use error::EngineError;
 pub use journal::{Durability, Journal, JournalError, MemoryJournal};
 pub use model::{
     limits, ClaimRequest, ClaimRequestView, ClueDef, EventKind, EventKindView, GameEvent, GameEventView, HuntDef,
-    HuntTelemetry, Millis, Outcome, ProductDef, Record, RecordView, RejectReason, Seq, TelemetryCount, MAX_STOCK,
+    HuntInvalid, HuntTelemetry, Millis, Outcome, ProductDef, Record, RecordView, RejectReason, Seq, TelemetryCount,
+    MAX_STOCK,
 };
 pub use state::{
     ClaimEntry, Digest, HuntState, HuntSummary, IdHash, PlayerHunt, PlayerId, PlayerMap, PlayerState, ProductSummary,

@@ -101,44 +101,67 @@ impl HuntDef {
     /// Checks the definition is well formed before it is journaled: ids and
     /// text within [`limits`], `opens_at` before `closes_at`, unique clue ids
     /// and skus, `per_player_limit` ≥ 1, stock ≤ [`MAX_STOCK`]. The error is
-    /// a sentence for the client; [`Engine::define_hunt`](crate::Engine::define_hunt)
+    /// a [`HuntInvalid`] naming the field; [`Engine::define_hunt`](crate::Engine::define_hunt)
     /// returns it as [`EngineError::InvalidHunt`](crate::EngineError::InvalidHunt).
-    pub fn validate(&self) -> Result<(), String> {
-        check_id("id", &self.id)?;
-        check_text("name", &self.name)?;
+    pub fn validate(&self) -> Result<(), HuntInvalid> {
+        let at = |field: String| move |message: String| HuntInvalid { field, message };
+        check_id("id", &self.id).map_err(at("id".into()))?;
+        check_text("name", &self.name).map_err(at("name".into()))?;
         if let (Some(o), Some(c)) = (self.opens_at, self.closes_at) {
             if o >= c {
-                return Err("opens_at must be before closes_at".into());
+                return Err(at("closes_at".into())("opens_at must be before closes_at".into()));
             }
         }
         if self.clues.len() > limits::MAX_CLUES {
-            return Err(format!("more than {} clues", limits::MAX_CLUES));
+            return Err(at("clues".into())(format!("more than {} clues", limits::MAX_CLUES)));
         }
         if self.products.len() > limits::MAX_PRODUCTS {
-            return Err(format!("more than {} products", limits::MAX_PRODUCTS));
+            return Err(at("products".into())(format!(
+                "more than {} products",
+                limits::MAX_PRODUCTS
+            )));
         }
         let mut seen = std::collections::HashSet::new();
-        for c in &self.clues {
-            check_id("clue id", &c.id)?;
+        for (i, c) in self.clues.iter().enumerate() {
+            let field = || format!("clues[{i}].id");
+            check_id("clue id", &c.id).map_err(at(field()))?;
             if !seen.insert(c.id.as_str()) {
-                return Err(format!("duplicate clue id {:?}", c.id));
+                return Err(at(field())(format!("duplicate clue id {:?}", c.id)));
             }
         }
         seen.clear();
-        for p in &self.products {
-            check_id("sku", &p.sku)?;
+        for (i, p) in self.products.iter().enumerate() {
+            let field = |name: &str| format!("products[{i}].{name}");
+            check_id("sku", &p.sku).map_err(at(field("sku")))?;
             if !seen.insert(p.sku.as_str()) {
-                return Err(format!("duplicate sku {:?}", p.sku));
+                return Err(at(field("sku"))(format!("duplicate sku {:?}", p.sku)));
             }
             if p.per_player_limit == 0 {
-                return Err(format!("per_player_limit of {:?} must be at least 1", p.sku));
+                return Err(at(field("per_player_limit"))(format!(
+                    "per_player_limit of {:?} must be at least 1",
+                    p.sku
+                )));
             }
             if p.stock > MAX_STOCK {
-                return Err(format!("stock of {:?} exceeds {}", p.sku, MAX_STOCK));
+                return Err(at(field("stock"))(format!(
+                    "stock of {:?} exceeds {}",
+                    p.sku, MAX_STOCK
+                )));
             }
         }
         Ok(())
     }
+}
+
+/// Why a hunt definition is refused: the field at fault (a path such as
+/// `products[1].stock`) and a sentence for the client.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HuntInvalid {
+    /// The path of the field at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 /// Largest stock a product may hold; keeps every stock sum far from overflow.

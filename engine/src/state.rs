@@ -366,7 +366,7 @@ impl World {
                         return Err(err(format!("hunt {:?} redefined differently", def.id)));
                     }
                 } else {
-                    def.validate().map_err(&err)?;
+                    def.validate().map_err(|e| err(e.to_string()))?;
                     let def: HuntDef = def.clone().into_owned();
                     self.hunts.insert(def.id.clone(), HuntState::new(Arc::new(def), seq));
                 }

@@ -167,6 +167,7 @@ impl Driver {
         let req = match &self.subs.get(&local)?.topic {
             Topic::Claims { cursor } => SubscribeRequest::Claims {
                 from: cursor.load(Ordering::SeqCst),
+                tail: None,
             },
             Topic::Leaderboard { hunt, limit } => SubscribeRequest::Leaderboard {
                 hunt: hunt.clone().into(),

@@ -104,7 +104,7 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The `error` object of a failed request: `{"code", "message", "index"?}`.
+/// The `error` object of a failed request: `{"code", "message", "index"?, "field"?}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, as a stable code.
@@ -115,6 +115,10 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0)]
     pub index: Option<usize>,
+    /// For `invalid_hunt`: the path of the field at fault, e.g.
+    /// `products[1].stock`, when the problem is at one field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// An HTTP error answer: `{"error": {...}}`.

@@ -84,6 +84,7 @@ pub mod customs;
 pub mod error;
 pub mod game;
 pub mod hunt;
+pub mod live;
 pub mod msgpack;
 mod openapi;
 pub mod parse;
@@ -105,6 +106,10 @@ pub use game::{
 pub use hunt::{
     ClueDefinition, ClueReply, DefineHuntReply, HuntDefinition, HuntList, HuntReply, ProductDefinition, ProductLedger,
     StockReply, StockRequest,
+};
+pub use live::{
+    ChainHead, ConsistencyRun, HuntSummary, HuntsPush, JournalStats, ProductSummary, RejectCounts, SnapshotStats,
+    StatsPush, WhoAmI, WsTicket,
 };
 pub use openapi::{openapi, ROUTES};
 pub use time::{Millis, Time};

@@ -358,6 +358,7 @@ impl<'de> Visitor<'de> for Events<'_> {
                         code: ErrorCode::InvalidEvent,
                         message: format!("event {i} is invalid: {e}"),
                         index: Some(i),
+                        field: None,
                     });
                     return Err(e);
                 }

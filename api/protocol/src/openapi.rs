@@ -13,6 +13,7 @@ use crate::game::{
     ClaimReply, ClaimRequest, EventsReply, EventsRequest, LeaderboardParams, LeaderboardReply, PlayerReply,
 };
 use crate::hunt::{DefineHuntReply, HuntDefinition, HuntList, HuntReply, StockReply, StockRequest};
+use crate::live::{HuntSummary, HuntsPush, StatsPush, WhoAmI, WsTicket};
 use crate::ws::WsParams;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -24,6 +25,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/metrics", &["GET"]),
     ("/v1/openapi.json", &["GET"]),
     ("/v1/ws", &["GET"]),
+    ("/v1/ws/ticket", &["POST"]),
+    ("/v1/whoami", &["GET"]),
     ("/v1/hunts", &["GET", "POST"]),
     ("/v1/hunts/{hunt}", &["GET"]),
     ("/v1/hunts/{hunt}/products/{sku}/stock", &["POST"]),
@@ -53,10 +56,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                        a method a path does not declare is `405 method_not_allowed` with an `Allow` header."
     ),
     paths(
-        healthz, readyz, metrics, openapi_json, ws, list_hunts, define_hunt, get_hunt, add_stock, get_player,
+        healthz, readyz, metrics, openapi_json, ws, ws_ticket, whoami, list_hunts, define_hunt, get_hunt, add_stock, get_player,
         get_leaderboard, post_events, post_claims, consistency, snapshot, audit_claims, audit_export, audit_report
     ),
-    components(schemas(ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time, crate::time::TimeParam)),
+    components(schemas(
+        ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time, crate::time::TimeParam, HuntsPush,
+        HuntSummary, StatsPush
+    )),
     modifiers(&Security),
     tags(
         (name = "ops", description = "Health, readiness, metrics and this document; no key"),
@@ -82,6 +88,13 @@ impl Modify for Security {
                     .description(Some("a key of role game, designer, auditor or admin"))
                     .build(),
             ),
+        );
+        c.add_security_scheme(
+            "ticket",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "ticket",
+                "a one-use ticket from POST /v1/ws/ticket, on the WebSocket upgrade only",
+            ))),
         );
         c.add_security_scheme(
             "token",
@@ -111,7 +124,7 @@ fn metrics() {}
 fn openapi_json() {}
 
 #[utoipa::path(get, path = "/v1/ws", tag = "game", params(WsParams),
-    security(("bearer" = []), ("token" = [])),
+    security(("bearer" = []), ("ticket" = []), ("token" = [])),
     description = "WebSocket upgrade; the protocol on the socket is in docs/PROTOCOL.md.",
     responses(
         (status = 101, description = "switching to the WebSocket protocol"),
@@ -119,6 +132,20 @@ fn openapi_json() {}
         (status = 401, description = "missing or unknown key (`unauthorized`)", body = ErrorReply),
         (status = 503, description = "`not_ready` or `shutting_down`", body = ErrorReply)))]
 fn ws() {}
+
+#[utoipa::path(post, path = "/v1/ws/ticket", tag = "game", security(("bearer" = [])),
+    description = "A one-use credential for a browser's WebSocket (`GET /v1/ws?ticket=`), valid 30 s; \
+        at most 1024 are outstanding.",
+    responses(
+        (status = 200, description = "a ticket", body = WsTicket),
+        (status = 401, description = "`unauthorized`", body = ErrorReply),
+        (status = 503, description = "`overloaded`: too many tickets outstanding", body = ErrorReply)))]
+fn ws_ticket() {}
+
+#[utoipa::path(get, path = "/v1/whoami", tag = "ops", security(("bearer" = [])), responses(
+    (status = 200, description = "the key's role and what it may do", body = WhoAmI),
+    (status = 401, description = "`unauthorized`", body = ErrorReply)))]
+fn whoami() {}
 
 #[utoipa::path(get, path = "/v1/hunts", tag = "hunts", security(("bearer" = [])), responses(
     (status = 200, description = "every hunt id", body = HuntList),

@@ -29,6 +29,8 @@ pub struct ParseError {
     pub message: String,
     /// For `invalid_event`: the index of the first bad event.
     pub index: Option<usize>,
+    /// For `invalid_hunt`: the path of the field at fault.
+    pub field: Option<String>,
 }
 
 impl ParseError {
@@ -37,6 +39,7 @@ impl ParseError {
             code,
             message: message.into(),
             index: None,
+            field: None,
         }
     }
 
@@ -46,6 +49,7 @@ impl ParseError {
             code: self.code,
             message: self.message.clone(),
             index: self.index,
+            field: self.field.clone(),
         }
     }
 }
@@ -200,6 +204,7 @@ pub fn events(bytes: &[u8], max_events: usize) -> Result<Vec<GameEvent<'_>>, Par
                 code: ErrorCode::InvalidEvent,
                 message: format!("event {i} is invalid: {e}"),
                 index: Some(i),
+                field: None,
             })
         })
         .collect()
@@ -223,7 +228,19 @@ pub fn claim(bytes: &[u8]) -> Result<(ClaimRequest<'_>, String), ParseError> {
 
 /// A hunt definition; every shape error is `invalid_hunt`.
 pub fn hunt(bytes: &[u8]) -> Result<HuntDefinition<'_>, ParseError> {
-    typed(bytes, "a hunt definition", ErrorCode::InvalidHunt)
+    object(bytes, "a hunt definition", ErrorCode::InvalidHunt)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let def = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let mut err = classify(e.inner(), ErrorCode::InvalidHunt);
+        // `.` is the root: a missing top-level field names itself in the message.
+        if err.code == ErrorCode::InvalidHunt && path != "." {
+            err.field = Some(path);
+        }
+        err
+    })?;
+    de.end().map_err(|e| classify(&e, ErrorCode::InvalidHunt))?;
+    Ok(def)
 }
 
 #[cfg(test)]

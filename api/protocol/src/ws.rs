@@ -73,6 +73,12 @@ pub enum SubscribeRequest<'a> {
         /// Resume after this cursor (default 0: from the start).
         #[serde(default, deserialize_with = "crate::hunt::nullable")]
         from: u64,
+        /// Instead of `from`: start this many journal records before the
+        /// durable head (0: only claims decided from now on), at most
+        /// 1 000 000. The reply's `from` is the cursor it resolved to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(minimum = 0, maximum = 1000000)]
+        tail: Option<u64>,
     },
     /// Leaderboard pushes of a hunt.
     Leaderboard {
@@ -84,6 +90,11 @@ pub enum SubscribeRequest<'a> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u64>,
     },
+    /// Every hunt with its products' counts, pushed when they change
+    /// (`crate::HuntsPush`).
+    Hunts,
+    /// The server's live figures every 500 ms (`crate::StatsPush`); admin only.
+    Stats,
 }
 
 /// The `unsubscribe` op.
@@ -118,6 +129,22 @@ pub enum SubscribeReply<'a> {
         limit: u64,
         /// The subscription's id on this connection.
         subscription: u64,
+    },
+    /// Hunt pushes started.
+    Hunts {
+        /// Always `true`.
+        ok: bool,
+        /// The subscription's id on this connection.
+        subscription: u64,
+    },
+    /// Stats pushes started.
+    Stats {
+        /// Always `true`.
+        ok: bool,
+        /// The subscription's id on this connection.
+        subscription: u64,
+        /// Milliseconds between pushes.
+        interval_ms: u64,
     },
 }
 
@@ -217,11 +244,14 @@ pub struct ErrorPush<'a> {
     pub error: ErrorBody,
 }
 
-/// Query of `GET /v1/ws`: the key may come as `?token=KEY` (browsers cannot
-/// set headers on a WebSocket).
+/// Query of `GET /v1/ws`: a browser, which cannot set headers on a
+/// WebSocket, sends a one-use `?ticket=` from `POST /v1/ws/ticket` (or the
+/// key itself as `?token=KEY`, which then sits in the URL).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct WsParams {
     /// A key, instead of `Authorization: Bearer KEY`.
     pub token: Option<String>,
+    /// A ticket from `POST /v1/ws/ticket`: valid once, for 30 s.
+    pub ticket: Option<String>,
 }

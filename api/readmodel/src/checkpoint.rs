@@ -5,7 +5,7 @@
 //!
 //! | bytes  | content                                               |
 //! |--------|-------------------------------------------------------|
-//! | 0..4   | magic `TRVL`                                          |
+//! | 0..4   | magic `TRV2` (`TRVL` before per-product rejections)   |
 //! | 4..12  | sequence, u64 little-endian                           |
 //! | 12..44 | hash of the journal block holding the sequence        |
 //! | 44..76 | blake3 of the payload                                 |
@@ -18,7 +18,9 @@
 //! A checkpoint is used only if it passes its checksum, is not ahead of the
 //! journal, and the journal's block at its sequence still has the recorded
 //! hash (same history). The golden test in `tests/it/checkpoint.rs` pins the
-//! bytes: changing them needs a new magic (a version bump).
+//! bytes: changing them needs a new magic (a version bump). A file of an
+//! older format (`TRVL`) is refused like a damaged one: the start rebuilds
+//! the projection from the journal and the next snapshot writes a `TRV2`.
 
 use crate::error::CheckpointError;
 use crate::state::ProjectionState;
@@ -29,7 +31,7 @@ use trove_persistence::Store;
 
 /// The projection checkpoint in the data folder.
 pub const CHECKPOINT_FILE: &str = "leaderboard.proj";
-const CHECKPOINT_MAGIC: &[u8; 4] = b"TRVL";
+const CHECKPOINT_MAGIC: &[u8; 4] = b"TRV2";
 /// Magic, sequence, block hash, payload hash.
 const HEADER_LEN: usize = 76;
 

@@ -20,6 +20,9 @@
 //!   from sequence 0 costs a full journal read (80 s for 50M records) and
 //!   readiness waits for it, so the server writes one with every snapshot and
 //!   a start uses it only if the journal still has that history.
+//! - Hunt summaries (module `summary`, [`ProjectionState::hunt_summaries`]):
+//!   per product the durable ledger and the rejected claims by reason, for
+//!   the `hunts` push topic; from the same records, so no second tailer.
 //! - [`consistency::check`] compares the live engine with the projection at
 //!   one journal sequence (the projection is an independent witness, since it
 //!   never reads the engine) and returns a typed
@@ -83,6 +86,7 @@
 //! ```
 //!
 //! [`ProjectionState::apply_item`]: state::ProjectionState::apply_item
+//! [`ProjectionState::hunt_summaries`]: state::ProjectionState::hunt_summaries
 //! [`Board::query`]: leaderboard::Board::query
 //! [`REFRESH_INTERVAL`]: projection::REFRESH_INTERVAL
 //! [`Projection::refresh`]: projection::Projection::refresh
@@ -95,5 +99,6 @@ mod payload;
 mod players;
 pub mod projection;
 pub mod state;
+mod summary;
 
 pub use error::{ApplyError, CheckpointError, ReadModelError};

@@ -1,5 +1,6 @@
 //! The checkpoint's payload: how a [`ProjectionState`] is serialized, in the
-//! layout the first (`TRVL`) format fixed when the state was a tree of maps.
+//! layout the first (`TRVL`) format fixed when the state was a tree of maps,
+//! with the rejections per product that the second (`TRV2`) added.
 //! The state is now dense (players numbered, standings and clue bits in
 //! arrays by slot), so this module writes and reads that layout by hand:
 //!
@@ -8,7 +9,8 @@
 //!                   players: seq<player id>, events: u64, claims: u64, granted: u64 }
 //! HuntProj        { def: HuntDef, clue_index: map<clue id, usize>,
 //!                   sku_index: map<sku, usize>, players: map<player id, PlayerProj>,
-//!                   added: seq<u64>, granted: seq<u64>, events: u64 }
+//!                   added: seq<u64>, granted: seq<u64>, events: u64,
+//!                   rejected: seq<[u64; 4]>, unknown_product: u64 }
 //! PlayerProj      { score: u64, reached: u64, clues: seq<u64> }
 //! ```
 //!
@@ -19,7 +21,7 @@
 
 use crate::leaderboard::Standing;
 use crate::players::Players;
-use crate::state::{HuntProj, ProjectionState};
+use crate::state::{HuntProj, ProjectionState, REJECT_REASONS};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
@@ -67,7 +69,7 @@ impl Serialize for HuntOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let HuntOut(st, h) = *self;
         let def = &*h.def;
-        let mut out = s.serialize_struct("HuntProj", 7)?;
+        let mut out = s.serialize_struct("HuntProj", 9)?;
         out.serialize_field("def", def)?;
         out.serialize_field("clue_index", &IndexOut(def.clues.iter().map(|c| c.id.as_str())))?;
         out.serialize_field("sku_index", &IndexOut(def.products.iter().map(|p| p.sku.as_str())))?;
@@ -75,6 +77,8 @@ impl Serialize for HuntOut<'_> {
         out.serialize_field("added", &h.added)?;
         out.serialize_field("granted", &h.granted)?;
         out.serialize_field("events", &h.events)?;
+        out.serialize_field("rejected", &h.rejected)?;
+        out.serialize_field("unknown_product", &h.unknown_product)?;
         out.end()
     }
 }
@@ -140,6 +144,8 @@ struct HuntIn {
     added: Vec<u64>,
     granted: Vec<u64>,
     events: u64,
+    rejected: Vec<[u64; REJECT_REASONS]>,
+    unknown_product: u64,
 }
 
 /// One player in one hunt, read.
@@ -193,13 +199,15 @@ fn restore(layout: StateIn) -> Result<ProjectionState, String> {
     }
     for (id, hunt) in layout.hunts {
         let products = hunt.def.products.len();
-        if hunt.added.len() != products || hunt.granted.len() != products {
+        if hunt.added.len() != products || hunt.granted.len() != products || hunt.rejected.len() != products {
             return Err(format!("hunt {id:?}: product counts do not match its products"));
         }
         let h = st.define(&id, &hunt.def).ok_or("too many hunts")?;
         let (proj, players) = st.hunt_mut(h);
         proj.added = hunt.added;
         proj.granted = hunt.granted;
+        proj.rejected = hunt.rejected;
+        proj.unknown_product = hunt.unknown_product;
         proj.events = hunt.events;
         for (name, p) in hunt.players.0 {
             if p.clues.len() != proj.words() {
@@ -234,7 +242,7 @@ mod tests {
         }
     }
 
-    /// The layout as the derived structs of the first format wrote it.
+    /// The layout as derived structs would write it.
     #[derive(Serialize)]
     struct OldPlayer {
         score: u64,
@@ -251,6 +259,8 @@ mod tests {
         added: Vec<u64>,
         granted: Vec<u64>,
         events: u64,
+        rejected: Vec<[u64; 4]>,
+        unknown_product: u64,
     }
 
     #[derive(Serialize)]
@@ -308,6 +318,8 @@ mod tests {
                     added,
                     granted: vec![0],
                     events: 3,
+                    rejected: vec![[1, 0, 2, 0]],
+                    unknown_product: 4,
                 },
             )]),
             players: players.iter().map(|p| p.0.to_string()).collect(),
@@ -318,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_formats_layout_reads_and_writes_back_the_same_bytes() {
+    fn the_layout_reads_and_writes_back_the_same_bytes() {
         let bytes = encode_value(&old(
             vec![("ann", 2, 5, vec![1, 1 << 5]), ("bob", 2, 4, vec![3, 0])],
             vec![0],

@@ -66,6 +66,14 @@ impl Projection {
         self.boards.read().get(hunt).cloned()
     }
 
+    /// The first `limit` hunts in id order with their counts, whether more
+    /// exist, and the sequence they include (module `summary`).
+    pub async fn hunt_summaries(&self, limit: usize) -> (Seq, bool, Vec<trove_protocol::HuntSummary>) {
+        let st = self.state.lock().await;
+        let (hunts, truncated) = st.hunt_summaries(limit);
+        (st.applied(), truncated, hunts)
+    }
+
     /// The store whose journal this projection tails.
     pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store

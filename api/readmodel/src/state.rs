@@ -22,8 +22,24 @@ use crate::players::{Player, Players, MAX_IDS};
 use foldhash::fast::RandomState;
 use hashbrown::HashMap;
 use std::sync::Arc;
-use trove_engine::{EventKind, HuntDef, Record, Seq};
+use trove_engine::{EventKind, HuntDef, Outcome, Record, RejectReason, Seq};
 use trove_persistence::Item;
+
+/// Reasons a claim of a known product is rejected for, counted per
+/// product: `out_of_stock`, `not_eligible`, `limit_reached`, `hunt_closed`.
+pub const REJECT_REASONS: usize = 4;
+
+/// The counter of `reason` among [`REJECT_REASONS`] (`None`: a reason that
+/// names no product of the hunt).
+pub fn reject_index(reason: RejectReason) -> Option<usize> {
+    match reason {
+        RejectReason::OutOfStock => Some(0),
+        RejectReason::NotEligible => Some(1),
+        RejectReason::LimitReached => Some(2),
+        RejectReason::HuntClosed => Some(3),
+        RejectReason::UnknownHunt | RejectReason::UnknownProduct => None,
+    }
+}
 
 /// A map keyed by ids that the journal's records name.
 type IdMap = HashMap<String, u32, RandomState>;
@@ -42,6 +58,10 @@ pub(crate) struct HuntProj {
     pub(crate) ranking: Ranking,
     pub(crate) added: Vec<u64>,
     pub(crate) granted: Vec<u64>,
+    /// Rejected claims per product, by [`REJECT_REASONS`].
+    pub(crate) rejected: Vec<[u64; REJECT_REASONS]>,
+    /// Claims rejected as `unknown_product`.
+    pub(crate) unknown_product: u64,
     pub(crate) events: u64,
     /// The ranking changed since the last board was published.
     dirty: bool,
@@ -69,6 +89,8 @@ impl HuntProj {
             ranking: Ranking::default(),
             added: vec![0; def.products.len()],
             granted: vec![0; def.products.len()],
+            rejected: vec![[0; REJECT_REASONS]; def.products.len()],
+            unknown_product: 0,
             def: Arc::new(def),
             events: 0,
             dirty: true,
@@ -120,6 +142,22 @@ impl HuntProj {
         self.clues[w] |= bit;
         self.ranking.gain(slot, u64::from(points), seq);
         self.dirty = true;
+    }
+
+    /// Counts a decided claim of product `sku` in this hunt.
+    fn count_claim(&mut self, sku: &str, outcome: Outcome) {
+        let Some(i) = self.sku(sku) else {
+            self.unknown_product += 1;
+            return;
+        };
+        match outcome {
+            Outcome::Granted => self.granted[i] += 1,
+            Outcome::Rejected(reason) => {
+                if let Some(r) = reject_index(reason) {
+                    self.rejected[i][r] += 1;
+                }
+            }
+        }
     }
 
     /// The index of product `sku`.
@@ -296,12 +334,9 @@ impl ProjectionState {
                 self.intern(seq, &request.player)?;
                 if outcome.is_granted() {
                     self.granted += 1;
-                    if let Some(h) = self.hunt_at(&request.hunt) {
-                        let h = &mut self.hunts[h];
-                        if let Some(i) = h.sku(&request.sku) {
-                            h.granted[i] += 1;
-                        }
-                    }
+                }
+                if let Some(h) = self.hunt_at(&request.hunt) {
+                    self.hunts[h].count_claim(&request.sku, *outcome);
                 }
             }
         }

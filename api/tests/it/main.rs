@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod checkpoint;
 mod client;
+mod console;
 mod crash;
 mod feed;
 mod flows;

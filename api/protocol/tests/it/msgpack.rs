@@ -105,6 +105,7 @@ fn re_encode(codec: Codec, id: &RequestId, v: &Value) -> Vec<u8> {
         "subscribe" => Op::Subscribe(match v["req"]["topic"].as_str().unwrap() {
             "claims" => SubscribeRequest::Claims {
                 from: v["req"]["from"].as_u64().unwrap(),
+                tail: None,
             },
             _ => SubscribeRequest::Leaderboard {
                 hunt: v["req"]["hunt"].as_str().unwrap().to_owned().into(),
@@ -305,7 +306,10 @@ impl Valid {
                 limit: *limit,
                 around: around.as_deref().map(Cow::Borrowed),
             }),
-            Valid::SubscribeClaims(from) => Op::Subscribe(SubscribeRequest::Claims { from: *from }),
+            Valid::SubscribeClaims(from) => Op::Subscribe(SubscribeRequest::Claims {
+                from: *from,
+                tail: None,
+            }),
             Valid::SubscribeLeaderboard(h, limit) => Op::Subscribe(SubscribeRequest::Leaderboard {
                 hunt: h.into(),
                 limit: *limit,
@@ -500,6 +504,7 @@ fn pushes_and_replies_read_back_in_messagepack() {
             code: ErrorCode::InvalidEvent,
             message: "event 1 is invalid".into(),
             index: Some(1),
+            field: None,
         },
     };
     let frame = codec.encode(&err).unwrap();

@@ -59,16 +59,19 @@ const BLOCK_HASH: [u8; 32] = [0xab; 32];
 
 /// The checkpoint of [`small_state`] tied to [`BLOCK_HASH`], as written today.
 const GOLDEN_HEX: &str = concat!(
-    // magic "TRVL"
-    "5452564c",
+    // magic "TRV2"
+    "54525632",
     // sequence 4, u64 LE
     "0400000000000000",
     // hash of the journal block holding it
     "abababababababababababababababababababababababababababababababab",
     // blake3 of the payload
-    "91b5f062feb1f935e3b53187d50f780aa71e9333d9f58e0a38580cb880457a57",
-    // payload: bincode of the state (applied, hunts, players, events, claims, granted)
-    "040102683102683107486172626f757201fd0054e87a3b03000000010263310a01036d7567050100010263310001036d7567000103616e6e0a03010101020101010103616e6e010101",
+    "a74e610e2ac7bb5daf4c164fa98dbd88746b4024a76581c2de2a2109b9abb049",
+    // payload: bincode of the state (applied, hunts, players, events, claims,
+    // granted); each hunt ends with its rejections per product and reason
+    // (one product: 01 00000000) and its unknown_product count (00)
+    "040102683102683107486172626f757201fd0054e87a3b03000000010263310a01036d7567050100010263310001036d7567000103616e6e0a030101010201010101000000000001",
+    "03616e6e010101",
 );
 
 fn hex(bytes: &[u8]) -> String {
