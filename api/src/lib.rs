@@ -52,6 +52,7 @@ mod signals;
 mod state;
 mod stream;
 mod tickets;
+mod topics;
 pub mod tools;
 mod wire;
 mod ws;

@@ -6,18 +6,18 @@
 //! chain head, the last snapshot, readiness and the last consistency check,
 //! and turns counters into rates over the interval. For `hunts` it asks the
 //! leaderboard projection for its hunt summaries when the projection moved.
-//! Each result is published once on a `watch` channel; a subscription only
+//! Each result is published once on a `watch` channel of [`Live`]; a subscription only
 //! stamps its id on the latest value and sends it. Nothing is sampled while
 //! nobody listens, and nothing here runs on a request's path.
 
 use crate::promtext;
 use crate::state::{AppState, Core};
-use parking_lot::Mutex;
+#[cfg(doc)]
+use crate::topics::Live;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::watch;
-use trove_protocol::{self as p, ConsistencyReport, ConsistencyRun, HuntsPush, StatsPush};
+use trove_protocol::{self as p, HuntsPush, StatsPush};
 
 /// How often the topics are sampled (and at most how often they push).
 pub(crate) const LIVE_INTERVAL: Duration = Duration::from_millis(500);
@@ -25,34 +25,6 @@ pub(crate) const LIVE_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) const MAX_PUSHED_HUNTS: usize = 1000;
 /// Ops whose `trove_api_ack_seconds` make the ack latency.
 const ACK_OPS: [&str; 2] = ["events", "claim"];
-
-/// The latest value of each topic (subscription 0: each subscriber stamps
-/// its own id), and the last consistency check.
-pub(crate) struct Live {
-    pub(crate) stats: watch::Sender<Option<Arc<StatsPush>>>,
-    pub(crate) hunts: watch::Sender<Option<Arc<HuntsPush>>>,
-    consistency: Mutex<Option<ConsistencyRun>>,
-}
-
-impl Default for Live {
-    fn default() -> Self {
-        Live {
-            stats: watch::channel(None).0,
-            hunts: watch::channel(None).0,
-            consistency: Mutex::new(None),
-        }
-    }
-}
-
-impl Live {
-    /// Keeps `report` as the last consistency check (startup or on request).
-    pub(crate) fn record_consistency(&self, report: &ConsistencyReport) {
-        *self.consistency.lock() = Some(ConsistencyRun {
-            at: unix_ms(SystemTime::now()),
-            report: report.clone(),
-        });
-    }
-}
 
 /// Counter readings, to turn into rates at the next sample.
 struct Reading {
@@ -174,7 +146,7 @@ async fn sample_stats(state: &AppState, core: &Core, last: Option<Reading>) -> (
                 reason: Some(reason),
             },
         },
-        consistency: state.live.consistency.lock().clone(),
+        consistency: state.live.last_consistency(),
         projection_lag: core.engine.durable_seq().saturating_sub(core.projection.as_of_seq()),
     };
     (push, now)

@@ -2,7 +2,7 @@
 
 use crate::auth::{Action, Keys};
 use crate::error::ApiError;
-use crate::live::Live;
+use crate::topics::Live;
 use crate::tickets::Tickets;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
