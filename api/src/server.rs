@@ -170,6 +170,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "trove listening on http://{addr}");
+        let _ = writeln!(out, "trove console at http://{addr}/console/ (sign in with a key)");
         let _ = out.flush();
     }
 
