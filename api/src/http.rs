@@ -59,7 +59,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/admin/snapshot").route(web::post().to(snapshot)))
         .service(resource("/v1/audit/claims").route(web::get().to(audit_claims)))
         .service(resource("/v1/audit/export").route(web::get().to(crate::audit_routes::export)))
-        .service(resource("/v1/audit/report").route(web::get().to(crate::audit_routes::report)));
+        .service(resource("/v1/audit/report").route(web::get().to(crate::audit_routes::report)))
+        .service(resource("/v1/audit/head").route(web::get().to(audit_head)));
 }
 
 /// The answer for a path that does not exist: `404 not_found`.
@@ -283,4 +284,16 @@ async fn audit_claims(state: Data, req: HttpRequest) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(ops::audit_claims(&core, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?))
+}
+
+/// `GET /v1/audit/head`: the chain head to record.
+async fn audit_head(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let core = state.enter(&req, Action::Audit)?;
+    let head = ops::chain_head(&core).await?;
+    Ok(ok(p::HeadReply {
+        ok: true,
+        head: format!("{}:{}", head.seq, head.hash),
+        seq: head.seq,
+        hash: head.hash,
+    }))
 }

@@ -52,8 +52,8 @@ mod signals;
 mod state;
 mod stream;
 mod tickets;
-mod topics;
 pub mod tools;
+mod topics;
 mod wire;
 mod ws;
 

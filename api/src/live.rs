@@ -155,17 +155,14 @@ async fn sample_stats(state: &AppState, core: &Core, last: Option<Reading>) -> (
 /// The journal's sequences, chain head and durability mode.
 async fn journal_stats(core: &Core) -> p::JournalStats {
     let durable = core.store.durable_seq();
-    let store = core.store.clone();
-    // One block read, off the async threads.
-    let hash = tokio::task::spawn_blocking(move || store.block_hash_at(durable))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .map_or_else(|| "unavailable".to_owned(), |h| hex(&h));
+    let chain_head = crate::ops::chain_head(core).await.unwrap_or_else(|e| p::ChainHead {
+        seq: durable,
+        hash: format!("unavailable: {}", e.message),
+    });
     p::JournalStats {
-        durable_seq: durable,
+        durable_seq: chain_head.seq,
         last_seq: core.engine.last_seq(),
-        chain_head: p::ChainHead { seq: durable, hash },
+        chain_head,
         durability: match core.store.durability() {
             trove_persistence::DurabilityMode::Flush => "flush".into(),
             trove_persistence::DurabilityMode::Strict => "strict".into(),
@@ -185,10 +182,6 @@ fn last_snapshot(dir: &std::path::Path) -> Option<p::SnapshotStats> {
         seq,
         age_s: (age.as_secs_f64() * 10.0).round() / 10.0,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_ms(t: SystemTime) -> i64 {

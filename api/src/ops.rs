@@ -165,3 +165,18 @@ pub(crate) async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<
             e => ApiError::internal(e.to_string()),
         })
 }
+
+/// The chain head: the last durable block's last sequence and hash (one
+/// block read, off the async threads).
+pub(crate) async fn chain_head(core: &Core) -> Result<p::ChainHead, ApiError> {
+    let store = core.store.clone();
+    let seq = store.durable_seq();
+    let hash = tokio::task::spawn_blocking(move || store.block_hash_at(seq))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("the journal cannot be read: {e}")))?;
+    Ok(p::ChainHead {
+        seq,
+        hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}

@@ -2,8 +2,8 @@
 
 use crate::auth::{Action, Keys};
 use crate::error::ApiError;
-use crate::topics::Live;
 use crate::tickets::Tickets;
+use crate::topics::Live;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};

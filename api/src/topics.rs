@@ -44,4 +44,3 @@ impl Live {
         self.consistency.lock().clone()
     }
 }
-

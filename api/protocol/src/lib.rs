@@ -108,8 +108,8 @@ pub use hunt::{
     StockReply, StockRequest,
 };
 pub use live::{
-    ChainHead, ConsistencyRun, HuntSummary, HuntsPush, JournalStats, ProductSummary, RejectCounts, SnapshotStats,
-    StatsPush, WhoAmI, WsTicket,
+    ChainHead, ConsistencyRun, HeadReply, HuntSummary, HuntsPush, JournalStats, ProductSummary, RejectCounts,
+    SnapshotStats, StatsPush, WhoAmI, WsTicket,
 };
 pub use openapi::{openapi, ROUTES};
 pub use time::{Millis, Time};

@@ -116,6 +116,20 @@ pub struct JournalStats {
     pub durability: String,
 }
 
+/// `GET /v1/audit/head`: the chain head to record, as `trove audit verify
+/// --head SEQ:HASH` takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeadReply {
+    /// Always `true`.
+    pub ok: bool,
+    /// The last durable block's last sequence.
+    pub seq: u64,
+    /// Its hash, 64 hex digits (zeros for an empty journal).
+    pub hash: String,
+    /// `SEQ:HASH`, ready for `--head`.
+    pub head: String,
+}
+
 /// A chain head: the last sequence of a block and the block's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChainHead {

@@ -13,7 +13,7 @@ use crate::game::{
     ClaimReply, ClaimRequest, EventsReply, EventsRequest, LeaderboardParams, LeaderboardReply, PlayerReply,
 };
 use crate::hunt::{DefineHuntReply, HuntDefinition, HuntList, HuntReply, StockReply, StockRequest};
-use crate::live::{HuntSummary, HuntsPush, StatsPush, WhoAmI, WsTicket};
+use crate::live::{HeadReply, HuntSummary, HuntsPush, StatsPush, WhoAmI, WsTicket};
 use crate::ws::WsParams;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/audit/claims", &["GET"]),
     ("/v1/audit/export", &["GET"]),
     ("/v1/audit/report", &["GET"]),
+    ("/v1/audit/head", &["GET"]),
 ];
 
 /// The generated document.
@@ -57,7 +58,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ),
     paths(
         healthz, readyz, metrics, openapi_json, ws, ws_ticket, whoami, list_hunts, define_hunt, get_hunt, add_stock, get_player,
-        get_leaderboard, post_events, post_claims, consistency, snapshot, audit_claims, audit_export, audit_report
+        get_leaderboard, post_events, post_claims, consistency, snapshot, audit_claims, audit_export, audit_report,
+        audit_head
     ),
     components(schemas(
         ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time, crate::time::TimeParam, HuntsPush,
@@ -269,3 +271,11 @@ fn audit_export() {}
     (status = 500, description = "`internal`", body = ErrorReply),
     (status = 503, description = "`not_ready` or `shutting_down`", body = ErrorReply)))]
 fn audit_report() {}
+
+#[utoipa::path(get, path = "/v1/audit/head", tag = "audit", security(("bearer" = [])), responses(
+    (status = 200, description = "the chain head to record (the last durable block)", body = HeadReply),
+    (status = 401, description = "`unauthorized`", body = ErrorReply),
+    (status = 403, description = "`forbidden`: auditor or admin only", body = ErrorReply),
+    (status = 500, description = "`internal`: the journal cannot be read", body = ErrorReply),
+    (status = 503, description = "`not_ready` or `shutting_down`", body = ErrorReply)))]
+fn audit_head() {}

@@ -260,7 +260,28 @@ async fn the_stats_topic_pushes_rates_journal_and_checks() {
         .iter()
         .all(|c| c["ok"] == true));
     assert!(p["ack_p99_ms"].is_number() || p["ack_p99_ms"].is_null());
-    // The head it shows is the one `trove verify` and exports name.
+    // The head it shows is the one an auditor records and a full export ends at.
+    let (st, head) = s.http("GET", "/v1/audit/head", Some(AUDITOR), None).await;
+    assert_eq!(st, 200, "{head}");
+    assert_eq!(
+        (&head["seq"], &head["hash"]),
+        (&p["journal"]["chain_head"]["seq"], &p["journal"]["chain_head"]["hash"])
+    );
+    assert_eq!(
+        head["head"],
+        format!("{}:{}", head["seq"], head["hash"].as_str().unwrap())
+    );
+    let (st, export) = s.http_raw("GET", "/v1/audit/export", Some(AUDITOR), b"").await;
+    assert_eq!(st, 200);
+    let footer: Value =
+        serde_json::from_slice(export.trim_ascii_end().rsplit(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (&footer["last_seq"], &footer["last_hash"]),
+        (&head["seq"], &head["hash"]),
+        "{footer}"
+    );
+    let (st, _) = s.http("GET", "/v1/audit/head", Some(DESIGNER), None).await;
+    assert_eq!(st, 403);
     let (st, body) = s.http("POST", "/v1/admin/snapshot", Some(ADMIN), None).await;
     assert_eq!(st, 200, "{body}");
     let p = push_until(&mut ws, "stats", |p| !p["snapshot"].is_null()).await;
