@@ -38,17 +38,13 @@ const BACKOFF_MAX_MS = 10000;
 const KEY_INVALID_MESSAGE = 'Your key is no longer valid; sign in again';
 const REJECT_REASONS = ['out_of_stock', 'not_eligible', 'limit_reached', 'hunt_closed', 'unknown_product'];
 
+// What the define form starts with (docs/examples/hunt.json).
 const EXAMPLE_HUNT = {
   id: 'harbour',
   name: 'Harbour Lights Treasure Hunt',
   opens_at: '2024-01-01T00:00:00Z',
   closes_at: '2099-12-31T23:59:59Z',
-  clues: [
-    { id: 'lighthouse', points: 10 },
-    { id: 'old-anchor', points: 20 },
-    { id: 'fish-market', points: 20 },
-    { id: 'clock-tower', points: 50 },
-  ],
+  clues: [{ id: 'lighthouse', points: 10 }, { id: 'old-anchor', points: 20 }, { id: 'fish-market', points: 20 }, { id: 'clock-tower', points: 50 }],
   products: [
     { sku: 'mug', stock: 500, per_player_limit: 1, min_score: 0 },
     { sku: 'hoodie', stock: 50, per_player_limit: 1, min_score: 50 },
@@ -98,7 +94,6 @@ class Ring {
     this.items = new Array(this.capacity);
     this.start = 0;
     this.length = 0;
-    this.dropped = 0;
   }
 
   push(item) {
@@ -108,7 +103,6 @@ class Ring {
     } else {
       this.items[this.start] = item;
       this.start = (this.start + 1) % this.capacity;
-      this.dropped += 1;
     }
   }
 
@@ -263,10 +257,11 @@ function errorText(error) {
   return error.message || String(error);
 }
 
-function field(label, input, hint) {
-  const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
-  input.id = id;
-  return h('div', { class: 'field' }, h('label', { for: id, text: label }), input, hint ? h('span', { class: 'hint', text: hint }) : null);
+let fieldIds = 0;
+
+function field(label, input) {
+  input.id ||= `field-${(fieldIds += 1)}`;
+  return h('div', { class: 'field' }, h('label', { for: input.id, text: label }), input);
 }
 
 // ---------------------------------------------------------------------------
@@ -301,7 +296,6 @@ class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.field = extra.field ?? null;
-    this.index = extra.index ?? null;
   }
 }
 
@@ -309,22 +303,20 @@ let onUnauthorized = () => {};
 
 // fetch(path) with the bearer key. `key` overrides the stored one (sign-in);
 // `stream` returns the Response of a successful call unread.
-async function apiFetch(path, { method = 'GET', body, key, stream = false, signal } = {}) {
+async function apiFetch(url, { method = 'GET', body, key, stream = false } = {}) {
   const usedKey = key ?? session.key();
   const headers = { Authorization: `Bearer ${usedKey ?? ''}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(path, {
+    response = await fetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
       cache: 'no-store',
       credentials: 'omit',
-      signal,
     });
-  } catch (error) {
-    if (error.name === 'AbortError') throw error;
+  } catch {
     throw new ApiError(0, 'network', 'The server could not be reached.');
   }
   if (response.ok && stream) return response;
@@ -338,12 +330,13 @@ async function apiFetch(path, { method = 'GET', body, key, stream = false, signa
 }
 
 const api = {
-  get: (path, options) => apiFetch(path, options),
-  post: (path, body, options) => apiFetch(path, { ...options, method: 'POST', body }),
-  stream: (path, options) => apiFetch(path, { ...options, stream: true }),
+  get: (url, options) => apiFetch(url, options),
+  post: (url, body, options) => apiFetch(url, { ...options, method: 'POST', body }),
+  stream: (url, options) => apiFetch(url, { ...options, stream: true }),
 };
 
-function path(...segments) {
+// apiPath('/v1/hunts/', hunt, '/players/', player): odd parts are encoded ids
+function apiPath(...segments) {
   return segments.map((s, i) => (i % 2 === 0 ? s : encodeURIComponent(s))).join('');
 }
 
@@ -351,32 +344,27 @@ function path(...segments) {
 async function readLines(response, onLine) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
-  let buffered = '';
+  let partial = '';
   for (;;) {
     const { value, done } = await reader.read();
-    buffered += decoder.decode(value ?? new Uint8Array(), { stream: !done });
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
+    const lines = (partial + decoder.decode(value ?? new Uint8Array(), { stream: !done })).split('\n');
+    partial = done ? '' : lines.pop();
+    for (const line of lines) {
       if (line && onLine(line) === false) {
         await reader.cancel().catch(() => {});
         return false;
       }
     }
-    if (done) break;
+    if (done) return true;
   }
-  if (buffered) onLine(buffered);
-  return true;
 }
 
 // ---------------------------------------------------------------------------
 // 5. WebSocket client: one per page.
 
 class LiveSocket {
-  constructor({ onStatus, onKeyInvalid }) {
+  constructor(onStatus) {
     this.onStatus = onStatus;
-    this.onKeyInvalid = onKeyInvalid;
     this.socket = null;
     this.nextId = 1;
     this.pending = new Map();       // request id -> { resolve, reject }
@@ -540,7 +528,6 @@ class SharedTopic {
     this.listeners = new Set();
     this.handle = null;
     this.latest = null;
-    this.error = null;
   }
 
   // listener(message) is called with the latest push now and on every new one;
@@ -645,27 +632,28 @@ function prepareCanvas(canvas) {
   return { ctx, width, height };
 }
 
-function niceMax(value) {
-  if (!(value > 0)) return 1;
+// A round tick step of at least `value` (1, 2, 2.5 or 5 times a power of ten).
+function niceStep(value) {
+  if (!(value > 0)) return 0.25;
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 2.5, 5, 10].find((m) => m * magnitude >= value);
-  return step * magnitude;
+  return [1, 2, 2.5, 5, 10].find((m) => m * magnitude >= value) * magnitude;
 }
 
-// Time-series lines over the last 10 minutes. points: Ring of { t, ... };
-// series: [{ value: (point) => number|null, color }].
-function drawLineChart(canvas, points, series, unit) {
+// Time-series lines over the last 10 minutes (or since the first point, at
+// least 1 minute). points: Ring of { t, ... }; series: [{ value(point), color }].
+function drawLineChart(canvas, points, series) {
   const { ctx, width, height } = prepareCanvas(canvas);
   const pad = { left: 44, right: 8, top: 8, bottom: 18 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const end = points.length ? points.newest(0).t : Date.now();
-  const start = end - CHART_SPAN_MS;
-  let max = 0;
+  const span = Math.min(CHART_SPAN_MS, Math.max(60000, points.length ? end - points.at(0).t : 0));
+  const start = end - span;
+  let top = 0;
   for (let i = 0; i < points.length; i += 1) {
-    for (const s of series) max = Math.max(max, s.value(points.at(i)) ?? 0);
+    for (const s of series) top = Math.max(top, s.value(points.at(i)) ?? 0);
   }
-  max = niceMax(max);
+  const max = 4 * niceStep(top / 4);
   ctx.strokeStyle = CHART_COLORS.grid;
   ctx.fillStyle = CHART_COLORS.text;
   ctx.lineWidth = 1;
@@ -675,12 +663,11 @@ function drawLineChart(canvas, points, series, unit) {
     ctx.moveTo(pad.left, y);
     ctx.lineTo(pad.left + plotW, y);
     ctx.stroke();
-    const label = (max * g) / 4;
-    ctx.fillText(`${label >= 10 ? Math.round(label) : label.toFixed(1)}${unit}`, 2, y + 4);
+    ctx.fillText(String(Number(((max * g) / 4).toPrecision(3))), 2, y + 4);
   }
-  ctx.fillText('−10 min', pad.left, height - 4);
+  ctx.fillText(`−${Math.round(span / 60000)} min`, pad.left, height - 4);
   ctx.fillText('now', pad.left + plotW - 22, height - 4);
-  const x = (t) => pad.left + ((t - start) / CHART_SPAN_MS) * plotW;
+  const x = (t) => pad.left + ((t - start) / span) * plotW;
   const y = (v) => pad.top + plotH - (Math.min(v, max) / max) * plotH;
   for (const s of series) drawSeries(ctx, points, s, x, y, start);
 }
@@ -765,7 +752,7 @@ function confirmAction(text, confirmLabel = 'Confirm') {
 
 // ---------------------------------------------------------------------------
 // 8. Views. Each factory returns { root, show(), hide() }; ctx carries the
-// session: { who, may, live, topics: { hunts, stats }, rates, knownSeq }.
+// session: { who, can, live, topics: { hunts, stats }, rates }.
 
 function viewRoot(id, title, ...children) {
   return h('section', { class: 'view', testid: `view-${id}`, 'aria-labelledby': `view-title-${id}`, hidden: true },
@@ -791,8 +778,7 @@ function createOverview(ctx) {
     return facts[key];
   };
   const byOutcome = h('div', { class: 'table-wrap' });
-  const pushedChecks = h('div', { testid: 'consistency-pushed' });
-  const runResult = h('div', { testid: 'consistency-run' });
+  const checks = h('div', { testid: 'consistency' });
   const runStatus = status('consistency-run-status');
   const runButton = h('button', { type: 'button', class: 'button', testid: 'consistency-run-button', text: 'Run consistency check' });
   const points = new Ring(CHART_POINTS);
@@ -816,12 +802,11 @@ function createOverview(ctx) {
           ['Last snapshot', fact('snapshot')],
           ['Projection lag', fact('lag')],
         ], 'journal-facts')),
-      panel('Readiness and consistency',
+      readinessPanel(
         factList([['Ready', fact('ready')], ['Last check', fact('consistency')]], 'readiness-facts'),
-        pushedChecks,
+        checks,
         h('div', { class: 'actions' }, runButton),
-        runStatus,
-        runResult)));
+        runStatus)));
 
   let release = null;
   let visible = false;
@@ -832,16 +817,16 @@ function createOverview(ctx) {
     renderTiles(tiles, message);
     renderOutcomes(byOutcome, message.claims_per_s);
     renderJournal(facts, message);
-    renderPushedConsistency(facts, pushedChecks, message);
+    renderPushedConsistency(facts, checks, message);
     drawCharts();
   }
 
   function drawCharts() {
-    drawLineChart(charts.events, points, [{ value: (p) => p.events, color: CHART_COLORS.blue }], '');
+    drawLineChart(charts.events, points, [{ value: (p) => p.events, color: CHART_COLORS.blue }]);
     drawLineChart(charts.claims, points, [
       { value: (p) => p.granted, color: CHART_COLORS.green },
-      { value: (p) => p.rejected, color: CHART_COLORS.red }], '');
-    drawLineChart(charts.latency, points, [{ value: (p) => p.p99, color: CHART_COLORS.orange }], '');
+      { value: (p) => p.rejected, color: CHART_COLORS.red }]);
+    drawLineChart(charts.latency, points, [{ value: (p) => p.p99, color: CHART_COLORS.orange }]);
   }
 
   runButton.addEventListener('click', async () => {
@@ -849,8 +834,8 @@ function createOverview(ctx) {
     showMessage(runStatus, 'Running the consistency check…');
     try {
       const report = await api.get('/v1/admin/consistency');
-      showMessage(runStatus, `Checked at journal seq ${fmtInt(report.journal_seq)}.`, report.ok ? 'ok' : 'error');
-      renderChecks(runResult, report, 'consistency-run');
+      showMessage(runStatus, `Checked at journal seq ${fmtInt(report.journal_seq)}: ${report.ok ? 'ok' : 'FAILED'}.`, report.ok ? 'ok' : 'error');
+      renderChecks(checks, report);
     } catch (error) {
       showMessage(runStatus, errorText(error), 'error');
     } finally {
@@ -871,6 +856,13 @@ function createOverview(ctx) {
       release = null;
     },
   };
+}
+
+// spans the whole width when the columns get narrow (console.css)
+function readinessPanel(...children) {
+  const node = panel('Readiness and consistency', ...children);
+  node.classList.add('readiness');
+  return node;
 }
 
 function chartFigure(canvas, title, legend) {
@@ -920,17 +912,17 @@ function renderPushedConsistency(facts, container, m) {
   const c = m.consistency;
   setText(facts.consistency, c ? `${c.ok ? 'passed' : 'FAILED'} at seq ${fmtInt(c.journal_seq)}, ${fmtTime(c.at)}` : 'not run yet');
   facts.consistency.className = c ? (c.ok ? 'ok' : 'error') : '';
+  // the list shows the newest report: this push's, or a run's until the push has it
   const signature = c ? `${c.at}:${c.journal_seq}` : '';
-  if (container.dataset.signature === signature) return;
+  if (!c || container.dataset.signature === signature) return;
   container.dataset.signature = signature;
-  if (c) renderChecks(container, c, 'consistency-pushed');
-  else container.replaceChildren();
+  renderChecks(container, c);
 }
 
-function renderChecks(container, report, prefix) {
-  const verdict = h('p', { class: report.ok ? 'verdict ok' : 'verdict error', testid: `${prefix}-verdict`,
-    text: report.ok ? 'ok: every check passed' : 'FAILED: see the checks below' });
-  const list = h('ul', { class: 'checks', testid: `${prefix}-checks` },
+function renderChecks(container, report) {
+  const verdict = h('p', { class: report.ok ? 'verdict ok' : 'verdict error', testid: 'consistency-verdict',
+    text: report.ok ? `ok: every check passed at journal seq ${fmtInt(report.journal_seq)}` : `FAILED at journal seq ${fmtInt(report.journal_seq)}: see the checks below` });
+  const list = h('ul', { class: 'checks', testid: 'consistency-checks' },
     report.checks.map((check) => h('li', { class: check.ok ? 'ok' : 'error' },
       h('span', { class: 'check-state', text: check.ok ? 'ok' : 'FAIL' }),
       h('span', { class: 'check-name', text: check.name }),
@@ -941,7 +933,7 @@ function renderChecks(container, report, prefix) {
 // --- Hunts (all roles; define and add stock: design) ------------------------
 
 function createHunts(ctx) {
-  const canDesign = ctx.may.has('design');
+  const canDesign = ctx.can.design;
   const summary = status('hunts-summary');
   const filter = h('input', { type: 'search', testid: 'hunts-filter', placeholder: 'hunt id or name', autocomplete: 'off' });
   const list = h('div', { class: 'hunt-list', testid: 'hunts-list' });
@@ -1043,7 +1035,15 @@ function productRow(huntId, sku, canDesign) {
 function updateHuntCard(card, hunt, rates, now) {
   card.name = hunt.name ?? hunt.id;
   setText(card.title, card.name === hunt.id ? hunt.id : `${card.name} (${hunt.id})`);
-  setText(card.when, `Opens ${hunt.opens_at == null ? 'any time (no start)' : fmtTime(hunt.opens_at)} · closes ${hunt.closes_at == null ? 'never' : fmtTime(hunt.closes_at)} · ${hunt.products.length} product${hunt.products.length === 1 ? '' : 's'}`);
+  const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? '' : 's'}`;
+  setText(card.when, [
+    `Opens ${hunt.opens_at == null ? 'any time' : fmtTime(hunt.opens_at)}`,
+    `closes ${hunt.closes_at == null ? 'never' : fmtTime(hunt.closes_at)}`,
+    plural(hunt.products.length, 'product'),
+    hunt.players == null ? null : plural(hunt.players, 'player'),
+    hunt.events == null ? null : plural(hunt.events, 'event'),
+    hunt.unknown_product ? `${fmtInt(hunt.unknown_product)} claims for unknown products` : null,
+  ].filter(Boolean).join(' · '));
   for (const product of hunt.products) {
     const refs = card.products.get(product.sku);
     if (refs) updateProductRow(refs, hunt.id, product, rates, now);
@@ -1071,7 +1071,9 @@ function addStockControl(huntId, sku) {
   const result = h('span', { class: 'status', testid: 'stock-result', role: 'status' });
   button.addEventListener('click', () => addStock(huntId, sku, input, button, result));
   input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter') button.click();
+    if (event.key !== 'Enter') return;
+    event.preventDefault(); // or the Enter would also press the dialog's focused button
+    button.click();
   });
   return h('div', { class: 'inline-form' }, input, button, result);
 }
@@ -1089,7 +1091,7 @@ async function addStock(huntId, sku, input, button, result) {
   }
   button.disabled = true;
   try {
-    const answer = await api.post(path('/v1/hunts/', huntId, '/products/', sku, '/stock'), { add });
+    const answer = await api.post(apiPath('/v1/hunts/', huntId, '/products/', sku, '/stock'), { add });
     showMessage(result, `Added ${fmtInt(add)}: ${fmtInt(answer.remaining)} remaining (seq ${fmtInt(answer.seq)}).`, 'ok');
     input.value = '';
   } catch (error) {
@@ -1152,7 +1154,7 @@ function defineHuntForm() {
     }
   });
   checkSyntax();
-  return panel('Define hunt', form);
+  return h('details', { class: 'panel define' }, h('summary', { testid: 'define-hunt-toggle' }, h('h3', { text: 'Define hunt' })), form);
 }
 
 function parseHuntJson(text) {
@@ -1184,7 +1186,8 @@ function selectAt(textarea, line, column) {
   textarea.setSelectionRange(Math.max(0, offset - 1), offset);
 }
 
-// --- Claims (game, admin, auditor) -------------------------------------------
+// --- Claims (feed: roles that may subscribe; look-up: all of them; audit
+// trail: audit) ----------------------------------------------------------------
 
 // The dispatch feed: a bounded ring of rows, newest first, virtualised (fixed
 // row height; only the visible rows plus an overscan are in the DOM) and
@@ -1264,8 +1267,8 @@ class FeedList {
     const values = [new Date(item.at).toLocaleTimeString(), item.cursor, item.hunt, item.sku, item.player, item.claim_id, item.customs];
     values.forEach((value, i) => {
       node.cells[i].textContent = String(value);
+      node.cells[i].title = String(value); // cells are cut with an ellipsis
     });
-    node.cells[6].title = item.customs;
   }
 }
 
@@ -1284,10 +1287,10 @@ function createClaims(ctx) {
     ['Time', 'Seq', 'Hunt', 'SKU', 'Player', 'Claim id', 'Customs'].map((t) => h('span', { class: 'cell', text: t })));
   const lookup = claimLookup(ctx);
   const root = viewRoot('claims', 'Claims',
-    panel('Dispatch feed (granted claims, newest first)',
+    ctx.can.feed ? panel('Dispatch feed (granted claims, newest first)',
       h('div', { class: 'toolbar' }, pause, waitingNote,
         h('span', { class: 'muted' }, retained, ` kept (at most ${fmtInt(FEED_LIMIT)})`), feedStatus),
-      h('div', { class: 'feed' }, head, feed.viewport)),
+      h('div', { class: 'feed' }, head, feed.viewport)) : null,
     lookup.node);
 
   pause.addEventListener('click', () => {
@@ -1301,7 +1304,6 @@ function createClaims(ctx) {
   let resuming = false; // after the first reply of this showing, reconnects resume from the cursor
 
   function onClaim(message, raw) {
-    ctx.noteSeq(message.cursor);
     if (lastCursor != null && message.cursor <= lastCursor) return; // replayed by `tail`
     lastCursor = message.cursor;
     feed.add({
@@ -1314,7 +1316,7 @@ function createClaims(ctx) {
     root,
     show() {
       resuming = false;
-      handle = ctx.live.subscribe(
+      if (ctx.can.feed) handle = ctx.live.subscribe(
         () => (resuming && lastCursor != null ? { topic: 'claims', from: lastCursor } : { topic: 'claims', tail: FEED_TAIL }),
         {
           onPush: onClaim,
@@ -1354,7 +1356,7 @@ function huntDatalist(ctx, id) {
 }
 
 function claimLookup(ctx) {
-  const canAudit = ctx.may.has('audit');
+  const canAudit = ctx.can.audit;
   const hunts = huntDatalist(ctx, 'lookup-hunts');
   const hunt = h('input', { type: 'text', list: 'lookup-hunts', required: true, autocomplete: 'off', testid: 'lookup-hunt' });
   const player = h('input', { type: 'text', required: true, autocomplete: 'off', testid: 'lookup-player' });
@@ -1381,7 +1383,7 @@ function claimLookup(ctx) {
     if (!valid(v)) return;
     showMessage(lookupStatus, 'Looking up…');
     try {
-      const answer = await api.get(path('/v1/hunts/', v.hunt, '/players/', v.player));
+      const answer = await api.get(apiPath('/v1/hunts/', v.hunt, '/players/', v.player));
       renderPlayerClaims(results, answer, v.claim);
       showMessage(lookupStatus, '');
     } catch (error) {
@@ -1452,6 +1454,7 @@ function createLeaderboard(ctx) {
   const select = h('select', { testid: 'lb-hunt' });
   const limit = h('input', { type: 'number', min: '1', max: String(LEADERBOARD_MAX), value: '10', class: 'narrow', testid: 'lb-limit' });
   const lbStatus = status('lb-status');
+  const refresh = h('button', { type: 'button', class: 'button secondary', testid: 'lb-refresh', text: 'Refresh', hidden: true });
   const top = table('lb-table', ['Rank', 'Player', 'Score'], 'Top players');
   const aroundPlayer = h('input', { type: 'text', autocomplete: 'off', testid: 'lb-around-player' });
   const aroundStatus = status('lb-around-status');
@@ -1461,7 +1464,7 @@ function createLeaderboard(ctx) {
   const root = viewRoot('leaderboard', 'Leaderboard',
     h('div', { class: 'columns' },
       panel('Top players (live)',
-        h('div', { class: 'toolbar' }, field('Hunt', select), field(`Top N (1–${LEADERBOARD_MAX})`, limit)), lbStatus, top.node),
+        h('div', { class: 'toolbar' }, field('Hunt', select), field(`Top N (1–${LEADERBOARD_MAX})`, limit), refresh), lbStatus, top.node),
       panel('Around a player', aroundForm, aroundStatus, around.node)));
 
   let releaseHunts = null;
@@ -1494,19 +1497,43 @@ function createLeaderboard(ctx) {
     const fields = { topic: 'leaderboard', hunt, limit: chosenLimit() };
     top.tbody.replaceChildren();
     showMessage(lbStatus, 'Waiting for the leaderboard…');
+    if (!refresh.hidden) {
+      loadTop();
+      return;
+    }
     handle = ctx.live.subscribe(() => fields, {
       onPush: (message) => renderTop(message),
-      onError: (error) => showMessage(lbStatus, errorText(error), 'error'),
+      onError: (error) => {
+        if (error.code !== 'forbidden') {
+          showMessage(lbStatus, errorText(error), 'error');
+          return;
+        }
+        // this role may read leaderboards but not subscribe to their pushes
+        handle?.close();
+        handle = null;
+        refresh.hidden = false;
+        loadTop();
+      },
     });
   }
 
+  async function loadTop() {
+    try {
+      const answer = await api.get(`${apiPath('/v1/hunts/', select.value, '/leaderboard')}?limit=${chosenLimit()}`);
+      renderTop(answer);
+      showMessage(lbStatus, `As of journal seq ${fmtInt(answer.as_of_seq)} (live updates are not available to this role: use Refresh).`);
+    } catch (error) {
+      showMessage(lbStatus, errorText(error), 'error');
+    }
+  }
+
   function renderTop(message) {
-    ctx.noteSeq(message.as_of_seq);
     const entries = message.entries.slice(0, LEADERBOARD_MAX);
     top.tbody.replaceChildren(...entries.map((e) => row([String(e.rank), e.player, fmtInt(e.score)], { testid: 'lb-row' })));
     showMessage(lbStatus, `${entries.length ? '' : 'No players yet. '}As of journal seq ${fmtInt(message.as_of_seq)}.`);
   }
 
+  refresh.addEventListener('click', loadTop);
   select.addEventListener('change', subscribe);
   limit.addEventListener('change', subscribe);
   aroundForm.addEventListener('submit', async (event) => {
@@ -1518,7 +1545,7 @@ function createLeaderboard(ctx) {
       return;
     }
     try {
-      const answer = await api.get(`${path('/v1/hunts/', hunt, '/leaderboard')}?${new URLSearchParams({ limit: '11', around: player })}`);
+      const answer = await api.get(`${apiPath('/v1/hunts/', hunt, '/leaderboard')}?${new URLSearchParams({ limit: '11', around: player })}`);
       around.tbody.replaceChildren(...answer.entries.map((e) => {
         const me = e.player === player;
         return row([String(e.rank), e.player, fmtInt(e.score)],
@@ -1537,6 +1564,7 @@ function createLeaderboard(ctx) {
     show() {
       releaseHunts = ctx.topics.hunts.acquire(updateHunts);
       if (!handle && select.value) subscribe();
+      else if (!refresh.hidden) loadTop();
     },
     hide() {
       releaseHunts?.();
@@ -1555,7 +1583,7 @@ function toLocalInput(ms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-function createAudit(ctx) {
+function createAudit() {
   const from = h('input', { type: 'datetime-local', testid: 'audit-from' });
   const to = h('input', { type: 'datetime-local', testid: 'audit-to' });
   const reportStatus = status('audit-status');
@@ -1655,29 +1683,25 @@ function createAudit(ctx) {
     }
   }
 
+  // the last durable block, as `trove verify` prints it and an export reaching
+  // the journal's end has in its footer
   async function refreshHead() {
-    setText(headSource, 'Reading the chain head…');
     try {
-      const found = await currentChainHead(ctx);
-      head.value = found ? chainHeadText(found.seq, found.hash) : '';
-      setText(headSource, found ? `${found.source}, read ${new Date().toLocaleTimeString()}.` : 'The journal is empty: no chain head yet.');
+      const answer = await api.get('/v1/audit/head');
+      head.value = answer.head ?? chainHeadText(answer.seq, answer.hash);
+      setText(headSource, head.value ? `The journal's head at ${new Date().toLocaleTimeString()}.` : 'The journal is empty: no chain head yet.');
     } catch (error) {
       setText(headSource, errorText(error));
     }
   }
 
-  let releaseStats = null;
   return {
     root,
     show() {
       if (!edited) setLastHour();
-      if (ctx.may.has('admin')) releaseStats = ctx.topics.stats.acquire(() => {});
       if (!head.value) refreshHead();
     },
-    hide() {
-      releaseStats?.();
-      releaseStats = null;
-    },
+    hide() {},
   };
 }
 
@@ -1730,38 +1754,29 @@ async function copyHead(input, copyStatus) {
   }
 }
 
-// The chain head now: admins have it in the stats push; otherwise it is the
-// footer (last_seq:last_hash) of a tiny export of the journal's last blocks.
-// The export is unfiltered by content proofs (no no_proof), so its last block
-// line is the journal's last durable block.
-async function currentChainHead(ctx) {
-  const pushed = ctx.topics.stats.latest?.journal?.chain_head;
-  if (pushed && Date.now() - (ctx.topics.stats.latest.at ?? 0) < 5000) {
-    return { seq: pushed.seq, hash: pushed.hash, source: 'From the live server statistics' };
-  }
-  let hint = ctx.knownSeq();
-  if (!hint) hint = (await api.get('/v1/audit/report')).records ?? 0;
-  const tries = [...new Set([hint - 1, hint - 1000, 0].map((n) => Math.max(0, n)))];
-  for (const after of tries) {
-    const params = new URLSearchParams({ format: 'jsonl', type: 'hunts', after_seq: String(after) });
-    let last = '';
-    await readLines(await api.stream(`/v1/audit/export?${params}`), (line) => { last = line; });
-    const footer = parseFooter(last);
-    if (footer?.last_seq != null) return { seq: footer.last_seq, hash: footer.last_hash, source: 'From the footer of an export of the journal’s last block' };
-  }
-  return null;
-}
-
 // ---------------------------------------------------------------------------
 // 9. App shell: sign-in, role matrix, navigation.
 
 const VIEWS = [
-  { id: 'overview', title: 'Overview', allowed: (may) => may.has('admin'), create: createOverview },
-  { id: 'hunts', title: 'Hunts', allowed: (may) => may.has('read'), create: createHunts },
-  { id: 'claims', title: 'Claims', allowed: (may) => may.has('subscribe_claims'), create: createClaims },
-  { id: 'leaderboard', title: 'Leaderboard', allowed: (may) => may.has('read'), create: createLeaderboard },
-  { id: 'audit', title: 'Audit', allowed: (may) => may.has('audit'), create: createAudit },
+  { id: 'overview', title: 'Overview', allowed: (can) => can.admin, create: createOverview },
+  { id: 'hunts', title: 'Hunts', allowed: (can) => can.read, create: createHunts },
+  { id: 'claims', title: 'Claims', allowed: (can) => can.feed || can.audit, create: createClaims },
+  { id: 'leaderboard', title: 'Leaderboard', allowed: (can) => can.read, create: createLeaderboard },
+  { id: 'audit', title: 'Audit', allowed: (can) => can.audit, create: createAudit },
 ];
+
+// What the console offers, from the action names of /v1/whoami's `may`.
+// The dispatch feed is "subscribe_claims" (or "subscribe", which also covers
+// leaderboard pushes).
+function permissions(may) {
+  return {
+    admin: may.has('admin'),
+    read: may.has('read'),
+    design: may.has('design'),
+    audit: may.has('audit'),
+    feed: may.has('subscribe_claims') || may.has('subscribe'),
+  };
+}
 
 const dom = {
   signin: q(document, 'signin'),
@@ -1823,23 +1838,18 @@ function showSignInError(text) {
 
 function start(who) {
   const may = new Set(who.may ?? []);
-  const live = new LiveSocket({ onStatus: (text) => setText(dom.wsStatus, text) });
-  let seq = 0;
+  const can = permissions(may);
+  const live = new LiveSocket((text) => setText(dom.wsStatus, text));
   const ctx = {
     who,
-    may,
+    can,
     live,
     topics: { hunts: new SharedTopic(live, { topic: 'hunts' }), stats: new SharedTopic(live, { topic: 'stats' }) },
     rates: new GrantRates(),
-    noteSeq: (n) => { if (n > seq) seq = n; },
-    knownSeq: () => seq,
   };
-  ctx.topics.hunts.onMessage = (message) => {
-    ctx.rates.record(message);
-    ctx.noteSeq(message.as_of_seq);
-  };
+  ctx.topics.hunts.onMessage = (message) => ctx.rates.record(message);
   const views = new Map();
-  for (const spec of VIEWS.filter((v) => v.allowed(may))) {
+  for (const spec of VIEWS.filter((v) => v.allowed(can))) {
     const view = spec.create(ctx);
     views.set(spec.id, { ...spec, ...view });
     dom.views.append(view.root);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What the web console costs, in one run on one server.
+#
+# 1. The server (the console must add nothing to the hot path): the same
+#    `trove-bench wire` load -- EVENTS events/s over 200k players plus
+#    CLAIMS claims/s, open loop -- runs three times against one `trove
+#    serve`: without a console, with the console open in chromium (admin,
+#    so the stats, hunts, claims-feed and leaderboard subscriptions are all
+#    live, one view after another), and without again (A/B/A, for the
+#    noise). Compare the server's CPU per event across the three.
+# 2. The browser (a view with 200k players and a feed at 1,000 claims/s
+#    stays responsive): api/console/tests/bench.mjs, during phase B, prints
+#    per view the switch time, long tasks, frame intervals, DOM size, feed
+#    rows in the DOM and retained, and chromium's CPU.
+#
+#   cargo build --release -p trove-api -p trove-bench
+#   (cd api/console/tests && npm ci)       # playwright-core; Debian's chromium
+#   bash docs/bench/console.sh
+#
+# Env: TROVE, B (binaries), DUR (seconds per phase, default 45), SECS
+# (seconds per view in the browser, default 10), EVENTS (default 100000),
+# CLAIMS (default 1000).
+set -euo pipefail
+. "$(dirname "$0")/serve.sh"
+TROVE=${TROVE:-target/release/trove}
+B=${B:-target/release/trove-bench}
+DUR=${DUR:-45}
+SECS=${SECS:-10}
+EVENTS=${EVENTS:-100000}
+CLAIMS=${CLAIMS:-1000}
+ADMIN=bench-admin-key-0001
+GAME=bench-game-key-00001
+WORK=$(mktemp -d /tmp/trove-console.XXXX)
+OUT=$WORK/wire.jsonl
+trap 'kill -TERM $TROVE_PID 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+
+TROVE_KEYS="admin:$ADMIN,game:$GAME" start_trove "$TROVE" "$WORK/data" "$WORK/server.out"
+echo "trove serve pid $TROVE_PID at $TROVE_ADDR; results in $WORK"
+
+phase() {
+  local name=$1 dur=$2
+  "$B" wire --url "ws://$TROVE_ADDR/v1/ws" --key "$GAME" --design-key "$ADMIN" --duration "$dur" \
+    --event-rate "$EVENTS" --claim-rate "$CLAIMS" --claim-connections 2 --players 200000 \
+    --pace-quantum-us 100 --server-pid "$TROVE_PID" --label "$name" --json-out "$OUT" >"$WORK/$name.txt"
+  grep -E "events|claims|cpu" "$WORK/$name.txt" | sed "s/^/   [$name] /" | head -8
+}
+
+echo "== warm-up: every player resident (not measured)"
+phase warmup 15
+echo "== A: no console"
+phase no-console "$DUR"
+echo "== B: console open (admin), one view after another"
+phase console-open "$DUR" &
+LOAD=$!
+sleep 2
+node api/console/tests/bench.mjs "http://$TROVE_ADDR" "$ADMIN" "$SECS" >"$WORK/browser.json"
+wait $LOAD
+echo "== A again: no console"
+phase no-console-2 "$DUR"
+
+python3 - "$OUT" "$WORK/browser.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"scenario":"wire"')]
+print("\n== server: CPU per event with and without the console")
+fmt = "{:<14} {:>10} {:>9} {:>10} {:>10} {:>9}"
+print(fmt.format("phase", "events/s", "claims/s", "ev p99 ms", "srv cpu", "us/event"))
+for r in rows:
+    if r["label"] == "warmup":
+        continue
+    e, c, cpu = r["events"], r["claims"], r["cpu"]["server"]
+    us = cpu["core_share"] * 1e6 / (e["events_per_s"] + c["ok_per_s"])
+    print(fmt.format(r["label"], f"{e['events_per_s']:.0f}", f"{c['ok_per_s']:.0f}",
+                     f"{e['latency_us']['p99'] / 1000:.2f}", f"{100 * cpu['core_share']:.0f}%", f"{us:.2f}"))
+b = json.load(open(sys.argv[2]))
+print("\n== browser (chromium), per view, %d s each" % b["secs"])
+fmt = "{:<12} {:>9} {:>6} {:>9} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>8}"
+print(fmt.format("view", "switch ms", "long", "long max", "frame50", "frame99", "framemax", "dom", "feed dom", "retained", "cpu"))
+for name, v in b["views"].items():
+    print(fmt.format(name, v["switch_ms"], v["long_tasks"], v["long_max_ms"], v["frame_p50_ms"], v["frame_p99_ms"],
+                     v["frame_max_ms"], v["dom_nodes"], v["feed_rows_in_dom"], v["feed_retained"] or "-",
+                     f"{100 * v['browser_cpu_share']:.0f}%"))
+print("problems:", b["problems"] or "none")
+PY
