@@ -1192,8 +1192,27 @@ function selectAt(textarea, line, column) {
 // The dispatch feed: a bounded ring of rows, newest first, virtualised (fixed
 // row height; only the visible rows plus an overscan are in the DOM) and
 // rendered at most once per animation frame however fast pushes arrive.
+// The columns of the dispatch feed (granted claims from the `claims` topic).
+const FEED_COLUMNS = [
+  { name: 'time', title: 'Time', value: (item) => new Date(item.at).toLocaleTimeString() },
+  { name: 'seq', title: 'Seq', value: (item) => item.cursor },
+  { name: 'hunt', title: 'Hunt', value: (item) => item.hunt },
+  { name: 'sku', title: 'SKU', value: (item) => item.sku },
+  { name: 'player', title: 'Player', value: (item) => item.player },
+  { name: 'claim', title: 'Claim id', value: (item) => item.claim_id },
+  { name: 'customs', title: 'Customs', value: (item) => item.customs },
+];
+
+// The audit trail's columns: every decided claim, with its outcome.
+const TRAIL_COLUMNS = [
+  ...FEED_COLUMNS.slice(0, 6),
+  { name: 'outcome', title: 'Outcome', value: (item) => item.outcome },
+  FEED_COLUMNS[6],
+];
+
 class FeedList {
-  constructor(onRender) {
+  constructor(onRender, columns = FEED_COLUMNS, label = 'Dispatch feed, newest first') {
+    this.columns = columns;
     this.rows = new Ring(FEED_LIMIT);
     this.waiting = new Ring(FEED_LIMIT);
     this.paused = false;
@@ -1203,7 +1222,7 @@ class FeedList {
     this.onRender = onRender;
     this.spacer = h('div', { class: 'feed-spacer' });
     this.viewport = h('div', { class: 'feed-viewport', testid: 'feed', tabindex: '0', role: 'region',
-      'aria-label': 'Dispatch feed, newest first' }, this.spacer);
+      'aria-label': label }, this.spacer);
     this.viewport.addEventListener('scroll', () => this.schedule());
   }
 
@@ -1252,8 +1271,14 @@ class FeedList {
     this.onRender();
   }
 
+  // The header row of these columns.
+  head() {
+    return h('div', { class: 'feed-row feed-head', 'aria-hidden': 'true' },
+      this.columns.map((c) => h('span', { class: 'cell', text: c.title })));
+  }
+
   newRow() {
-    const cells = ['time', 'seq', 'hunt', 'sku', 'player', 'claim', 'customs'].map((name) => h('span', { class: `cell cell-${name}` }));
+    const cells = this.columns.map((c) => h('span', { class: `cell cell-${c.name}` }));
     const node = h('div', { class: 'feed-row', testid: 'feed-row' }, cells);
     node.cells = cells;
     this.pool.push(node);
@@ -1264,10 +1289,10 @@ class FeedList {
     node.style.transform = `translateY(${index * FEED_ROW_HEIGHT}px)`;
     if (node.item === item) return;
     node.item = item;
-    const values = [new Date(item.at).toLocaleTimeString(), item.cursor, item.hunt, item.sku, item.player, item.claim_id, item.customs];
-    values.forEach((value, i) => {
-      node.cells[i].textContent = String(value);
-      node.cells[i].title = String(value); // cells are cut with an ellipsis
+    this.columns.forEach((c, i) => {
+      const value = String(c.value(item));
+      node.cells[i].textContent = value;
+      node.cells[i].title = value; // cells are cut with an ellipsis
     });
   }
 }
@@ -1282,16 +1307,23 @@ function createClaims(ctx) {
     setText(retained, fmtInt(feed.rows.length));
     setText(waiting, fmtInt(feed.waiting.length));
     waitingNote.hidden = !feed.paused;
-  });
-  const head = h('div', { class: 'feed-row feed-head', 'aria-hidden': 'true' },
-    ['Time', 'Seq', 'Hunt', 'SKU', 'Player', 'Claim id', 'Customs'].map((t) => h('span', { class: 'cell', text: t })));
+  }, ctx.can.feed ? FEED_COLUMNS : TRAIL_COLUMNS,
+  ctx.can.feed ? 'Dispatch feed, newest first' : 'Decided claims, newest first');
+  // Game and admin keys follow the dispatch feed (`claims` topic); an
+  // auditor, who may not subscribe, follows the audit trail instead: every
+  // decided claim, read after each `hunts` push (sent only when a count
+  // changed), so it is live without a timer.
+  const trail = !ctx.can.feed && ctx.can.audit;
   const lookup = claimLookup(ctx);
   const root = viewRoot('claims', 'Claims',
-    ctx.can.feed ? panel('Dispatch feed (granted claims, newest first)',
-      h('div', { class: 'toolbar' }, pause, waitingNote,
-        h('span', { class: 'muted' }, retained, ` kept (at most ${fmtInt(FEED_LIMIT)})`), feedStatus),
-      h('div', { class: 'feed' }, head, feed.viewport)) : null,
+    ctx.can.feed || trail ? panel(trail ? 'Decided claims (audit trail, granted and rejected, newest first)'
+      : 'Dispatch feed (granted claims, newest first)',
+    h('div', { class: 'toolbar' }, pause, waitingNote,
+      h('span', { class: 'muted' }, retained, ` kept (at most ${fmtInt(FEED_LIMIT)})`), feedStatus),
+    h('div', { class: trail ? 'feed trail' : 'feed' }, feed.head(), feed.viewport)) : null,
     lookup.node);
+  const follow = trail ? trailFollower(feed, feedStatus) : null;
+  let releaseHunts = null;
 
   pause.addEventListener('click', () => {
     feed.setPaused(!feed.paused);
@@ -1326,15 +1358,61 @@ function createClaims(ctx) {
             showMessage(feedStatus, 'live', 'ok');
           },
         });
+      if (follow) releaseHunts = ctx.topics.hunts.acquire((message) => follow(message.as_of_seq));
       lookup.show();
       feed.schedule();
     },
     hide() {
       handle?.close();
       handle = null;
+      releaseHunts?.();
+      releaseHunts = null;
       lookup.hide();
     },
   };
+}
+
+// Reads the audit trail (GET /v1/audit/claims) forward into `feed`; call it
+// with the journal sequence of each `hunts` push. It starts FEED_TAIL records
+// before that sequence, reads at most TRAIL_PAGES pages per call, and never
+// runs twice at once (a call while one runs makes it read once more after).
+const TRAIL_PAGES = 10;
+
+function trailFollower(feed, statusNode) {
+  let after = null;
+  let busy = false;
+  let again = false;
+  async function pull(asOf) {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      if (after == null) after = Math.max(0, asOf - FEED_TAIL);
+      for (let page = 0; page < TRAIL_PAGES; page += 1) {
+        const answer = await api.get(`/v1/audit/claims?after=${after}&limit=1000`);
+        for (const c of answer.claims) {
+          feed.add({
+            cursor: c.seq, at: c.at, hunt: c.hunt, sku: c.sku, player: c.player, claim_id: c.claim_id,
+            outcome: c.status === 'granted' ? 'granted' : c.reason ?? c.status, customs: JSON.stringify(c.customs),
+          });
+        }
+        const moved = answer.next_after > after;
+        after = Math.max(after, answer.next_after);
+        if (!moved) break;
+      }
+      showMessage(statusNode, 'live (audit trail, read at every change)', 'ok');
+    } catch (error) {
+      showMessage(statusNode, errorText(error), 'error');
+    }
+    busy = false;
+    if (again) {
+      again = false;
+      pull(asOf);
+    }
+  }
+  return pull;
 }
 
 function huntDatalist(ctx, id) {
@@ -1471,15 +1549,29 @@ function createLeaderboard(ctx) {
   let handle = null;
   let huntIds = '';
 
+  let seenHunt = '';   // the chosen hunt's counts at the last reload (roles without pushes)
+  let loading = false;
+  let reloadAfter = false; // a change came while a reload ran: read once more
+
   function updateHunts(message) {
     const ids = message.hunts.map((hunt) => hunt.id);
-    if (ids.join('\u0000') === huntIds) return;
-    huntIds = ids.join('\u0000');
-    const chosen = select.value;
-    replaceChildren(select, ids.map((id) => h('option', { value: id, text: id })));
-    if (ids.includes(chosen)) select.value = chosen;
-    if (!ids.length) showMessage(lbStatus, 'No hunts yet.');
-    if (select.value !== chosen || !handle) subscribe();
+    if (ids.join('\u0000') !== huntIds) {
+      huntIds = ids.join('\u0000');
+      const chosen = select.value;
+      replaceChildren(select, ids.map((id) => h('option', { value: id, text: id })));
+      if (ids.includes(chosen)) select.value = chosen;
+      if (!ids.length) showMessage(lbStatus, 'No hunts yet.');
+      if (select.value !== chosen || !handle) subscribe();
+    }
+    // A role that may read but not subscribe re-reads the board whenever the
+    // chosen hunt's counts moved: the `hunts` push is the signal, no timer.
+    if (!refresh.hidden) {
+      const now = JSON.stringify(message.hunts.find((hunt) => hunt.id === select.value) ?? null);
+      if (now !== seenHunt) {
+        seenHunt = now;
+        loadTop();
+      }
+    }
   }
 
   function chosenLimit() {
@@ -1518,12 +1610,24 @@ function createLeaderboard(ctx) {
   }
 
   async function loadTop() {
+    if (!select.value) return;
+    if (loading) {
+      reloadAfter = true;
+      return;
+    }
+    loading = true;
     try {
       const answer = await api.get(`${apiPath('/v1/hunts/', select.value, '/leaderboard')}?limit=${chosenLimit()}`);
       renderTop(answer);
-      showMessage(lbStatus, `As of journal seq ${fmtInt(answer.as_of_seq)} (live updates are not available to this role: use Refresh).`);
+      showMessage(lbStatus, `As of journal seq ${fmtInt(answer.as_of_seq)} (read again whenever the hunt's counts change).`);
     } catch (error) {
       showMessage(lbStatus, errorText(error), 'error');
+    } finally {
+      loading = false;
+    }
+    if (reloadAfter) {
+      reloadAfter = false;
+      loadTop();
     }
   }
 
@@ -1766,15 +1870,14 @@ const VIEWS = [
 ];
 
 // What the console offers, from the action names of /v1/whoami's `may`.
-// The dispatch feed is "subscribe_claims" (or "subscribe", which also covers
-// leaderboard pushes).
+// "subscribe" covers the dispatch feed and leaderboard pushes (game, admin).
 function permissions(may) {
   return {
     admin: may.has('admin'),
     read: may.has('read'),
     design: may.has('design'),
     audit: may.has('audit'),
-    feed: may.has('subscribe_claims') || may.has('subscribe'),
+    feed: may.has('subscribe'),
   };
 }
 

@@ -172,6 +172,36 @@ describe('console', () => {
     assertClean(huntsPage);
   });
 
+  test('roles without pushes still follow live: the auditor\'s audit trail and the designer\'s leaderboard', async () => {
+    await defineHunt(server, {
+      id: 'trail', clues: [{ id: 'x', points: 5 }], products: [{ sku: 'pin', stock: 1 }],
+    });
+    const auditor = await page();
+    await signIn(auditor, server, 'auditor');
+    await showView(auditor, 'claims');
+    await auditor.getByTestId('feed-status').filter({ hasText: 'live' }).waitFor({ timeout: 3000 });
+    const designer = await page();
+    await signIn(designer, server, 'designer');
+    await showView(designer, 'leaderboard');
+    await designer.getByTestId('lb-hunt').selectOption('trail');
+
+    // Decided claims, granted and rejected, appear for the auditor after the push.
+    const granted = await claim(server, { claim_id: 'trail-1', player: 'tr-1', hunt: 'trail', sku: 'pin' });
+    const rejected = await claim(server, { claim_id: 'trail-2', player: 'tr-2', hunt: 'trail', sku: 'pin' });
+    assert.deepEqual([granted.status, rejected.reason], ['granted', 'out_of_stock']);
+    await auditor.getByTestId('feed-row').filter({ hasText: 'trail-1' }).filter({ hasText: 'granted' }).waitFor({ timeout: 3000 });
+    await auditor.getByTestId('feed-row').filter({ hasText: 'trail-2' }).filter({ hasText: 'out_of_stock' }).waitFor({ timeout: 3000 });
+    assert.match(await auditor.getByTestId('feed-row').first().textContent(), /trail-2/, 'newest first');
+
+    // The designer's board is read again when the hunt's counts move.
+    const { status } = await call(server, 'game', 'POST', '/v1/events',
+      { events: [{ player: 'scorer', hunt: 'trail', type: 'clue_found', clue: 'x' }] });
+    assert.equal(status, 200);
+    await designer.getByTestId('lb-row').filter({ hasText: 'scorer' }).waitFor({ timeout: 3000 });
+    assertClean(auditor);
+    assertClean(designer);
+  });
+
   test('the consistency check passes: pushed state and an explicit run', async () => {
     const p = await page();
     await signIn(p, server, 'admin');
