@@ -28,6 +28,7 @@ const FEED_LIMIT = 5000;          // rows the claims feed keeps (and buffers whi
 const FEED_TAIL = 100000;         // journal records to replay when the feed starts
 const FEED_ROW_HEIGHT = 28;       // px; must match .feed-row in console.css
 const FEED_OVERSCAN = 6;          // rows rendered above and below the visible ones
+const FEED_RENDER_MS = 100;       // new feed rows are drawn at most this often
 const CHART_POINTS = 1200;        // 10 minutes of stats pushes at 500 ms
 const CHART_SPAN_MS = 10 * 60 * 1000;
 const RATE_WINDOW_MS = 60 * 1000; // grant rate for sell-out estimates
@@ -1218,6 +1219,7 @@ class FeedList {
     this.paused = false;
     this.added = 0; // rows added since the last render, to keep a scrolled view still
     this.frame = 0;
+    this.timer = 0;
     this.pool = [];
     this.onRender = onRender;
     this.spacer = h('div', { class: 'feed-spacer' });
@@ -1232,7 +1234,21 @@ class FeedList {
       this.rows.push(item);
       this.added += 1;
     }
-    this.schedule();
+    this.scheduleSoon();
+  }
+
+  // New rows are drawn at most every FEED_RENDER_MS: a feed at 1,000
+  // claims/s cannot be read row by row anyway, and redrawing every frame
+  // costs the browser most of a core (docs/BENCHMARKS.md). Scrolling and
+  // pausing still redraw at the next frame.
+  scheduleSoon() {
+    if (this.frame || this.timer) return;
+    const wait = FEED_RENDER_MS - (performance.now() - (this.renderedAt ?? 0));
+    if (wait <= 0) this.schedule();
+    else this.timer = setTimeout(() => {
+      this.timer = 0;
+      this.schedule();
+    }, wait);
   }
 
   setPaused(paused) {
@@ -1251,6 +1267,7 @@ class FeedList {
 
   render() {
     this.frame = 0;
+    this.renderedAt = performance.now();
     const total = this.rows.length;
     this.spacer.style.height = `${total * FEED_ROW_HEIGHT}px`;
     if (this.added && this.viewport.scrollTop > 0) {
