@@ -4,10 +4,12 @@
 # 1. The server (the console must add nothing to the hot path): the same
 #    `trove-bench wire` load -- EVENTS events/s over 200k players plus
 #    CLAIMS claims/s, open loop -- runs three times against one `trove
-#    serve`: without a console, with the console open in chromium (admin,
-#    so the stats, hunts, claims-feed and leaderboard subscriptions are all
-#    live, one view after another), and without again (A/B/A, for the
-#    noise). Compare the server's CPU per event across the three.
+#    serve`: without a console; with the console's subscriptions (stats,
+#    hunts, claims feed, leaderboard) held by a plain WebSocket client
+#    (console_subscriber.mjs: the server's share, no browser on the cores);
+#    with the console open in chromium (admin, one view after another); and
+#    without again (A/C/B/A, for the noise). Compare the server's CPU per
+#    event across them.
 # 2. The browser (a view with 200k players and a feed at 1,000 claims/s
 #    stays responsive): api/console/tests/bench.mjs, during phase B, prints
 #    per view the switch time, long tasks, frame intervals, DOM size, feed
@@ -49,6 +51,14 @@ echo "== warm-up: every player resident (not measured)"
 phase warmup 15
 echo "== A: no console"
 phase no-console "$DUR"
+echo "== C: the console's subscriptions, no browser"
+phase subscribed "$DUR" &
+LOAD=$!
+sleep 1
+node --experimental-websocket "$(dirname "$0")/console_subscriber.mjs" "http://$TROVE_ADDR" "$ADMIN" "$((DUR - 2))" \
+  >"$WORK/subscriber.json" 2>/dev/null
+wait $LOAD
+echo "   [subscribed] pushes read: $(cat "$WORK/subscriber.json")"
 echo "== B: console open (admin), one view after another"
 phase console-open "$DUR" &
 LOAD=$!
