@@ -4,12 +4,13 @@
 # 1. The server (the console must add nothing to the hot path): the same
 #    `trove-bench wire` load -- EVENTS events/s over 200k players plus
 #    CLAIMS claims/s, open loop -- runs three times against one `trove
-#    serve`: without a console; with the console's subscriptions (stats,
-#    hunts, claims feed, leaderboard) held by a plain WebSocket client
-#    (console_subscriber.mjs: the server's share, no browser on the cores);
-#    with the console open in chromium (admin, one view after another); and
-#    without again (A/C/B/A, for the noise). Compare the server's CPU per
-#    event across them.
+#    serve`, phases interleaved for the noise: A without a console; S with
+#    only the sampled topics (stats, hunts: the sampler's cost) held by a
+#    plain WebSocket client (console_subscriber.mjs, no browser on the
+#    cores); A; S; C with every subscription the console holds (plus the
+#    dispatch feed, 1,000 pushes/s, and a leaderboard); B with the console
+#    open in chromium (admin, one view after another); A. Compare the
+#    server's CPU per event across them.
 # 2. The browser (a view with 200k players and a feed at 1,000 claims/s
 #    stays responsive): api/console/tests/bench.mjs, during phase B, prints
 #    per view the switch time, long tasks, frame intervals, DOM size, feed
@@ -19,15 +20,15 @@
 #   (cd api/console/tests && npm ci)       # playwright-core; Debian's chromium
 #   bash docs/bench/console.sh
 #
-# Env: TROVE, B (binaries), DUR (seconds per phase, default 45), SECS
-# (seconds per view in the browser, default 10), EVENTS (default 100000),
+# Env: TROVE, B (binaries), DUR (seconds per phase, default 30), SECS
+# (seconds per view in the browser, default 6), EVENTS (default 100000),
 # CLAIMS (default 1000).
 set -euo pipefail
 . "$(dirname "$0")/serve.sh"
 TROVE=${TROVE:-target/release/trove}
 B=${B:-target/release/trove-bench}
-DUR=${DUR:-45}
-SECS=${SECS:-10}
+DUR=${DUR:-30}
+SECS=${SECS:-6}
 EVENTS=${EVENTS:-100000}
 CLAIMS=${CLAIMS:-1000}
 ADMIN=bench-admin-key-0001
@@ -49,24 +50,32 @@ phase() {
 
 echo "== warm-up: every player resident (not measured)"
 phase warmup 15
-echo "== A: no console"
+# subscribed NAME TOPICS: a phase with console_subscriber.mjs holding TOPICS.
+subscribed() {
+  phase "$1" "$DUR" &
+  local load=$!
+  sleep 1
+  node --experimental-websocket "$(dirname "$0")/console_subscriber.mjs" "http://$TROVE_ADDR" "$ADMIN" \
+    "$((DUR - 2))" "$2" >"$WORK/$1.json" 2>/dev/null
+  wait $load
+  echo "   [$1] pushes read: $(cat "$WORK/$1.json")"
+}
+
+echo "== A: no console / S: the sampled topics only (stats, hunts) / A / S"
 phase no-console "$DUR"
-echo "== C: the console's subscriptions, no browser"
-phase subscribed "$DUR" &
-LOAD=$!
-sleep 1
-node --experimental-websocket "$(dirname "$0")/console_subscriber.mjs" "http://$TROVE_ADDR" "$ADMIN" "$((DUR - 2))" \
-  >"$WORK/subscriber.json" 2>/dev/null
-wait $LOAD
-echo "   [subscribed] pushes read: $(cat "$WORK/subscriber.json")"
-echo "== B: console open (admin), one view after another"
+subscribed sampled stats,hunts
+phase no-console-2 "$DUR"
+subscribed sampled-2 stats,hunts
+echo "== C: every subscription the console holds (+ the dispatch feed, leaderboard), no browser"
+subscribed subscribed stats,hunts,claims,leaderboard
+echo "== B: console open in chromium (admin), one view after another"
 phase console-open "$DUR" &
 LOAD=$!
 sleep 2
 node api/console/tests/bench.mjs "http://$TROVE_ADDR" "$ADMIN" "$SECS" >"$WORK/browser.json"
 wait $LOAD
-echo "== A again: no console"
-phase no-console-2 "$DUR"
+echo "== A again"
+phase no-console-3 "$DUR"
 
 python3 - "$OUT" "$WORK/browser.json" <<'PY'
 import json, sys
