@@ -141,6 +141,11 @@ fn describe_metrics() {
     );
     describe_counter!("trove_http_requests_total", "HTTP requests by route and status.");
     describe_histogram!(
+        "trove_live_sample_seconds",
+        Unit::Seconds,
+        "Time one sample of a console topic (stats, hunts) took, wall clock; only while someone subscribes."
+    );
+    describe_histogram!(
         "trove_http_request_seconds",
         Unit::Seconds,
         "HTTP request latency by route."

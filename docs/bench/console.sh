@@ -76,6 +76,8 @@ node api/console/tests/bench.mjs "http://$TROVE_ADDR" "$ADMIN" "$SECS" >"$WORK/b
 wait $LOAD
 echo "== A again"
 phase no-console-3 "$DUR"
+# The sampler's own time (wall clock per sample, stats and hunts topics).
+curl -sf "http://$TROVE_ADDR/metrics" | grep '^trove_live_sample_seconds_\(sum\|count\)' | sed 's/^/   /'
 
 python3 - "$OUT" "$WORK/browser.json" <<'PY'
 import json, sys
