@@ -66,7 +66,8 @@ pub(crate) async fn run(state: Arc<AppState>, core: Arc<Core>) {
         if state.live.stats.receiver_count() > 0 {
             let started = Instant::now();
             let (push, reading) = sample_stats(&state, &core, last.take()).await;
-            metrics::histogram!("trove_live_sample_seconds", "topic" => "stats").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("trove_live_sample_seconds", "topic" => "stats")
+                .record(started.elapsed().as_secs_f64());
             state.live.stats.send_replace(Some(Arc::new(push)));
             last = Some(reading);
         } else if last.take().is_some() {
@@ -76,7 +77,8 @@ pub(crate) async fn run(state: Arc<AppState>, core: Arc<Core>) {
         if state.live.hunts.receiver_count() > 0 {
             let started = Instant::now();
             sample_hunts(&state, &core, &mut hunts_seq).await;
-            metrics::histogram!("trove_live_sample_seconds", "topic" => "hunts").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("trove_live_sample_seconds", "topic" => "hunts")
+                .record(started.elapsed().as_secs_f64());
         } else {
             hunts_seq = None;
         }
