@@ -80,13 +80,15 @@ async function openNode(url: string, options: OpenOptions): Promise<Socket> {
   };
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
+    let refused = false;
     ws.once('unexpected-response', (_req, res) => {
+      refused = true;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => reject(refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))));
-      ws.terminate();
+      res.on('data', (c: Buffer) => { if (chunks.length < 16) chunks.push(c); });
+      res.on('end', () => { reject(refusal(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))); ws.terminate(); });
+      res.on('error', () => reject(refusal(res.statusCode ?? 0, '')));
     });
-    ws.once('error', (error) => reject(new TroveError('disconnected', `connect failed: ${error.message}`)));
+    ws.on('error', (error) => { if (!refused) reject(new TroveError('disconnected', `connect failed: ${error.message}`)); });
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => socket.onFrame(isBinary ? new Uint8Array(data) : data.toString('utf8')));
   ws.on('close', (code: number, reason: Buffer) => socket.onClose(code, reason.toString('utf8')));
