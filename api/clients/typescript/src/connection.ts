@@ -53,6 +53,8 @@ interface Pending {
   retries: number;
   resolve(reply: Message): void;
   reject(error: TroveError): void;
+  /** Runs synchronously on the success reply, before any later frame (binds subscriptions before their pushes). */
+  onOk?: (reply: Message) => void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -100,7 +102,7 @@ export class Connection {
   }
 
   /** Sends one op; resolves with the success reply, rejects with a TroveError. Claims survive reconnects. */
-  request(op: string, fields: Message, claim = false): Promise<Message> {
+  request(op: string, fields: Message, claim = false, onOk?: (reply: Message) => void): Promise<Message> {
     const refused = this.refusal(claim);
     if (refused) return Promise.reject(refused);
     const id = this.nextId++;
@@ -110,7 +112,7 @@ export class Connection {
       return Promise.reject(new TroveError('message_too_large', `message of ${frameBytes(encoded)} bytes is over the 1 MiB limit`));
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { id, message, claim, retries: 0, resolve, reject };
+      const p: Pending = { id, message, claim, retries: 0, resolve, reject, onOk };
       this.pending.set(id, p);
       this.arm(p);
       if (this.state === 'open') this.transmit(p);
@@ -161,17 +163,17 @@ export class Connection {
       this.subs.set(handler, undefined);
       return undefined;
     }
-    const request = this.request('subscribe', handler.request());
+    let serverId: number | undefined;
+    const request = this.request('subscribe', handler.request(), false, (reply) => { serverId = this.bind(handler, reply); });
     this.subs.set(handler, undefined);
-    let reply: Message;
     try {
-      reply = await request;
+      await request;
     } catch (error) {
       if (tolerant && (error as TroveError).code === 'disconnected' && this.subs.has(handler)) return undefined;
       this.subs.delete(handler);
       throw error;
     }
-    return this.bind(handler, reply);
+    return serverId;
   }
 
   private bind(handler: SubscriptionHandler, reply: Message): number {
@@ -233,6 +235,7 @@ export class Connection {
     const p = this.pending.get(id);
     if (!p) return;
     if (message.ok === true) {
+      p.onOk?.(message);
       this.settle(id)?.resolve(message);
       return;
     }
@@ -295,7 +298,7 @@ export class Connection {
 
   private async resubscribe(handler: SubscriptionHandler): Promise<void> {
     try {
-      this.bind(handler, await this.request('subscribe', handler.request()));
+      await this.request('subscribe', handler.request(), false, (reply) => this.bind(handler, reply));
     } catch (error) {
       if ((error as TroveError).code === 'disconnected' || !this.subs.has(handler)) return; // the next reconnect retries
       this.subs.delete(handler);

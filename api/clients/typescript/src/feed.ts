@@ -130,8 +130,8 @@ export class ClaimsFeed implements AsyncIterableIterator<ClaimPush> {
   }
 
   private async take(): Promise<ClaimPush | null> {
+    if (this.paused && this.buffer.length <= this.maxBuffer / 2) await this.unpause(); // pushes may land in the buffer meanwhile
     const item = this.buffer.shift();
-    if (this.paused && this.buffer.length <= this.maxBuffer / 2) await this.unpause();
     if (item) return item;
     if (this.finished) {
       if (this.finished.error) throw this.finished.error;
