@@ -3,10 +3,14 @@
 // (send() to its batch's durable ack; p50/p99) and this process's CPU per
 // event (process.cpuUsage()). Build first (npm run build).
 //
-//   node bench/events.mjs [--events 200000] [--batch 1000] [--inflight 4] [--url URL]
+//   node bench/events.mjs [--events 200000] [--batch 1000] [--inflight 4] [--url URL] [--server-pid PID]
+// With --server-pid it also reports the server's CPU per event (/proc), to
+// compare with the client's: a game server should not need more cores
+// than Trove itself.
 // Without --url it starts TROVE_BIN (default <repo>/target/debug/trove) on a
 // free port with a temporary data folder.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client } from '../dist/index.js';
 import { KEYS, admin, startServer } from '../tests/support.mjs';
@@ -16,8 +20,17 @@ const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '1000' },
   inflight: { type: 'string', default: '4' },
   url: { type: 'string' },
+  'server-pid': { type: 'string' },
 } });
 const N = Number(values.events);
+
+// CPU seconds (utime + stime) of process `pid`, or null.
+function cpuOf(pid) {
+  if (!pid) return null;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+}
 
 function quantile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -28,6 +41,7 @@ async function run(url, protocol) {
   const batcher = client.batcher({ maxBatch: Number(values.batch), maxInFlight: Number(values.inflight), maxQueue: 4 * Number(values.batch), lingerMs: 2 });
   const latencies = new Float64Array(N);
   const cpu0 = process.cpuUsage();
+  const server0 = cpuOf(values['server-pid']);
   const t0 = performance.now();
   let i = 0;
   const inflight = new Set();
@@ -44,12 +58,14 @@ async function run(url, protocol) {
   await Promise.all(inflight);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const server1 = cpuOf(values['server-pid']);
   client.close();
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   return {
     protocol, events: N, seconds: +seconds.toFixed(3), events_per_s: Math.round(N / seconds),
     ack_p50_ms: +quantile(sorted, 0.5).toFixed(2), ack_p99_ms: +quantile(sorted, 0.99).toFixed(2),
     cpu_us_per_event: +((cpu.user + cpu.system) / N).toFixed(3),
+    server_cpu_us_per_event: server0 == null ? null : +(((server1 - server0) * 1e6) / N).toFixed(3),
   };
 }
 
