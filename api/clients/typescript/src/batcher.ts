@@ -2,7 +2,10 @@
 // by one into `events` requests, by size (count and bytes, within the
 // server's 10 000 events / 1 MiB per message) and time (`lingerMs`), with at
 // most `maxInFlight` batches unanswered. Its queue is bounded (`maxQueue`):
-// `send` rejects with `overloaded` when it is full.
+// `send` rejects with `overloaded` when it is full. `sendAll` queues a
+// caller's group of events (a game tick's) under one promise: per event it
+// allocates no promise or closure, which is most of what one-by-one sending
+// costs at 100k+ events/s (docs/BENCHMARKS.md).
 
 import { MAX_MESSAGE_BYTES, utf8Length } from './codec.js';
 import type { Connection } from './connection.js';
@@ -26,11 +29,13 @@ export interface BatcherOptions {
   maxInFlight?: number;
 }
 
+/** One queued event: its own callbacks (`send`), or its group and its index in it (`sendAll`). */
 interface Item {
   event: GameEvent;
   bytes: number;
-  resolve(ack: EventsAck): void;
-  reject(error: TroveError): void;
+  resolve(ack: EventsAck, index: number): void;
+  reject(error: TroveError, index: number): void;
+  index: number;
 }
 
 export class EventBatcher {
@@ -74,7 +79,7 @@ export class EventBatcher {
       return Promise.reject(new TroveError('message_too_large', `event of ${bytes} bytes cannot fit a 1 MiB message`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, bytes, resolve, reject });
+      this.queue.push({ event, bytes, resolve, reject, index: 0 });
       this.schedule();
     });
   }
@@ -104,7 +109,7 @@ export class EventBatcher {
     try {
       const reply = await this.connection.request('events', { events: batch.map((i) => i.event) });
       const ack: EventsAck = { accepted: Number(reply.accepted), seq: Number(reply.seq) };
-      for (const item of batch) item.resolve(ack);
+      for (const item of batch) item.resolve(ack, item.index);
     } catch (error) {
       this.failBatch(batch, error as TroveError);
     } finally {
@@ -117,11 +122,11 @@ export class EventBatcher {
   private failBatch(batch: Item[], error: TroveError): void {
     if (error.code === 'invalid_event' && error.index !== undefined && batch[error.index]) {
       const [bad] = batch.splice(error.index, 1);
-      bad.reject(new TroveError('invalid_event', error.message, { index: 0 }));
+      bad.reject(new TroveError('invalid_event', error.message, { index: 0 }), bad.index);
       this.queue.unshift(...batch);
       return;
     }
-    for (const item of batch) item.reject(error);
+    for (const item of batch) item.reject(error, item.index);
   }
 
   /** Sends what is queued now; resolves once everything sent so far is answered. */
@@ -133,11 +138,65 @@ export class EventBatcher {
     return done;
   }
 
+  /**
+   * Queues `events` as one group (all or none: `overloaded` if they do not
+   * all fit the queue); resolves once every one of them is acked, with the
+   * last ack, or rejects with the first error of any of them (an
+   * `invalid_event` carries the event's `index` in `events`; the others are
+   * still sent and may have been applied: retrying the whole group may
+   * apply them twice, as for any `events` request).
+   */
+  sendAll(events: readonly GameEvent[]): Promise<EventsAck | undefined> {
+    if (this.closed) return Promise.reject(new TroveError('closed', 'the batcher is closed'));
+    if (events.length === 0) return Promise.resolve(undefined);
+    if (this.queue.length + events.length > this.maxQueue) {
+      return Promise.reject(new TroveError('overloaded',
+        `event queue cannot take ${events.length} more events: ${this.queue.length} of ${this.maxQueue} waiting`));
+    }
+    const sizes = events.map((event) => utf8Length(JSON.stringify(event)) + 1);
+    const tooBig = sizes.findIndex((bytes) => bytes > this.maxBatchBytes);
+    if (tooBig >= 0) {
+      return Promise.reject(new TroveError('message_too_large',
+        `event ${tooBig} of ${sizes[tooBig]} bytes cannot fit a 1 MiB message`, { index: tooBig }));
+    }
+    return new Promise((resolve, reject) => {
+      const group = new Group(events.length, resolve, reject);
+      events.forEach((event, index) => this.queue.push({ event, bytes: sizes[index], resolve: group.done, reject: group.fail, index }));
+      this.schedule();
+    });
+  }
+
   /** Refuses new events; queued ones are still sent. */
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
   }
+}
+
+/** The callbacks a group of events shares: settles once, when the last is acked or the first fails. */
+class Group {
+  private left: number;
+  private settled = false;
+
+  constructor(count: number, private readonly resolveAll: (ack: EventsAck) => void,
+    private readonly rejectAll: (error: TroveError) => void) {
+    this.left = count;
+  }
+
+  readonly done = (ack: EventsAck): void => {
+    this.left -= 1;
+    if (this.left === 0 && !this.settled) {
+      this.settled = true;
+      this.resolveAll(ack);
+    }
+  };
+
+  /** The first failure settles the group; an `invalid_event` names the event's index in the group. */
+  readonly fail = (error: TroveError, index: number): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.rejectAll(error.code === 'invalid_event' ? new TroveError('invalid_event', error.message, { index }) : error);
+  };
 }
 
 function clamp(n: number, lo: number, hi: number): number {

@@ -74,3 +74,36 @@ test('batcher: an invalid event fails alone, the rest of its batch is applied', 
   assert.equal((await client.player('b', 'v1')).score, 1);
   client.close();
 });
+
+test('batcher.sendAll: one promise per group, all or nothing into the bounded queue, failures name the index', async () => {
+  const client = await Client.connect({ url: server.url, key: KEYS.game });
+  const batcher = client.batcher({ maxBatch: 7, maxQueue: 30, maxInFlight: 1, lingerMs: 1 });
+  const ev = (p, clue = 'c') => ({ player: p, hunt: 'b', type: 'clue_found', clue });
+  try {
+    // 25 events over several batches of at most 7: one ack, every event applied.
+    const players = Array.from({ length: 25 }, (_, i) => `g${i}`);
+    const ack = await batcher.sendAll(players.map((p) => ev(p)));
+    assert.ok(ack.seq > 0);
+    for (const p of ['g0', 'g12', 'g24']) assert.equal((await client.player('b', p)).score, 1, p);
+    // A group that does not fit the queue is refused whole, nothing queued.
+    server.kill('SIGSTOP');
+    const first = batcher.sendAll([ev('h0')]);
+    await eventually(() => batcher.queued === 0, { message: 'the first group leaves' });
+    const queued = batcher.sendAll(Array.from({ length: 25 }, (_, i) => ev(`h${i + 1}`)));
+    await rejectsWith(batcher.sendAll(Array.from({ length: 6 }, (_, i) => ev(`x${i}`))), 'overloaded');
+    assert.equal(batcher.queued, 25);
+    server.kill('SIGCONT');
+    await Promise.all([first, queued]);
+    // An invalid event rejects its group with its index in the group; the others are applied.
+    const bad = batcher.sendAll([ev('k0'), ev('k1'), ev('k2', 'nope'), ev('k3')]);
+    const error = await bad.then(() => null, (e) => e);
+    assert.equal(error?.code, 'invalid_event');
+    assert.equal(error.index, 2);
+    await batcher.flush();
+    for (const p of ['k0', 'k1', 'k3']) assert.equal((await client.player('b', p)).score, 1, p);
+    assert.equal(await batcher.sendAll([]), undefined);
+  } finally {
+    server.kill('SIGCONT');
+    client.close();
+  }
+});
