@@ -55,6 +55,9 @@ export function codecFor(protocol: Protocol): Codec {
   throw new TypeError(`unknown protocol ${String(protocol)}: use 'json' or 'msgpack'`);
 }
 
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** Size of an encoded frame in bytes (UTF-8 for text). */
 export function frameBytes(frame: Frame): number {
   return typeof frame === 'string' ? utf8Length(frame) : frame.byteLength;
@@ -62,6 +65,8 @@ export function frameBytes(frame: Frame): number {
 
 /** UTF-8 length of a string without allocating. */
 export function utf8Length(s: string): number {
+  // ASCII (the usual event) in one native scan instead of a loop per char.
+  if (ASCII.test(s)) return s.length;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -7,7 +7,7 @@
 // awaiting resend; beyond it a request is refused with `overloaded`.
 
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { MAX_MESSAGE_BYTES, frameBytes, type Codec, type Message } from './codec.js';
+import { MAX_MESSAGE_BYTES, frameBytes, type Codec, type Frame, type Message } from './codec.js';
 import { TroveError, fromWire } from './errors.js';
 import { openSocket, type AuthMode, type Socket } from './transport.js';
 
@@ -49,6 +49,8 @@ export interface SubscriptionHandler {
 interface Pending {
   id: number;
   message: Message;
+  /** `message` encoded once; every (re)transmission sends these bytes. */
+  frame: Frame;
   claim: boolean;
   retries: number;
   resolve(reply: Message): void;
@@ -112,7 +114,7 @@ export class Connection {
       return Promise.reject(new TroveError('message_too_large', `message of ${frameBytes(encoded)} bytes is over the 1 MiB limit`));
     }
     return new Promise((resolve, reject) => {
-      const p: Pending = { id, message, claim, retries: 0, resolve, reject, onOk };
+      const p: Pending = { id, message, frame: encoded, claim, retries: 0, resolve, reject, onOk };
       this.pending.set(id, p);
       this.arm(p);
       if (this.state === 'open') this.transmit(p);
@@ -146,7 +148,7 @@ export class Connection {
 
   private transmit(p: Pending): void {
     try {
-      this.socket?.send(this.options.codec.encode(p.message));
+      this.socket?.send(p.frame);
     } catch {
       // The socket is closing; onClose handles the request.
     }
