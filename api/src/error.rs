@@ -95,6 +95,7 @@ impl ApiError {
             message: self.message.clone(),
             index: self.index,
             field: self.field.clone(),
+            ..ErrorBody::new(self.code, "")
         }
     }
 }
@@ -164,6 +165,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             r.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        r.json(ErrorReply { error: self.body() })
+        r.json(ErrorReply {
+            ok: false,
+            error: self.body(),
+        })
     }
 }

@@ -96,6 +96,23 @@ error_codes! {
     SnapshotFailed = "snapshot_failed", 503;
     /// A bug or damaged storage.
     Internal = "internal", 500;
+    /// Cluster: the player's partition is owned by another node; the error
+    /// names the `partition` and its owner's `url` (Redis Cluster's MOVED).
+    Moved = "moved", 421;
+    /// Cluster: an `events` batch holds players of several partitions;
+    /// `partitions` maps each partition to the indexes of its events.
+    PartitionSpan = "partition_span", 400;
+    /// Cluster: the request named an ownership epoch that is no longer the
+    /// partition's; `epoch` is the current one (if this node owns it).
+    StaleEpoch = "stale_epoch", 409;
+    /// Cluster: this node owns the partition but cannot serve it now (it is
+    /// opening, fenced after losing its lease, or its folder is damaged).
+    PartitionUnavailable = "partition_unavailable", 503;
+    /// Cluster: no such partition (at or over the cluster's count).
+    UnknownPartition = "unknown_partition", 404;
+    /// Cluster: the cluster (etcd) could not be reached or refused the
+    /// change; retry.
+    ClusterUnavailable = "cluster_unavailable", 503;
 }
 
 impl fmt::Display for ErrorCode {
@@ -119,11 +136,43 @@ pub struct ErrorBody {
     /// `products[1].stock`, when the problem is at one field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `moved`, `stale_epoch` and `partition_unavailable`: the partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// For `moved`: the URL of the partition's owner, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// For `stale_epoch`: the partition's current epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// For `partition_span`: each partition (as a decimal string) with the
+    /// indexes of the batch's events that belong to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<std::collections::BTreeMap<String, Vec<usize>>>,
+}
+
+impl ErrorBody {
+    /// An error body with only a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code,
+            message: message.into(),
+            index: None,
+            field: None,
+            partition: None,
+            url: None,
+            epoch: None,
+            partitions: None,
+        }
+    }
 }
 
 /// An HTTP error answer: `{"error": {...}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorReply {
+    /// Always `false`, as in WebSocket error replies.
+    #[serde(default)]
+    pub ok: bool,
     /// The error.
     pub error: ErrorBody,
 }

@@ -18,6 +18,8 @@
 //! - [`ws`]: the WebSocket envelope: a client's [`WsRequest`] (an id and an
 //!   [`Op`]), [`WsReply`] / [`WsErrorReply`], and the pushes of
 //!   subscriptions ([`ClaimPush`], [`LeaderboardPush`], [`ErrorPush`]).
+//! - [`cluster`]: [`partition_of`] and the partition map [`ClusterMap`]
+//!   of `GET /v1/cluster` (cluster mode, docs/CLUSTER.md).
 //! - [`error`]: [`ErrorCode`], every code the server sends, and the
 //!   [`ErrorBody`] / [`ErrorReply`] that carry it.
 //! - [`parse`]: the server's side of reading requests: typed and borrowed
@@ -79,6 +81,7 @@
 //! ```
 
 pub mod admin;
+pub mod cluster;
 pub mod codec;
 pub mod customs;
 pub mod error;
@@ -96,6 +99,7 @@ pub use admin::{
     AuditClaim, AuditClaimsPage, AuditClaimsParams, AuditReport, AuditStatus, ClaimCount, ConsistencyCheck,
     ConsistencyReport, EventCount, ExportFormat, ExportParams, Health, Readiness, ReportParams, SnapshotReply,
 };
+pub use cluster::{partition_of, ClusterMap, NodeInfo, PartitionOwner};
 pub use codec::{Codec, CodecError, Fields, Frame, UnsupportedSubprotocol};
 pub use error::{ErrorBody, ErrorCode, ErrorReply};
 pub use game::{

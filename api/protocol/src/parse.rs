@@ -50,6 +50,7 @@ impl ParseError {
             message: self.message.clone(),
             index: self.index,
             field: self.field.clone(),
+            ..ErrorBody::new(self.code, "")
         }
     }
 }

@@ -504,7 +504,7 @@ fn pushes_and_replies_read_back_in_messagepack() {
             code: ErrorCode::InvalidEvent,
             message: "event 1 is invalid".into(),
             index: Some(1),
-            field: None,
+            ..ErrorBody::new(ErrorCode::InvalidEvent, "")
         },
     };
     let frame = codec.encode(&err).unwrap();
