@@ -54,6 +54,67 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores] [env: TROVE_WORKERS]
     #[arg(long, value_name = "N")]
     pub(crate) workers: Option<usize>,
+    /// Join a cluster kept by etcd: `etcd=URL[,URL...]` (docs/CLUSTER.md); --data is then the
+    /// folder holding every partition's folder [env: TROVE_CLUSTER]
+    #[arg(long, value_name = "etcd=URLS")]
+    pub(crate) cluster: Option<String>,
+    /// This node's id in the cluster (1-64 of A-Z a-z 0-9 _ . -) [env: TROVE_NODE]
+    #[arg(long, value_name = "ID")]
+    pub(crate) node: Option<String>,
+    /// The URL clients reach this node at, e.g. http://10.0.0.5:8787 [env: TROVE_ADVERTISE]
+    #[arg(long, value_name = "URL")]
+    pub(crate) advertise: Option<String>,
+    /// Partitions of a cluster this node creates; must match an existing cluster's [default: 64]
+    /// [env: TROVE_PARTITIONS]
+    #[arg(long, value_name = "N")]
+    pub(crate) partitions: Option<u32>,
+    /// The node lease's TTL in whole seconds [default: 10] [env: TROVE_LEASE_TTL]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub(crate) lease_ttl: Option<Duration>,
+    /// The cluster's key prefix in etcd [default: /trove] [env: TROVE_CLUSTER_PREFIX]
+    #[arg(long, value_name = "PREFIX")]
+    pub(crate) cluster_prefix: Option<String>,
+}
+
+/// Default partitions of a new cluster.
+pub(crate) const DEFAULT_PARTITIONS: u32 = 64;
+/// Default node lease TTL.
+pub(crate) const DEFAULT_LEASE_TTL_SECS: u64 = 10;
+/// Default key prefix of a cluster in etcd.
+pub(crate) const DEFAULT_CLUSTER_PREFIX: &str = "/trove";
+
+/// Cluster mode's settings (`--cluster` and its companions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// etcd endpoints.
+    pub endpoints: Vec<String>,
+    /// This node's id.
+    pub node: String,
+    /// The URL clients reach this node at.
+    pub advertise: String,
+    /// Partitions of a new cluster (checked against an existing one).
+    pub partitions: u32,
+    /// The node lease's TTL.
+    pub lease_ttl: Duration,
+    /// The cluster's key prefix in etcd.
+    pub prefix: String,
+}
+
+/// Parses `etcd=URL[,URL...]`.
+pub(crate) fn parse_cluster(text: &str) -> Result<Vec<String>, ConfigError> {
+    let urls = text.trim().strip_prefix("etcd=").ok_or_else(|| {
+        ConfigError::Invalid(format!("--cluster {text:?}: expected etcd=URL[,URL...]"))
+    })?;
+    let endpoints: Vec<String> = urls.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+    if endpoints.is_empty() {
+        return Err(ConfigError::Invalid("--cluster etcd= names no endpoint".into()));
+    }
+    for e in &endpoints {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!("--cluster: etcd endpoint {e:?} must be an http:// or https:// URL")));
+        }
+    }
+    Ok(endpoints)
 }
 
 /// The config file. Unknown keys are errors, so a typo does not silently
@@ -70,6 +131,12 @@ pub(crate) struct FileConfig {
     pub(crate) shutdown_timeout_secs: Option<DurationSetting>,
     pub(crate) workers: Option<usize>,
     pub(crate) keys: Option<toml::Table>,
+    pub(crate) cluster: Option<String>,
+    pub(crate) node: Option<String>,
+    pub(crate) advertise: Option<String>,
+    pub(crate) partitions: Option<u32>,
+    pub(crate) lease_ttl: Option<DurationSetting>,
+    pub(crate) cluster_prefix: Option<String>,
 }
 
 /// Why the settings of `trove serve` could not be resolved; the message
@@ -172,6 +239,8 @@ pub struct Settings {
     /// Empty when the source is `Generated` (filled in at start).
     pub(crate) keys: Keys,
     pub(crate) key_source: KeySource,
+    /// Cluster mode, if `--cluster` was given.
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl Settings {
@@ -268,7 +337,9 @@ impl Settings {
                 "the configured key list is empty; configure at least one key or none at all".into(),
             ));
         }
+        let cluster = resolve_cluster(args, env, &file)?;
         Ok(Settings {
+            cluster,
             data,
             listen,
             log,
@@ -281,6 +352,56 @@ impl Settings {
             key_source,
         })
     }
+}
+
+/// The cluster settings by precedence (flag, environment, file), or `None`
+/// without `--cluster`; `--node` and `--advertise` are then refused.
+fn resolve_cluster(
+    args: &ServeArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &FileConfig,
+) -> Result<Option<ClusterSettings>, ConfigError> {
+    let pick = |flag: &Option<String>, name: &str, f: &Option<String>| flag.clone().or_else(|| env(name)).or(f.clone());
+    let cluster = pick(&args.cluster, "TROVE_CLUSTER", &file.cluster);
+    let node = pick(&args.node, "TROVE_NODE", &file.node);
+    let advertise = pick(&args.advertise, "TROVE_ADVERTISE", &file.advertise);
+    let prefix = pick(&args.cluster_prefix, "TROVE_CLUSTER_PREFIX", &file.cluster_prefix);
+    let Some(cluster) = cluster else {
+        if node.is_some() || advertise.is_some() {
+            return Err(ConfigError::Invalid(
+                "--node and --advertise only make sense with --cluster etcd=URL[,URL...]".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let endpoints = parse_cluster(&cluster)?;
+    let node = node.ok_or_else(|| ConfigError::Invalid("--cluster needs --node ID".into()))?;
+    let advertise = advertise.ok_or_else(|| ConfigError::Invalid("--cluster needs --advertise URL".into()))?;
+    let partitions = match args.partitions {
+        Some(p) => p,
+        None => match env("TROVE_PARTITIONS") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Invalid(format!("TROVE_PARTITIONS must be a whole number, not {v:?}")))?,
+            None => file.partitions.unwrap_or(DEFAULT_PARTITIONS),
+        },
+    };
+    let lease_ttl = pick_duration(
+        args.lease_ttl,
+        env,
+        "TROVE_LEASE_TTL",
+        (&file.lease_ttl, "lease_ttl"),
+        DEFAULT_LEASE_TTL_SECS,
+    )?;
+    Ok(Some(ClusterSettings {
+        endpoints,
+        node,
+        advertise,
+        partitions,
+        lease_ttl,
+        prefix: prefix.unwrap_or_else(|| DEFAULT_CLUSTER_PREFIX.into()),
+    }))
 }
 
 /// A duration setting by precedence: the flag, the environment variable

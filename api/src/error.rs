@@ -25,6 +25,17 @@ pub(crate) struct ApiError {
     pub(crate) index: Option<usize>,
     /// The field at fault, for `invalid_hunt`.
     pub(crate) field: Option<String>,
+    /// Cluster routing details (`moved`, `partition_span`, ...).
+    pub(crate) routing: Option<Box<Routing>>,
+}
+
+/// The cluster fields of an error body.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routing {
+    partition: Option<u32>,
+    url: Option<String>,
+    epoch: Option<i64>,
+    partitions: Option<std::collections::BTreeMap<String, Vec<usize>>>,
 }
 
 impl ApiError {
@@ -36,7 +47,36 @@ impl ApiError {
             status: StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             index: None,
             field: None,
+            routing: None,
         }
+    }
+
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    fn routing_mut(&mut self) -> &mut Routing {
+        self.routing.get_or_insert_with(Default::default)
+    }
+
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    /// With the partition concerned and, for `moved`, its owner's URL.
+    pub(crate) fn routing(mut self, partition: u32, url: Option<String>) -> Self {
+        let r = self.routing_mut();
+        r.partition = Some(partition);
+        r.url = url;
+        self
+    }
+
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    /// With the partition's current epoch.
+    pub(crate) fn with_epoch(mut self, epoch: i64) -> Self {
+        self.routing_mut().epoch = Some(epoch);
+        self
+    }
+
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    /// For `partition_span`: the indexes of a batch per partition.
+    pub(crate) fn spanning(mut self, by_partition: std::collections::BTreeMap<u32, Vec<usize>>) -> Self {
+        self.routing_mut().partitions = Some(by_partition.into_iter().map(|(p, v)| (p.to_string(), v)).collect());
+        self
     }
 
     /// `invalid_request`: a wrong shape or value.
@@ -95,7 +135,10 @@ impl ApiError {
             message: self.message.clone(),
             index: self.index,
             field: self.field.clone(),
-            ..ErrorBody::new(self.code, "")
+            partition: self.routing.as_ref().and_then(|r| r.partition),
+            url: self.routing.as_ref().and_then(|r| r.url.clone()),
+            epoch: self.routing.as_ref().and_then(|r| r.epoch),
+            partitions: self.routing.as_ref().and_then(|r| r.partitions.clone()),
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::auth::Action;
 use crate::error::ApiError;
 use crate::ops;
 use crate::params;
+use crate::route::Target;
 use crate::state::AppState;
 use crate::wire;
 use actix_web::http::header;
@@ -60,7 +61,24 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/claims").route(web::get().to(audit_claims)))
         .service(resource("/v1/audit/export").route(web::get().to(crate::audit_routes::export)))
         .service(resource("/v1/audit/report").route(web::get().to(crate::audit_routes::report)))
-        .service(resource("/v1/audit/head").route(web::get().to(audit_head)));
+        .service(resource("/v1/audit/head").route(web::get().to(audit_head)))
+        .service(resource("/v1/cluster").route(web::get().to(cluster_map)));
+    #[cfg(feature = "cluster")]
+    crate::cluster::routes::configure(cfg);
+}
+
+/// `GET /v1/cluster`: the partition map (any valid key); `404 not_found`
+/// on a single node.
+async fn cluster_map(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    state.keys.authenticate(&req, false)?;
+    #[cfg(feature = "cluster")]
+    if let Some(node) = state.cluster() {
+        return Ok(ok(node.map()));
+    }
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        "this server is a single node, not part of a cluster (see docs/CLUSTER.md)",
+    ))
 }
 
 /// The answer for a path that does not exist: `404 not_found`.
@@ -152,11 +170,18 @@ async fn openapi() -> HttpResponse {
 }
 
 async fn define_hunt(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Design)?;
+    let target = state.enter_target(&req, Action::Design)?;
     let body = read_body(body).await?;
     let def = wire::hunt_def(parse::hunt(&body)?);
     let id = def.id.clone();
-    let r = core.engine.define_hunt(def).await?;
+    let r = match target {
+        Target::Single(core) => core.engine.define_hunt(def).await?,
+        #[cfg(feature = "cluster")]
+        Target::Cluster(node) => {
+            let (created, seq) = crate::cluster::define_hunt(&node, def).await?;
+            trove_engine::DefineResult { created, seq }
+        }
+    };
     let reply = p::DefineHuntReply {
         ok: true,
         id: id.as_str().into(),
@@ -172,17 +197,23 @@ async fn define_hunt(state: Data, req: HttpRequest, body: web::Payload) -> Resul
 }
 
 async fn list_hunts(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Read)?;
-    Ok(ok(p::HuntList {
-        ok: true,
-        hunts: core.engine.hunt_ids(),
-    }))
+    let hunts = match state.enter_target(&req, Action::Read)? {
+        Target::Single(core) => core.engine.hunt_ids(),
+        #[cfg(feature = "cluster")]
+        Target::Cluster(node) => crate::cluster::hunt_ids(&node).await?,
+    };
+    Ok(ok(p::HuntList { ok: true, hunts }))
 }
 
 async fn get_hunt(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Read)?;
-    let h = core.engine.hunt(&path).await?;
-    Ok(ok(wire::hunt_reply(&h)))
+    match state.enter_target(&req, Action::Read)? {
+        Target::Single(core) => {
+            let h = core.engine.hunt(&path).await?;
+            Ok(ok(wire::hunt_reply(&h)))
+        }
+        #[cfg(feature = "cluster")]
+        Target::Cluster(node) => Ok(ok(crate::cluster::hunt_reply(&node, &path).await?)),
+    }
 }
 
 async fn add_stock(
@@ -191,11 +222,18 @@ async fn add_stock(
     path: web::Path<(String, String)>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Design)?;
+    let target = state.enter_target(&req, Action::Design)?;
     let (hunt, sku) = path.into_inner();
     let body = read_body(body).await?;
     let add = parse::body::<p::StockRequest>(&body)?.add;
-    let r = core.engine.add_stock(&hunt, &sku, add).await?;
+    let r = match target {
+        Target::Single(core) => core.engine.add_stock(&hunt, &sku, add).await?,
+        #[cfg(feature = "cluster")]
+        Target::Cluster(node) => trove_engine::StockResult {
+            remaining: crate::cluster::add_stock(&node, &hunt, &sku, add).await?,
+            seq: 0,
+        },
+    };
     Ok(ok(p::StockReply {
         ok: true,
         hunt: hunt.into(),
@@ -211,29 +249,29 @@ async fn get_player(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Read)?;
+    let target = state.enter_target(&req, Action::Read)?;
     let (hunt, player) = path.into_inner();
-    ops::player(&core, &hunt, &player, |r| ok(r)).await
+    ops::player(&target, &hunt, &player, |r| ok(r)).await
 }
 
 async fn get_leaderboard(state: Data, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Read)?;
+    let target = state.enter_target(&req, Action::Read)?;
     let q: p::LeaderboardParams = params::query(&req)?;
     let limit = ops::leaderboard_limit(q.limit)?;
     let around = q.around.as_deref().filter(|s| !s.is_empty());
-    Ok(ok(ops::leaderboard(&core, &path, limit, around).await?))
+    Ok(ok(ops::leaderboard(&target, &path, limit, around).await?))
 }
 
 async fn post_events(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Events)?;
+    let target = state.enter_target(&req, Action::Events)?;
     let body = read_body(body).await?;
-    Ok(ok(ops::events(&core, Fields::json(&body)).await?))
+    Ok(ok(ops::events(&target, Fields::json(&body)).await?))
 }
 
 async fn post_claims(state: Data, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
-    let core = state.enter(&req, Action::Claim)?;
+    let target = state.enter_target(&req, Action::Claim)?;
     let body = read_body(body).await?;
-    Ok(ok(ops::claim(&core, Fields::json(&body)).await?))
+    Ok(ok(ops::claim(&target, Fields::json(&body)).await?))
 }
 
 async fn consistency(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {

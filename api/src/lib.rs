@@ -38,6 +38,8 @@
 
 mod audit_routes;
 mod auth;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod config;
 mod console;
 mod error;
@@ -47,6 +49,7 @@ mod ops;
 mod params;
 mod promtext;
 mod redact;
+mod route;
 mod server;
 mod signals;
 mod state;
@@ -58,5 +61,5 @@ mod wire;
 mod ws;
 
 pub use auth::KeyError;
-pub use config::{ConfigError, ServeArgs, Settings};
+pub use config::{ClusterSettings, ConfigError, ServeArgs, Settings};
 pub use server::{serve, ServeError};

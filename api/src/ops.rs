@@ -5,6 +5,7 @@
 //! (WebSocket) or the status code (HTTP, always JSON).
 
 use crate::error::ApiError;
+use crate::route::Target;
 use crate::state::Core;
 use crate::wire;
 use std::borrow::Cow;
@@ -31,7 +32,7 @@ fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError
 
 /// An events request: `body` is the request (an HTTP body or a WebSocket
 /// frame), parsed here.
-pub(crate) async fn events(core: &Core, body: Fields<'_>) -> Result<p::EventsReply, ApiError> {
+pub(crate) async fn events(target: &Target, body: Fields<'_>) -> Result<p::EventsReply, ApiError> {
     let started = Instant::now();
     let result: Result<p::EventsReply, ApiError> = async {
         let events: Vec<_> = body
@@ -40,6 +41,13 @@ pub(crate) async fn events(core: &Core, body: Fields<'_>) -> Result<p::EventsRep
             .map(wire::event)
             .collect();
         let n = events.len();
+        let core = target.for_batch(events.iter().map(|e| e.player.as_str()))?;
+        // In a cluster a hunt defined a moment ago on another node may not
+        // be applied to this partition yet: apply the catalog first.
+        #[cfg(feature = "cluster")]
+        if let Target::Cluster(node) = target {
+            node.ensure_hunts(&core, events.iter().map(|e| e.hunt.as_str())).await;
+        }
         let r = core.engine.ingest(events).await?;
         metrics::histogram!("trove_api_event_batch_size").record(n as f64);
         Ok(p::EventsReply {
@@ -60,11 +68,16 @@ pub(crate) async fn events(core: &Core, body: Fields<'_>) -> Result<p::EventsRep
 
 /// A claim request: `customs` is taken from `body` byte for byte (JSON) or
 /// as the JSON text of its map (MessagePack).
-pub(crate) async fn claim(core: &Core, body: Fields<'_>) -> Result<p::ClaimReply<'static>, ApiError> {
+pub(crate) async fn claim(target: &Target, body: Fields<'_>) -> Result<p::ClaimReply<'static>, ApiError> {
     let started = Instant::now();
     let result: Result<p::ClaimReply<'static>, ApiError> = async {
         let (req, customs) = body.claim()?;
-        let r = core.engine.claim(wire::claim_request(req, customs)).await?;
+        let req = wire::claim_request(req, customs);
+        let r = match target {
+            Target::Single(core) => core.engine.claim(req).await?,
+            #[cfg(feature = "cluster")]
+            Target::Cluster(node) => node.claim(req).await?,
+        };
         let reply = wire::claim_reply(&r);
         Ok(p::ClaimReply {
             claim_id: Cow::Owned(r.claim_id.clone()),
@@ -79,11 +92,12 @@ pub(crate) async fn claim(core: &Core, body: Fields<'_>) -> Result<p::ClaimReply
 /// A player's view of a hunt, handed to `answer` (which borrows it, e.g. to
 /// serialize it).
 pub(crate) async fn player<R>(
-    core: &Core,
+    target: &Target,
     hunt: &str,
     player: &str,
     answer: impl FnOnce(&p::PlayerReply<'_>) -> R,
 ) -> Result<R, ApiError> {
+    let core = target.for_player(player)?;
     let h = core.engine.hunt(hunt).await?;
     let p = core.engine.player_read(player).await?;
     Ok(answer(&wire::player_reply(&h, player, p.as_ref())))
@@ -102,14 +116,37 @@ pub(crate) fn leaderboard_limit(limit: Option<u64>) -> Result<usize, ApiError> {
 
 /// A hunt's published leaderboard; `unknown_hunt` if the engine does not know it.
 pub(crate) async fn leaderboard(
-    core: &Core,
+    target: &Target,
     hunt: &str,
     limit: usize,
     around: Option<&str>,
 ) -> Result<p::LeaderboardReply<'static>, ApiError> {
-    // The engine is the authority on which hunts exist.
-    core.engine.hunt(hunt).await?;
-    Ok(leaderboard_now(core, hunt, limit, around))
+    match target {
+        Target::Single(core) => {
+            // The engine is the authority on which hunts exist.
+            core.engine.hunt(hunt).await?;
+            Ok(leaderboard_now(core, hunt, limit, around))
+        }
+        #[cfg(feature = "cluster")]
+        Target::Cluster(node) => {
+            // The catalog is the authority in a cluster.
+            crate::cluster::hunt_reply(node, hunt).await?;
+            let entries = node.merged_leaderboard(hunt, limit, around).await;
+            Ok(p::LeaderboardReply {
+                ok: true,
+                hunt: Cow::Owned(hunt.to_owned()),
+                entries: entries
+                    .into_iter()
+                    .map(|(rank, player, score)| p::LeaderboardEntry {
+                        rank,
+                        player: Cow::Owned(player),
+                        score,
+                    })
+                    .collect(),
+                as_of_seq: 0,
+            })
+        }
+    }
 }
 
 /// The current published leaderboard of a hunt (which must exist).

@@ -181,23 +181,66 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 
     let signal = actix_web::rt::spawn(crate::signals::termination());
 
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = settings.cluster.clone() {
+        let r = crate::cluster::run(state.clone(), &settings, cluster, signal, metrics_handle, server_handle.clone()).await;
+        state.begin_shutdown();
+        server_handle.stop(true).await;
+        let _ = server_task.await;
+        return r;
+    }
+
     // Recovery.
-    let options = StoreOptions {
-        durability: settings.durability,
-        ..StoreOptions::default()
-    };
-    let dir = data.clone();
-    let opened = tokio::task::spawn_blocking(move || Store::open(&dir, options))
-        .await
-        .map_err(|e| ServeError::Other(format!("recovery panicked: {e}")))?;
-    let (store, world, report) = match opened {
+    let (core, report) = match open_core(data.clone(), settings.durability, None).await {
         Ok(x) => x,
         Err(e) => {
             server_handle.stop(false).await;
-            return Err(e.into());
+            return Err(e);
         }
     };
+    state.set_ready(false, "rebuilding the leaderboard projection from the journal");
+    state.set_core(core.clone());
+
+    build_projection(&core.projection, core.store.dir()).await;
+    let mut tasks = core_tasks(&core, &settings, report.snapshot_seq.unwrap_or(0));
+    tasks.extend([
+        actix_web::rt::spawn(readiness_task(state.clone(), core.clone())),
+        actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)),
+        actix_web::rt::spawn(crate::live::run(state.clone(), core.clone())),
+    ]);
+
+    let which = signal.await.unwrap_or("signal");
+    tracing::info!(signal = which, "shutting down: finishing requests in flight");
+    state.begin_shutdown();
+    server_handle.stop(true).await;
+    let _ = server_task.await;
+    for t in &tasks {
+        t.abort();
+    }
+    tracing::info!("server stopped; writing a snapshot");
+    close_core(&core).await?;
+    Ok(())
+}
+
+/// Opens and recovers the data folder `dir` (snapshot + journal) and starts
+/// its engine and leaderboard projection (not yet built). `gate` fences the
+/// journal's writes (cluster mode).
+pub(crate) async fn open_core(
+    dir: std::path::PathBuf,
+    durability: trove_persistence::DurabilityMode,
+    gate: Option<Arc<dyn trove_persistence::WriteGate>>,
+) -> Result<(Arc<Core>, trove_persistence::RecoveryReport), ServeError> {
+    let options_gate = gate.clone();
+    let options = StoreOptions {
+        durability,
+        write_gate: gate,
+        ..StoreOptions::default()
+    };
+    let (store, world, report) = tokio::task::spawn_blocking(move || Store::open(&dir, options))
+        .await
+        .map_err(|e| ServeError::Other(format!("recovery panicked: {e}")))??;
     tracing::info!(
+        dir = %store.dir().display(),
         last_seq = report.last_seq,
         snapshot = ?report.snapshot_seq,
         tail_records = report.tail_records,
@@ -209,18 +252,23 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let engine = Engine::start(EngineConfig::default(), journal, world);
     let store = Arc::new(store);
     let projection = Projection::new(store.clone());
-    let core = Arc::new(Core {
-        engine: engine.clone(),
-        store: store.clone(),
-        projection: projection.clone(),
-    });
-    state.set_ready(false, "rebuilding the leaderboard projection from the journal");
-    state.set_core(core.clone());
+    Ok((
+        Arc::new(Core {
+            engine,
+            store,
+            projection,
+            gate: options_gate,
+        }),
+        report,
+    ))
+}
 
-    build_projection(&projection, store.dir()).await;
-    let tasks = vec![
-        actix_web::rt::spawn(readiness_task(state.clone(), core.clone())),
-        actix_web::rt::spawn(projection_task(projection.clone())),
+/// The background tasks every open data folder runs: the projection's
+/// refresh and the snapshot policy (`last_snapshot`: the snapshot recovery
+/// started from).
+pub(crate) fn core_tasks(core: &Arc<Core>, settings: &Settings, last_snapshot: Seq) -> Vec<actix_web::rt::task::JoinHandle<()>> {
+    vec![
+        actix_web::rt::spawn(projection_task(core.projection.clone())),
         actix_web::rt::spawn(snapshot_task(
             core.clone(),
             SnapshotPolicy {
@@ -228,37 +276,39 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 every_records: settings.snapshot_every_records,
                 // A crash loop never reaches the periodic snapshot; the tail
                 // this start replayed counts towards the next one.
-                last: report.snapshot_seq.unwrap_or(0),
+                last: last_snapshot,
             },
         )),
-        actix_web::rt::spawn(metrics_task(core.clone(), metrics_handle)),
-        actix_web::rt::spawn(crate::live::run(state.clone(), core.clone())),
-    ];
+    ]
+}
 
-    let which = signal.await.unwrap_or("signal");
-    tracing::info!(signal = which, "shutting down: finishing requests in flight");
-    state.begin_shutdown();
-    server_handle.stop(true).await;
-    let _ = server_task.await;
-    for t in &tasks {
-        t.abort();
+/// Closes an open data folder: a snapshot (unless its journal failed), the
+/// projection's checkpoint, the journal (everything flushed), the engine.
+pub(crate) async fn close_core(core: &Core) -> Result<Seq, ServeError> {
+    let failed = core.store.journal().durability().borrow().failure.is_some();
+    if !failed {
+        match core.store.snapshot(&core.engine).await {
+            Ok(seq) => tracing::info!(seq, dir = %core.store.dir().display(), "snapshot written"),
+            Err(e) => tracing::error!(error = %e, "closing snapshot failed; the journal still holds everything"),
+        }
+        core.save_projection().await;
     }
-    tracing::info!("server stopped; writing a snapshot");
-    match store.snapshot(&engine).await {
-        Ok(seq) => tracing::info!(seq, "snapshot written"),
-        Err(e) => tracing::error!(error = %e, "shutdown snapshot failed; the journal still holds everything"),
-    }
-    core.save_projection().await;
-    let closed = store.close().await;
-    engine.stop();
+    let closed = core.store.close().await;
+    core.engine.stop();
     match closed {
-        Ok(seq) => tracing::info!(seq, "journal closed; bye"),
+        Ok(seq) => {
+            tracing::info!(seq, dir = %core.store.dir().display(), "journal closed");
+            Ok(seq)
+        }
+        Err(e) if failed => {
+            tracing::warn!(error = %e, dir = %core.store.dir().display(), "journal had failed (fenced or a write error); closed without a snapshot");
+            Ok(core.store.durable_seq())
+        }
         Err(e) => {
             tracing::error!(error = %e, "closing the journal failed");
-            return Err(e.into());
+            Err(e.into())
         }
     }
-    Ok(())
 }
 
 /// The keys of `settings`, or, when none are configured, the generated key
@@ -347,7 +397,7 @@ fn start_http(state: &Arc<AppState>, settings: &Settings) -> Result<(actix_web::
 
 /// Builds the leaderboard projection: from its checkpoint in `dir` when it
 /// is usable, then the journal's tail (or the whole journal).
-async fn build_projection(projection: &Projection, dir: &std::path::Path) {
+pub(crate) async fn build_projection(projection: &Projection, dir: &std::path::Path) {
     let started = Instant::now();
     let (from, ignored) = projection.start_from_checkpoint(dir).await;
     if let Some(why) = ignored {

@@ -20,6 +20,9 @@ pub(crate) struct Core {
     pub(crate) engine: Engine,
     pub(crate) store: Arc<Store>,
     pub(crate) projection: Arc<Projection>,
+    /// Cluster fencing: asked before the projection's checkpoint is written
+    /// (the journal and snapshots ask it themselves).
+    pub(crate) gate: Option<Arc<dyn trove_persistence::WriteGate>>,
 }
 
 impl Core {
@@ -27,6 +30,10 @@ impl Core {
     /// every snapshot, so retention is bounded by both); a failure only costs
     /// a slower next start (the projection is rebuilt from the journal).
     pub(crate) async fn save_projection(&self) {
+        if let Some(why) = self.gate.as_ref().and_then(|g| g.check().err()) {
+            tracing::warn!(reason = %why, "leaderboard checkpoint not written: writes fenced");
+            return;
+        }
         let projection = &self.projection;
         if let Err(e) = projection.refresh().await {
             tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
@@ -53,15 +60,29 @@ pub(crate) struct AppState {
     pub(crate) tickets: Tickets,
     /// The `stats` and `hunts` topics' latest values.
     pub(crate) live: Live,
+    /// Cluster mode: this node's share of the cluster.
+    #[cfg(feature = "cluster")]
+    cluster: OnceLock<Arc<crate::cluster::ClusterNode>>,
 }
 
 impl AppState {
     /// The gate of every HTTP route: authenticates `req` (401), checks that
     /// its role may do `action` (403), and returns the ready core (503).
+    ///
+    /// In cluster mode the route is per partition: `?partition=N` names it.
     pub(crate) fn enter(&self, req: &actix_web::HttpRequest, action: Action) -> Result<Arc<Core>, ApiError> {
         let role = self.keys.authenticate(req, false)?;
         action.check(role)?;
-        self.core()
+        #[derive(serde::Deserialize)]
+        struct Partition {
+            partition: Option<u32>,
+        }
+        let partition = if req.query_string().contains("partition") {
+            crate::params::query::<Partition>(req)?.partition
+        } else {
+            None
+        };
+        self.target()?.for_partition(partition)
     }
 
     pub(crate) fn new(keys: Keys, metrics: Option<PrometheusHandle>, shutdown_timeout: Duration) -> Arc<AppState> {
@@ -76,6 +97,8 @@ impl AppState {
             shutdown_timeout,
             tickets: Tickets::default(),
             live: Live::default(),
+            #[cfg(feature = "cluster")]
+            cluster: OnceLock::new(),
         })
     }
 
@@ -86,6 +109,41 @@ impl AppState {
             return Err(ApiError::shutting_down());
         }
         self.core.get().cloned().ok_or_else(ApiError::not_ready)
+    }
+
+    /// Where ops go: the single core, or this node's share of the cluster.
+    pub(crate) fn target(&self) -> Result<crate::route::Target, ApiError> {
+        #[cfg(feature = "cluster")]
+        if let Some(node) = self.cluster.get() {
+            if self.is_shutting_down() {
+                return Err(ApiError::shutting_down());
+            }
+            return Ok(crate::route::Target::Cluster(node.clone()));
+        }
+        Ok(crate::route::Target::Single(self.core()?))
+    }
+
+    /// As [`AppState::enter`], answering the [`Target`](crate::route::Target).
+    pub(crate) fn enter_target(
+        &self,
+        req: &actix_web::HttpRequest,
+        action: Action,
+    ) -> Result<crate::route::Target, ApiError> {
+        let role = self.keys.authenticate(req, false)?;
+        action.check(role)?;
+        self.target()
+    }
+
+    /// Cluster mode's node, if this server is in a cluster.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn cluster(&self) -> Option<Arc<crate::cluster::ClusterNode>> {
+        self.cluster.get().cloned()
+    }
+
+    /// Enters cluster mode (once).
+    #[cfg(feature = "cluster")]
+    pub(crate) fn set_cluster(&self, node: Arc<crate::cluster::ClusterNode>) {
+        let _ = self.cluster.set(node);
     }
 
     pub(crate) fn set_core(&self, core: Arc<Core>) {

@@ -21,6 +21,7 @@
 use crate::auth::{Action, Role};
 use crate::error::ApiError;
 use crate::ops;
+use crate::route::Target;
 use crate::state::{AppState, Core};
 use crate::wire;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -74,7 +75,8 @@ struct Conn {
     role: Role,
     /// How this connection's frames are encoded.
     codec: Codec,
-    core: Arc<Core>,
+    /// Where its ops go (one core, or the cluster node's partitions).
+    target: Target,
     state: web::Data<AppState>,
     out: mpsc::Sender<Out>,
     /// Set once to tear the connection down (with the close reason to send).
@@ -233,7 +235,7 @@ pub(crate) async fn upgrade(
 ) -> Result<HttpResponse, ApiError> {
     let role = authenticate(&state, &req)?;
     let chosen = negotiate(&req)?;
-    let core = state.core()?;
+    let target = state.target()?;
     let protocols = chosen.map(Codec::subprotocol);
     let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, protocols.as_slice())
         .map_err(|e| ApiError::invalid_request(format!("WebSocket handshake failed: {e}")))?;
@@ -249,7 +251,7 @@ pub(crate) async fn upgrade(
         id,
         role,
         codec,
-        core,
+        target,
         state,
         out,
         kill: watch::channel(None).0,
@@ -472,7 +474,7 @@ async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<Clos
         if let (true, Some(sub)) = (sent, sub) {
             let Sub { id, released, topic } = sub;
             match topic {
-                Subscription::Claims { from } => claims_feed(conn, id, released, from).await,
+                Subscription::Claims { from, feed } => claims_feed(conn, id, released, from, feed).await,
                 Subscription::Leaderboard { hunt, limit } => leaderboard_feed(conn, id, released, hunt, limit).await,
                 Subscription::Hunts => {
                     let rx = conn.state.live.hunts.subscribe();
@@ -497,8 +499,45 @@ async fn handle_request(conn: &Arc<Conn>, kill: &mut watch::Receiver<Option<Clos
     true
 }
 
+/// The journal a claims feed reads: the single core's, or one partition's
+/// (the feed ends when the partition leaves this node).
+struct ClaimsFeed {
+    core: Arc<Core>,
+    partition: Option<u32>,
+    closed: Option<watch::Receiver<bool>>,
+}
+
+impl ClaimsFeed {
+    fn of(target: &Target, partition: Option<u32>) -> Result<ClaimsFeed, ApiError> {
+        match target {
+            Target::Single(core) => {
+                if partition.is_some() {
+                    return Err(ApiError::invalid_request("`partition` is only for a server in cluster mode"));
+                }
+                Ok(ClaimsFeed {
+                    core: core.clone(),
+                    partition: None,
+                    closed: None,
+                })
+            }
+            #[cfg(feature = "cluster")]
+            Target::Cluster(node) => {
+                let p = partition.ok_or_else(|| {
+                    ApiError::invalid_request("in cluster mode a claims feed is per partition: add `partition`")
+                })?;
+                let slot = node.slot(p)?;
+                Ok(ClaimsFeed {
+                    core: slot.core.clone(),
+                    partition: Some(p),
+                    closed: Some(slot.closed()),
+                })
+            }
+        }
+    }
+}
+
 enum Subscription {
-    Claims { from: Seq },
+    Claims { from: Seq, feed: ClaimsFeed },
     Leaderboard { hunt: String, limit: usize },
     Hunts,
     Stats,
@@ -519,7 +558,7 @@ async fn dispatch(
     op: Result<OpName, Cow<'_, str>>,
     fields: Fields<'_>,
 ) -> Result<(Frame, Option<Sub>), ApiError> {
-    let core = &conn.core;
+    let target = &conn.target;
     if conn.state.is_shutting_down() {
         return Err(ApiError::shutting_down());
     }
@@ -532,17 +571,17 @@ async fn dispatch(
     match op {
         OpName::Events => {
             Action::Events.check(conn.role)?;
-            Ok((conn.reply(id, &ops::events(core, fields).await?), None))
+            Ok((conn.reply(id, &ops::events(target, fields).await?), None))
         }
         OpName::Claim => {
             Action::Claim.check(conn.role)?;
-            Ok((conn.reply(id, &ops::claim(core, fields).await?), None))
+            Ok((conn.reply(id, &ops::claim(target, fields).await?), None))
         }
         OpName::Player => {
             Action::Read.check(conn.role)?;
             let req: p::PlayerRequest = fields.body()?;
             Ok((
-                ops::player(core, &req.hunt, &req.player, |r| conn.reply(id, r)).await?,
+                ops::player(target, &req.hunt, &req.player, |r| conn.reply(id, r)).await?,
                 None,
             ))
         }
@@ -550,7 +589,7 @@ async fn dispatch(
             Action::Read.check(conn.role)?;
             let req: p::LeaderboardRequest = fields.body()?;
             let limit = ops::leaderboard_limit(req.limit)?;
-            let board = ops::leaderboard(core, &req.hunt, limit, req.around.as_deref()).await?;
+            let board = ops::leaderboard(target, &req.hunt, limit, req.around.as_deref()).await?;
             Ok((conn.reply(id, &board), None))
         }
         OpName::Subscribe => subscribe(conn, id, fields.body()?).await,
@@ -587,14 +626,14 @@ pub(crate) const MAX_FEED_TAIL: u64 = 1_000_000;
 
 /// Where a dispatch feed starts: after `from`, or `tail` records before
 /// the durable head.
-fn claims_start(conn: &Conn, from: Seq, tail: Option<u64>) -> Result<Seq, ApiError> {
+fn claims_start(core: &Core, from: Seq, tail: Option<u64>) -> Result<Seq, ApiError> {
     match tail {
         None => Ok(from),
         Some(t) if t > MAX_FEED_TAIL => Err(ApiError::invalid_request(format!(
             "tail must be at most {MAX_FEED_TAIL} journal records"
         ))),
         Some(_) if from != 0 => Err(ApiError::invalid_request("give `from` or `tail`, not both")),
-        Some(t) => Ok(conn.core.store.durable_seq().saturating_sub(t)),
+        Some(t) => Ok(core.store.durable_seq().saturating_sub(t)),
     }
 }
 
@@ -606,14 +645,23 @@ async fn subscribe(
 ) -> Result<(Frame, Option<Sub>), ApiError> {
     topic_action(&req).check(conn.role)?;
     let sub = match req {
-        p::SubscribeRequest::Claims { from, tail } => Subscription::Claims {
-            from: claims_start(conn, from, tail)?,
-        },
+        p::SubscribeRequest::Claims { from, tail, partition } => {
+            let feed = ClaimsFeed::of(&conn.target, partition)?;
+            Subscription::Claims {
+                from: claims_start(&feed.core, from, tail)?,
+                feed,
+            }
+        }
+        p::SubscribeRequest::Hunts | p::SubscribeRequest::Stats if !matches!(conn.target, Target::Single(_)) => {
+            return Err(ApiError::invalid_request(
+                "the hunts and stats topics are served by single nodes only (docs/CLUSTER.md)",
+            ))
+        }
         p::SubscribeRequest::Hunts => Subscription::Hunts,
         p::SubscribeRequest::Stats => Subscription::Stats,
         p::SubscribeRequest::Leaderboard { hunt, limit } => {
             let limit = ops::leaderboard_limit(limit)?;
-            conn.core.engine.hunt(&hunt).await?;
+            ops::leaderboard(&conn.target, &hunt, 1, None).await?;
             Subscription::Leaderboard {
                 hunt: hunt.into_owned(),
                 limit,
@@ -631,12 +679,13 @@ async fn subscribe(
                 interval_ms: crate::live::LIVE_INTERVAL.as_millis() as u64,
             },
         ),
-        Subscription::Claims { from } => conn.reply(
+        Subscription::Claims { from, feed } => conn.reply(
             id,
             &p::SubscribeReply::Claims {
                 ok: true,
                 from: *from,
                 subscription,
+                partition: feed.partition,
             },
         ),
         Subscription::Leaderboard { hunt, limit } => conn.reply(
@@ -659,15 +708,22 @@ async fn subscribe(
 
 /// The dispatch feed: every granted claim after `from`, in journal order,
 /// read from the durable journal only.
-async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>, from: Seq) {
+async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>, from: Seq, feed: ClaimsFeed) {
     metrics::gauge!("trove_feed_subscribers").increment(1.0);
-    let store = conn.core.store.clone();
+    let store = feed.core.store.clone();
+    let partition = feed.partition;
+    let mut closed = feed.closed.unwrap_or_else(|| watch::channel(false).1);
+    drop(feed.core);
     let mut durable = store.journal().durability();
     let mut kill = conn.killed();
     let mut shutdown = conn.state.shutdown_signal();
     let mut cursor = from;
     loop {
         if kill.borrow().is_some() || *shutdown.borrow() || released.has_changed().is_err() {
+            break;
+        }
+        if *closed.borrow() {
+            moved_push(&conn, id, partition).await;
             break;
         }
         durable.borrow_and_update();
@@ -681,6 +737,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                 let push = p::ErrorPush {
                     push: "error".into(),
                     topic: "claims".into(),
+                    subscription: Some(id),
                     error: e.body(),
                 };
                 conn.send(conn.frame(&push)).await;
@@ -693,6 +750,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                 _ = kill.changed() => break,
                 _ = shutdown.changed() => break,
                 _ = unsubscribed(&mut released) => break,
+                _ = closed.changed() => {}
                 r = durable.changed() => if r.is_err() { break },
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -716,6 +774,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
                     push: "claim".into(),
                     subscription: id,
                     cursor: seq,
+                    partition,
                     customs: wire::customs_raw(&request.customs),
                     claim_id: request.claim_id.into(),
                     player: request.player.into(),
@@ -732,6 +791,31 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
         }
     }
     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
+}
+
+/// The end of a partition's claims feed on this node: `moved` (or
+/// `partition_unavailable`) with where to resubscribe.
+async fn moved_push(conn: &Conn, id: u64, partition: Option<u32>) {
+    #[cfg(feature = "cluster")]
+    let e = match (&conn.target, partition) {
+        (Target::Cluster(node), Some(p)) => node.slot(p).err(),
+        _ => None,
+    };
+    #[cfg(not(feature = "cluster"))]
+    let e: Option<ApiError> = None;
+    let e = e.unwrap_or_else(|| {
+        ApiError::new(
+            ErrorCode::PartitionUnavailable,
+            format!("partition {partition:?} left this node; resubscribe at its owner"),
+        )
+    });
+    let push = p::ErrorPush {
+        push: "error".into(),
+        topic: "claims".into(),
+        subscription: Some(id),
+        error: e.body(),
+    };
+    conn.send(conn.frame(&push)).await;
 }
 
 /// Leaderboard pushes: the top entries whenever they change, checked every
@@ -752,11 +836,20 @@ async fn leaderboard_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receive
             _ = unsubscribed(&mut released) => break,
             _ = tick.tick() => {}
         }
-        let version = conn.core.projection.board(&hunt).map_or(0, |b| b.version);
-        if last.as_ref().is_some_and(|(v, _)| *v == version) {
-            continue;
-        }
-        let board = ops::leaderboard_now(&conn.core, &hunt, limit, None);
+        let (version, board) = match &conn.target {
+            Target::Single(core) => {
+                let version = core.projection.board(&hunt).map_or(0, |b| b.version);
+                if last.as_ref().is_some_and(|(v, _)| *v == version) {
+                    continue;
+                }
+                (version, ops::leaderboard_now(core, &hunt, limit, None))
+            }
+            #[cfg(feature = "cluster")]
+            Target::Cluster(_) => match ops::leaderboard(&conn.target, &hunt, limit, None).await {
+                Ok(b) => (0, b),
+                Err(_) => continue,
+            },
+        };
         if last.as_ref().is_some_and(|(_, e)| *e == board.entries) {
             last = Some((version, board.entries));
             continue;

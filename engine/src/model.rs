@@ -271,7 +271,7 @@ pub struct ClaimRequest {
 impl ClaimRequest {
     /// Checks id lengths and the customs size; the error becomes
     /// [`EngineError::InvalidRequest`](crate::EngineError::InvalidRequest).
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), String> {
         check_id("claim_id", &self.claim_id)?;
         check_id("player", &self.player)?;
         check_id("hunt", &self.hunt)?;

@@ -117,6 +117,7 @@ pub(crate) struct WriterStart {
     pub block_target_bytes: usize,
     pub commit_interval: std::time::Duration,
     pub clock: Arc<dyn Clock>,
+    pub write_gate: Option<Arc<dyn crate::options::WriteGate>>,
 }
 
 impl FileJournal {
@@ -155,6 +156,7 @@ impl FileJournal {
             unsynced: false,
             block_target_bytes: s.block_target_bytes,
             commit_interval: s.commit_interval,
+            write_gate: s.write_gate,
             last_commit: None,
             clock: s.clock,
         };
@@ -270,6 +272,7 @@ struct JournalWriter {
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
     commit_interval: std::time::Duration,
+    write_gate: Option<Arc<dyn crate::options::WriteGate>>,
     last_commit: Option<Instant>,
     clock: Arc<dyn Clock>,
 }
@@ -286,6 +289,9 @@ impl JournalWriter {
     /// the next start need not catch it up.
     fn write_projection_row(&mut self) {
         if self.shared.pending.lock().failure.is_some() {
+            return;
+        }
+        if self.write_gate.as_ref().is_some_and(|g| g.check().is_err()) {
             return;
         }
         let mut batch = sled::Batch::default();
@@ -349,6 +355,12 @@ impl JournalWriter {
                     std::mem::take(&mut p.decisions),
                 )
             };
+            // The fence is asked last, right before the write: after a
+            // refusal nothing of this commit reaches the log.
+            if let Some(why) = self.write_gate.as_ref().and_then(|g| g.check().err()) {
+                self.fail(format!("writes fenced: {why}"));
+                return;
+            }
             let started = Instant::now();
             self.last_commit = Some(started);
             // A panic in the writer must not leave callers waiting forever

@@ -103,7 +103,7 @@ pub use block::{record_leaf, BlockRecord, CheckedBlock};
 pub use error::{JournalDamage, StoreError};
 pub use journal::{DurabilityMode, FileJournal};
 pub use lock::DirLock;
-pub use options::StoreOptions;
+pub use options::{StoreOptions, WriteGate};
 pub use recovery::RecoveryReport;
 pub use store::{open_engine, Item, Store};
 pub use verify::{verify, Check, VerifyReport};

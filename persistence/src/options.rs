@@ -26,6 +26,17 @@ pub struct StoreOptions {
     pub snapshots_kept: usize,
     /// Stamps journal blocks with their commit time.
     pub clock: Arc<dyn Clock>,
+    /// Asked by the journal writer right before it writes each group
+    /// commit; a refusal fail-stops the journal with nothing of that commit
+    /// written (cluster fencing: a node whose lease may have expired writes
+    /// nothing more). `None`: always open.
+    pub write_gate: Option<Arc<dyn WriteGate>>,
+}
+
+/// Whether the journal may still write (see [`StoreOptions::write_gate`]).
+pub trait WriteGate: Send + Sync {
+    /// `Err(why)` once writing must stop.
+    fn check(&self) -> Result<(), String>;
 }
 
 impl Default for StoreOptions {
@@ -37,6 +48,7 @@ impl Default for StoreOptions {
             commit_interval: Duration::from_micros(200),
             snapshots_kept: 3,
             clock: Arc::new(SystemClock),
+            write_gate: None,
         }
     }
 }

@@ -125,6 +125,7 @@ impl Store {
             mode: options.durability,
             block_target_bytes: options.block_target_bytes,
             commit_interval: options.commit_interval,
+            write_gate: options.write_gate.clone(),
             clock: options.clock.clone(),
         })
         .map_err(io("start the journal writer"))?;
@@ -225,6 +226,9 @@ impl Store {
 
     /// Dumps the engine's state at one sequence and writes it as a snapshot.
     pub async fn snapshot(&self, engine: &Engine) -> Result<Seq, StoreError> {
+        if let Some(why) = self.options.write_gate.as_ref().and_then(|g| g.check().err()) {
+            return Err(StoreError::Snapshot(format!("writes fenced: {why}")));
+        }
         let world = engine.dump().await?;
         let seq = world.last_seq;
         let dir = self.dir.clone();

@@ -40,7 +40,17 @@ pub(crate) type PushTx = mpsc::Sender<Result<Vec<u8>, ClientError>>;
 #[derive(Debug)]
 pub(crate) enum Topic {
     /// The claims feed; resumes after the cursor its consumer last yielded.
-    Claims { cursor: Arc<AtomicU64> },
+    Claims {
+        /// The cursor of the last claim the consumer yielded.
+        cursor: Arc<AtomicU64>,
+        /// Cluster mode: the partition whose feed to follow.
+        partition: Option<u32>,
+        /// Subscribe again after a reconnect (a single server's feed). When
+        /// false (a cluster partition's feed, whose partition may have moved
+        /// while the connection was down) a lost connection ends the
+        /// subscription with [`ClientError::Disconnected`] instead.
+        resume: bool,
+    },
     /// Leaderboard pushes of a hunt.
     Leaderboard { hunt: String, limit: Option<u64> },
 }
@@ -165,9 +175,10 @@ impl Driver {
 
     fn subscribe_frame(&mut self, local: u64) -> Option<(u64, Frame)> {
         let req = match &self.subs.get(&local)?.topic {
-            Topic::Claims { cursor } => SubscribeRequest::Claims {
+            Topic::Claims { cursor, partition, .. } => SubscribeRequest::Claims {
                 from: cursor.load(Ordering::SeqCst),
                 tail: None,
+                partition: *partition,
             },
             Topic::Leaderboard { hunt, limit } => SubscribeRequest::Leaderboard {
                 hunt: hunt.clone().into(),
@@ -332,12 +343,16 @@ impl Driver {
             let Some(local) = head.subscription.and_then(|sid| self.by_server.get(&sid).copied()) else {
                 return;
             };
-            let ended = push == "error";
+            let mut ended = push == "error";
             if let Some(sub) = self.subs.get(&local) {
-                let _ = sub.pushes.send(Ok(bytes.to_vec())).await;
+                // A dropped consumer ends the subscription here too.
+                ended |= sub.pushes.send(Ok(bytes.to_vec())).await.is_err();
             }
             if ended {
                 self.subs.remove(&local);
+                if let Some(sid) = head.subscription {
+                    self.by_server.remove(&sid);
+                }
             }
             return;
         }
@@ -385,12 +400,25 @@ impl Driver {
         }
     }
 
-    /// Fails what cannot survive the lost connection; keeps claims and subscriptions.
+    /// Fails what cannot survive the lost connection; keeps claims and
+    /// subscriptions (but ends those that do not resume).
     fn on_disconnect(&mut self) {
         self.by_server.clear();
-        for sub in self.subs.values_mut() {
+        self.subs.retain(|_, sub| {
+            if matches!(sub.topic, Topic::Claims { resume: false, .. }) {
+                match sub.first_reply.take() {
+                    Some(r) => {
+                        let _ = r.send(Err(ClientError::Disconnected));
+                    }
+                    None => {
+                        let _ = sub.pushes.try_send(Err(ClientError::Disconnected));
+                    }
+                }
+                return false;
+            }
             sub.server_id = None;
-        }
+            true
+        });
         self.pending.retain(|_, p| match p.kind {
             Kind::Claim(_) => true,
             Kind::Subscribe(_) => false,

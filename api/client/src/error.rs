@@ -1,6 +1,19 @@
 //! [`ClientError`]: every way a request of either transport can fail, with
 //! the server's [`ErrorCode`] when the server answered with an error.
+//!
+//! A cluster's routing answers (`moved`, `partition_unavailable`,
+//! `partition_span`, `stale_epoch`) carry more than a code and a message:
+//! the partition, its owner's URL, an epoch, the batch's indexes per
+//! partition. Those arrive whole as [`ClientError::Routing`] (read them with
+//! [`ClientError::routing`]); every other server error stays a
+//! [`ClientError::Server`], so single-node callers see what they always
+//! did. The [`ClusterClient`](crate::ClusterClient) adds
+//! [`ClientError::Partition`] (a failure on one partition, e.g. of its claims
+//! feed) and [`ClientError::Events`] (sub-batches of an events batch that
+//! failed while others may have been applied).
 
+use crate::cluster::ClusterEventsReply;
+use std::fmt;
 use std::time::Duration;
 use trove_protocol::{ErrorBody, ErrorCode};
 
@@ -19,6 +32,33 @@ pub enum ClientError {
         index: Option<usize>,
         /// The HTTP status (`None` on the WebSocket).
         status: Option<u16>,
+    },
+    /// The server answered with an error that carries cluster routing
+    /// fields (`partition`, `url`, `epoch` or `partitions`): `moved`,
+    /// `partition_unavailable`, `partition_span`, `stale_epoch`. The whole
+    /// body is kept; see [`ClientError::routing`].
+    #[error("{}: {}", .body.code, .body.message)]
+    Routing {
+        /// The server's error body, every field of it.
+        body: Box<ErrorBody>,
+        /// The HTTP status (`None` on the WebSocket).
+        status: Option<u16>,
+    },
+    /// A [`ClusterClient`](crate::ClusterClient) operation failed on one
+    /// partition (e.g. its claims feed could not go on).
+    #[error("{0}")]
+    Partition(Box<PartitionError>),
+    /// Some sub-batches of a
+    /// [`ClusterClient::events`](crate::ClusterClient::events) batch failed.
+    /// The other sub-batches were applied (`applied`); a failed one was not
+    /// applied unless its error is one that leaves it unknown
+    /// ([`ClientError::Disconnected`], [`ClientError::Timeout`]).
+    #[error("events failed on {} partition(s): {}", .failed.len(), list(.failed))]
+    Events {
+        /// What the sub-batches that succeeded applied.
+        applied: ClusterEventsReply,
+        /// Each failed sub-batch, by partition.
+        failed: Vec<PartitionError>,
     },
     /// The WebSocket upgrade was refused with `401`: a missing or unknown
     /// key. Never retried.
@@ -69,15 +109,39 @@ pub enum ClientError {
 impl ClientError {
     /// The contract's error code, when the server gave one (a refused
     /// WebSocket upgrade counts as [`ErrorCode::Unauthorized`]).
+    ///
+    /// For [`ClientError::Partition`] it is the partition's error's code, for
+    /// [`ClientError::Events`] the first failed sub-batch's.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Server { code, .. } => Some(*code),
+            ClientError::Routing { body, .. } => Some(body.code),
+            ClientError::Partition(p) => p.error.code(),
+            ClientError::Events { failed, .. } => failed.first().and_then(|f| f.error.code()),
             ClientError::Unauthorized => Some(ErrorCode::Unauthorized),
             _ => None,
         }
     }
 
+    /// The server's whole error body when it carried cluster routing fields
+    /// ([`ClientError::Routing`], also inside [`ClientError::Partition`]):
+    /// for `moved`, `partition` and the owner's `url`; for `partition_span`,
+    /// `partitions`.
+    pub fn routing(&self) -> Option<&ErrorBody> {
+        match self {
+            ClientError::Routing { body, .. } => Some(body),
+            ClientError::Partition(p) => p.error.routing(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn server(body: ErrorBody, status: Option<u16>) -> ClientError {
+        if body.partition.is_some() || body.url.is_some() || body.epoch.is_some() || body.partitions.is_some() {
+            return ClientError::Routing {
+                body: Box::new(body),
+                status,
+            };
+        }
         ClientError::Server {
             code: body.code,
             message: body.message,
@@ -85,6 +149,35 @@ impl ClientError {
             status,
         }
     }
+}
+
+/// What failed on one partition, for [`ClientError::Partition`] and
+/// [`ClientError::Events`].
+#[derive(Debug)]
+pub struct PartitionError {
+    /// The partition.
+    pub partition: u32,
+    /// For an events batch: the positions in the caller's batch of the
+    /// sub-batch's events (an `invalid_event` error's `index` is already
+    /// translated to a position in the caller's batch). Empty otherwise.
+    pub indexes: Vec<usize>,
+    /// Why.
+    pub error: ClientError,
+}
+
+impl fmt::Display for PartitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "partition {}", self.partition)?;
+        if !self.indexes.is_empty() {
+            write!(f, " (events {:?})", self.indexes)?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+fn list(failed: &[PartitionError]) -> String {
+    let parts: Vec<String> = failed.iter().map(ToString::to_string).collect();
+    parts.join("; ")
 }
 
 /// Decodes a reply type that may borrow (`Cow<'a, str>` fields) into its

@@ -127,8 +127,32 @@ impl Client {
         let (local, pushes) = self
             .subscribe(Topic::Claims {
                 cursor: Arc::clone(&cursor),
+                partition: None,
+                resume: true,
             })
             .await?;
+        Ok(ClaimsFeed {
+            client: self.clone(),
+            local,
+            cursor,
+            pushes,
+        })
+    }
+
+    /// Subscribes to the claims feed of cluster partition `partition` after
+    /// cursor `from`. Unlike [`Client::subscribe_claims`] the feed does not
+    /// survive a lost connection (the partition may have moved meanwhile):
+    /// it ends with [`ClientError::Disconnected`], as it ends with the
+    /// server's error push (`moved`, `partition_unavailable`) when the
+    /// partition leaves the node.
+    pub(crate) async fn subscribe_partition_claims(&self, partition: u32, from: u64) -> Result<ClaimsFeed, ClientError> {
+        let cursor = Arc::new(AtomicU64::new(from));
+        let topic = Topic::Claims {
+            cursor: Arc::clone(&cursor),
+            partition: Some(partition),
+            resume: false,
+        };
+        let (local, pushes) = self.subscribe(topic).await?;
         Ok(ClaimsFeed {
             client: self.clone(),
             local,

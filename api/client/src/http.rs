@@ -10,7 +10,7 @@ use reqwest::{Method, Url};
 use serde::Serialize;
 use std::time::Duration;
 use trove_protocol::{
-    AuditClaimsPage, AuditClaimsParams, AuditReport, ClaimReply, ClaimRequest, ConsistencyReport, DefineHuntReply,
+    AuditClaimsPage, AuditClaimsParams, AuditReport, ClaimReply, ClaimRequest, ClusterMap, ConsistencyReport, DefineHuntReply,
     ErrorReply, EventsReply, EventsRequest, ExportParams, Health, HuntDefinition, HuntList, HuntReply,
     LeaderboardParams, LeaderboardReply, PlayerReply, Readiness, ReportParams, SnapshotReply, StockReply, StockRequest,
 };
@@ -175,6 +175,12 @@ impl HttpClient {
     /// `POST /v1/claims`: a claim (granted and rejected are both answers).
     pub async fn claim(&self, req: &ClaimRequest<'_>) -> Result<ClaimReply<'static>, ClientError> {
         self.post(&["v1", "claims"], req).await
+    }
+
+    /// `GET /v1/cluster`: the partition map as the answering node sees it
+    /// (a server in cluster mode; any key).
+    pub async fn cluster(&self) -> Result<ClusterMap, ClientError> {
+        self.get(&["v1", "cluster"]).await
     }
 
     /// `GET /v1/admin/consistency`: the typed report (`ok` is the verdict).

@@ -163,6 +163,18 @@ impl Client {
         })
     }
 
+    /// Whether the connection task has ended (every reconnect attempt
+    /// failed, or the key was refused): every request now fails with
+    /// [`ClientError::Closed`].
+    pub(crate) fn is_closed(&self) -> bool {
+        self.cmds.is_closed()
+    }
+
+    /// Whether `other` is a handle of the same connection.
+    pub(crate) fn same_connection(&self, other: &Client) -> bool {
+        self.cmds.same_channel(&other.cmds)
+    }
+
     /// Sends `op` and returns its pending reply without waiting for it. Claims
     /// ([`Op::Claim`]) survive reconnects: they are re-sent unchanged, so the
     /// reply is the server's one decision for that `claim_id`. Every other op

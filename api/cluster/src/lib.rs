@@ -117,6 +117,9 @@ pub struct ClusterConfig {
     /// How long before its lease can expire on etcd's side the node stops
     /// writing, by its own clock.
     pub margin: Duration,
+    /// The cluster's node-to-node secret if this node creates the cluster
+    /// (random; an existing cluster keeps its own).
+    pub secret: String,
 }
 
 impl ClusterConfig {
@@ -173,6 +176,9 @@ const fn trove_max_partitions() -> u32 {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct Meta {
     partitions: u32,
+    /// Authenticates node-to-node reads (only nodes read it from etcd).
+    #[serde(default)]
+    secret: String,
 }
 
 /// A node's handle on etcd. Cheap to clone (the etcd client is shared).
@@ -185,6 +191,7 @@ pub struct Cluster {
     partitions: u32,
     lease: i64,
     fence: Fence,
+    secret: String,
 }
 
 impl Cluster {
@@ -207,15 +214,22 @@ impl Cluster {
             partitions: config.partitions,
             lease: 0,
             fence: Fence::new(config.margin),
+            secret: config.secret.clone(),
         };
-        cluster.partitions = cluster.create_or_check(config.partitions).await?;
+        let meta = cluster.create_or_check(config.partitions).await?;
+        cluster.partitions = meta.partitions;
+        cluster.secret = meta.secret;
         cluster.grant_lease(config.lease_ttl).await?;
         Ok(cluster)
     }
 
-    async fn create_or_check(&mut self, asked: u32) -> Result<u32, ClusterError> {
+    async fn create_or_check(&mut self, asked: u32) -> Result<Meta, ClusterError> {
         let key = self.keys.meta();
-        let meta = serde_json::to_vec(&Meta { partitions: asked }).expect("plain struct");
+        let mine = Meta {
+            partitions: asked,
+            secret: self.secret.clone(),
+        };
+        let meta = serde_json::to_vec(&mine).expect("plain struct");
         let txn = Txn::new()
             .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key.clone(), meta, None)])
@@ -223,7 +237,7 @@ impl Cluster {
         let r = self.client.txn(txn).await?;
         if r.succeeded() {
             tracing::info!(partitions = asked, "cluster created");
-            return Ok(asked);
+            return Ok(mine);
         }
         let existing: Meta = ownership::first_value(&r, &key)?;
         if existing.partitions != asked {
@@ -232,7 +246,7 @@ impl Cluster {
                 asked,
             });
         }
-        Ok(existing.partitions)
+        Ok(existing)
     }
 
     /// Grants a new lease for this node, registers it under it, and opens
@@ -266,6 +280,11 @@ impl Cluster {
         }
         self.fence.extend(sent, Duration::from_secs(grant.ttl().max(0) as u64));
         Ok(())
+    }
+
+    /// The cluster's node-to-node secret.
+    pub fn secret(&self) -> &str {
+        &self.secret
     }
 
     /// This node's id.

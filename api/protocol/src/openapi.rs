@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/audit/export", &["GET"]),
     ("/v1/audit/report", &["GET"]),
     ("/v1/audit/head", &["GET"]),
+    ("/v1/cluster", &["GET"]),
 ];
 
 /// The generated document.
@@ -59,11 +60,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     paths(
         healthz, readyz, metrics, openapi_json, ws, ws_ticket, whoami, list_hunts, define_hunt, get_hunt, add_stock, get_player,
         get_leaderboard, post_events, post_claims, consistency, snapshot, audit_claims, audit_export, audit_report,
-        audit_head
+        audit_head, cluster
     ),
     components(schemas(
         ErrorCode, ErrorBody, ErrorReply, ExportFormat, crate::time::Time, crate::time::TimeParam, HuntsPush,
-        HuntSummary, StatsPush
+        HuntSummary, StatsPush, crate::cluster::ClusterMap
     )),
     modifiers(&Security),
     tags(
@@ -72,6 +73,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "hunts", description = "Hunt definitions and stock"),
         (name = "admin", description = "Consistency check and snapshots"),
         (name = "audit", description = "The claim audit trail, exports and reports"),
+        (name = "cluster", description = "Cluster mode: the partition map (docs/CLUSTER.md)"),
     )
 )]
 struct ApiDoc;
@@ -279,3 +281,12 @@ fn audit_report() {}
     (status = 500, description = "`internal`: the journal cannot be read", body = ErrorReply),
     (status = 503, description = "`not_ready` or `shutting_down`", body = ErrorReply)))]
 fn audit_head() {}
+
+#[utoipa::path(get, path = "/v1/cluster", tag = "cluster", security(("bearer" = [])),
+    description = "Cluster mode: partitions, live nodes and each partition's owner, URL and epoch, as this node \
+        last read them from etcd. A single node answers `404 not_found`.",
+    responses(
+    (status = 200, description = "the partition map", body = crate::cluster::ClusterMap),
+    (status = 401, description = "`unauthorized`", body = ErrorReply),
+    (status = 404, description = "`not_found`: not in cluster mode", body = ErrorReply)))]
+fn cluster() {}

@@ -79,6 +79,10 @@ pub enum SubscribeRequest<'a> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schema(minimum = 0, maximum = 1000000)]
         tail: Option<u64>,
+        /// Cluster mode: the partition whose feed to follow (required
+        /// there: each partition has its own journal and cursors).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
     },
     /// Leaderboard pushes of a hunt.
     Leaderboard {
@@ -116,6 +120,9 @@ pub enum SubscribeReply<'a> {
         from: u64,
         /// The subscription's id on this connection.
         subscription: u64,
+        /// Cluster mode: the partition followed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
     },
     /// Leaderboard pushes started.
     Leaderboard {
@@ -190,6 +197,9 @@ pub struct ClaimPush<'a> {
     pub subscription: u64,
     /// The claim record's journal sequence; resume with `"from": cursor`.
     pub cursor: u64,
+    /// Cluster mode: the partition (cursors are per partition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
     /// The claim's id.
     #[serde(borrow)]
     pub claim_id: Cow<'a, str>,
@@ -240,7 +250,12 @@ pub struct ErrorPush<'a> {
     /// The topic that failed.
     #[serde(borrow)]
     pub topic: Cow<'a, str>,
-    /// What went wrong.
+    /// The subscription that ended, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<u64>,
+    /// What went wrong (cluster mode: `moved` or `partition_unavailable`
+    /// when the partition of a claims feed left this node; resubscribe at
+    /// its new owner from the last cursor).
     pub error: ErrorBody,
 }
 

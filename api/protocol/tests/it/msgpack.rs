@@ -106,6 +106,7 @@ fn re_encode(codec: Codec, id: &RequestId, v: &Value) -> Vec<u8> {
             "claims" => SubscribeRequest::Claims {
                 from: v["req"]["from"].as_u64().unwrap(),
                 tail: None,
+                partition: None,
             },
             _ => SubscribeRequest::Leaderboard {
                 hunt: v["req"]["hunt"].as_str().unwrap().to_owned().into(),
@@ -309,6 +310,7 @@ impl Valid {
             Valid::SubscribeClaims(from) => Op::Subscribe(SubscribeRequest::Claims {
                 from: *from,
                 tail: None,
+                partition: None,
             }),
             Valid::SubscribeLeaderboard(h, limit) => Op::Subscribe(SubscribeRequest::Leaderboard {
                 hunt: h.into(),
@@ -467,6 +469,7 @@ fn pushes_and_replies_read_back_in_messagepack() {
         push: "claim".into(),
         subscription: 1,
         cursor: 1043,
+        partition: None,
         claim_id: "p1-mug-1".into(),
         player: "p1".into(),
         hunt: "h1".into(),
@@ -517,6 +520,7 @@ fn pushes_and_replies_read_back_in_messagepack() {
         ok: true,
         from: 0,
         subscription: 1,
+        partition: None,
     };
     let frame = codec.reply(&RequestId::from(8u64), &reply).unwrap();
     let generic: Value = codec.decode(frame.as_bytes()).unwrap();
