@@ -56,7 +56,8 @@ pub(crate) async fn export(state: web::Data<AppState>, req: HttpRequest) -> Resu
     let q: p::ExportParams = params::query_non_empty(&req)?;
     time("from", q.from.as_deref())?;
     time("to", q.to.as_deref())?;
-    let (format, filters) = filters_of(q)?;
+    let (format, mut filters) = filters_of(q)?;
+    filters.partition = crate::tools::folder_partition(core.store.dir());
     // Only what is durable when the request starts: never a record a crash could undo.
     let limit = core.store.durable_seq();
     let store = Arc::clone(&core.store);

@@ -40,6 +40,8 @@ mod audit_routes;
 mod auth;
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+pub use cluster::status::{status as cluster_status, StatusArgs as ClusterStatusArgs};
 mod config;
 mod console;
 mod error;

@@ -53,6 +53,23 @@ enum Command {
     /// keeping the hash chain, every other record, and their counts
     /// (offline; the server must not be running).
     Compact(trove_api::tools::CompactArgs),
+    /// Cluster mode (docs/CLUSTER.md).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Partitions, owners, epochs and chain heads, as an auditor records
+    /// them. Exit status 1 if a chain head could not be read.
+    #[cfg(feature = "cluster")]
+    Status(trove_api::ClusterStatusArgs),
+    /// Partitions, owners, epochs and chain heads (this build has no
+    /// cluster support: build with `--features cluster`).
+    #[cfg(not(feature = "cluster"))]
+    Status,
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {
@@ -102,6 +119,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             init_logging("warn")?;
             exit_with(trove_api::tools::compact(args)?)
         }
+        #[cfg(feature = "cluster")]
+        Command::Cluster {
+            command: ClusterCommand::Status(args),
+        } => {
+            init_logging("warn")?;
+            exit_with(trove_api::cluster_status(args)?)
+        }
+        #[cfg(not(feature = "cluster"))]
+        Command::Cluster {
+            command: ClusterCommand::Status,
+        } => anyhow::bail!("this trove was built without cluster support: build it with `--features cluster` (docs/CLUSTER.md)"),
     }
 }
 

@@ -154,6 +154,12 @@ fn describe_metrics() {
 
 /// Runs the server until SIGTERM/SIGINT. Must run inside an actix `System`.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
+    #[cfg(not(feature = "cluster"))]
+    if settings.cluster.is_some() {
+        return Err(ServeError::Other(
+            "this trove was built without cluster support: build it with `--features cluster` (docs/CLUSTER.md)".into(),
+        ));
+    }
     let metrics_handle = install_metrics();
     let data = settings.data.clone();
     // 0700: the folder holds customs data (journal, snapshots) and keys.
@@ -286,7 +292,8 @@ pub(crate) fn core_tasks(core: &Arc<Core>, settings: &Settings, last_snapshot: S
 /// projection's checkpoint, the journal (everything flushed), the engine.
 pub(crate) async fn close_core(core: &Core) -> Result<Seq, ServeError> {
     let failed = core.store.journal().durability().borrow().failure.is_some();
-    if !failed {
+    let fenced = core.gate.as_ref().is_some_and(|g| g.check().is_err());
+    if !failed && !fenced {
         match core.store.snapshot(&core.engine).await {
             Ok(seq) => tracing::info!(seq, dir = %core.store.dir().display(), "snapshot written"),
             Err(e) => tracing::error!(error = %e, "closing snapshot failed; the journal still holds everything"),
@@ -300,7 +307,7 @@ pub(crate) async fn close_core(core: &Core) -> Result<Seq, ServeError> {
             tracing::info!(seq, dir = %core.store.dir().display(), "journal closed");
             Ok(seq)
         }
-        Err(e) if failed => {
+        Err(e) if failed || fenced => {
             tracing::warn!(error = %e, dir = %core.store.dir().display(), "journal had failed (fenced or a write error); closed without a snapshot");
             Ok(core.store.durable_seq())
         }

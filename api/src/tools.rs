@@ -41,6 +41,18 @@ impl DataArg {
     }
 }
 
+/// The cluster partition a data folder is, if it is one: a folder named
+/// `partition-NNNNN` holding an `OWNERS` file (docs/CLUSTER.md). Exports
+/// name it in their header.
+pub(crate) fn folder_partition(dir: &Path) -> Option<u32> {
+    let name = dir.canonicalize().ok()?.file_name()?.to_str()?.to_owned();
+    let n = name.strip_prefix("partition-")?;
+    if n.len() != 5 || !dir.join("OWNERS").is_file() {
+        return None;
+    }
+    n.parse().ok()
+}
+
 /// `trove export`: the journal's records with their proofs (JSONL) or as a flat table (CSV).
 #[derive(Args, Debug, Clone)]
 pub struct ExportArgs {
@@ -215,6 +227,10 @@ pub fn export(a: ExportArgs) -> anyhow::Result<i32> {
     )
     .map_err(anyhow::Error::msg)?;
     let dir = a.data.dir();
+    let filters = audit::Filters {
+        partition: folder_partition(&dir),
+        ..filters
+    };
     let archive = open_archive(&dir)?;
     let bar = progress_bar(archive.last_seq()?, "export", false);
     catch_interrupts()?;

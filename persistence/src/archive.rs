@@ -234,6 +234,13 @@ impl Archive {
         Ok(report)
     }
 
+    /// The chain head: the last block's last sequence and hash, as lowercase
+    /// hex (unchecked: `trove verify` checks the chain).
+    pub fn chain_head(&self) -> Result<(Seq, String), StoreError> {
+        let (seq, hash) = lookup::last_block(&self.log)?;
+        Ok((seq, hash.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
     /// The journal's last sequence, from its last block header (unchecked;
     /// for progress bars).
     pub fn last_seq(&self) -> Result<Seq, StoreError> {

@@ -112,6 +112,9 @@ pub struct Filters {
     pub until_seq: Option<Seq>,
     /// Leave out the block lines of blocks without matching records.
     pub no_proof: bool,
+    /// Not a filter: the cluster partition the journal belongs to, named
+    /// in the JSONL header (`"partition": N`) when set.
+    pub partition: Option<u32>,
 }
 
 impl Filters {
@@ -149,6 +152,7 @@ impl Filters {
             after_seq,
             until_seq,
             no_proof,
+            partition: None,
         };
         if let (Some((_, a)), Some((_, b))) = (&f.from, &f.to) {
             if a > b {

@@ -34,8 +34,16 @@
 //! - [`HttpClient`] is the HTTP API, one method per endpoint, plus
 //!   [`HttpClient::raw`] for arbitrary bytes and [`HttpClient::audit_export`]
 //!   as a byte stream.
+//! - [`ClusterClient`] is the client of a cluster (`trove serve --cluster`):
+//!   it reads the partition map ([`HttpClient::cluster`]), sends each op to
+//!   the owner of its player's partition over that owner's [`Client`],
+//!   splits events batches by partition, follows `moved` answers and
+//!   retries across failovers, and merges every partition's claims feed
+//!   into one [`ClusterFeed`] with a [`VectorCursor`].
 //! - [`ClientError`] is every failure; [`ClientError::code`] is the server's
-//!   [`ErrorCode`](trove_protocol::ErrorCode) when it sent one.
+//!   [`ErrorCode`](trove_protocol::ErrorCode) when it sent one, and
+//!   [`ClientError::routing`] the whole error body of a cluster's routing
+//!   answer (`moved`'s partition and owner URL).
 //!
 //! The crate knows the wire contract only through `trove_protocol`; it knows
 //! nothing of the engine, the journal or the server's internals.
@@ -70,6 +78,7 @@
 //! # }
 //! ```
 
+mod cluster;
 mod driver;
 mod error;
 mod feed;
@@ -77,7 +86,8 @@ mod http;
 mod reconnect;
 mod ws;
 
-pub use error::ClientError;
+pub use cluster::{ClusterClient, ClusterConfig, ClusterEventsReply, ClusterFeed, VectorCursor};
+pub use error::{ClientError, PartitionError};
 pub use feed::{ClaimsFeed, LeaderboardFeed};
 pub use http::{HttpClient, RawResponse};
 pub use reconnect::Backoff;

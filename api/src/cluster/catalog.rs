@@ -82,7 +82,7 @@ pub(crate) async fn hunt_reply(node: &ClusterNode, hunt: &str) -> Result<p::Hunt
             min_score: p.min_score,
             remaining: (ledger + allotted).saturating_sub(granted),
             granted,
-            added: (ledger + allotted + granted).saturating_sub(p.stock).min(u64::MAX),
+            added: (ledger + allotted).saturating_sub(p.stock),
         });
     }
     Ok(p::HuntReply {

@@ -22,6 +22,7 @@ mod control;
 pub(crate) mod routes;
 pub(crate) mod remote;
 mod slot;
+pub(crate) mod status;
 mod stock;
 
 pub(crate) use catalog::{add_stock, define_hunt, hunt_ids, hunt_reply};

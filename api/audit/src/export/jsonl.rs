@@ -188,13 +188,18 @@ fn push_proof(buf: &mut Vec<u8>, proof: &BlockProof<'_>) {
 }
 
 /// The header line (without the newline).
-pub(crate) fn header_line(buf: &mut Vec<u8>, filters: &Value, generated_at: &str) {
+/// A cluster partition's export names it last: `,"partition":N`.
+pub(crate) fn header_line(buf: &mut Vec<u8>, filters: &Value, generated_at: &str, partition: Option<u32>) {
     buf.extend_from_slice(
         format!(
-            "{{\"type\":\"header\",\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"filters\":{filters},\"generated_at\":\"{generated_at}\"}}"
+            "{{\"type\":\"header\",\"format\":\"{FORMAT_NAME}\",\"version\":{FORMAT_VERSION},\"filters\":{filters},\"generated_at\":\"{generated_at}\""
         )
         .as_bytes(),
     );
+    if let Some(p) = partition {
+        buf.extend_from_slice(format!(",\"partition\":{p}").as_bytes());
+    }
+    buf.push(b'}');
 }
 
 /// The footer line (without the newline).

@@ -75,7 +75,7 @@ impl Lines {
         let mut buf: Vec<u8> = Vec::with_capacity(256 << 10);
         match format {
             Format::Jsonl => {
-                jsonl::header_line(&mut buf, &filters.to_json(), &format_ms(now_ms()));
+                jsonl::header_line(&mut buf, &filters.to_json(), &format_ms(now_ms()), filters.partition);
                 buf.push(b'\n');
                 Lines::Jsonl(buf)
             }

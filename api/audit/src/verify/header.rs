@@ -31,8 +31,9 @@ impl Verifier {
         // The filters as the export would write them: unknown or respelled
         // filters, and any other field, are rejected.
         self.filters_json = self.filters.to_json();
+        self.filters.partition = l.partition;
         self.line_buf.clear();
-        header_line(&mut self.line_buf, &self.filters_json, &format_ms(at));
+        header_line(&mut self.line_buf, &self.filters_json, &format_ms(at), l.partition);
         if self.line_buf != text.as_bytes() {
             return fail(
                 None,
@@ -41,6 +42,7 @@ impl Verifier {
             );
         }
         out.filters = self.filters_json.clone();
+        out.partition = l.partition;
         self.header = true;
         Ok(())
     }

@@ -19,6 +19,7 @@ pub(crate) struct Line {
     pub(crate) version: Option<u64>,
     pub(crate) filters: Option<Value>,
     pub(crate) generated_at: Option<String>,
+    pub(crate) partition: Option<u32>,
     // block
     pub(crate) first_seq: Option<Seq>,
     pub(crate) count: Option<u32>,

@@ -38,6 +38,8 @@ pub struct VerifyOutcome {
     pub last_hash: Option<Hash>,
     /// The export's filters, as its header gives them.
     pub filters: Value,
+    /// The cluster partition the header names, if any.
+    pub partition: Option<u32>,
     /// Whether the export proves it holds every record of its range.
     pub complete: bool,
     /// How its start is anchored.

@@ -1,7 +1,10 @@
-//! A scripted WebSocket server: each accepted connection is handed to the test.
+//! A scripted WebSocket server: each accepted connection is handed to the
+//! test. And [`serve_map`], an HTTP server answering every request with one
+//! JSON body (a cluster map).
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::Message;
@@ -24,6 +27,11 @@ impl Fake {
 
     pub fn url(&self) -> String {
         format!("ws://{}/v1/ws", self.listener.local_addr().unwrap())
+    }
+
+    /// The base HTTP URL a cluster map would name this server by.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.listener.local_addr().unwrap())
     }
 
     /// The next connection; its `Authorization` header must be `Bearer good-key`
@@ -63,4 +71,35 @@ impl Conn {
     pub async fn send(&mut self, v: Value) {
         self.ws.send(Message::text(v.to_string())).await.unwrap();
     }
+}
+
+/// Serves `body(its own base URL)` as `200 application/json` to every HTTP
+/// request, until the test ends; its base URL.
+pub async fn serve_map(body: impl FnOnce(&str) -> Value) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let body = body(&url).to_string();
+    tokio::spawn(async move {
+        loop {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(resp.as_bytes()).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    url
 }
