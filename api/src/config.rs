@@ -102,16 +102,23 @@ pub struct ClusterSettings {
 
 /// Parses `etcd=URL[,URL...]`.
 pub(crate) fn parse_cluster(text: &str) -> Result<Vec<String>, ConfigError> {
-    let urls = text.trim().strip_prefix("etcd=").ok_or_else(|| {
-        ConfigError::Invalid(format!("--cluster {text:?}: expected etcd=URL[,URL...]"))
-    })?;
-    let endpoints: Vec<String> = urls.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+    let urls = text
+        .trim()
+        .strip_prefix("etcd=")
+        .ok_or_else(|| ConfigError::Invalid(format!("--cluster {text:?}: expected etcd=URL[,URL...]")))?;
+    let endpoints: Vec<String> = urls
+        .split(',')
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
     if endpoints.is_empty() {
         return Err(ConfigError::Invalid("--cluster etcd= names no endpoint".into()));
     }
     for e in &endpoints {
         if !(e.starts_with("http://") || e.starts_with("https://")) {
-            return Err(ConfigError::Invalid(format!("--cluster: etcd endpoint {e:?} must be an http:// or https:// URL")));
+            return Err(ConfigError::Invalid(format!(
+                "--cluster: etcd endpoint {e:?} must be an http:// or https:// URL"
+            )));
         }
     }
     Ok(endpoints)

@@ -129,7 +129,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         #[cfg(not(feature = "cluster"))]
         Command::Cluster {
             command: ClusterCommand::Status,
-        } => anyhow::bail!("this trove was built without cluster support: build it with `--features cluster` (docs/CLUSTER.md)"),
+        } => anyhow::bail!(
+            "this trove was built without cluster support: build it with `--features cluster` (docs/CLUSTER.md)"
+        ),
     }
 }
 

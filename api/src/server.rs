@@ -167,8 +167,12 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         context: format!("create data folder {}", data.display()),
         source,
     })?;
-    // Refuse early if another process owns the folder (Store::open checks again).
-    drop(DirLock::acquire(&data)?);
+    // Refuse early if another process owns the folder (Store::open checks
+    // again). A cluster's --data holds every partition's folder, each locked
+    // by its owner; the root itself is shared by the nodes.
+    if settings.cluster.is_none() {
+        drop(DirLock::acquire(&data)?);
+    }
 
     let keys = load_keys(&settings, &data)?;
 
@@ -189,7 +193,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 
     #[cfg(feature = "cluster")]
     if let Some(cluster) = settings.cluster.clone() {
-        let r = crate::cluster::run(state.clone(), &settings, cluster, signal, metrics_handle, server_handle.clone()).await;
+        let r = crate::cluster::run(
+            state.clone(),
+            &settings,
+            cluster,
+            signal,
+            metrics_handle,
+            server_handle.clone(),
+        )
+        .await;
         state.begin_shutdown();
         server_handle.stop(true).await;
         let _ = server_task.await;
@@ -272,7 +284,11 @@ pub(crate) async fn open_core(
 /// The background tasks every open data folder runs: the projection's
 /// refresh and the snapshot policy (`last_snapshot`: the snapshot recovery
 /// started from).
-pub(crate) fn core_tasks(core: &Arc<Core>, settings: &Settings, last_snapshot: Seq) -> Vec<actix_web::rt::task::JoinHandle<()>> {
+pub(crate) fn core_tasks(
+    core: &Arc<Core>,
+    settings: &Settings,
+    last_snapshot: Seq,
+) -> Vec<actix_web::rt::task::JoinHandle<()>> {
     vec![
         actix_web::rt::spawn(projection_task(core.projection.clone())),
         actix_web::rt::spawn(snapshot_task(

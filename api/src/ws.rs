@@ -512,7 +512,9 @@ impl ClaimsFeed {
         match target {
             Target::Single(core) => {
                 if partition.is_some() {
-                    return Err(ApiError::invalid_request("`partition` is only for a server in cluster mode"));
+                    return Err(ApiError::invalid_request(
+                        "`partition` is only for a server in cluster mode",
+                    ));
                 }
                 Ok(ClaimsFeed {
                     core: core.clone(),

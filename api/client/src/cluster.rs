@@ -708,7 +708,8 @@ fn ws_url(http: &str) -> Result<String, ClientError> {
         "https" | "wss" => "wss",
         _ => return Err(bad("not an http(s) URL")),
     };
-    url.set_scheme(scheme).map_err(|()| bad("cannot become a WebSocket URL"))?;
+    url.set_scheme(scheme)
+        .map_err(|()| bad("cannot become a WebSocket URL"))?;
     let path = format!("{}/v1/ws", url.path().trim_end_matches('/'));
     url.set_path(&path);
     url.set_query(None);
@@ -842,6 +843,11 @@ impl Pool {
 /// new owner after the last cursor it took). [`cursor`](ClusterFeed::cursor)
 /// advances only as items are yielded. Dropping the feed ends every
 /// subscription.
+///
+/// Items wait in a bounded buffer ([`Config::push_buffer`] of
+/// [`ClusterConfig::client`]); a consumer that stops reading stalls only the
+/// feed's own connections (a server drops a stalled one after 5 s, and the
+/// feed then resubscribes from its cursors).
 #[derive(Debug)]
 pub struct ClusterFeed {
     rx: mpsc::Receiver<FeedItem>,
@@ -1019,7 +1025,10 @@ mod tests {
     fn websocket_urls_of_node_urls() {
         assert_eq!(ws_url("http://10.0.0.1:8080").unwrap(), "ws://10.0.0.1:8080/v1/ws");
         assert_eq!(ws_url("http://h:8080/").unwrap(), "ws://h:8080/v1/ws");
-        assert_eq!(ws_url("https://h.example/trove").unwrap(), "wss://h.example/trove/v1/ws");
+        assert_eq!(
+            ws_url("https://h.example/trove").unwrap(),
+            "wss://h.example/trove/v1/ws"
+        );
         assert!(matches!(ws_url("ftp://h"), Err(ClientError::Url(_))));
         assert!(matches!(ws_url("not a url"), Err(ClientError::Url(_))));
     }
@@ -1084,7 +1093,10 @@ mod tests {
         assert_eq!(e.code(), Some(ErrorCode::Moved));
         assert_eq!(moved_hint(&e), Some((7, "http://b:2".to_owned(), Some(42))));
         let plain = ClientError::server(ErrorBody::new(ErrorCode::UnknownHunt, "no"), Some(404));
-        assert!(matches!(plain, ClientError::Server { .. }), "single-node errors unchanged");
+        assert!(
+            matches!(plain, ClientError::Server { .. }),
+            "single-node errors unchanged"
+        );
         assert!(plain.routing().is_none());
     }
 }

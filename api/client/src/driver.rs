@@ -4,6 +4,10 @@
 //! [`ClientError::Disconnected`], reconnects with [`Backoff`], re-subscribes
 //! every subscription (claims from their last yielded cursor) and re-sends
 //! every unanswered claim frame unchanged (same `claim_id`, same request id).
+//! A cluster partition's claims feed is the exception: its partition may
+//! have moved while the connection was down, so a lost connection ends it
+//! with [`ClientError::Disconnected`] and the cluster client resubscribes it
+//! wherever the partition lives now.
 //!
 //! It knows frames only as bytes in the connection's [`Codec`] (text frames
 //! for JSON, binary frames for MessagePack; a frame of the other kind is

@@ -52,7 +52,8 @@ pub enum ClientError {
     /// [`ClusterClient::events`](crate::ClusterClient::events) batch failed.
     /// The other sub-batches were applied (`applied`); a failed one was not
     /// applied unless its error is one that leaves it unknown
-    /// ([`ClientError::Disconnected`], [`ClientError::Timeout`]).
+    /// ([`ClientError::Disconnected`], [`ClientError::Timeout`],
+    /// [`ClientError::Closed`]).
     #[error("events failed on {} partition(s): {}", .failed.len(), list(.failed))]
     Events {
         /// What the sub-batches that succeeded applied.

@@ -145,7 +145,11 @@ impl Client {
     /// it ends with [`ClientError::Disconnected`], as it ends with the
     /// server's error push (`moved`, `partition_unavailable`) when the
     /// partition leaves the node.
-    pub(crate) async fn subscribe_partition_claims(&self, partition: u32, from: u64) -> Result<ClaimsFeed, ClientError> {
+    pub(crate) async fn subscribe_partition_claims(
+        &self,
+        partition: u32,
+        from: u64,
+    ) -> Result<ClaimsFeed, ClientError> {
         let cursor = Arc::new(AtomicU64::new(from));
         let topic = Topic::Claims {
             cursor: Arc::clone(&cursor),

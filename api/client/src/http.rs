@@ -10,8 +10,8 @@ use reqwest::{Method, Url};
 use serde::Serialize;
 use std::time::Duration;
 use trove_protocol::{
-    AuditClaimsPage, AuditClaimsParams, AuditReport, ClaimReply, ClaimRequest, ClusterMap, ConsistencyReport, DefineHuntReply,
-    ErrorReply, EventsReply, EventsRequest, ExportParams, Health, HuntDefinition, HuntList, HuntReply,
+    AuditClaimsPage, AuditClaimsParams, AuditReport, ClaimReply, ClaimRequest, ClusterMap, ConsistencyReport,
+    DefineHuntReply, ErrorReply, EventsReply, EventsRequest, ExportParams, Health, HuntDefinition, HuntList, HuntReply,
     LeaderboardParams, LeaderboardReply, PlayerReply, Readiness, ReportParams, SnapshotReply, StockReply, StockRequest,
 };
 

@@ -2,7 +2,8 @@
 //!
 //! | key | value | lease |
 //! |---|---|---|
-//! | `P/meta` | `{"partitions":N}`, written once | none |
+//! | `P/meta` | `{"partitions":N,"secret":...}`, written once (the secret authenticates node-to-node reads) | none |
+//! | `P/created/{partition:05}` | the epoch that first opened the partition's folder | none |
 //! | `P/nodes/{node}` | `{"url":...}` | the node's |
 //! | `P/owners/{partition:05}` | `{"node":...,"url":...}`; epoch = its create_revision | the owner's |
 //! | `P/hunts/{hunt}` | the hunt definition as posted (JSON) | none |
@@ -47,6 +48,11 @@ impl Keys {
     /// `P/owners/{partition:05}`.
     pub fn owner(&self, partition: u32) -> String {
         format!("{}/owners/{partition:05}", self.prefix)
+    }
+
+    /// `P/created/{partition:05}`.
+    pub fn created(&self, partition: u32) -> String {
+        format!("{}/created/{partition:05}", self.prefix)
     }
 
     /// `P/hunts/`.

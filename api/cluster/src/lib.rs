@@ -226,12 +226,23 @@ impl Cluster {
     /// Reads an existing cluster's partition count and map without joining
     /// it (no lease, no registration): for `trove cluster status`.
     pub async fn observe(config: &ClusterConfig) -> Result<(u32, View), ClusterError> {
-        let client = Client::connect(&config.endpoints, Some(ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(5)))).await?;
+        let client = Client::connect(
+            &config.endpoints,
+            Some(
+                ConnectOptions::new()
+                    .with_connect_timeout(Duration::from_secs(2))
+                    .with_timeout(Duration::from_secs(5)),
+            ),
+        )
+        .await?;
         let keys = keys::Keys::new(&config.prefix);
         let mut c = client.clone();
         let r = c.get(keys.meta(), None).await?;
         let Some(kv) = r.kvs().first() else {
-            return Err(ClusterError::Config(format!("no cluster under {:?} in etcd", config.prefix)));
+            return Err(ClusterError::Config(format!(
+                "no cluster under {:?} in etcd",
+                config.prefix
+            )));
         };
         let meta: Meta = serde_json::from_slice(kv.value()).map_err(|e| ClusterError::Corrupt {
             key: keys.meta(),

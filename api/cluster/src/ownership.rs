@@ -161,6 +161,23 @@ impl Cluster {
         }
     }
 
+    /// Records that `partition`'s folder has been created (at `epoch`), once:
+    /// a later owner that finds no folder must not start an empty one.
+    pub async fn mark_created(&self, partition: u32, epoch: i64) -> Result<(), ClusterError> {
+        let key = self.keys.created(partition);
+        let txn = Txn::new()
+            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, epoch.to_string(), None)]);
+        self.client.clone().txn(txn).await?;
+        Ok(())
+    }
+
+    /// Whether `partition`'s folder was ever created (see [`Cluster::mark_created`]).
+    pub async fn was_created(&self, partition: u32) -> Result<bool, ClusterError> {
+        let r = self.client.clone().get(self.keys.created(partition), None).await?;
+        Ok(!r.kvs().is_empty())
+    }
+
     /// Whether this node still owns `partition` at `epoch` in etcd (a
     /// linearizable read).
     pub async fn still_owner(&self, partition: u32, epoch: i64) -> Result<bool, ClusterError> {

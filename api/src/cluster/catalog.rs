@@ -18,18 +18,27 @@ fn etcd_error(e: ClusterError) -> ApiError {
             ErrorCode::HuntConflict,
             format!("hunt {id:?} is already defined differently in the cluster's catalog"),
         ),
-        ClusterError::Unknown(what) => ApiError::new(ErrorCode::UnknownProduct, format!("no product {what} in the catalog")),
-        ClusterError::StockOverflow(what) => ApiError::invalid_request(format!("stock of {what} would exceed {MAX_STOCK}")),
+        ClusterError::Unknown(what) => {
+            ApiError::new(ErrorCode::UnknownProduct, format!("no product {what} in the catalog"))
+        }
+        ClusterError::StockOverflow(what) => {
+            ApiError::invalid_request(format!("stock of {what} would exceed {MAX_STOCK}"))
+        }
         e => ApiError::new(ErrorCode::ClusterUnavailable, format!("the cluster's catalog: {e}")),
     }
 }
 
 /// `POST /v1/hunts` in a cluster: `(created, etcd revision)`.
 pub(crate) async fn define_hunt(node: &ClusterNode, def: HuntDef) -> Result<(bool, u64), ApiError> {
-    def.validate().map_err(|e| ApiError::from(EngineError::InvalidHunt(e)))?;
+    def.validate()
+        .map_err(|e| ApiError::from(EngineError::InvalidHunt(e)))?;
     let text = serde_json::to_string(&def).map_err(|e| ApiError::internal(e.to_string()))?;
     let stock: Vec<(String, u64)> = def.products.iter().map(|p| (p.sku.clone(), p.stock)).collect();
-    let d = node.etcd().define_hunt(&def.id, &text, &stock).await.map_err(etcd_error)?;
+    let d = node
+        .etcd()
+        .define_hunt(&def.id, &text, &stock)
+        .await
+        .map_err(etcd_error)?;
     for slot in node.open_slots() {
         apply(node, &slot).await;
     }
@@ -52,7 +61,14 @@ pub(crate) async fn add_stock(node: &ClusterNode, hunt: &str, sku: &str, add: u6
 
 /// The catalog's hunt ids.
 pub(crate) async fn hunt_ids(node: &ClusterNode) -> Result<Vec<String>, ApiError> {
-    let mut ids: Vec<String> = node.etcd().hunts().await.map_err(etcd_error)?.into_iter().map(|(id, _, _)| id).collect();
+    let mut ids: Vec<String> = node
+        .etcd()
+        .hunts()
+        .await
+        .map_err(etcd_error)?
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
     ids.sort();
     Ok(ids)
 }
@@ -68,7 +84,8 @@ pub(crate) async fn hunt_reply(node: &ClusterNode, hunt: &str) -> Result<p::Hunt
     let Some((_, text, rev)) = hunts.into_iter().find(|(id, _, _)| id == hunt) else {
         return Err(ApiError::new(ErrorCode::UnknownHunt, format!("no hunt {hunt:?}")));
     };
-    let def: HuntDef = serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("catalog entry of {hunt:?}: {e}")))?;
+    let def: HuntDef =
+        serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("catalog entry of {hunt:?}: {e}")))?;
     let grants = super::remote::granted(node, hunt).await;
     let mut products = Vec::new();
     for p in &def.products {
@@ -154,7 +171,9 @@ pub(crate) async fn apply(node: &ClusterNode, slot: &Arc<Slot>) {
             Ok(_) => {
                 slot.applied.lock().insert(id, rev);
             }
-            Err(e) => tracing::error!(partition = slot.partition, hunt = %id, error = %e, "cannot apply a catalog hunt"),
+            Err(e) => {
+                tracing::error!(partition = slot.partition, hunt = %id, error = %e, "cannot apply a catalog hunt")
+            }
         }
     }
 }

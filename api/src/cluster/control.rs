@@ -100,10 +100,18 @@ async fn round(node: &Arc<ClusterNode>) -> Result<(), trove_cluster::ClusterErro
     let lost: Vec<Arc<Slot>> = node
         .open_slots()
         .into_iter()
-        .filter(|s| view.owners[s.partition as usize].as_ref().is_none_or(|o| o.epoch != s.epoch || o.node != me))
+        .filter(|s| {
+            view.owners[s.partition as usize]
+                .as_ref()
+                .is_none_or(|o| o.epoch != s.epoch || o.node != me)
+        })
         .collect();
     for slot in lost {
-        tracing::warn!(partition = slot.partition, epoch = slot.epoch, "ownership lost in etcd; closing without writing");
+        tracing::warn!(
+            partition = slot.partition,
+            epoch = slot.epoch,
+            "ownership lost in etcd; closing without writing"
+        );
         node.slots.write().remove(&slot.partition);
         slot.close(true).await;
     }
@@ -112,6 +120,8 @@ async fn round(node: &Arc<ClusterNode>) -> Result<(), trove_cluster::ClusterErro
     for slot in node.open_slots() {
         if plan[slot.partition as usize].as_deref() != Some(me.as_str()) {
             node.slots.write().remove(&slot.partition);
+            slot.stop_serving();
+            node.return_all(&slot).await;
             slot.close(false).await;
             match etcd.release(slot.partition, slot.epoch).await {
                 Ok(()) => tracing::info!(partition = slot.partition, "partition released"),
@@ -122,10 +132,18 @@ async fn round(node: &Arc<ClusterNode>) -> Result<(), trove_cluster::ClusterErro
     // 4. Free and planned here: take and open.
     for (p, planned) in plan.iter().enumerate() {
         let p = p as u32;
-        if planned.as_deref() != Some(me.as_str()) || view.owners[p as usize].is_some() || node.slots.read().contains_key(&p) {
+        if planned.as_deref() != Some(me.as_str())
+            || view.owners[p as usize].is_some()
+            || node.slots.read().contains_key(&p)
+        {
             continue;
         }
-        if node.damaged.lock().get(&p).is_some_and(|(_, at)| at.elapsed() < DAMAGED_RETRY) {
+        if node
+            .damaged
+            .lock()
+            .get(&p)
+            .is_some_and(|(_, at)| at.elapsed() < DAMAGED_RETRY)
+        {
             continue;
         }
         take(node, p).await?;
@@ -142,18 +160,29 @@ async fn round(node: &Arc<ClusterNode>) -> Result<(), trove_cluster::ClusterErro
 /// Takes partition `p` in etcd and opens its folder.
 async fn take(node: &Arc<ClusterNode>, p: u32) -> Result<(), trove_cluster::ClusterError> {
     let etcd = node.etcd();
-    let Some(epoch) = etcd.acquire(p).await? else { return Ok(()) };
+    let Some(epoch) = etcd.acquire(p).await? else {
+        return Ok(());
+    };
     let started = Instant::now();
     match Slot::open(node, p, epoch).await {
         Ok(slot) => {
             catalog::apply(node, &slot).await;
+            node.load_units(&slot).await;
             node.damaged.lock().remove(&p);
             node.slots.write().insert(p, slot);
             metrics::histogram!("trove_cluster_partition_open_seconds").record(started.elapsed().as_secs_f64());
-            tracing::info!(partition = p, epoch, ms = started.elapsed().as_millis() as u64, "partition opened");
+            tracing::info!(
+                partition = p,
+                epoch,
+                ms = started.elapsed().as_millis() as u64,
+                "partition opened"
+            );
         }
         Err(OpenError::Locked) => {
-            tracing::info!(partition = p, "partition folder still held by its former owner; retrying");
+            tracing::info!(
+                partition = p,
+                "partition folder still held by its former owner; retrying"
+            );
             let _ = etcd.release(p, epoch).await;
         }
         Err(OpenError::Damaged(why)) => {
@@ -171,6 +200,8 @@ pub(crate) async fn leave(node: &ClusterNode) {
     let etcd = node.etcd();
     let slots: Vec<Arc<Slot>> = std::mem::take(&mut *node.slots.write()).into_values().collect();
     for slot in slots {
+        slot.stop_serving();
+        node.return_all(&slot).await;
         slot.close(false).await;
         if let Err(e) = etcd.release(slot.partition, slot.epoch).await {
             tracing::warn!(partition = slot.partition, error = %e, "release at shutdown failed; the lease revocation frees it");

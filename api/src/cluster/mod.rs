@@ -19,8 +19,8 @@
 
 mod catalog;
 mod control;
-pub(crate) mod routes;
 pub(crate) mod remote;
+pub(crate) mod routes;
 mod slot;
 pub(crate) mod status;
 mod stock;
@@ -76,7 +76,10 @@ impl ClusterNode {
         if partition >= self.partitions {
             return Err(ApiError::new(
                 ErrorCode::UnknownPartition,
-                format!("partition {partition} does not exist: the cluster has {}", self.partitions),
+                format!(
+                    "partition {partition} does not exist: the cluster has {}",
+                    self.partitions
+                ),
             ));
         }
         if let Some(slot) = self.slots.read().get(&partition) {
@@ -125,7 +128,10 @@ impl ClusterNode {
     pub(crate) fn slot_for_batch<'a>(&self, players: impl Iterator<Item = &'a str>) -> Result<Arc<Slot>, ApiError> {
         let mut by_partition: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for (i, player) in players.enumerate() {
-            by_partition.entry(p::partition_of(player, self.partitions)).or_default().push(i);
+            by_partition
+                .entry(p::partition_of(player, self.partitions))
+                .or_default()
+                .push(i);
         }
         match by_partition.len() {
             0 => self
@@ -238,7 +244,10 @@ pub(crate) async fn run(
     state.set_ready(true, "");
     let control = actix_web::rt::spawn(control::run(node.clone(), state.clone(), metrics));
     let which = signal.await.unwrap_or("signal");
-    tracing::info!(signal = which, "shutting down: closing partitions and leaving the cluster");
+    tracing::info!(
+        signal = which,
+        "shutting down: closing partitions and leaving the cluster"
+    );
     state.begin_shutdown();
     // Requests in flight finish before the partitions close.
     server.stop(true).await;

@@ -54,19 +54,36 @@ fn cmp(a: &(String, u64), b: &(String, u64)) -> Ordering {
 /// by who reached it first) cut for a merged query: the top `limit`, or
 /// `limit` each side of `key`, in merged order. Copies only the entries
 /// near the cut (plus the players tied there).
-pub(crate) fn cut(partition: u32, board: &[(std::sync::Arc<str>, u64)], limit: usize, key: Option<(&str, u64)>) -> PartBoard {
+pub(crate) fn cut(
+    partition: u32,
+    board: &[(std::sync::Arc<str>, u64)],
+    limit: usize,
+    key: Option<(&str, u64)>,
+) -> PartBoard {
     let len = board.len() as u64;
-    let owned = |r: &[(std::sync::Arc<str>, u64)]| -> Vec<(String, u64)> { r.iter().map(|(p, s)| (p.to_string(), *s)).collect() };
+    let owned = |r: &[(std::sync::Arc<str>, u64)]| -> Vec<(String, u64)> {
+        r.iter().map(|(p, s)| (p.to_string(), *s)).collect()
+    };
     let Some((player, score)) = key else {
         let n = limit.min(board.len());
         // Players tied with the last one taken may order before it by id.
-        let end = n.checked_sub(1).map_or(0, |last| board.partition_point(|e| e.1 >= board[last].1));
+        let end = n
+            .checked_sub(1)
+            .map_or(0, |last| board.partition_point(|e| e.1 >= board[last].1));
         let mut entries = owned(&board[..end]);
         entries.sort_by(cmp);
         entries.truncate(limit);
-        return PartBoard { partition, len, before: 0, entries };
+        return PartBoard {
+            partition,
+            len,
+            before: 0,
+            entries,
+        };
     };
-    let (lo, hi) = (board.partition_point(|e| e.1 > score), board.partition_point(|e| e.1 >= score));
+    let (lo, hi) = (
+        board.partition_point(|e| e.1 > score),
+        board.partition_point(|e| e.1 >= score),
+    );
     let k = (player.to_owned(), score);
     let mut ties = owned(&board[lo..hi]);
     ties.sort_by(cmp);
@@ -93,10 +110,17 @@ pub(crate) fn merge(parts: &[PartBoard], limit: usize, key: Option<(&str, u64)>)
     let mut all: Vec<(String, u64)> = parts.iter().flat_map(|p| p.entries.iter().cloned()).collect();
     all.sort_by(cmp);
     let Some((player, score)) = key else {
-        return all.into_iter().take(limit).enumerate().map(|(i, (p, s))| (i as u64 + 1, p, s)).collect();
+        return all
+            .into_iter()
+            .take(limit)
+            .enumerate()
+            .map(|(i, (p, s))| (i as u64 + 1, p, s))
+            .collect();
     };
     let k = (player.to_owned(), score);
-    let Some(at) = all.iter().position(|e| *e == k) else { return Vec::new() };
+    let Some(at) = all.iter().position(|e| *e == k) else {
+        return Vec::new();
+    };
     let global_pos = parts.iter().map(|p| p.before).sum::<u64>();
     let total: u64 = parts.iter().map(|p| p.len).sum();
     let start = global_pos
@@ -114,10 +138,18 @@ pub(crate) fn merge(parts: &[PartBoard], limit: usize, key: Option<(&str, u64)>)
 impl ClusterNode {
     /// This node's cuts of `hunt`'s boards, and the score of `find` if one
     /// of its partitions ranks that player.
-    pub(crate) fn local_boards(&self, hunt: &str, limit: usize, key: Option<(&str, u64)>, find: Option<&str>) -> LocalBoards {
+    pub(crate) fn local_boards(
+        &self,
+        hunt: &str,
+        limit: usize,
+        key: Option<(&str, u64)>,
+        find: Option<&str>,
+    ) -> LocalBoards {
         let mut out = LocalBoards::default();
         for slot in self.open_slots() {
-            let Some(board) = slot.core.projection.board(hunt) else { continue };
+            let Some(board) = slot.core.projection.board(hunt) else {
+                continue;
+            };
             if let Some(f) = find {
                 if let Some(i) = board.position(f) {
                     out.found = Some(board.entries[i].1);
@@ -144,14 +176,24 @@ impl ClusterNode {
     /// URLs of the other live nodes.
     fn others(&self) -> Vec<String> {
         let me = self.node_id();
-        self.view.read().nodes.iter().filter(|(id, _)| *id != me).map(|(_, url)| url.clone()).collect()
+        self.view
+            .read()
+            .nodes
+            .iter()
+            .filter(|(id, _)| *id != me)
+            .map(|(_, url)| url.clone())
+            .collect()
     }
 
     /// GETs `path` from every other node, in parallel; failures are logged and left out.
     async fn gather<T: serde::de::DeserializeOwned>(&self, path: &str) -> Vec<T> {
         let secret = self.etcd().secret().to_owned();
         let calls = self.others().into_iter().map(|url| {
-            let req = self.http.get(format!("{url}{path}")).header(SECRET_HEADER, secret.clone()).timeout(REMOTE_TIMEOUT);
+            let req = self
+                .http
+                .get(format!("{url}{path}"))
+                .header(SECRET_HEADER, secret.clone())
+                .timeout(REMOTE_TIMEOUT);
             async move {
                 let r = req.send().await.and_then(|r| r.error_for_status());
                 match r {
@@ -163,13 +205,26 @@ impl ClusterNode {
         futures_util::future::join_all(calls)
             .await
             .into_iter()
-            .filter_map(|r| r.map_err(|(url, e)| tracing::warn!(%url, error = %e, "a node's part of a merged read is missing")).ok())
+            .filter_map(|r| {
+                r.map_err(|(url, e)| tracing::warn!(%url, error = %e, "a node's part of a merged read is missing"))
+                    .ok()
+            })
             .collect()
     }
 
     /// A merged leaderboard of `hunt` over every partition of the cluster.
-    pub(crate) async fn merged_leaderboard(&self, hunt: &str, limit: usize, around: Option<&str>) -> Vec<(u64, String, u64)> {
-        let enc = |s: &str| serde_urlencoded::to_string([("v", s)]).unwrap_or_default().trim_start_matches("v=").to_owned();
+    pub(crate) async fn merged_leaderboard(
+        &self,
+        hunt: &str,
+        limit: usize,
+        around: Option<&str>,
+    ) -> Vec<(u64, String, u64)> {
+        let enc = |s: &str| {
+            serde_urlencoded::to_string([("v", s)])
+                .unwrap_or_default()
+                .trim_start_matches("v=")
+                .to_owned()
+        };
         let key = match around {
             None => None,
             Some(player) => {
@@ -178,7 +233,10 @@ impl ClusterNode {
                     Some(s) => Some(s),
                     None => {
                         let path = format!("/v1/cluster/local/boards/{}?limit=0&find={}", enc(hunt), enc(player));
-                        self.gather::<LocalBoards>(&path).await.into_iter().find_map(|b| b.found)
+                        self.gather::<LocalBoards>(&path)
+                            .await
+                            .into_iter()
+                            .find_map(|b| b.found)
                     }
                 };
                 match score {
@@ -231,7 +289,10 @@ mod tests {
         let a = cut(0, &board(&[("ann", 50), ("cid", 30), ("eve", 10)]), 2, None);
         let b = cut(1, &board(&[("bob", 40), ("dan", 30)]), 2, None);
         let m = merge(&[a, b], 3, None);
-        assert_eq!(m, vec![(1, "ann".into(), 50), (2, "bob".into(), 40), (3, "cid".into(), 30)]);
+        assert_eq!(
+            m,
+            vec![(1, "ann".into(), 50), (2, "bob".into(), 40), (3, "cid".into(), 30)]
+        );
     }
 
     #[test]
@@ -242,7 +303,11 @@ mod tests {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for (i, n) in names.iter().enumerate() {
             let e = (Arc::<str>::from(n.as_str()), (i as u64 * 7) % 23);
-            if i % 3 == 0 { a.push(e) } else { b.push(e) }
+            if i % 3 == 0 {
+                a.push(e)
+            } else {
+                b.push(e)
+            }
         }
         let mut all: Vec<(String, u64)> = a.iter().chain(&b).map(|(p, s)| (p.to_string(), *s)).collect();
         all.sort_by(cmp);
@@ -263,6 +328,11 @@ mod tests {
     fn query(all: &[(String, u64)], limit: usize, around: &str) -> Vec<(u64, String, u64)> {
         let pos = all.iter().position(|e| e.0 == around).unwrap();
         let start = pos.saturating_sub(limit / 2).min(all.len().saturating_sub(limit));
-        all.iter().enumerate().skip(start).take(limit).map(|(i, (p, s))| (i as u64 + 1, p.clone(), *s)).collect()
+        all.iter()
+            .enumerate()
+            .skip(start)
+            .take(limit)
+            .map(|(i, (p, s))| (i as u64 + 1, p.clone(), *s))
+            .collect()
     }
 }

@@ -41,7 +41,11 @@ struct BoardParams {
     find: Option<String>,
 }
 
-async fn boards(state: web::Data<AppState>, req: HttpRequest, hunt: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn boards(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    hunt: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = peer(&state, &req)?;
     let q: BoardParams = crate::params::query(&req)?;
     let limit = q.limit.min(crate::ops::MAX_LEADERBOARD_LIMIT as usize);
@@ -53,7 +57,11 @@ async fn boards(state: web::Data<AppState>, req: HttpRequest, hunt: web::Path<St
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn granted(state: web::Data<AppState>, req: HttpRequest, hunt: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn granted(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    hunt: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = peer(&state, &req)?;
     Ok(HttpResponse::Ok().json(node.local_granted(&hunt).await))
 }

@@ -94,6 +94,12 @@ impl Slot {
         .routing(self.partition, None))
     }
 
+    /// Stops serving requests (they get `partition_unavailable`); writes
+    /// stay allowed until [`Slot::close`].
+    pub(crate) fn stop_serving(&self) {
+        self.serving.store(false, Ordering::Release);
+    }
+
     /// Becomes true when the slot closes.
     pub(crate) fn closed(&self) -> watch::Receiver<bool> {
         self.closed.subscribe()
@@ -102,6 +108,21 @@ impl Slot {
     /// Opens `partition` at `epoch` (its owner key is already ours).
     pub(crate) async fn open(node: &ClusterNode, partition: u32, epoch: i64) -> Result<Arc<Slot>, OpenError> {
         let dir = folder(&node.root, partition);
+        // A partition that existed has an OWNERS file: without one (a volume
+        // not mounted, a folder deleted) starting an empty journal would
+        // silently lose its history.
+        if !dir.join(OWNERS_FILE).is_file() {
+            match node.etcd().was_created(partition).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err(OpenError::Damaged(format!(
+                        "{} has no {OWNERS_FILE} file but the partition existed: is its volume mounted?",
+                        dir.display()
+                    )))
+                }
+                Err(e) => return Err(OpenError::Damaged(format!("cannot check the partition's history: {e}"))),
+            }
+        }
         let fence = node.etcd().fence().clone();
         let writable = Arc::new(AtomicBool::new(true));
         let gate: Arc<dyn WriteGate> = Arc::new(SlotGate {
@@ -113,7 +134,9 @@ impl Slot {
             Err(ServeError::Store(StoreError::Locked { .. })) => return Err(OpenError::Locked),
             Err(e) => return Err(OpenError::Damaged(e.to_string())),
         };
-        let head = crate::ops::chain_head(&core).await.map_err(|e| OpenError::Damaged(e.message))?;
+        let head = crate::ops::chain_head(&core)
+            .await
+            .map_err(|e| OpenError::Damaged(e.message))?;
         if !fence.is_open() {
             writable.store(false, Ordering::Release);
             let _ = server::close_core(&core).await;
@@ -130,7 +153,12 @@ impl Slot {
         if let Err(e) = record_epoch(&dir, &line.to_string()) {
             writable.store(false, Ordering::Release);
             let _ = server::close_core(&core).await;
-            return Err(OpenError::Damaged(format!("cannot record the epoch in {OWNERS_FILE}: {e}")));
+            return Err(OpenError::Damaged(format!(
+                "cannot record the epoch in {OWNERS_FILE}: {e}"
+            )));
+        }
+        if let Err(e) = node.etcd().mark_created(partition, epoch).await {
+            tracing::warn!(partition, error = %e, "could not record the partition's creation in etcd");
         }
         server::build_projection(&core.projection, core.store.dir()).await;
         let tasks = server::core_tasks(&core, &node.settings, report.snapshot_seq.unwrap_or(0));
@@ -164,7 +192,12 @@ impl Slot {
             tracing::warn!(partition = self.partition, error = %e, "closing the partition failed");
         }
         self.writable.store(false, Ordering::Release);
-        tracing::info!(partition = self.partition, epoch = self.epoch, fenced, "partition closed");
+        tracing::info!(
+            partition = self.partition,
+            epoch = self.epoch,
+            fenced,
+            "partition closed"
+        );
     }
 }
 

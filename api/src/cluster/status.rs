@@ -55,7 +55,10 @@ struct Status {
 /// Runs `trove cluster status`; exit status 0, or 1 if a head is missing.
 pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    let spec = a.cluster.or_else(|| env("TROVE_CLUSTER")).context("give --cluster etcd=URL[,URL...]")?;
+    let spec = a
+        .cluster
+        .or_else(|| env("TROVE_CLUSTER"))
+        .context("give --cluster etcd=URL[,URL...]")?;
     let endpoints = crate::config::parse_cluster(&spec)?;
     let prefix = a
         .cluster_prefix
@@ -74,7 +77,12 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
     Ok(i32::from(missing))
 }
 
-async fn read(endpoints: Vec<String>, prefix: String, data: Option<PathBuf>, key: Option<String>) -> anyhow::Result<Status> {
+async fn read(
+    endpoints: Vec<String>,
+    prefix: String,
+    data: Option<PathBuf>,
+    key: Option<String>,
+) -> anyhow::Result<Status> {
     let (partitions, view) = Cluster::observe(&ClusterConfig {
         endpoints,
         prefix,
@@ -113,14 +121,18 @@ async fn line(http: &reqwest::Client, view: &View, p: u32, data: Option<&std::pa
     };
     match (&owner, key, data) {
         (Some(o), Some(key), _) => match owner_head(http, &o.url, p, key).await {
-            Ok((seq, hash)) => (line.head_seq, line.head_hash, line.head_from) = (Some(seq), Some(hash), "owner".into()),
+            Ok((seq, hash)) => {
+                (line.head_seq, line.head_hash, line.head_from) = (Some(seq), Some(hash), "owner".into())
+            }
             Err(e) => line.head_from = format!("owner: {e:#}"),
         },
         (Some(_), None, _) => line.head_from = "served: give --key to read its head".into(),
         (None, _, Some(root)) => {
             let dir = super::slot::folder(root, p);
             match trove_persistence::Archive::open(&dir).and_then(|a| a.chain_head()) {
-                Ok((seq, hash)) => (line.head_seq, line.head_hash, line.head_from) = (Some(seq), Some(hash), "folder".into()),
+                Ok((seq, hash)) => {
+                    (line.head_seq, line.head_hash, line.head_from) = (Some(seq), Some(hash), "folder".into())
+                }
                 Err(e) => line.head_from = format!("folder: {e}"),
             }
         }
@@ -141,11 +153,19 @@ async fn owner_head(http: &reqwest::Client, url: &str, p: u32, key: &str) -> any
 }
 
 fn print_table(s: &Status) {
-    println!("revision {}  partitions {}  live nodes {}", s.revision, s.partitions, s.nodes.len());
+    println!(
+        "revision {}  partitions {}  live nodes {}",
+        s.revision,
+        s.partitions,
+        s.nodes.len()
+    );
     for (id, url) in &s.nodes {
         println!("node {id} {url}");
     }
-    println!("{:>9}  {:<12} {:>10}  {:<28} {:>10}  {:<64}  from", "partition", "owner", "epoch", "url", "head_seq", "head_hash");
+    println!(
+        "{:>9}  {:<12} {:>10}  {:<28} {:>10}  {:<64}  from",
+        "partition", "owner", "epoch", "url", "head_seq", "head_hash"
+    );
     for l in &s.lines {
         let dash = || "-".to_owned();
         println!(

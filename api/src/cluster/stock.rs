@@ -59,13 +59,25 @@ impl Default for Units {
 }
 
 fn cluster_error(e: trove_cluster::ClusterError) -> ApiError {
-    ApiError::new(ErrorCode::ClusterUnavailable, format!("the cluster's stock ledger: {e}"))
+    match e {
+        trove_cluster::ClusterError::StaleEpoch { partition, epoch } => ApiError::new(
+            ErrorCode::StaleEpoch,
+            format!("partition {partition}: this node's ownership (epoch {epoch}) is stale; etcd refused the write"),
+        )
+        .routing(partition, None)
+        .with_epoch(epoch),
+        e => ApiError::new(
+            ErrorCode::ClusterUnavailable,
+            format!("the cluster's stock ledger: {e}"),
+        ),
+    }
 }
 
 impl ClusterNode {
     /// Decides a claim in its player's partition (see the module essay).
     pub(crate) async fn claim(&self, req: ClaimRequest) -> Result<ClaimResult, ApiError> {
-        req.validate().map_err(|e| ApiError::from(EngineError::InvalidRequest(e)))?;
+        req.validate()
+            .map_err(|e| ApiError::from(EngineError::InvalidRequest(e)))?;
         let slot = self.slot_for_player(&req.player)?;
         let Some(units) = self.units_of(&slot, &req.hunt, &req.sku).await? else {
             // Unknown hunt or product everywhere: the engine journals the rejection.
@@ -117,7 +129,12 @@ impl ClusterNode {
     /// The product's units of `slot`, loaded from etcd and the engine on
     /// first use; `None` if the hunt or product is unknown (after applying
     /// the catalog once more).
-    async fn units_of(&self, slot: &Arc<Slot>, hunt: &str, sku: &str) -> Result<Option<Arc<tokio::sync::Mutex<super::stock::Units>>>, ApiError> {
+    async fn units_of(
+        &self,
+        slot: &Arc<Slot>,
+        hunt: &str,
+        sku: &str,
+    ) -> Result<Option<Arc<tokio::sync::Mutex<super::stock::Units>>>, ApiError> {
         let key = (hunt.to_owned(), sku.to_owned());
         let units = slot.units.lock().get(&key).cloned();
         if let Some(u) = units {
@@ -131,7 +148,9 @@ impl ClusterNode {
             state = slot.core.engine.hunt(hunt).await;
         }
         let Ok(state) = state else { return Ok(None) };
-        let Some(i) = state.def.product_index(sku) else { return Ok(None) };
+        let Some(i) = state.def.product_index(sku) else {
+            return Ok(None);
+        };
         let units = slot.units.lock().entry(key).or_default().clone();
         let mut guard = units.lock().await;
         if !guard.loaded {
@@ -146,7 +165,14 @@ impl ClusterNode {
                 slot.core.engine.add_stock(hunt, sku, allotted - added).await?;
             }
             if granted > allotted {
-                tracing::error!(partition = slot.partition, hunt, sku, granted, allotted, "more granted than allotted");
+                tracing::error!(
+                    partition = slot.partition,
+                    hunt,
+                    sku,
+                    granted,
+                    allotted,
+                    "more granted than allotted"
+                );
             }
             guard.free = allotted.saturating_sub(granted);
             guard.loaded = true;
@@ -160,7 +186,11 @@ impl ClusterNode {
     /// the ledger is empty.
     async fn refill(&self, slot: &Slot, hunt: &str, sku: &str, units: &mut Units) -> Result<(), ApiError> {
         let etcd = self.etcd();
-        let want = if units.ledger_seen >= u64::from(self.partitions) * BATCH { BATCH } else { 1 };
+        let want = if units.ledger_seen >= u64::from(self.partitions) * BATCH {
+            BATCH
+        } else {
+            1
+        };
         let started = Instant::now();
         let mut wanted = false;
         loop {
@@ -199,6 +229,43 @@ impl ClusterNode {
         Ok(p.is_some_and(|p| p.claims.iter().any(|c| *c.claim_id == *req.claim_id)))
     }
 
+    /// Loads the units of every catalog product into a slot just opened, so
+    /// that its idle allotment can be handed back before any claim comes.
+    pub(crate) async fn load_units(&self, slot: &Arc<Slot>) {
+        let Ok(hunts) = self.etcd().hunts().await else { return };
+        for (id, text, _) in hunts {
+            let Ok(def) = serde_json::from_str::<trove_engine::HuntDef>(&text) else {
+                continue;
+            };
+            for p in &def.products {
+                if let Err(e) = self.units_of(slot, &id, &p.sku).await {
+                    tracing::warn!(partition = slot.partition, hunt = %id, sku = %p.sku, error = %e, "stock not loaded");
+                }
+            }
+        }
+    }
+
+    /// Hands every free unit of a slot back to the ledger (a graceful
+    /// release: the next owner starts from the ledger, not from units
+    /// stranded here).
+    pub(crate) async fn return_all(&self, slot: &Slot) {
+        let etcd = self.etcd();
+        let products: Vec<_> = slot.units.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for ((hunt, sku), units) in products {
+            let mut guard = units.lock().await;
+            if guard.free == 0 {
+                continue;
+            }
+            match etcd
+                .return_units(slot.partition, slot.epoch, &hunt, &sku, guard.free)
+                .await
+            {
+                Ok(a) => guard.free -= a.moved,
+                Err(e) => tracing::warn!(partition = slot.partition, error = %e, "could not return units at release"),
+            }
+        }
+    }
+
     /// Hands idle units back to the ledger: those another partition wants
     /// (`wanted`), and those unused for [`IDLE_RETURN`]. Called by the
     /// control loop; skips products busy with a claim.
@@ -214,11 +281,21 @@ impl ClusterNode {
                 if guard.free == 0 || !(asked || guard.last_used.elapsed() >= IDLE_RETURN) {
                     continue;
                 }
-                match etcd.return_units(slot.partition, slot.epoch, &hunt, &sku, guard.free).await {
+                match etcd
+                    .return_units(slot.partition, slot.epoch, &hunt, &sku, guard.free)
+                    .await
+                {
                     Ok(a) => {
                         guard.free -= a.moved;
                         guard.ledger_seen = a.ledger;
-                        tracing::debug!(partition = slot.partition, hunt, sku, units = a.moved, asked, "idle units returned to the ledger");
+                        tracing::debug!(
+                            partition = slot.partition,
+                            hunt,
+                            sku,
+                            units = a.moved,
+                            asked,
+                            "idle units returned to the ledger"
+                        );
                     }
                     Err(e) => tracing::warn!(partition = slot.partition, error = %e, "could not return idle units"),
                 }

@@ -43,7 +43,10 @@ async fn a_claim_follows_moved_to_the_new_owner_and_the_map_keeps_it() {
     let (n1, n2) = (Fake::bind().await, Fake::bind().await);
     let seed = serve_map(map(1, &n1.http_url())).await;
     let cluster = ClusterClient::connect(&[seed], "good-key", quick()).await.unwrap();
-    assert_eq!(cluster.map().owner(0).unwrap().url.as_deref(), Some(n1.http_url().as_str()));
+    assert_eq!(
+        cluster.map().owner(0).unwrap().url.as_deref(),
+        Some(n1.http_url().as_str())
+    );
 
     let claim = ClaimRequest {
         claim_id: "k1".into(),
@@ -56,20 +59,28 @@ async fn a_claim_follows_moved_to_the_new_owner_and_the_map_keeps_it() {
     let reply = tokio::spawn(async move { c.claim(&claim).await });
     let mut first = n1.accept().await.unwrap();
     let sent = first.recv().await;
-    assert_eq!((sent["op"].as_str(), sent["claim_id"].as_str()), (Some("claim"), Some("k1")));
+    assert_eq!(
+        (sent["op"].as_str(), sent["claim_id"].as_str()),
+        (Some("claim"), Some("k1"))
+    );
     first.send(moved(&sent["id"], &n2.http_url())).await;
 
     let mut second = n2.accept().await.unwrap();
     let again = second.recv().await;
     assert_eq!(again["claim_id"], "k1", "the same claim at the new owner");
     second
-        .send(json!({"id": again["id"], "ok": true, "claim_id": "k1", "status": "granted", "duplicate": false, "seq": 3}))
+        .send(
+            json!({"id": again["id"], "ok": true, "claim_id": "k1", "status": "granted", "duplicate": false, "seq": 3}),
+        )
         .await;
     let r = reply.await.unwrap().unwrap();
     assert_eq!((r.status, r.seq), (ClaimStatus::Granted, 3));
     // The map server still names n1 (revision 10), but the move (epoch 20) is newer.
     cluster.refresh().await.unwrap();
-    assert_eq!(cluster.map().owner(0).unwrap().url.as_deref(), Some(n2.http_url().as_str()));
+    assert_eq!(
+        cluster.map().owner(0).unwrap().url.as_deref(),
+        Some(n2.http_url().as_str())
+    );
 }
 
 #[tokio::test]
@@ -108,6 +119,34 @@ async fn the_feed_resubscribes_a_moved_partition_at_its_new_owner_from_its_curso
     let (p, c) = feed.next().await.unwrap().unwrap();
     assert_eq!((p, c.cursor), (0, 6), "3 is not yielded twice");
     assert_eq!(feed.cursor(), &VectorCursor(BTreeMap::from([(0, 6)])));
+}
+
+#[tokio::test]
+async fn the_feed_resubscribes_a_partition_from_its_cursor_after_a_lost_connection() {
+    let n1 = Fake::bind().await;
+    let seed = serve_map(map(1, &n1.http_url())).await;
+    let cluster = ClusterClient::connect(&[seed], "good-key", quick()).await.unwrap();
+    let mut feed = cluster.subscribe_claims(VectorCursor::new());
+
+    let mut first = n1.accept().await.unwrap();
+    let sub = first.recv().await;
+    assert_eq!((sub["partition"].as_u64(), sub["from"].as_u64()), (Some(0), Some(0)));
+    first
+        .send(json!({"id": sub["id"], "ok": true, "topic": "claims", "from": 0, "subscription": 1, "partition": 0}))
+        .await;
+    first.send(push(1, 4)).await;
+    assert_eq!(feed.next().await.unwrap().unwrap().1.cursor, 4);
+    drop(first);
+
+    let mut second = n1.accept().await.unwrap();
+    let sub = second.recv().await;
+    assert_eq!((sub["partition"].as_u64(), sub["from"].as_u64()), (Some(0), Some(4)));
+    second
+        .send(json!({"id": sub["id"], "ok": true, "topic": "claims", "from": 4, "subscription": 1, "partition": 0}))
+        .await;
+    second.send(push(1, 7)).await;
+    assert_eq!(feed.next().await.unwrap().unwrap().1.cursor, 7);
+    assert_eq!(feed.cursor().get(0), 7);
 }
 
 fn push(subscription: u64, cursor: u64) -> Value {
@@ -151,7 +190,8 @@ async fn an_events_batch_splits_by_partition_and_names_a_failed_sub_batch_by_ori
         assert_eq!(op["events"].as_array().unwrap().len(), 2);
         if first_player == zero[0] {
             assert_eq!(op["events"][1]["player"], zero[1].as_str());
-            conn.send(json!({"id": op["id"], "ok": true, "accepted": 2, "seq": 40})).await;
+            conn.send(json!({"id": op["id"], "ok": true, "accepted": 2, "seq": 40}))
+                .await;
         } else {
             conn.send(json!({"id": op["id"], "ok": false,
                              "error": {"code": "invalid_event", "message": "bad", "index": 1}}))
