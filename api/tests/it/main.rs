@@ -8,6 +8,8 @@ mod auth;
 mod bad_input;
 mod checkpoint;
 mod client;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod console;
 mod crash;
 mod feed;
