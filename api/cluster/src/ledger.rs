@@ -71,7 +71,21 @@ impl Cluster {
         sku: &str,
         want: u64,
     ) -> Result<Allotment, ClusterError> {
-        self.move_units(partition, epoch, hunt, sku, want, true).await
+        self.move_units(partition, epoch, hunt, sku, &|_| want, true).await
+    }
+
+    /// As [`Cluster::take_units`], with the amount decided from the
+    /// ledger's units as read inside the compare-and-set (`by_ledger`), so
+    /// a batch is sized by what is left without another read.
+    pub async fn take_units_by(
+        &self,
+        partition: u32,
+        epoch: i64,
+        hunt: &str,
+        sku: &str,
+        by_ledger: &(dyn Fn(u64) -> u64 + Sync),
+    ) -> Result<Allotment, ClusterError> {
+        self.move_units(partition, epoch, hunt, sku, by_ledger, true).await
     }
 
     /// Moves up to `units` of `partition`'s allotment back to the ledger.
@@ -83,7 +97,7 @@ impl Cluster {
         sku: &str,
         units: u64,
     ) -> Result<Allotment, ClusterError> {
-        self.move_units(partition, epoch, hunt, sku, units, false).await
+        self.move_units(partition, epoch, hunt, sku, &|_| units, false).await
     }
 
     async fn move_units(
@@ -92,7 +106,7 @@ impl Cluster {
         epoch: i64,
         hunt: &str,
         sku: &str,
-        units: u64,
+        units: &(dyn Fn(u64) -> u64 + Sync),
         take: bool,
     ) -> Result<Allotment, ClusterError> {
         let (stock_key, alloc_key, owner_key) = (
@@ -120,7 +134,7 @@ impl Cluster {
             }
             let (ledger, ledger_rev) = number(&stock_key, Some(&stock_kv))?;
             let (allotted, alloc_rev) = number(&alloc_key, get(1).as_ref())?;
-            let moved = if take { units.min(ledger) } else { units.min(allotted) };
+            let moved = if take { units(ledger).min(ledger) } else { units(ledger).min(allotted) };
             let (ledger_after, allotted_after) = if take {
                 (ledger - moved, allotted + moved)
             } else {

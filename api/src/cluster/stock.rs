@@ -41,8 +41,6 @@ pub(crate) struct Units {
     pub(crate) free: u64,
     /// Reserved by claims in flight.
     reserved: u64,
-    /// The ledger's units at the last take (batch sizing).
-    ledger_seen: u64,
     pub(crate) last_used: Instant,
 }
 
@@ -52,7 +50,6 @@ impl Default for Units {
             loaded: false,
             free: 0,
             reserved: 0,
-            ledger_seen: 0,
             last_used: Instant::now(),
         }
     }
@@ -186,19 +183,17 @@ impl ClusterNode {
     /// the ledger is empty.
     async fn refill(&self, slot: &Slot, hunt: &str, sku: &str, units: &mut Units) -> Result<(), ApiError> {
         let etcd = self.etcd();
-        let want = if units.ledger_seen >= u64::from(self.partitions) * BATCH {
-            BATCH
-        } else {
-            1
-        };
+        // A batch while the ledger holds a batch for every partition, else
+        // one unit at a time: scarce units never sit idle here.
+        let plenty = u64::from(self.partitions) * BATCH;
+        let size = move |ledger: u64| if ledger >= plenty { BATCH } else { 1 };
         let started = Instant::now();
         let mut wanted = false;
         loop {
             let a = etcd
-                .take_units(slot.partition, slot.epoch, hunt, sku, want)
+                .take_units_by(slot.partition, slot.epoch, hunt, sku, &size)
                 .await
                 .map_err(cluster_error)?;
-            units.ledger_seen = a.ledger;
             if a.moved > 0 {
                 slot.core.engine.add_stock(hunt, sku, a.moved).await?;
                 units.free += a.moved;
@@ -287,7 +282,6 @@ impl ClusterNode {
                 {
                     Ok(a) => {
                         guard.free -= a.moved;
-                        guard.ledger_seen = a.ledger;
                         tracing::debug!(
                             partition = slot.partition,
                             hunt,
