@@ -279,3 +279,47 @@ fn failure_under_concurrent_load() {
     let report = verify(&dir).unwrap();
     assert!(report.ok(), "{:#?}", report.checks);
 }
+
+/// A gate that can be closed from the test.
+struct Gate(std::sync::atomic::AtomicBool);
+
+impl WriteGate for Gate {
+    fn check(&self) -> Result<(), String> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("test fence closed".into())
+        }
+    }
+}
+
+/// Cluster fencing: once the write gate refuses, the next group commit
+/// writes nothing and fail-stops; snapshots are refused too; the folder
+/// recovers to exactly what was written before the gate closed.
+#[test]
+fn a_closed_write_gate_stops_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = std::sync::Arc::new(Gate(std::sync::atomic::AtomicBool::new(true)));
+    let options = StoreOptions {
+        write_gate: Some(gate.clone()),
+        ..StoreOptions::default()
+    };
+    let before = actix::System::new().block_on(async {
+        let (engine, store, _) = open_engine(dir.path(), options, EngineConfig::default()).unwrap();
+        engine.define_hunt(hunt()).await.unwrap();
+        engine.ingest(vec![clue("p1")]).await.unwrap();
+        let before = store.durable_seq();
+        gate.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        let r = engine.claim(claim("c1", "p1", "mug")).await;
+        assert!(matches!(r, Err(EngineError::Journal(JournalError::Failed(_)))), "{r:?}");
+        assert!(failure_published(&store).await.contains("fenced"));
+        assert!(engine.ingest(vec![clue("p2")]).await.is_err());
+        assert!(store.snapshot(&engine).await.is_err(), "a snapshot is a write too");
+        let _ = store.close().await;
+        engine.stop();
+        before
+    });
+    let (_engine, store, report) = actix::System::new().block_on(async { open(dir.path()) });
+    assert_eq!(report.last_seq, before, "nothing was written after the gate closed");
+    assert_eq!(store.durable_seq(), before);
+}
