@@ -107,7 +107,15 @@ async fn live(sc: &Scenario, opts: &LiveOptions, progress: &mut dyn FnMut(u32, u
     // Answers later than the drain are not waited for; the client may keep
     // a request that long (the whole run, the drain and a margin).
     let patience = Duration::from_secs(u64::from(ticks) + 60) + opts.drain;
-    let (conns, answers) = conn::Conns::open(&target.ws_url, &opts.key, opts.connections, opts.codec, patience).await?;
+    let (conns, answers) = conn::Conns::open(
+        &target.ws_url,
+        &target.http_base,
+        &opts.key,
+        opts.connections,
+        opts.codec,
+        patience,
+    )
+    .await?;
     // The population first (it takes a moment for many players), then the
     // hunt, timed from the moment the run starts.
     let model = Model::new(Arc::new(sc.clone()), opts.seed, true);
@@ -159,8 +167,13 @@ async fn finish(
     let game = http(target, &opts.key)?;
     let mut checks = book.rec.checks(sc, &|p| d.wire.player(p).to_owned());
     checks.push(verify::ledger_check(&game, sc, &book.rec, hunt, unanswered.1).await);
-    let admin = http(target, opts.admin_key.as_deref().unwrap_or(&opts.key))?;
-    let server_checks = verify::server_consistency(&admin, &mut checks).await;
+    let admin_key = opts.admin_key.as_deref().unwrap_or(&opts.key);
+    let admin = http(target, admin_key)?;
+    let server_checks = match admin.cluster().await {
+        // A cluster checks each partition at its owner.
+        Ok(map) => verify::cluster_consistency(&map, admin_key, &mut checks).await,
+        Err(_) => verify::server_consistency(&admin, &mut checks).await,
+    };
     Ok(summary::Ending {
         url: target.ws_url.clone(),
         connections: opts.connections.max(1),

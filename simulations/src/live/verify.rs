@@ -66,6 +66,49 @@ fn ledger_diffs(server: &HuntReply<'_>, sc: &Scenario, rec: &Recorder, unanswere
     diffs
 }
 
+/// In a cluster: each partition's consistency check at its owner
+/// (`GET /v1/admin/consistency?partition=N`), one verdict for all.
+pub(crate) async fn cluster_consistency(map: &trove_protocol::ClusterMap, key: &str, checks: &mut Vec<Check>) -> Vec<Check> {
+    const NAME: &str = "server_consistency";
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    for o in &map.owners {
+        let Some(url) = &o.url else {
+            failed.push(format!("partition {} has no owner", o.partition));
+            continue;
+        };
+        let path = format!("/v1/admin/consistency?partition={}", o.partition);
+        let report = match HttpClient::new(url, Some(key)) {
+            Ok(h) => h.raw("GET", &path, Some(key), None).await,
+            Err(e) => Err(e),
+        };
+        let ok = match report {
+            Ok(r) if r.status == 200 => serde_json::from_slice::<trove_protocol::ConsistencyReport>(&r.body)
+                .map(|rep| rep.ok)
+                .unwrap_or(false),
+            Ok(r) => {
+                failed.push(format!("partition {}: HTTP {}", o.partition, r.status));
+                continue;
+            }
+            Err(e) => {
+                failed.push(format!("partition {}: {e}", o.partition));
+                continue;
+            }
+        };
+        if !ok {
+            failed.push(format!("partition {}: the check failed", o.partition));
+        }
+        out.push(Check::new(&format!("partition_{}", o.partition), ok, "live state, projection and journal replay"));
+    }
+    let detail = if failed.is_empty() {
+        format!("every partition's consistency check passed ({} partitions)", map.partitions)
+    } else {
+        failed.join("; ")
+    };
+    checks.push(Check::new(NAME, failed.is_empty(), detail));
+    out
+}
+
 /// The server's consistency check (`GET /v1/admin/consistency`): its verdict
 /// as `server_consistency` for the invariants (pushed to `checks`), and its
 /// individual checks for the report (returned). Without an admin key it is
