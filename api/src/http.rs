@@ -64,7 +64,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/audit/head").route(web::get().to(audit_head)))
         .service(resource("/v1/cluster").route(web::get().to(cluster_map)));
     #[cfg(feature = "cluster")]
-    crate::cluster::routes::configure(cfg);
+    cfg.service(web::resource("/v1/cluster/local/boards/{hunt}").route(web::get().to(peer_boards)))
+        .service(web::resource("/v1/cluster/local/granted/{hunt}").route(web::get().to(peer_granted)));
+}
+
+/// The cluster node, for a node-to-node route (`404` on a single node).
+#[cfg(feature = "cluster")]
+fn peer_node(state: &AppState) -> Result<std::sync::Arc<crate::cluster::ClusterNode>, ApiError> {
+    state
+        .cluster()
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "not in cluster mode"))
+}
+
+#[cfg(feature = "cluster")]
+async fn peer_boards(state: Data, req: HttpRequest, hunt: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    crate::cluster::routes::boards(&*peer_node(&state)?, &req, &hunt).await
+}
+
+#[cfg(feature = "cluster")]
+async fn peer_granted(state: Data, req: HttpRequest, hunt: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    crate::cluster::routes::granted(&*peer_node(&state)?, &req, &hunt).await
 }
 
 /// `GET /v1/cluster`: the partition map (any valid key); `404 not_found`

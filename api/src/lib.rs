@@ -45,6 +45,7 @@ pub use cluster::status::{status as cluster_status, StatusArgs as ClusterStatusA
 mod config;
 mod console;
 mod error;
+mod folder;
 mod http;
 mod live;
 mod ops;
@@ -64,4 +65,5 @@ mod ws;
 
 pub use auth::KeyError;
 pub use config::{ClusterSettings, ConfigError, ServeArgs, Settings};
-pub use server::{serve, ServeError};
+pub use folder::ServeError;
+pub use server::serve;

@@ -16,10 +16,7 @@ use trove_protocol::{self as p, ErrorCode, Fields};
 use trove_readmodel::consistency::ConsistencyReport;
 pub(crate) use trove_readmodel::consistency::Replay;
 
-/// Largest `limit` of a leaderboard query.
-pub(crate) const MAX_LEADERBOARD_LIMIT: u64 = 1000;
-/// `limit` of a leaderboard query that gives none.
-pub(crate) const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;
+pub(crate) use crate::params::{DEFAULT_LEADERBOARD_LIMIT, MAX_LEADERBOARD_LIMIT};
 
 fn record_ack<T>(op: &'static str, started: Instant, result: &Result<T, ApiError>) {
     let code = match result {
@@ -203,17 +200,7 @@ pub(crate) async fn audit_claims(core: &Core, after: Seq, limit: u64) -> Result<
         })
 }
 
-/// The chain head: the last durable block's last sequence and hash (one
-/// block read, off the async threads).
+/// The chain head: the last durable block's last sequence and hash.
 pub(crate) async fn chain_head(core: &Core) -> Result<p::ChainHead, ApiError> {
-    let store = core.store.clone();
-    let seq = store.durable_seq();
-    let hash = tokio::task::spawn_blocking(move || store.block_hash_at(seq))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(format!("the journal cannot be read: {e}")))?;
-    Ok(p::ChainHead {
-        seq,
-        hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
-    })
+    crate::folder::chain_head(core).await.map_err(ApiError::internal)
 }

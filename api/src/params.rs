@@ -25,3 +25,8 @@ pub(crate) fn query_non_empty<T: DeserializeOwned>(req: &HttpRequest) -> Result<
     }
     query(req)
 }
+
+/// Largest `limit` of a leaderboard query.
+pub(crate) const MAX_LEADERBOARD_LIMIT: u64 = 1000;
+/// `limit` of a leaderboard query that gives none.
+pub(crate) const DEFAULT_LEADERBOARD_LIMIT: u64 = 10;

@@ -5,7 +5,7 @@
 //! look inside it; `ops` asks it for the [`Core`] of a player or a batch.
 
 use crate::error::ApiError;
-use crate::state::Core;
+use crate::folder::Core;
 use std::sync::Arc;
 
 /// An op's destination.

@@ -10,40 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
-use trove_engine::Engine;
 use trove_engine::Journal as _;
-use trove_persistence::Store;
-use trove_readmodel::projection::Projection;
 
-/// What exists once recovery is done.
-pub(crate) struct Core {
-    pub(crate) engine: Engine,
-    pub(crate) store: Arc<Store>,
-    pub(crate) projection: Arc<Projection>,
-    /// Cluster fencing: asked before the projection's checkpoint is written
-    /// (the journal and snapshots ask it themselves).
-    pub(crate) gate: Option<Arc<dyn trove_persistence::WriteGate>>,
-}
-
-impl Core {
-    /// Checkpoints the leaderboard projection next to the snapshots (with
-    /// every snapshot, so retention is bounded by both); a failure only costs
-    /// a slower next start (the projection is rebuilt from the journal).
-    pub(crate) async fn save_projection(&self) {
-        if let Some(why) = self.gate.as_ref().and_then(|g| g.check().err()) {
-            tracing::warn!(reason = %why, "leaderboard checkpoint not written: writes fenced");
-            return;
-        }
-        let projection = &self.projection;
-        if let Err(e) = projection.refresh().await {
-            tracing::warn!(error = %e, "leaderboard projection not refreshed before its checkpoint");
-        }
-        match projection.save(self.store.dir()).await {
-            Ok(seq) => tracing::info!(seq, "leaderboard checkpoint written"),
-            Err(e) => tracing::warn!(error = %e, "leaderboard checkpoint not written"),
-        }
-    }
-}
+pub(crate) use crate::folder::Core;
 
 pub(crate) struct AppState {
     pub(crate) keys: Keys,

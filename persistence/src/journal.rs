@@ -117,7 +117,7 @@ pub(crate) struct WriterStart {
     pub block_target_bytes: usize,
     pub commit_interval: std::time::Duration,
     pub clock: Arc<dyn Clock>,
-    pub write_gate: Option<Arc<dyn crate::options::WriteGate>>,
+    pub write_gate: Option<Arc<dyn crate::gate::WriteGate>>,
 }
 
 impl FileJournal {
@@ -272,7 +272,7 @@ struct JournalWriter {
     block_target_bytes: usize,
     /// Shortest time between the starts of two commits (see `commit_all`).
     commit_interval: std::time::Duration,
-    write_gate: Option<Arc<dyn crate::options::WriteGate>>,
+    write_gate: Option<Arc<dyn crate::gate::WriteGate>>,
     last_commit: Option<Instant>,
     clock: Arc<dyn Clock>,
 }

@@ -30,13 +30,7 @@ pub struct StoreOptions {
     /// commit; a refusal fail-stops the journal with nothing of that commit
     /// written (cluster fencing: a node whose lease may have expired writes
     /// nothing more). `None`: always open.
-    pub write_gate: Option<Arc<dyn WriteGate>>,
-}
-
-/// Whether the journal may still write (see [`StoreOptions::write_gate`]).
-pub trait WriteGate: Send + Sync {
-    /// `Err(why)` once writing must stop.
-    fn check(&self) -> Result<(), String>;
+    pub write_gate: Option<Arc<dyn crate::gate::WriteGate>>,
 }
 
 impl Default for StoreOptions {

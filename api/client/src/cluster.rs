@@ -107,6 +107,7 @@
 //! # }
 //! ```
 
+pub use crate::error::ClusterEventsReply;
 use crate::error::{ClientError, PartitionError};
 use crate::http::HttpClient;
 use crate::reconnect::Backoff;
@@ -173,16 +174,6 @@ impl From<Config> for ClusterConfig {
             map_timeout: Duration::from_secs(2),
         }
     }
-}
-
-/// What [`ClusterClient::events`] applied: the events accepted over all
-/// partitions, and the journal sequence each partition's sub-batch reached.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClusterEventsReply {
-    /// Events applied, over all partitions.
-    pub accepted: u64,
-    /// By partition: the journal sequence of its sub-batch's last event.
-    pub seqs: BTreeMap<u32, u64>,
 }
 
 /// A position in every partition's claims feed: partition -> the cursor of

@@ -12,7 +12,6 @@
 //! feed) and [`ClientError::Events`] (sub-batches of an events batch that
 //! failed while others may have been applied).
 
-use crate::cluster::ClusterEventsReply;
 use std::fmt;
 use std::time::Duration;
 use trove_protocol::{ErrorBody, ErrorCode};
@@ -188,4 +187,14 @@ pub(crate) fn decode_owned<T: serde::Deserialize<'static>>(bytes: &[u8]) -> Resu
     let value = T::deserialize(&mut de)?;
     de.end()?;
     Ok(value)
+}
+
+/// What `ClusterClient::events` applied: the events accepted over all
+/// partitions, and the journal sequence each partition's sub-batch reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterEventsReply {
+    /// Events applied, over all partitions.
+    pub accepted: u64,
+    /// By partition: the journal sequence of its sub-batch's last event.
+    pub seqs: std::collections::BTreeMap<u32, u64>,
 }

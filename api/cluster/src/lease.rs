@@ -89,6 +89,17 @@ pub async fn keep_alive(mut client: Client, lease: i64, ttl: Duration, fence: Fe
         let (mut keeper, mut stream) = match client.lease_keep_alive(lease).await {
             Ok(x) => x,
             Err(e) => {
+                // etcd-client opens the stream with a first keep-alive and
+                // reports a lease etcd no longer has as an error of the open
+                // (not as a TTL 0 answer): ask etcd which error this was
+                // (TTL -1: no such lease).
+                if let Ok(r) = client.lease_time_to_live(lease, None).await {
+                    if r.ttl() < 0 {
+                        fence.close();
+                        tracing::error!(lease, "etcd says the node's lease is gone; writes fenced");
+                        return ClusterError::LeaseLost;
+                    }
+                }
                 tracing::warn!(error = %e, "lease keep-alive stream could not open; retrying");
                 tokio::time::sleep(every / 3).await;
                 continue;

@@ -134,7 +134,11 @@ impl Cluster {
             }
             let (ledger, ledger_rev) = number(&stock_key, Some(&stock_kv))?;
             let (allotted, alloc_rev) = number(&alloc_key, get(1).as_ref())?;
-            let moved = if take { units(ledger).min(ledger) } else { units(ledger).min(allotted) };
+            let moved = if take {
+                units(ledger).min(ledger)
+            } else {
+                units(ledger).min(allotted)
+            };
             let (ledger_after, allotted_after) = if take {
                 (ledger - moved, allotted + moved)
             } else {

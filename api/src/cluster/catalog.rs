@@ -4,7 +4,8 @@
 //! definition it applies, with zero stock: its units arrive later as
 //! allotments, journaled as stock added.
 
-use super::{ClusterNode, Slot};
+use super::node::ClusterNode;
+use super::slot::Slot;
 use crate::error::ApiError;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -124,7 +125,7 @@ pub(crate) async fn hunt_reply(node: &ClusterNode, hunt: &str) -> Result<p::Hunt
 impl ClusterNode {
     /// Applies the catalog to the partition of `core` if one of `hunts` is
     /// not defined there yet.
-    pub(crate) async fn ensure_hunts<'a>(&self, core: &crate::state::Core, hunts: impl Iterator<Item = &'a str>) {
+    pub(crate) async fn ensure_hunts<'a>(&self, core: &crate::folder::Core, hunts: impl Iterator<Item = &'a str>) {
         let known = core.engine.hunt_ids();
         let mut missing = false;
         for h in hunts {

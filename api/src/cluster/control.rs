@@ -15,19 +15,24 @@
 //! 5. The hunt catalog is applied to every open partition, and idle units
 //!    wanted elsewhere go back to the ledger.
 
+use super::catalog;
+use super::node::{ClusterNode, Ready, CONTROL_INTERVAL, MAX_MOVES};
 use super::slot::{OpenError, Slot};
-use super::{catalog, ClusterNode, CONTROL_INTERVAL, MAX_MOVES};
-use crate::state::AppState;
+
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use trove_cluster::assign;
 
+/// How often the cluster gauges are set and the metrics recorder does its
+/// upkeep (the single-node server's metrics task does it otherwise).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(2);
+
 /// A damaged partition folder is retried this long after it failed.
 const DAMAGED_RETRY: Duration = Duration::from_secs(30);
 
 /// Runs until aborted.
-pub(crate) async fn run(node: Arc<ClusterNode>, state: Arc<AppState>, metrics: Option<PrometheusHandle>) {
+pub(crate) async fn run(node: Arc<ClusterNode>, ready: Ready, metrics: Option<PrometheusHandle>) {
     let mut keeper = spawn_keep_alive(&node);
     let mut tick = tokio::time::interval(CONTROL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -35,19 +40,19 @@ pub(crate) async fn run(node: Arc<ClusterNode>, state: Arc<AppState>, metrics: O
     loop {
         tick.tick().await;
         if !node.etcd().fence().is_open() {
-            state.set_ready(false, "the node lost its lease; rejoining the cluster");
+            ready(false, "the node lost its lease; rejoining the cluster");
             close_all(&node, true).await;
             keeper.abort();
             if !rejoin(&node).await {
                 continue;
             }
             keeper = spawn_keep_alive(&node);
-            state.set_ready(true, "");
+            ready(true, "");
         }
         if let Err(e) = round(&node).await {
             tracing::warn!(error = %e, "control round failed; the fence protects writes meanwhile");
         }
-        if last_upkeep.elapsed() >= crate::server::METRICS_INTERVAL {
+        if last_upkeep.elapsed() >= UPKEEP_INTERVAL {
             last_upkeep = Instant::now();
             metrics::gauge!("trove_cluster_partitions_owned").set(node.slots.read().len() as f64);
             if let Some(h) = &metrics {
@@ -164,7 +169,7 @@ async fn take(node: &Arc<ClusterNode>, p: u32) -> Result<(), trove_cluster::Clus
         return Ok(());
     };
     let started = Instant::now();
-    match Slot::open(node, p, epoch).await {
+    match Slot::open(&etcd, &node.root, &node.settings, p, epoch).await {
         Ok(slot) => {
             catalog::apply(node, &slot).await;
             node.load_units(&slot).await;

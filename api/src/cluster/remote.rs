@@ -13,14 +13,11 @@
 //! (who reached it first) in single-node mode, so ranks of tied players
 //! may differ between a partition's board and the merged one.
 
-use super::ClusterNode;
+use super::node::{ClusterNode, REMOTE_TIMEOUT};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::time::Duration;
 
-/// How long a node waits for another's part of a merged read.
-pub(crate) const REMOTE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The header carrying the cluster's secret on node-to-node reads.
 pub(crate) const SECRET_HEADER: &str = "trove-cluster-secret";
 
@@ -311,7 +308,7 @@ mod tests {
         }
         let mut all: Vec<(String, u64)> = a.iter().chain(&b).map(|(p, s)| (p.to_string(), *s)).collect();
         all.sort_by(cmp);
-        let reference = crate::cluster::remote::tests::query(&all, 5, "q07");
+        let reference = query(&all, 5, "q07");
         let score = all.iter().find(|e| e.0 == "q07").unwrap().1;
         let key = Some(("q07", score));
         let m = merge(&[cut(0, &a, 5, key), cut(1, &b, 5, key)], 5, key);

@@ -10,24 +10,24 @@
 //! and `writable` (the journal, snapshots and checkpoints refuse to write;
 //! with the node's [`Fence`] it is the slot's [`WriteGate`]).
 
-use super::stock::Units;
-use super::ClusterNode;
+use crate::config::Settings;
 use crate::error::ApiError;
-use crate::server::{self, ServeError};
-use crate::state::Core;
+use crate::folder::{self, Core, ServeError};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
+use trove_cluster::Cluster;
 use trove_cluster::Fence;
 use trove_persistence::{StoreError, WriteGate};
 use trove_protocol::ErrorCode;
 
 /// The folder of partition `partition` under the cluster's data folder.
-pub(crate) fn folder(root: &Path, partition: u32) -> PathBuf {
+pub(crate) fn partition_dir(root: &Path, partition: u32) -> PathBuf {
     root.join(format!("partition-{partition:05}"))
 }
 
@@ -106,13 +106,19 @@ impl Slot {
     }
 
     /// Opens `partition` at `epoch` (its owner key is already ours).
-    pub(crate) async fn open(node: &ClusterNode, partition: u32, epoch: i64) -> Result<Arc<Slot>, OpenError> {
-        let dir = folder(&node.root, partition);
+    pub(crate) async fn open(
+        etcd: &Cluster,
+        root: &Path,
+        settings: &Settings,
+        partition: u32,
+        epoch: i64,
+    ) -> Result<Arc<Slot>, OpenError> {
+        let dir = partition_dir(root, partition);
         // A partition that existed has an OWNERS file: without one (a volume
         // not mounted, a folder deleted) starting an empty journal would
         // silently lose its history.
         if !dir.join(OWNERS_FILE).is_file() {
-            match node.etcd().was_created(partition).await {
+            match etcd.was_created(partition).await {
                 Ok(false) => {}
                 Ok(true) => {
                     return Err(OpenError::Damaged(format!(
@@ -123,45 +129,43 @@ impl Slot {
                 Err(e) => return Err(OpenError::Damaged(format!("cannot check the partition's history: {e}"))),
             }
         }
-        let fence = node.etcd().fence().clone();
+        let fence = etcd.fence().clone();
         let writable = Arc::new(AtomicBool::new(true));
         let gate: Arc<dyn WriteGate> = Arc::new(SlotGate {
             fence: fence.clone(),
             writable: writable.clone(),
         });
-        let (core, report) = match server::open_core(dir.clone(), node.settings.durability, Some(gate)).await {
+        let (core, report) = match folder::open_core(dir.clone(), settings.durability, Some(gate)).await {
             Ok(x) => x,
             Err(ServeError::Store(StoreError::Locked { .. })) => return Err(OpenError::Locked),
             Err(e) => return Err(OpenError::Damaged(e.to_string())),
         };
-        let head = crate::ops::chain_head(&core)
-            .await
-            .map_err(|e| OpenError::Damaged(e.message))?;
+        let head = folder::chain_head(&core).await.map_err(OpenError::Damaged)?;
         if !fence.is_open() {
             writable.store(false, Ordering::Release);
-            let _ = server::close_core(&core).await;
+            let _ = folder::close_core(&core).await;
             return Err(OpenError::Damaged("the fence closed while opening".into()));
         }
         let line = serde_json::json!({
             "epoch": epoch,
-            "node": node.node_id(),
-            "url": node.etcd().advertise(),
+            "node": etcd.node(),
+            "url": etcd.advertise(),
             "opened_at_ms": trove_engine::Clock::now_ms(&trove_engine::SystemClock),
             "last_seq": head.seq,
             "chain_hash": head.hash,
         });
         if let Err(e) = record_epoch(&dir, &line.to_string()) {
             writable.store(false, Ordering::Release);
-            let _ = server::close_core(&core).await;
+            let _ = folder::close_core(&core).await;
             return Err(OpenError::Damaged(format!(
                 "cannot record the epoch in {OWNERS_FILE}: {e}"
             )));
         }
-        if let Err(e) = node.etcd().mark_created(partition, epoch).await {
+        if let Err(e) = etcd.mark_created(partition, epoch).await {
             tracing::warn!(partition, error = %e, "could not record the partition's creation in etcd");
         }
-        server::build_projection(&core.projection, core.store.dir()).await;
-        let tasks = server::core_tasks(&core, &node.settings, report.snapshot_seq.unwrap_or(0));
+        folder::build_projection(&core.projection, core.store.dir()).await;
+        let tasks = folder::core_tasks(&core, &settings, report.snapshot_seq.unwrap_or(0));
         Ok(Arc::new(Slot {
             partition,
             epoch,
@@ -188,7 +192,7 @@ impl Slot {
         for t in self.tasks.lock().drain(..) {
             t.abort();
         }
-        if let Err(e) = server::close_core(&self.core).await {
+        if let Err(e) = folder::close_core(&self.core).await {
             tracing::warn!(partition = self.partition, error = %e, "closing the partition failed");
         }
         self.writable.store(false, Ordering::Release);
@@ -210,4 +214,26 @@ fn record_epoch(dir: &Path, line: &str) -> std::io::Result<()> {
     f.write_all(b"\n")?;
     f.sync_all()?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// A partition's grantable units of one product.
+#[derive(Debug)]
+pub(crate) struct Units {
+    pub(crate) loaded: bool,
+    /// Allotted, not granted, not reserved.
+    pub(crate) free: u64,
+    /// Reserved by claims in flight.
+    pub(crate) reserved: u64,
+    pub(crate) last_used: Instant,
+}
+
+impl Default for Units {
+    fn default() -> Self {
+        Units {
+            loaded: false,
+            free: 0,
+            reserved: 0,
+            last_used: Instant::now(),
+        }
+    }
 }

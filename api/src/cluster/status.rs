@@ -128,7 +128,7 @@ async fn line(http: &reqwest::Client, view: &View, p: u32, data: Option<&std::pa
         },
         (Some(_), None, _) => line.head_from = "served: give --key to read its head".into(),
         (None, _, Some(root)) => {
-            let dir = super::slot::folder(root, p);
+            let dir = super::slot::partition_dir(root, p);
             match trove_persistence::Archive::open(&dir).and_then(|a| a.chain_head()) {
                 Ok((seq, hash)) => {
                     (line.head_seq, line.head_hash, line.head_from) = (Some(seq), Some(hash), "folder".into())

@@ -18,7 +18,9 @@
 //! rejected goes back to `free`, except on `out_of_stock`, which means the
 //! engine had no unit for it.
 
-use super::{catalog, ClusterNode, Slot};
+use super::catalog;
+use super::node::{ClusterNode, CONTROL_INTERVAL};
+use super::slot::{Slot, Units};
 use crate::error::ApiError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,28 +34,6 @@ pub(crate) const RECLAIM_WAIT: Duration = Duration::from_secs(2);
 pub(crate) const IDLE_RETURN: Duration = Duration::from_secs(10);
 /// Units taken at once while the ledger holds at least this many per partition.
 pub(crate) const BATCH: u64 = 64;
-
-/// A partition's grantable units of one product.
-#[derive(Debug)]
-pub(crate) struct Units {
-    loaded: bool,
-    /// Allotted, not granted, not reserved.
-    pub(crate) free: u64,
-    /// Reserved by claims in flight.
-    reserved: u64,
-    pub(crate) last_used: Instant,
-}
-
-impl Default for Units {
-    fn default() -> Self {
-        Units {
-            loaded: false,
-            free: 0,
-            reserved: 0,
-            last_used: Instant::now(),
-        }
-    }
-}
 
 fn cluster_error(e: trove_cluster::ClusterError) -> ApiError {
     match e {
@@ -131,7 +111,7 @@ impl ClusterNode {
         slot: &Arc<Slot>,
         hunt: &str,
         sku: &str,
-    ) -> Result<Option<Arc<tokio::sync::Mutex<super::stock::Units>>>, ApiError> {
+    ) -> Result<Option<Arc<tokio::sync::Mutex<Units>>>, ApiError> {
         let key = (hunt.to_owned(), sku.to_owned());
         let units = slot.units.lock().get(&key).cloned();
         if let Some(u) = units {
@@ -206,7 +186,7 @@ impl ClusterNode {
                 etcd.want(hunt, sku, slot.partition).await.map_err(cluster_error)?;
                 wanted = true;
             }
-            tokio::time::sleep(super::CONTROL_INTERVAL / 2).await;
+            tokio::time::sleep(CONTROL_INTERVAL / 2).await;
         }
         if wanted {
             let _ = etcd.unwant(hunt, sku, slot.partition).await;

@@ -30,7 +30,9 @@ fn free_port(host: &str) -> u16 {
 
 fn etcd_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("etcd")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("etcd"))
+        .find(|p| p.is_file())
 }
 
 /// `None` (and a message) when etcd is missing and CI does not require it.
@@ -81,7 +83,12 @@ impl Etcd {
         let child = Command::new(&self.bin)
             .args(["--name", "default", "--data-dir"])
             .arg(&self.dir)
-            .args(["--listen-client-urls", &self.url(), "--advertise-client-urls", &self.url()])
+            .args([
+                "--listen-client-urls",
+                &self.url(),
+                "--advertise-client-urls",
+                &self.url(),
+            ])
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &format!("default={peer}")])
             .stdout(Stdio::null())
@@ -94,13 +101,19 @@ impl Etcd {
     async fn wait_up(&self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
-            if tokio::net::TcpStream::connect((self.host.as_str(), self.client)).await.is_ok() {
+            if tokio::net::TcpStream::connect((self.host.as_str(), self.client))
+                .await
+                .is_ok()
+            {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("etcd did not start: {}", std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default());
+        panic!(
+            "etcd did not start: {}",
+            std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
+        );
     }
 
     fn kill(&mut self) {
@@ -205,7 +218,11 @@ impl TestCluster {
                     return started.elapsed();
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "partitions not spread: {:?}", self.map().await);
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "partitions not spread: {:?}",
+                self.map().await
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -323,7 +340,9 @@ fn player_in(p: u32, nth: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_op_is_routed_and_moved_answers_are_followed() {
-    let Some(c) = TestCluster::start("every_op_is_routed", 2).await else { return };
+    let Some(c) = TestCluster::start("every_op_is_routed", 2).await else {
+        return;
+    };
     c.define(&hunt("h", 1000, 5)).await;
     let map = c.map().await.unwrap();
     // Every node answers the same map; every partition has one owner.
@@ -359,7 +378,9 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
     assert_eq!((st, r["status"].clone()), (200, json!("granted")), "{r}");
     // WebSocket: the same moved answer as an error reply.
     let mut ws = Ws::connect(&wrong.addr, GAME).await.unwrap();
-    let reply = ws.call(json!({"op": "claim", "claim_id": "k2", "player": player, "hunt": "h", "sku": "mug"})).await;
+    let reply = ws
+        .call(json!({"op": "claim", "claim_id": "k2", "player": player, "hunt": "h", "sku": "mug"}))
+        .await;
     assert_eq!(reply["ok"], false);
     assert_eq!(reply["error"]["code"], "moved");
     assert_eq!(reply["error"]["url"], owner[&p]);
@@ -379,7 +400,12 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
     let players: Vec<String> = (0..P).map(|p| player_in(p, 1)).collect();
     let events: Vec<Value> = players
         .iter()
-        .flat_map(|p| [json!({"player": p, "hunt": "h", "type": "clue_found", "clue": "c1"}), json!({"player": p, "hunt": "h", "type": "clue_found", "clue": "c2"})])
+        .flat_map(|p| {
+            [
+                json!({"player": p, "hunt": "h", "type": "clue_found", "clue": "c1"}),
+                json!({"player": p, "hunt": "h", "type": "clue_found", "clue": "c2"}),
+            ]
+        })
         .collect();
     let text = json!({"events": events}).to_string();
     let req: trove_protocol::EventsRequest = serde_json::from_str(&text).unwrap();
@@ -388,7 +414,10 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
     assert_eq!(r.seqs.len(), P as usize);
     for (i, p) in players.iter().enumerate() {
         let id = format!("all-{i}");
-        let reply = client.claim(&claim_req(&id, p, "h", "mug")).await.expect("routed claim");
+        let reply = client
+            .claim(&claim_req(&id, p, "h", "mug"))
+            .await
+            .expect("routed claim");
         assert_eq!(reply.status, trove_protocol::ClaimStatus::Granted);
         let text = json!({"hunt": "h", "player": p}).to_string();
         let pr: trove_protocol::PlayerRequest = serde_json::from_str(&text).unwrap();
@@ -406,25 +435,51 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         if players.iter().all(|p| ranked.contains(p)) {
             break board;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "players missing from the merged board: {ranked:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "players missing from the merged board: {ranked:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(board.entries.windows(2).all(|w| w[0].score >= w[1].score && w[0].rank + 1 == w[1].rank));
+    assert!(board
+        .entries
+        .windows(2)
+        .all(|w| w[0].score >= w[1].score && w[0].rank + 1 == w[1].rank));
     let around = players[5].clone();
-    let (st, win) = c.node(0).http("GET", &format!("/v1/hunts/h/leaderboard?limit=3&around={around}"), Some(GAME), None).await;
+    let (st, win) = c
+        .node(0)
+        .http(
+            "GET",
+            &format!("/v1/hunts/h/leaderboard?limit=3&around={around}"),
+            Some(GAME),
+            None,
+        )
+        .await;
     assert_eq!(st, 200, "{win}");
-    let names: Vec<&str> = win["entries"].as_array().unwrap().iter().map(|e| e["player"].as_str().unwrap()).collect();
+    let names: Vec<&str> = win["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["player"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&around.as_str()), "{win}");
 
     // Move a partition under the client: stop its owner gracefully; the
     // client follows the moved/unavailable answers to the new owner.
     let mut c = c;
-    let victim = c.nodes.iter().position(|s| s.as_ref().is_some_and(|s| s.addr != right)).unwrap();
+    let victim = c
+        .nodes
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| s.addr != right))
+        .unwrap();
     let status = c.nodes[victim].take().unwrap().terminate();
     assert!(status.success(), "graceful exit");
     for (i, p) in players.iter().enumerate() {
         let id = format!("after-{i}");
-        let reply = client.claim(&claim_req(&id, p, "h", "mug")).await.expect("claim follows the move");
+        let reply = client
+            .claim(&claim_req(&id, p, "h", "mug"))
+            .await
+            .expect("claim follows the move");
         assert_eq!(reply.status, trove_protocol::ClaimStatus::Granted);
     }
     c.wait_spread().await;
@@ -468,18 +523,24 @@ async fn claim_load(client: ClusterClient, task: usize, until: Arc<std::sync::at
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_node_fails_over_without_losing_or_repeating_a_claim() {
-    let Some(mut c) = TestCluster::start("sigkill_failover", 3).await else { return };
+    let Some(mut c) = TestCluster::start("sigkill_failover", 3).await else {
+        return;
+    };
     c.define(&hunt("h", 400, 5)).await;
     let client = c.client().await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let tasks: Vec<_> = (0..12).map(|t| tokio::spawn(claim_load(client.clone(), t, stop.clone()))).collect();
+    let tasks: Vec<_> = (0..12)
+        .map(|t| tokio::spawn(claim_load(client.clone(), t, stop.clone())))
+        .collect();
     // Events too, routed per partition by the client.
     let ev_client = client.clone();
     let ev_stop = stop.clone();
     let events = tokio::spawn(async move {
         let mut ok = 0u64;
         while !ev_stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let batch: Vec<Value> = (0..40).map(|i| json!({"player": format!("load-{i}"), "hunt": "h", "type": "checkin", "location": "gate"})).collect();
+            let batch: Vec<Value> = (0..40)
+                .map(|i| json!({"player": format!("load-{i}"), "hunt": "h", "type": "checkin", "location": "gate"}))
+                .collect();
             let text = json!({"events": batch}).to_string();
             let req: trove_protocol::EventsRequest = serde_json::from_str(&text).unwrap();
             if let Ok(r) = ev_client.events(&req).await {
@@ -493,7 +554,10 @@ async fn a_killed_node_fails_over_without_losing_or_repeating_a_claim() {
     let killed_at = Instant::now();
     c.nodes[victim].take().unwrap().kill();
     let failover = c.wait_spread().await;
-    eprintln!("failover: every partition served again {:?} after SIGKILL", killed_at.elapsed());
+    eprintln!(
+        "failover: every partition served again {:?} after SIGKILL",
+        killed_at.elapsed()
+    );
     assert!(failover < Duration::from_secs(30));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -516,7 +580,11 @@ async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) {
     let mut granted: HashMap<String, u64> = HashMap::new();
     for (p, rows) in &audit {
         for (id, player, sku, status, reason) in rows {
-            assert_eq!(partition_of(player, P), *p, "claim {id} journaled in the wrong partition");
+            assert_eq!(
+                partition_of(player, P),
+                *p,
+                "claim {id} journaled in the wrong partition"
+            );
             let prev = decided.insert((player.clone(), id.clone()), (status.clone(), reason.clone(), *p));
             assert!(prev.is_none(), "claim {id} of {player} decided twice");
             if status == "granted" {
@@ -525,13 +593,24 @@ async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) {
         }
     }
     for a in acked {
-        let (status, reason, _) = decided
-            .get(&(a.player.clone(), a.claim_id.clone()))
-            .unwrap_or_else(|| panic!("acknowledged claim {} of {} is not in the journal", a.claim_id, a.player));
+        let (status, reason, _) = decided.get(&(a.player.clone(), a.claim_id.clone())).unwrap_or_else(|| {
+            panic!(
+                "acknowledged claim {} of {} is not in the journal",
+                a.claim_id, a.player
+            )
+        });
         if a.status == "granted" {
-            assert_eq!(status, "granted", "claim {} ({}) acknowledged granted, journaled {status}", a.claim_id, a.sku);
+            assert_eq!(
+                status, "granted",
+                "claim {} ({}) acknowledged granted, journaled {status}",
+                a.claim_id, a.sku
+            );
         } else {
-            assert_eq!(status, "rejected", "claim {} acknowledged rejected, journaled granted", a.claim_id);
+            assert_eq!(
+                status, "rejected",
+                "claim {} acknowledged rejected, journaled granted",
+                a.claim_id
+            );
             assert!(reason.is_some());
         }
     }
@@ -542,26 +621,40 @@ async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) {
     // Each partition's feed: every granted claim exactly once.
     let map = c.map().await.unwrap();
     for (p, url) in owners(&map) {
-        let want: HashSet<String> = audit[&p].iter().filter(|r| r.3 == "granted").map(|r| r.0.clone()).collect();
+        let want: HashSet<String> = audit[&p]
+            .iter()
+            .filter(|r| r.3 == "granted")
+            .map(|r| r.0.clone())
+            .collect();
         let mut ws = Ws::connect(url.trim_start_matches("http://"), GAME).await.unwrap();
-        let r = ws.call(json!({"op": "subscribe", "topic": "claims", "partition": p, "from": 0})).await;
+        let r = ws
+            .call(json!({"op": "subscribe", "topic": "claims", "partition": p, "from": 0}))
+            .await;
         assert_eq!(r["ok"], true, "{r}");
         assert_eq!(r["partition"], p);
         let mut seen = HashSet::new();
         while seen.len() < want.len() {
-            let push = ws.next_push(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("partition {p}: feed stopped at {} of {}", seen.len(), want.len()));
+            let push = ws
+                .next_push(Duration::from_secs(10))
+                .await
+                .unwrap_or_else(|| panic!("partition {p}: feed stopped at {} of {}", seen.len(), want.len()));
             assert_eq!(push["partition"], p);
             let id = push["claim_id"].as_str().unwrap().to_owned();
             assert!(want.contains(&id), "feed of {p} pushed {id}, not a granted claim of it");
             assert!(seen.insert(id.clone()), "feed of {p} pushed {id} twice");
         }
-        assert!(ws.next_push(Duration::from_millis(300)).await.is_none(), "feed of {p} pushed more than its grants");
+        assert!(
+            ws.next_push(Duration::from_millis(300)).await.is_none(),
+            "feed of {p} pushed more than its grants"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_node_writes_nothing_after_it_resumes() {
-    let Some(c) = TestCluster::start("paused_node", 2).await else { return };
+    let Some(c) = TestCluster::start("paused_node", 2).await else {
+        return;
+    };
     c.define(&hunt("h", 10_000, 5)).await;
     let map = c.map().await.unwrap();
     let paused = c.node(0);
@@ -580,7 +673,17 @@ async fn a_paused_node_writes_nothing_after_it_resumes() {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let body = json!({"claim_id": format!("w{k}-{i}"), "player": player, "hunt": "h", "sku": "mug"});
-                let _ = tokio::time::timeout(Duration::from_secs(2), try_http(&addr, "POST", "/v1/claims", Some(GAME), Some(body.to_string().as_bytes()))).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    try_http(
+                        &addr,
+                        "POST",
+                        "/v1/claims",
+                        Some(GAME),
+                        Some(body.to_string().as_bytes()),
+                    ),
+                )
+                .await;
                 i += 1;
             }
         }));
@@ -601,14 +704,22 @@ async fn a_paused_node_writes_nothing_after_it_resumes() {
     // Each partition is opened again (by either node) after the pause.
     let started = Instant::now();
     for p in &mine {
-        let owners_file = c.root.path().join("data").join(format!("partition-{p:05}")).join("OWNERS");
+        let owners_file = c
+            .root
+            .path()
+            .join("data")
+            .join(format!("partition-{p:05}"))
+            .join("OWNERS");
         let before = std::fs::read_to_string(copy.join(format!("partition-{p:05}")).join("OWNERS")).unwrap();
         let reopened = loop {
             let now = std::fs::read_to_string(&owners_file).unwrap();
             if now.len() > before.len() {
                 break now[before.len()..].lines().next().unwrap().to_owned();
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "partition {p} not reopened after the pause");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "partition {p} not reopened after the pause"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let line: Value = serde_json::from_str(&reopened).unwrap();
@@ -624,7 +735,10 @@ async fn a_paused_node_writes_nothing_after_it_resumes() {
         let _ = w.await;
     }
     let log = paused.log_text();
-    assert!(log.contains("fenced=true"), "the resumed node closed its partitions as fenced:\n{log}");
+    assert!(
+        log.contains("fenced=true"),
+        "the resumed node closed its partitions as fenced:\n{log}"
+    );
 }
 
 /// The chain head `(seq, hash)` of a stopped copy of a partition folder.
@@ -635,7 +749,9 @@ fn chain_head(dir: &Path) -> (u64, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn scarce_stock_claimed_from_every_partition_is_granted_exactly() {
-    let Some(c) = TestCluster::start("scarce_stock", 3).await else { return };
+    let Some(c) = TestCluster::start("scarce_stock", 3).await else {
+        return;
+    };
     c.define(&hunt("h", 300, 5)).await;
     let client = c.client().await;
     // 40 players over every partition claim a gold item at once.
@@ -644,31 +760,56 @@ async fn scarce_stock_claimed_from_every_partition_is_granted_exactly() {
         async move {
             let player = player_in(i % P, (i / P) as usize);
             let id = format!("gold-{i}");
-            let r = client.claim(&claim_req(&id, &player, "h", "gold")).await.expect("claim");
+            let r = client
+                .claim(&claim_req(&id, &player, "h", "gold"))
+                .await
+                .expect("claim");
             r.status == trove_protocol::ClaimStatus::Granted
         }
     });
-    let granted = futures_util::future::join_all(claims).await.into_iter().filter(|g| *g).count();
+    let granted = futures_util::future::join_all(claims)
+        .await
+        .into_iter()
+        .filter(|g| *g)
+        .count();
     assert_eq!(granted, 5, "exactly the stock is granted");
     // One more unit anywhere: the next claim, from any partition, gets it.
-    let (st, r) = c.node(1).http("POST", "/v1/hunts/h/products/gold/stock", Some(DESIGNER), Some(&json!({"add": 1}))).await;
+    let (st, r) = c
+        .node(1)
+        .http(
+            "POST",
+            "/v1/hunts/h/products/gold/stock",
+            Some(DESIGNER),
+            Some(&json!({"add": 1})),
+        )
+        .await;
     assert_eq!(st, 200, "{r}");
     let late = player_in(7, 20);
     let r = client.claim(&claim_req("gold-late", &late, "h", "gold")).await.unwrap();
-    assert_eq!(r.status, trove_protocol::ClaimStatus::Granted, "a free unit was refused");
+    assert_eq!(
+        r.status,
+        trove_protocol::ClaimStatus::Granted,
+        "a free unit was refused"
+    );
     // Plentiful stock drained from one partition first, then from the
     // others: units idle in the first partition's allotment are handed back,
     // so exactly the stock is granted and never a false out_of_stock before.
     let heavy = player_in(0, 30);
     for i in 0..150 {
-        let r = client.claim(&claim_req(&format!("m0-{i}"), &heavy, "h", "mug")).await.unwrap();
+        let r = client
+            .claim(&claim_req(&format!("m0-{i}"), &heavy, "h", "mug"))
+            .await
+            .unwrap();
         assert_eq!(r.status, trove_protocol::ClaimStatus::Granted);
     }
     let mut n = 150;
     'outer: for round in 0.. {
         for p in 1..P {
             let player = player_in(p, 30);
-            let r = client.claim(&claim_req(&format!("m{p}-{round}"), &player, "h", "mug")).await.unwrap();
+            let r = client
+                .claim(&claim_req(&format!("m{p}-{round}"), &player, "h", "mug"))
+                .await
+                .unwrap();
             if r.status != trove_protocol::ClaimStatus::Granted {
                 assert_eq!(n, 300, "out_of_stock after {n} of 300 mugs: {:?}", r.reason);
                 break 'outer;
@@ -684,12 +825,17 @@ async fn scarce_stock_claimed_from_every_partition_is_granted_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_restarted_under_the_nodes_never_splits_the_brain() {
-    let Some(mut c) = TestCluster::start("etcd_restart", 2).await else { return };
+    let Some(mut c) = TestCluster::start("etcd_restart", 2).await else {
+        return;
+    };
     c.define(&hunt("h", 1000, 5)).await;
     let client = c.client().await;
     // Warm every partition's allotment so claims need no etcd for a while.
     for p in 0..P {
-        let r = client.claim(&claim_req(&format!("warm-{p}"), &player_in(p, 0), "h", "mug")).await.unwrap();
+        let r = client
+            .claim(&claim_req(&format!("warm-{p}"), &player_in(p, 0), "h", "mug"))
+            .await
+            .unwrap();
         assert_eq!(r.status, trove_protocol::ClaimStatus::Granted);
     }
     let before = owners(&c.map().await.unwrap());
@@ -699,7 +845,15 @@ async fn etcd_restarted_under_the_nodes_never_splits_the_brain() {
     for p in 0..P {
         let body = json!({"claim_id": format!("during-{p}"), "player": player_in(p, 0), "hunt": "h", "sku": "mug"});
         let addr = before[&p].trim_start_matches("http://");
-        if let Ok((200, _)) = try_http(addr, "POST", "/v1/claims", Some(GAME), Some(body.to_string().as_bytes())).await {
+        if let Ok((200, _)) = try_http(
+            addr,
+            "POST",
+            "/v1/claims",
+            Some(GAME),
+            Some(body.to_string().as_bytes()),
+        )
+        .await
+        {
             served += 1;
         }
     }
@@ -712,22 +866,48 @@ async fn etcd_restarted_under_the_nodes_never_splits_the_brain() {
     for p in 0..P {
         let body = json!({"claim_id": format!("long-{p}"), "player": player_in(p, 0), "hunt": "h", "sku": "mug"});
         let addr = before[&p].trim_start_matches("http://");
-        let r = try_http(addr, "POST", "/v1/claims", Some(GAME), Some(body.to_string().as_bytes())).await;
-        assert!(!matches!(r, Ok((200, _))), "partition {p} accepted a claim with etcd gone for 3 TTLs");
+        let r = try_http(
+            addr,
+            "POST",
+            "/v1/claims",
+            Some(GAME),
+            Some(body.to_string().as_bytes()),
+        )
+        .await;
+        assert!(
+            !matches!(r, Ok((200, _))),
+            "partition {p} accepted a claim with etcd gone for 3 TTLs"
+        );
     }
     c.etcd.spawn();
     c.etcd.wait_up().await;
     c.wait_spread().await;
     // Never two owners: each partition's OWNERS file has strictly growing epochs.
     for p in 0..P {
-        let text = std::fs::read_to_string(c.root.path().join("data").join(format!("partition-{p:05}")).join("OWNERS")).unwrap();
-        let epochs: Vec<i64> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["epoch"].as_i64().unwrap()).collect();
-        assert!(epochs.windows(2).all(|w| w[0] < w[1]), "partition {p}: epochs {epochs:?}");
+        let text = std::fs::read_to_string(
+            c.root
+                .path()
+                .join("data")
+                .join(format!("partition-{p:05}"))
+                .join("OWNERS"),
+        )
+        .unwrap();
+        let epochs: Vec<i64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["epoch"].as_i64().unwrap())
+            .collect();
+        assert!(
+            epochs.windows(2).all(|w| w[0] < w[1]),
+            "partition {p}: epochs {epochs:?}"
+        );
     }
     let acked: Vec<Acked> = Vec::new();
     check_claims(&c, &acked, &[("mug", 1000), ("gold", 5)]).await;
     for p in 0..P {
-        let r = client.claim(&claim_req(&format!("after-{p}"), &player_in(p, 0), "h", "mug")).await.unwrap();
+        let r = client
+            .claim(&claim_req(&format!("after-{p}"), &player_in(p, 0), "h", "mug"))
+            .await
+            .unwrap();
         assert_eq!(r.status, trove_protocol::ClaimStatus::Granted);
     }
     let _ = &mut c;
@@ -735,11 +915,15 @@ async fn etcd_restarted_under_the_nodes_never_splits_the_brain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_serving() {
-    let Some(mut c) = TestCluster::start("cluster_bad_input", 2).await else { return };
+    let Some(mut c) = TestCluster::start("cluster_bad_input", 2).await else {
+        return;
+    };
     c.define(&hunt("h", 100, 5)).await;
     let n0 = c.node(0);
     // A partition that does not exist.
-    let (st, e) = n0.http("GET", "/v1/audit/head?partition=999", Some(AUDITOR), None).await;
+    let (st, e) = n0
+        .http("GET", "/v1/audit/head?partition=999", Some(AUDITOR), None)
+        .await;
     assert_eq!((st, e["error"]["code"].clone()), (404, json!("unknown_partition")));
     // A per-partition route without its partition.
     let (st, e) = n0.http("GET", "/v1/audit/head", Some(AUDITOR), None).await;
@@ -747,7 +931,9 @@ async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_se
     let mut ws = Ws::connect(&n0.addr, GAME).await.unwrap();
     let r = ws.call(json!({"op": "subscribe", "topic": "claims", "from": 0})).await;
     assert_eq!(r["error"]["code"], "invalid_request", "{r}");
-    let r = ws.call(json!({"op": "subscribe", "topic": "claims", "partition": 4096})).await;
+    let r = ws
+        .call(json!({"op": "subscribe", "topic": "claims", "partition": 4096}))
+        .await;
     assert_eq!(r["error"]["code"], "unknown_partition", "{r}");
     // A node id that is not one, and one already live.
     let env = node_env(&c.etcd.url(), "bad id!", "http://127.0.0.1:1");
@@ -774,7 +960,12 @@ async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_se
         s.take().unwrap().terminate();
     }
     let damaged = 5u32;
-    let journal = c.root.path().join("data").join(format!("partition-{damaged:05}")).join("journal");
+    let journal = c
+        .root
+        .path()
+        .join("data")
+        .join(format!("partition-{damaged:05}"))
+        .join("journal");
     for entry in std::fs::read_dir(&journal).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
@@ -786,7 +977,10 @@ async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_se
     let started = Instant::now();
     let client = c.client().await;
     for p in (0..P).filter(|p| *p != damaged) {
-        let r = client.claim(&claim_req(&format!("ok-{p}"), &player_in(p, 0), "h", "mug")).await.expect("healthy partition");
+        let r = client
+            .claim(&claim_req(&format!("ok-{p}"), &player_in(p, 0), "h", "mug"))
+            .await
+            .expect("healthy partition");
         assert_eq!(r.status, trove_protocol::ClaimStatus::Granted);
     }
     let body = json!({"claim_id": "dmg", "player": player_in(damaged, 0), "hunt": "h", "sku": "mug"});
@@ -796,7 +990,10 @@ async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_se
             let (st, e) = s.http("POST", "/v1/claims", Some(GAME), Some(&body)).await;
             codes.push((st, e["error"]["code"].as_str().unwrap_or("").to_owned()));
         }
-        assert!(codes.iter().all(|(st, _)| *st != 200), "the damaged partition served a claim");
+        assert!(
+            codes.iter().all(|(st, _)| *st != 200),
+            "the damaged partition served a claim"
+        );
         if codes.iter().all(|(_, c)| c == "partition_unavailable") {
             break;
         }
@@ -808,7 +1005,11 @@ async fn bad_input_gets_clear_codes_and_a_damaged_partition_leaves_the_others_se
 /// `ip` with `args`; panics with its output on failure.
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A network namespace with a veth pair to the host: host side
@@ -820,7 +1021,10 @@ struct Netns {
 
 impl Netns {
     fn create(n: u8) -> Option<Netns> {
-        let ok = Command::new("ip").args(["netns", "add", &format!("trove-t{n}")]).status().is_ok_and(|s| s.success());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &format!("trove-t{n}")])
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             return None;
         }
@@ -833,7 +1037,17 @@ impl Netns {
         ip(&["link", "set", &peer, "netns", &ns.name]);
         ip(&["addr", "add", &format!("10.88.{n}.1/24"), "dev", &ns.host_if]);
         ip(&["link", "set", &ns.host_if, "up"]);
-        ip(&["netns", "exec", &ns.name, "ip", "addr", "add", &format!("10.88.{n}.2/24"), "dev", &peer]);
+        ip(&[
+            "netns",
+            "exec",
+            &ns.name,
+            "ip",
+            "addr",
+            "add",
+            &format!("10.88.{n}.2/24"),
+            "dev",
+            &peer,
+        ]);
         ip(&["netns", "exec", &ns.name, "ip", "link", "set", &peer, "up"]);
         ip(&["netns", "exec", &ns.name, "ip", "link", "set", "lo", "up"]);
         Some(ns)
@@ -853,7 +1067,9 @@ impl Drop for Netns {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
-    let Some(bin) = require_etcd("cut_off_node") else { return };
+    let Some(bin) = require_etcd("cut_off_node") else {
+        return;
+    };
     let Some(ns) = Netns::create(7) else {
         if std::env::var("TROVE_REQUIRE_CLUSTER").as_deref() == Ok("1") {
             panic!("cut_off_node needs root and `ip netns` (TROVE_REQUIRE_CLUSTER=1)");
@@ -875,14 +1091,29 @@ async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
     let data = root.path().join("data");
     let log = root.path().join("cut.log");
     let mut cut = Command::new("ip")
-        .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_trove"), "serve", "--listen", ns_listen, "--data"])
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            env!("CARGO_BIN_EXE_trove"),
+            "serve",
+            "--listen",
+            ns_listen,
+            "--data",
+        ])
         .arg(&data)
         .envs(node_env(&etcd.url(), "cut", &format!("http://{ns_listen}")))
         .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .unwrap();
-    let owned_by = |map: &Value, url: &str| owners(map).into_iter().filter(|(_, u)| u == url).map(|(p, _)| p).collect::<Vec<u32>>();
+    let owned_by = |map: &Value, url: &str| {
+        owners(map)
+            .into_iter()
+            .filter(|(_, u)| u == url)
+            .map(|(p, _)| p)
+            .collect::<Vec<u32>>()
+    };
     let cut_url = format!("http://{ns_listen}");
     let started = Instant::now();
     let mine = loop {
@@ -893,7 +1124,11 @@ async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
                 break mine;
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the namespaced node never took its share: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the namespaced node never took its share: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // Cut it off: within the TTL its partitions are the host's.
@@ -905,17 +1140,34 @@ async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
             let map: Value = serde_json::from_slice(&body).unwrap();
             if owned_by(&map, &host_url).len() == P as usize {
                 let p = mine[0];
-                if let Ok((200, _)) = try_http(&host.addr, "GET", &format!("/v1/audit/head?partition={p}"), Some(AUDITOR), None).await {
+                if let Ok((200, _)) = try_http(
+                    &host.addr,
+                    "GET",
+                    &format!("/v1/audit/head?partition={p}"),
+                    Some(AUDITOR),
+                    None,
+                )
+                .await
+                {
                     break;
                 }
             }
         }
-        assert!(cut_at.elapsed() < Duration::from_secs(30), "partitions of the cut-off node never moved");
+        assert!(
+            cut_at.elapsed() < Duration::from_secs(30),
+            "partitions of the cut-off node never moved"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("cut off: its partitions served by the other node {:?} after the cut", cut_at.elapsed());
+    eprintln!(
+        "cut off: its partitions served by the other node {:?} after the cut",
+        cut_at.elapsed()
+    );
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(text.contains("fenced=true"), "the cut-off node closed its partitions as fenced:\n{text}");
+    assert!(
+        text.contains("fenced=true"),
+        "the cut-off node closed its partitions as fenced:\n{text}"
+    );
     // Back on the network: it rejoins and takes its share again.
     ns.cut(false);
     let back = Instant::now();
@@ -926,7 +1178,11 @@ async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
                 break;
             }
         }
-        assert!(back.elapsed() < Duration::from_secs(60), "the node did not rejoin: {}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            back.elapsed() < Duration::from_secs(60),
+            "the node did not rejoin: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = cut.kill();

@@ -68,7 +68,11 @@ fn ledger_diffs(server: &HuntReply<'_>, sc: &Scenario, rec: &Recorder, unanswere
 
 /// In a cluster: each partition's consistency check at its owner
 /// (`GET /v1/admin/consistency?partition=N`), one verdict for all.
-pub(crate) async fn cluster_consistency(map: &trove_protocol::ClusterMap, key: &str, checks: &mut Vec<Check>) -> Vec<Check> {
+pub(crate) async fn cluster_consistency(
+    map: &trove_protocol::ClusterMap,
+    key: &str,
+    checks: &mut Vec<Check>,
+) -> Vec<Check> {
     const NAME: &str = "server_consistency";
     let mut out = Vec::new();
     let mut failed = Vec::new();
@@ -98,10 +102,17 @@ pub(crate) async fn cluster_consistency(map: &trove_protocol::ClusterMap, key: &
         if !ok {
             failed.push(format!("partition {}: the check failed", o.partition));
         }
-        out.push(Check::new(&format!("partition_{}", o.partition), ok, "live state, projection and journal replay"));
+        out.push(Check::new(
+            &format!("partition_{}", o.partition),
+            ok,
+            "live state, projection and journal replay",
+        ));
     }
     let detail = if failed.is_empty() {
-        format!("every partition's consistency check passed ({} partitions)", map.partitions)
+        format!(
+            "every partition's consistency check passed ({} partitions)",
+            map.partitions
+        )
     } else {
         failed.join("; ")
     };

@@ -19,7 +19,9 @@ async fn take_planned(nodes: &[&Cluster], plan: &[Option<String>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_spreads_a_real_view_and_keeps_survivors_partitions() {
-    let Some(etcd) = Etcd::start("assign").await else { return };
+    let Some(etcd) = Etcd::start("assign").await else {
+        return;
+    };
     let prefix = "/t-assign";
     let mut config = etcd.config(prefix, "a");
     config.partitions = 64;

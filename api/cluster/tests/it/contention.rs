@@ -13,7 +13,7 @@ const STOCK: u64 = 100;
 const TASKS: u64 = 32;
 const PARTITIONS: u32 = 8;
 /// Returns per returning task, so the ledger eventually drains.
-const RETURNS: u32 = 12;
+const RETURNS: u32 = 40;
 
 /// What one task moved: units taken and returned, and its net per partition.
 #[derive(Default)]
@@ -43,7 +43,7 @@ async fn work(node: Cluster, owned: Vec<(u32, i64)>, seed: u64, returner: bool) 
         if r.moved < want {
             assert_eq!(r.ledger, 0, "a short take leaves the ledger empty: {r:?}");
         }
-        if returns_left > 0 && rng.gen_bool(0.3) {
+        if returns_left > 0 && rng.gen_bool(0.5) {
             returns_left -= 1;
             let (q, epoch) = owned[rng.gen_range(0..owned.len())];
             let units = rng.gen_range(1..=5);
@@ -64,7 +64,9 @@ async fn work(node: Cluster, owned: Vec<(u32, i64)>, seed: u64, returner: bool) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_takes_and_returns_neither_create_nor_lose_units() {
-    let Some(etcd) = Etcd::start("contention").await else { return };
+    let Some(etcd) = Etcd::start("contention").await else {
+        return;
+    };
     let prefix = "/t-contention";
     let a = etcd.join(prefix, "a").await;
     let b = etcd.join(prefix, "b").await;

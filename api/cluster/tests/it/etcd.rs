@@ -153,7 +153,11 @@ impl Etcd {
         let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!("{}: {why}\n--- etcd log (last lines) ---\n{}", self.test, tail.join("\n"));
+        panic!(
+            "{}: {why}\n--- etcd log (last lines) ---\n{}",
+            self.test,
+            tail.join("\n")
+        );
     }
 
     /// Kills etcd (SIGKILL) and waits for it: an outage, or a crash.

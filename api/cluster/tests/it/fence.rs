@@ -8,7 +8,9 @@ use trove_cluster::{lease, Cluster, ClusterError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_keep_alives_the_fence_closes_before_etcd_expires_the_keys() {
-    let Some(etcd) = Etcd::start("fence-expiry").await else { return };
+    let Some(etcd) = Etcd::start("fence-expiry").await else {
+        return;
+    };
     let prefix = "/t-fence-expiry";
     let ttl = Duration::from_secs(2);
     let mut config = etcd.config(prefix, "a");
@@ -40,7 +42,10 @@ async fn without_keep_alives_the_fence_closes_before_etcd_expires_the_keys() {
         }
         assert_eq!(view.owners[0].as_ref().map(|o| o.epoch), Some(epoch));
         if joined.elapsed() >= ttl {
-            assert!(!a.fence().is_open(), "the fence is still open a whole TTL after the join");
+            assert!(
+                !a.fence().is_open(),
+                "the fence is still open a whole TTL after the join"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -78,7 +83,9 @@ async fn without_keep_alives_the_fence_closes_before_etcd_expires_the_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_holds_the_fence_and_the_keys_open() {
-    let Some(etcd) = Etcd::start("fence-keep-alive").await else { return };
+    let Some(etcd) = Etcd::start("fence-keep-alive").await else {
+        return;
+    };
     let prefix = "/t-fence-keep";
     let ttl = Duration::from_secs(3);
     let mut config = etcd.config(prefix, "a");
@@ -127,7 +134,9 @@ async fn keep_alive_holds_the_fence_and_the_keys_open() {
 async fn a_node_whose_lease_expired_cannot_rejoin_until_it_is_gone() {
     // A second process with the same id is refused while the first lease
     // is live, and welcome once it expired (no leave, no keep-alive).
-    let Some(etcd) = Etcd::start("fence-same-id").await else { return };
+    let Some(etcd) = Etcd::start("fence-same-id").await else {
+        return;
+    };
     let ttl = Duration::from_secs(2);
     let mut config = etcd.config("/t-fence-same-id", "a");
     config.lease_ttl = ttl;
@@ -142,5 +151,8 @@ async fn a_node_whose_lease_expired_cannot_rejoin_until_it_is_gone() {
         Cluster::join(&config).await.is_ok()
     })
     .await;
-    assert!(joined, "node a could not join again within TTL + 5 s of its lease's expiry");
+    assert!(
+        joined,
+        "node a could not join again within TTL + 5 s of its lease's expiry"
+    );
 }

@@ -105,7 +105,9 @@ async fn the_partition_count_is_fixed_and_a_node_id_is_live_once() {
     assert_eq!(meta.len(), 1, "{meta:?}");
     let meta: serde_json::Value = serde_json::from_str(&meta[0].1).expect("meta is JSON");
     assert_eq!(meta["partitions"], 8, "{meta}");
-    let (partitions, view) = Cluster::observe(&etcd.config(prefix, "observer")).await.expect("observe");
+    let (partitions, view) = Cluster::observe(&etcd.config(prefix, "observer"))
+        .await
+        .expect("observe");
     assert_eq!(partitions, 8);
     assert_eq!(view.nodes, vec![("a".to_owned(), url("a"))]);
     assert_eq!(view.owners, vec![None; 8]);

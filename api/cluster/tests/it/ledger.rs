@@ -16,7 +16,9 @@ fn moved(a: Allotment) -> (u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalog_and_the_ledger() {
-    let Some(etcd) = Etcd::start("ledger").await else { return };
+    let Some(etcd) = Etcd::start("ledger").await else {
+        return;
+    };
     let prefix = "/t-ledger";
     let a = etcd.join(prefix, "a").await;
     let b = etcd.join(prefix, "b").await;
@@ -37,7 +39,10 @@ async fn the_catalog_and_the_ledger() {
     // another under the same id is a conflict.
     let p = 2;
     let epoch = a.acquire(p).await.expect("acquire").expect("partition 2 is free");
-    assert_eq!(moved(a.take_units(p, epoch, "h1", "gem", 4).await.expect("take")), (4, 4, 6));
+    assert_eq!(
+        moved(a.take_units(p, epoch, "h1", "gem", 4).await.expect("take")),
+        (4, 4, 6)
+    );
     let again = b.define_hunt("h1", HUNT, &stock).await.expect("define again");
     assert!(!again.created, "{again:?}");
     let reformatted = r#"{ "products": [ {"stock":10, "sku":"gem"}, {"sku":"coin","stock":0} ], "id": "h1" }"#;
@@ -70,22 +75,37 @@ async fn the_catalog_and_the_ledger() {
     // Two partitions, two nodes.
     let q = 5;
     let eq = b.acquire(q).await.expect("acquire").expect("partition 5 is free");
-    assert_eq!(moved(b.take_units(q, eq, "h1", "gem", 7).await.expect("take")), (7, 7, 3));
+    assert_eq!(
+        moved(b.take_units(q, eq, "h1", "gem", 7).await.expect("take")),
+        (7, 7, 3)
+    );
     assert_eq!(moved(take(7).await.expect("take")), (3, 3, 0));
     assert_eq!(b.stock("h1", "gem").await.expect("stock"), (0, vec![(p, 3), (q, 7)]));
     assert_eq!(a.allotted("h1", "gem", q).await.expect("allotted"), 7);
     // A partition's epoch does not move another partition's units.
-    let e = error(a.take_units(q, epoch, "h1", "gem", 1).await, "take with p's epoch for q");
+    let e = error(
+        a.take_units(q, epoch, "h1", "gem", 1).await,
+        "take with p's epoch for q",
+    );
     assert!(matches!(e, ClusterError::StaleEpoch { partition: 5, .. }), "{e:?}");
-    let e = error(a.take_units(7, epoch, "h1", "gem", 1).await, "take for an ownerless partition");
+    let e = error(
+        a.take_units(7, epoch, "h1", "gem", 1).await,
+        "take for an ownerless partition",
+    );
     assert!(matches!(e, ClusterError::StaleEpoch { partition: 7, .. }), "{e:?}");
 
     // add_stock raises the ledger up to the maximum, never beyond.
     assert_eq!(a.add_stock("h1", "gem", 5, 20).await.expect("add"), 5);
     assert_eq!(a.add_stock("h1", "gem", 15, 20).await.expect("add"), 20);
     let e = error(a.add_stock("h1", "gem", 1, 20).await, "add beyond the maximum");
-    assert!(matches!(&e, ClusterError::StockOverflow(what) if what == "h1/gem"), "{e:?}");
-    let e = error(a.add_stock("h1", "gem", u64::MAX, u64::MAX).await, "add overflowing u64");
+    assert!(
+        matches!(&e, ClusterError::StockOverflow(what) if what == "h1/gem"),
+        "{e:?}"
+    );
+    let e = error(
+        a.add_stock("h1", "gem", u64::MAX, u64::MAX).await,
+        "add overflowing u64",
+    );
     assert!(matches!(e, ClusterError::StockOverflow(_)), "{e:?}");
     assert_eq!(b.stock("h1", "gem").await.expect("stock"), (20, vec![(p, 3), (q, 7)]));
     assert_eq!(a.add_stock("h1", "coin", 2, 20).await.expect("add"), 2);
@@ -93,7 +113,10 @@ async fn the_catalog_and_the_ledger() {
     // Unknown hunts and products.
     for (hunt, sku) in [("h1", "nope"), ("nope", "gem")] {
         let e = error(a.take_units(p, epoch, hunt, sku, 1).await, "take unknown");
-        assert!(matches!(&e, ClusterError::Unknown(w) if *w == format!("{hunt}/{sku}")), "{e:?}");
+        assert!(
+            matches!(&e, ClusterError::Unknown(w) if *w == format!("{hunt}/{sku}")),
+            "{e:?}"
+        );
         let e = error(a.return_units(p, epoch, hunt, sku, 1).await, "return unknown");
         assert!(matches!(e, ClusterError::Unknown(_)), "{e:?}");
         let e = error(a.add_stock(hunt, sku, 1, 100).await, "add unknown");
@@ -103,7 +126,12 @@ async fn the_catalog_and_the_ledger() {
 
     // A second hunt sits beside the first.
     let h2 = r#"{"id":"h2"}"#;
-    assert!(a.define_hunt("h2", h2, &stock_of(&[("gem", 1)])).await.expect("define").created);
+    assert!(
+        a.define_hunt("h2", h2, &stock_of(&[("gem", 1)]))
+            .await
+            .expect("define")
+            .created
+    );
     let ids: Vec<String> = a.hunts().await.expect("hunts").into_iter().map(|h| h.0).collect();
     assert_eq!(ids, ["h1", "h2"]);
     assert_eq!(a.stock("h2", "gem").await.expect("stock"), (1, vec![]));
@@ -112,7 +140,9 @@ async fn the_catalog_and_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_refuses_a_stale_owners_moves() {
-    let Some(etcd) = Etcd::start("stale-epoch").await else { return };
+    let Some(etcd) = Etcd::start("stale-epoch").await else {
+        return;
+    };
     let prefix = "/t-stale";
     let mut a = etcd.join(prefix, "a").await;
     let b = etcd.join(prefix, "b").await;
@@ -121,12 +151,18 @@ async fn etcd_refuses_a_stale_owners_moves() {
         .expect("define");
     let p = 1;
     let e1 = a.acquire(p).await.expect("acquire").expect("free");
-    assert_eq!(moved(a.take_units(p, e1, "h", "gem", 8).await.expect("take")), (8, 8, 42));
+    assert_eq!(
+        moved(a.take_units(p, e1, "h", "gem", 8).await.expect("take")),
+        (8, 8, 42)
+    );
 
     // a's lease goes; for a moment nobody owns p: a's epoch is stale already.
     a.leave().await.expect("leave");
     let e = error(a.take_units(p, e1, "h", "gem", 1).await, "take without an owner");
-    assert!(matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1), "{e:?}");
+    assert!(
+        matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1),
+        "{e:?}"
+    );
 
     // b owns p now, at a new epoch.
     let e2 = b.acquire(p).await.expect("acquire").expect("free after a left");
@@ -134,16 +170,32 @@ async fn etcd_refuses_a_stale_owners_moves() {
     let before = b.stock("h", "gem").await.expect("stock");
     assert_eq!(before, (42, vec![(p, 8)]));
     let e = error(a.take_units(p, e1, "h", "gem", 5).await, "stale take");
-    assert!(matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1), "{e:?}");
+    assert!(
+        matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1),
+        "{e:?}"
+    );
     let e = error(a.return_units(p, e1, "h", "gem", 5).await, "stale return");
-    assert!(matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1), "{e:?}");
+    assert!(
+        matches!(e, ClusterError::StaleEpoch { partition: 1, epoch } if epoch == e1),
+        "{e:?}"
+    );
     let e = error(a.take_units(p, e1, "h", "gem", 0).await, "stale take of nothing");
     assert!(matches!(e, ClusterError::StaleEpoch { .. }), "{e:?}");
-    assert_eq!(b.stock("h", "gem").await.expect("stock"), before, "a stale owner moved stock");
+    assert_eq!(
+        b.stock("h", "gem").await.expect("stock"),
+        before,
+        "a stale owner moved stock"
+    );
     assert_eq!(b.allotted("h", "gem", p).await.expect("allotted"), 8);
 
     // The new owner inherits the partition's allotment and moves it.
-    assert_eq!(moved(b.return_units(p, e2, "h", "gem", 3).await.expect("return")), (3, 5, 45));
-    assert_eq!(moved(b.take_units(p, e2, "h", "gem", 1).await.expect("take")), (1, 6, 44));
+    assert_eq!(
+        moved(b.return_units(p, e2, "h", "gem", 3).await.expect("return")),
+        (3, 5, 45)
+    );
+    assert_eq!(
+        moved(b.take_units(p, e2, "h", "gem", 1).await.expect("take")),
+        (1, 6, 44)
+    );
     assert_eq!(b.stock("h", "gem").await.expect("stock"), (44, vec![(p, 6)]));
 }

@@ -15,4 +15,5 @@ mod join;
 mod ledger;
 mod ownership;
 mod restart;
+mod scratch;
 mod wants;

@@ -15,7 +15,9 @@ fn owner(node: &str, epoch: i64) -> Option<Owner> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_owner_per_partition_with_epochs() {
-    let Some(etcd) = Etcd::start("ownership").await else { return };
+    let Some(etcd) = Etcd::start("ownership").await else {
+        return;
+    };
     let prefix = "/t-own";
     let mut a = etcd.join(prefix, "a").await;
     let b = etcd.join(prefix, "b").await;

@@ -7,7 +7,9 @@ use trove_cluster::{lease, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_etcd_restart_loses_nothing() {
-    let Some(mut etcd) = Etcd::start("restart").await else { return };
+    let Some(mut etcd) = Etcd::start("restart").await else {
+        return;
+    };
     let prefix = "/t-restart";
     let ttl = Duration::from_secs(5);
     let mut config = etcd.config(prefix, "a");
@@ -29,7 +31,10 @@ async fn a_short_etcd_restart_loses_nothing() {
         a.still_owner(0, epoch).await.unwrap_or(false)
     })
     .await;
-    assert!(back, "the owner key is gone after an etcd restart (or the client never reconnected)");
+    assert!(
+        back,
+        "the owner key is gone after an etcd restart (or the client never reconnected)"
+    );
     let open = eventually(Duration::from_secs(20), || async { a.fence().is_open() }).await;
     assert!(open, "keep-alives did not resume after the restart");
     assert!(!keeper.is_finished(), "keep_alive ended: the lease was lost");

@@ -35,7 +35,9 @@ async fn wants_round_trip_and_vanish_with_the_lease() {
     }
 
     a.unwant("h", "gem", 3).await.expect("unwant");
-    a.unwant("h", "gem", 7).await.expect("unwanting what nobody wants is fine");
+    a.unwant("h", "gem", 7)
+        .await
+        .expect("unwanting what nobody wants is fine");
     assert_eq!(
         a.wants().await.expect("wants"),
         vec![want("h", "gem", 5), want("h2", "coin", 3)]
