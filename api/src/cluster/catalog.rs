@@ -147,18 +147,21 @@ impl ClusterNode {
 /// Applies every catalog hunt `slot` has not journaled yet (with zero
 /// stock). Failures are logged; the next control round tries again.
 pub(crate) async fn apply(node: &ClusterNode, slot: &Arc<Slot>) {
-    let hunts = match node.etcd().hunts().await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the hunt catalog");
-            return;
-        }
-    };
+    match node.etcd().hunts().await {
+        Ok(hunts) => apply_these(slot, &hunts).await,
+        Err(e) => tracing::warn!(error = %e, "cannot read the hunt catalog"),
+    }
+}
+
+/// Applies `hunts` (the catalog, read once for every open partition) to
+/// `slot`: what it has not journaled yet, with zero stock.
+pub(crate) async fn apply_these(slot: &Arc<Slot>, hunts: &[(String, String, i64)]) {
     for (id, text, rev) in hunts {
+        let (id, rev) = (id.clone(), *rev);
         if slot.applied.lock().get(&id) == Some(&rev) {
             continue;
         }
-        let mut def: HuntDef = match serde_json::from_str(&text) {
+        let mut def: HuntDef = match serde_json::from_str(text) {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(hunt = %id, error = %e, "a catalog entry is not a hunt definition");

@@ -154,8 +154,10 @@ async fn round(node: &Arc<ClusterNode>) -> Result<(), trove_cluster::ClusterErro
         take(node, p).await?;
     }
     // 5. Catalog and idle stock.
+    // One read of the catalog for every open partition.
+    let hunts = etcd.hunts().await?;
     for slot in node.open_slots() {
-        catalog::apply(node, &slot).await;
+        catalog::apply_these(&slot, &hunts).await;
     }
     let wants = etcd.wants().await?;
     node.return_idle(&wants).await;

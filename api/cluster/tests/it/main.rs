@@ -15,5 +15,4 @@ mod join;
 mod ledger;
 mod ownership;
 mod restart;
-mod scratch;
 mod wants;
