@@ -72,8 +72,14 @@ fn spawn_keep_alive(node: &ClusterNode) -> actix_web::rt::task::JoinHandle<()> {
 }
 
 /// Grants a new lease and registers the node again; false if etcd refused.
+/// The old lease is revoked first (best effort: it may be gone already),
+/// so that its node key and the owner keys of the partitions just closed
+/// go at once instead of at its expiry.
 async fn rejoin(node: &ClusterNode) -> bool {
     let mut etcd = node.etcd();
+    if let Err(e) = etcd.leave().await {
+        tracing::debug!(error = %e, "the old lease could not be revoked (expired already?)");
+    }
     match etcd.grant_lease(node.lease_ttl).await {
         Ok(()) => {
             tracing::info!(lease = etcd.lease_id(), "rejoined the cluster under a new lease");

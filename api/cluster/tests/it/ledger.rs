@@ -2,7 +2,7 @@
 //! owner's moves.
 
 use crate::etcd::{error, Etcd};
-use trove_cluster::{Allotment, ClusterError, Defined};
+use trove_cluster::{Allotment, Cluster, ClusterError, Defined};
 
 const HUNT: &str = r#"{"id":"h1","products":[{"sku":"gem","stock":10},{"sku":"coin","stock":0}]}"#;
 
@@ -12,6 +12,14 @@ fn stock_of(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
 
 fn moved(a: Allotment) -> (u64, u64, u64) {
     (a.moved, a.allotted, a.ledger)
+}
+
+async fn take_by(node: &Cluster, p: u32, epoch: i64, by: &(dyn Fn(u64) -> u64 + Sync)) -> (u64, u64, u64) {
+    moved(
+        node.take_units_by(p, epoch, "h1", "gem", by)
+            .await
+            .expect("take_units_by"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,6 +144,23 @@ async fn the_catalog_and_the_ledger() {
     assert_eq!(ids, ["h1", "h2"]);
     assert_eq!(a.stock("h2", "gem").await.expect("stock"), (1, vec![]));
     assert_eq!(a.stock("h1", "gem").await.expect("stock"), (20, vec![(p, 3), (q, 7)]));
+
+    // take_units_by sizes the take from the ledger it reads.
+    let batch = |ledger: u64| if ledger >= 16 { 8 } else { 1 };
+    assert_eq!(take_by(&a, p, epoch, &batch).await, (8, 11, 12));
+    assert_eq!(take_by(&a, p, epoch, &batch).await, (1, 12, 11));
+    assert_eq!(
+        take_by(&a, p, epoch, &|l| l * 2).await,
+        (11, 23, 0),
+        "never more than the ledger"
+    );
+    assert_eq!(take_by(&a, p, epoch, &|_| 5).await, (0, 23, 0));
+    let e = error(
+        a.take_units_by(q, epoch, "h1", "gem", &batch).await,
+        "take_by at another epoch",
+    );
+    assert!(matches!(e, ClusterError::StaleEpoch { partition: 5, .. }), "{e:?}");
+    assert_eq!(a.stock("h1", "gem").await.expect("stock"), (0, vec![(p, 23), (q, 7)]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
