@@ -453,6 +453,84 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn cluster_settings_come_together_or_not_at_all() {
+        let vars: HashMap<&str, &str> = [
+            ("TROVE_CLUSTER", "etcd=http://10.0.0.1:2379, http://10.0.0.2:2379"),
+            ("TROVE_NODE", "n1"),
+            ("TROVE_ADVERTISE", "http://10.0.0.5:8787"),
+            ("TROVE_LEASE_TTL", "5s"),
+        ]
+        .into();
+        let env = |n: &str| vars.get(n).map(|s| s.to_string());
+        let c = Settings::resolve_with(&ServeArgs::default(), &env)
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.endpoints, ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]);
+        assert_eq!(
+            (c.node.as_str(), c.partitions, c.lease_ttl),
+            ("n1", DEFAULT_PARTITIONS, Duration::from_secs(5))
+        );
+        assert_eq!(c.prefix, DEFAULT_CLUSTER_PREFIX);
+        let flags = ServeArgs {
+            partitions: Some(16),
+            node: Some("n2".into()),
+            ..Default::default()
+        };
+        let c = Settings::resolve_with(&flags, &env).unwrap().cluster.unwrap();
+        assert_eq!(
+            (c.node.as_str(), c.partitions),
+            ("n2", 16),
+            "flags over the environment"
+        );
+        let none = |_: &str| None;
+        assert!(Settings::resolve_with(&ServeArgs::default(), &none)
+            .unwrap()
+            .cluster
+            .is_none());
+        let bad = |args: ServeArgs, want: &str| {
+            let e = Settings::resolve_with(&args, &none).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        };
+        bad(
+            ServeArgs {
+                node: Some("n1".into()),
+                ..Default::default()
+            },
+            "only make sense with --cluster",
+        );
+        bad(
+            ServeArgs {
+                cluster: Some("http://x:2379".into()),
+                ..Default::default()
+            },
+            "expected etcd=URL",
+        );
+        bad(
+            ServeArgs {
+                cluster: Some("etcd=x:2379".into()),
+                ..Default::default()
+            },
+            "http://",
+        );
+        bad(
+            ServeArgs {
+                cluster: Some("etcd=http://x:2379".into()),
+                ..Default::default()
+            },
+            "--node",
+        );
+        bad(
+            ServeArgs {
+                cluster: Some("etcd=http://x:2379".into()),
+                node: Some("n1".into()),
+                ..Default::default()
+            },
+            "--advertise",
+        );
+    }
+
+    #[test]
     fn precedence_is_flag_env_file_default() {
         let dir = std::env::temp_dir().join(format!("trove-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

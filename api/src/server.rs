@@ -113,7 +113,10 @@ fn describe_metrics() {
         Unit::Seconds,
         "Time one sample of a console topic (stats, hunts) took, wall clock; only while someone subscribes."
     );
-    describe_gauge!("trove_cluster_partitions_owned", "Cluster: partitions this node serves.");
+    describe_gauge!(
+        "trove_cluster_partitions_owned",
+        "Cluster: partitions this node serves."
+    );
     describe_histogram!(
         "trove_cluster_partition_open_seconds",
         Unit::Seconds,
