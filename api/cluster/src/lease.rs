@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// `until` of a closed fence that only [`Fence::reset`] reopens (a
+/// deadline 1 ns after the fence's creation: in the past at any check).
+const SEALED: u64 = 1;
+
 /// Open while the node may still hold its lease by its own clock. Shared by
 /// clones; checked before every partition write.
 #[derive(Clone, Debug)]
@@ -60,20 +64,33 @@ impl Fence {
     /// Records a keep-alive (or grant) `sent` at that instant and answered
     /// with `ttl`: open until `sent + ttl - margin`. Never moves the
     /// deadline back (an older answer arriving late changes nothing).
+    ///
+    /// A fence [closed](Fence::close) stays closed whatever answers arrive
+    /// late: only [`Fence::reset`] (a new lease) opens it again.
     pub fn extend(&self, sent: Instant, ttl: Duration) {
-        let until = self.nanos(sent + ttl.saturating_sub(self.inner.margin));
-        self.inner.until.fetch_max(until, Ordering::AcqRel);
+        let until = self.nanos(sent + ttl.saturating_sub(self.inner.margin)).max(SEALED + 1);
+        let mut cur = self.inner.until.load(Ordering::Acquire);
+        while cur != SEALED && cur < until {
+            match self
+                .inner
+                .until
+                .compare_exchange_weak(cur, until, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
     }
 
-    /// Closes the fence now (lease lost, revoked, or shutting down).
+    /// Closes the fence now and for good (lease lost, revoked, or shutting
+    /// down): a keep-alive answer still in flight cannot reopen it.
     pub fn close(&self) {
-        self.inner.until.store(0, Ordering::Release);
+        self.inner.until.store(SEALED, Ordering::Release);
     }
 
-    /// Reopens after a new lease was granted: the fence's deadline is reset
-    /// to the new grant's (`sent`, `ttl`).
+    /// Opens the fence for a new lease granted at `sent` with `ttl`.
     pub fn reset(&self, sent: Instant, ttl: Duration) {
-        self.close();
+        self.inner.until.store(0, Ordering::Release);
         self.extend(sent, ttl);
     }
 }
@@ -155,8 +172,13 @@ mod tests {
         assert!(f.remaining() > Duration::from_millis(4000));
         f.close();
         assert!(!f.is_open());
+        // A late answer cannot reopen a closed fence; a new lease can.
+        f.extend(Instant::now(), Duration::from_secs(5));
+        assert!(!f.is_open());
+        f.reset(Instant::now(), Duration::from_secs(5));
+        assert!(f.is_open());
         // A deadline already in the past leaves it closed.
-        f.extend(sent - Duration::from_secs(10), Duration::from_secs(5));
+        f.reset(sent - Duration::from_secs(10), Duration::from_secs(5));
         assert!(!f.is_open());
     }
 }

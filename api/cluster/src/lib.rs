@@ -52,9 +52,14 @@ use std::time::{Duration, Instant};
 /// Why a cluster operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    /// etcd could not be reached or answered with an error.
+    /// etcd could not be reached or answered with an error (boxed: the
+    /// client's error is large, and every `Result` here carries it).
     #[error("etcd: {0}")]
-    Etcd(#[from] etcd_client::Error),
+    Etcd(Box<etcd_client::Error>),
+    /// A compare-and-set on the stock ledger lost every retry to other
+    /// writers; nothing moved. Retry.
+    #[error("stock of {0}: the compare-and-set lost every retry to other writers; nothing moved")]
+    Contended(String),
     /// A write for a partition carried an epoch that is no longer the
     /// partition's (another node owns it now, or nobody does).
     #[error("partition {partition}: epoch {epoch} is stale")]
@@ -95,6 +100,12 @@ pub enum ClusterError {
     /// A bad setting (node id, partition count, URL).
     #[error("{0}")]
     Config(String),
+}
+
+impl From<etcd_client::Error> for ClusterError {
+    fn from(e: etcd_client::Error) -> Self {
+        ClusterError::Etcd(Box::new(e))
+    }
 }
 
 /// How a node joins (from `trove serve --cluster ...`).
@@ -316,7 +327,7 @@ impl Cluster {
                 self.node
             )));
         }
-        self.fence.extend(sent, Duration::from_secs(grant.ttl().max(0) as u64));
+        self.fence.reset(sent, Duration::from_secs(grant.ttl().max(0) as u64));
         Ok(())
     }
 

@@ -464,6 +464,53 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         .collect();
     assert!(names.contains(&around.as_str()), "{win}");
 
+    // The auditor's view: `trove cluster status` names every partition's
+    // owner, epoch and chain head; a partition's export names it.
+    let out = Command::new(env!("CARGO_BIN_EXE_trove"))
+        .args(["cluster", "status", "--json", "--key", AUDITOR, "--cluster"])
+        .arg(format!("etcd={}", c.etcd.url()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = status["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), P as usize);
+    for l in lines {
+        let p = l["partition"].as_u64().unwrap() as u32;
+        assert_eq!(l["url"].as_str(), Some(owner[&p].as_str()), "{l}");
+        assert_eq!(l["epoch"], map["owners"][p as usize]["epoch"], "{l}");
+        assert_eq!(l["head_from"], "owner", "{l}");
+        assert!(
+            l["head_seq"].as_u64().unwrap() > 0,
+            "every partition journaled its hunt: {l}"
+        );
+    }
+    let (st, export) = try_http(
+        &right,
+        "GET",
+        &format!("/v1/audit/export?partition={p}"),
+        Some(AUDITOR),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(st, 200);
+    let header: Value = serde_json::from_slice(export.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["partition"], p, "{header}");
+    let file = c.root.path().join("partition.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let verified = Command::new(env!("CARGO_BIN_EXE_trove"))
+        .args(["audit", "verify"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+
     // Move a partition under the client: stop its owner gracefully; the
     // client follows the moved/unavailable answers to the new owner.
     let mut c = c;

@@ -32,7 +32,7 @@ struct Tally {
 fn outcome(r: Result<Allotment, ClusterError>, what: &str) -> Option<Allotment> {
     match r {
         Ok(a) => Some(a),
-        Err(ClusterError::Etcd(etcd_client::Error::InvalidArgs(m))) if m.contains("compare-and-set lost") => None,
+        Err(ClusterError::Contended(_)) => None,
         Err(e) => panic!("{what}: {e}"),
     }
 }
@@ -100,6 +100,36 @@ async fn stored_allotments(etcd: &Etcd, prefix: &str) -> BTreeMap<u32, i64> {
     stored
 }
 
+/// Runs [`TASKS`] tasks, half on each node, until they saw the ledger empty.
+async fn run_round(nodes: &[Cluster; 2], owned: &[Vec<(u32, i64)>; 2], round: u64) -> Vec<Tally> {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let n = (i % 2) as usize;
+            let seed = 0x7_0000 + round * 100 + i;
+            tokio::spawn(work(nodes[n].clone(), owned[n].clone(), seed, i % 8 < 2))
+        })
+        .collect();
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await.expect("task"));
+    }
+    tallies
+}
+
+/// Each owner returns its partitions' whole allotments (`stored`).
+async fn return_everything(nodes: &[Cluster; 2], owned: &[Vec<(u32, i64)>; 2], stored: &BTreeMap<u32, i64>) {
+    for (n, parts) in owned.iter().enumerate() {
+        for &(p, epoch) in parts {
+            let had = stored.get(&p).copied().unwrap_or(0) as u64;
+            let r = nodes[n]
+                .return_units(p, epoch, "h", "gem", u64::MAX)
+                .await
+                .expect("return all");
+            assert_eq!((r.moved, r.allotted), (had, 0), "partition {p}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_takes_and_returns_neither_create_nor_lose_units() {
     let Some(etcd) = Etcd::start("contention").await else {
@@ -130,21 +160,9 @@ async fn concurrent_takes_and_returns_neither_create_nor_lose_units() {
         .await
         .expect("define");
 
-    // What every task ever moved, per partition, over all rounds.
-    let mut net: BTreeMap<u32, i64> = BTreeMap::new();
     let (mut ops, mut lost_races) = (0, 0);
     for round in 0..ROUNDS {
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|i| {
-                let n = (i % 2) as usize;
-                let seed = 0x7_0000 + round * 100 + i;
-                tokio::spawn(work(nodes[n].clone(), owned[n].clone(), seed, i % 8 < 2))
-            })
-            .collect();
-        let mut tallies = Vec::new();
-        for t in tasks {
-            tallies.push(t.await.expect("task"));
-        }
+        let tallies = run_round(&nodes, &owned, round).await;
 
         // The ledger and the allotments sum to the stock, and match exactly
         // what the tasks say they moved.
@@ -160,6 +178,7 @@ async fn concurrent_takes_and_returns_neither_create_nor_lose_units() {
             STOCK,
             "round {round}: ledger {ledger} + allotments {allocs:?}"
         );
+        let mut net: BTreeMap<u32, i64> = BTreeMap::new();
         let taken: u64 = tallies.iter().map(|t| t.taken).sum();
         let returned: u64 = tallies.iter().map(|t| t.returned).sum();
         for t in &tallies {
@@ -191,17 +210,7 @@ async fn concurrent_takes_and_returns_neither_create_nor_lose_units() {
         (ops, lost_races) = (ops + round_ops, lost_races + round_lost);
 
         // The owners hand everything back: the ledger is whole again.
-        for (n, parts) in owned.iter().enumerate() {
-            for &(p, epoch) in parts {
-                let had = stored.get(&p).copied().unwrap_or(0) as u64;
-                let r = nodes[n]
-                    .return_units(p, epoch, "h", "gem", u64::MAX)
-                    .await
-                    .expect("return all");
-                assert_eq!((r.moved, r.allotted), (had, 0), "partition {p}");
-                *net.entry(p).or_default() -= had as i64;
-            }
-        }
+        return_everything(&nodes, &owned, &stored).await;
         assert_eq!(
             a.stock("h", "gem").await.expect("stock").0,
             STOCK,

@@ -23,11 +23,11 @@ async fn take_by(node: &Cluster, p: u32, epoch: i64, by: &(dyn Fn(u64) -> u64 + 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_catalog_and_the_ledger() {
-    let Some(etcd) = Etcd::start("ledger").await else {
+async fn the_catalog() {
+    let Some(etcd) = Etcd::start("catalog").await else {
         return;
     };
-    let prefix = "/t-ledger";
+    let prefix = "/t-catalog";
     let a = etcd.join(prefix, "a").await;
     let b = etcd.join(prefix, "b").await;
     let stock = stock_of(&[("gem", 10), ("coin", 0)]);
@@ -66,6 +66,37 @@ async fn the_catalog_and_the_ledger() {
     assert!(matches!(&e, ClusterError::HuntConflict(id) if id == "h1"), "{e:?}");
     assert_eq!(b.stock("h1", "gem").await.expect("stock"), (6, vec![(p, 4)]));
     assert_eq!(b.hunts().await.expect("hunts")[0].1, HUNT);
+
+    // A second hunt sits beside the first.
+    let h2 = r#"{"id":"h2"}"#;
+    assert!(
+        a.define_hunt("h2", h2, &stock_of(&[("gem", 1)]))
+            .await
+            .expect("define")
+            .created
+    );
+    let ids: Vec<String> = a.hunts().await.expect("hunts").into_iter().map(|h| h.0).collect();
+    assert_eq!(ids, ["h1", "h2"]);
+    assert_eq!(a.stock("h2", "gem").await.expect("stock"), (1, vec![]));
+    assert_eq!(a.stock("h1", "gem").await.expect("stock"), (6, vec![(p, 4)]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_moves_units_within_the_stock() {
+    let Some(etcd) = Etcd::start("ledger-moves").await else {
+        return;
+    };
+    let prefix = "/t-ledger-moves";
+    let a = etcd.join(prefix, "a").await;
+    let b = etcd.join(prefix, "b").await;
+    let stock = stock_of(&[("gem", 10), ("coin", 0)]);
+    assert!(a.define_hunt("h1", HUNT, &stock).await.expect("define").created);
+    let p = 2;
+    let epoch = a.acquire(p).await.expect("acquire").expect("partition 2 is free");
+    assert_eq!(
+        moved(a.take_units(p, epoch, "h1", "gem", 4).await.expect("take")),
+        (4, 4, 6)
+    );
 
     // take_units moves min(want, ledger); return_units min(units, allotted).
     let take = |want| a.take_units(p, epoch, "h1", "gem", want);
@@ -131,19 +162,6 @@ async fn the_catalog_and_the_ledger() {
         assert!(matches!(e, ClusterError::Unknown(_)), "{e:?}");
     }
     assert_eq!(a.stock("nope", "gem").await.expect("stock"), (0, vec![]));
-
-    // A second hunt sits beside the first.
-    let h2 = r#"{"id":"h2"}"#;
-    assert!(
-        a.define_hunt("h2", h2, &stock_of(&[("gem", 1)]))
-            .await
-            .expect("define")
-            .created
-    );
-    let ids: Vec<String> = a.hunts().await.expect("hunts").into_iter().map(|h| h.0).collect();
-    assert_eq!(ids, ["h1", "h2"]);
-    assert_eq!(a.stock("h2", "gem").await.expect("stock"), (1, vec![]));
-    assert_eq!(a.stock("h1", "gem").await.expect("stock"), (20, vec![(p, 3), (q, 7)]));
 
     // take_units_by sizes the take from the ledger it reads.
     let batch = |ledger: u64| if ledger >= 16 { 8 } else { 1 };
