@@ -180,26 +180,25 @@ def scenario(args, out):
         f.write(text)
 
 
-def counts_of(report):
-    """(events accepted, claims answered, claim p99 ms, event p99 ms) from a trove-sim report."""
-    text = json.dumps(report)
-    def find(key):
-        m = re.search(rf'"{key}": ?(\d+(?:\.\d+)?)', text)
-        return float(m.group(1)) if m else 0.0
-    return report
+def op(report, name):
+    for o in (report.get("live") or {}).get("ops", []):
+        if o["op"] == name:
+            return o
+    return {}
 
 
 def overhead(args, root):
+    """The same load on a single node, a one-node and a two-node cluster."""
     results = []
-    etcd = Etcd(os.path.join(root, "o-etcd")) if True else None
-    os.makedirs(os.path.join(root, "o-etcd"), exist_ok=True)
+    etcd = Etcd(os.path.join(root, "o-etcd"))
     for mode, n in (("single", 0), ("cluster-1", 1), ("cluster-2", 2)):
         d = os.path.join(root, mode)
         os.makedirs(d, exist_ok=True)
-        prefix_env = {"TROVE_CLUSTER_PREFIX": f"/{mode}"}
-        os.environ.update(prefix_env)
-        nodes = [Node(args, d)] if n == 0 else [Node(args, d, etcd, f"n{i}", args.partitions) for i in range(n)]
-        if n:
+        os.environ["TROVE_CLUSTER_PREFIX"] = f"/{mode}"
+        if n == 0:
+            nodes = [Node(args, d)]
+        else:
+            nodes = [Node(args, d, etcd, f"n{i}", args.partitions) for i in range(n)]
             wait_spread(nodes, args.partitions)
         out = os.path.join(d, "sim")
         scenario(args, out)
@@ -209,39 +208,24 @@ def overhead(args, root):
         wall = time.time() - t0
         cpu = sum(cpu_ticks(x.proc.pid) - b for x, b in zip(nodes, before)) / HZ
         live = report.get("live") or {}
-        ops = report.get("ops") or live.get("ops") or {}
-        line = {"phase": "overhead", "mode": mode, "nodes": max(n, 1), "wall_s": round(wall, 2),
-                "server_cpu_s": round(cpu, 2), "report": {k: report[k] for k in report if k in ("summary", "rates", "latency", "counts")}}
-        ev = find_num(report, ["events_accepted", "accepted_events", "events"])
-        cl = find_num(report, ["claims_answered", "claims"])
-        line["events"] = ev
-        line["claims"] = cl
-        if ev:
-            line["cpu_us_per_op"] = round(cpu * 1e6 / (ev + cl), 2)
+        ev, cl = op(report, "events"), op(report, "claim")
+        events = live.get("events_accepted", 0)
+        claims = cl.get("answered_ok", 0)
+        line = {"phase": "overhead", "mode": mode, "nodes": max(n, 1), "partitions": args.partitions if n else 1,
+                "wall_s": round(wall, 1), "events_accepted": events,
+                "events_per_s": round(live.get("events_accepted_per_sec", 0)),
+                "claims_ok": claims, "claims_per_s": round(cl.get("accepted_per_sec", 0), 1),
+                "event_p99_ms": ev.get("p99_ms"), "claim_p99_ms": cl.get("p99_ms"),
+                "errors": live.get("errors"), "invariants_ok": report.get("invariants", {}).get("ok"),
+                "server_cpu_s": round(cpu, 2),
+                "server_cpu_us_per_op": round(cpu * 1e6 / max(1, events + claims), 2)}
         print(json.dumps(line), flush=True)
         results.append(line)
         for x in nodes:
             x.kill(signal.SIGTERM)
+    os.environ.pop("TROVE_CLUSTER_PREFIX", None)
     etcd.stop()
     return results
-
-
-def find_num(obj, names):
-    """The first numeric value under any of `names`, anywhere in `obj`."""
-    if isinstance(obj, dict):
-        for k in names:
-            if isinstance(obj.get(k), (int, float)):
-                return obj[k]
-        for v in obj.values():
-            r = find_num(v, names)
-            if r:
-                return r
-    if isinstance(obj, list):
-        for v in obj:
-            r = find_num(v, names)
-            if r:
-                return r
-    return 0
 
 
 def hunt(stock_mug, stock_gold):

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use trove_cluster::{Cluster, View};
 use trove_protocol::{self as p, ErrorCode};
 
+/// How often the control loop reads the map and acts on it (ms).
+pub(crate) const CONTROL_INTERVAL_MS: u64 = 250;
 /// How often the control loop reads the map and acts on it.
-pub(crate) const CONTROL_INTERVAL: Duration = Duration::from_millis(250);
+pub(crate) const CONTROL_INTERVAL: Duration = Duration::from_millis(CONTROL_INTERVAL_MS);
 /// Partitions a node releases per control round when the plan moves them.
 pub(crate) const MAX_MOVES: usize = 4;
 

@@ -225,6 +225,9 @@ pub(crate) struct Units {
     /// Reserved by claims in flight.
     pub(crate) reserved: u64,
     pub(crate) last_used: Instant,
+    /// Since when this partition's want for the product is up in etcd
+    /// (kept up while the product stays sold out here).
+    pub(crate) want_since: Option<Instant>,
 }
 
 impl Default for Units {
@@ -234,6 +237,7 @@ impl Default for Units {
             free: 0,
             reserved: 0,
             last_used: Instant::now(),
+            want_since: None,
         }
     }
 }

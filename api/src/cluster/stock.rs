@@ -6,11 +6,15 @@
 //! A claim reserves a unit, then asks the engine (which journals the
 //! decision). With no unit left it takes more from etcd, by demand: a
 //! batch while the ledger is plentiful, one unit at a time when it is
-//! scarce. With the ledger empty it marks a *want*; every other node hands
-//! its idle units of that product back within a control round, and the
-//! claim takes them. Only when none came back within [`RECLAIM_WAIT`] is
-//! the claim decided without a unit, and then under the product's lock
-//! with no reservation in flight: the engine rejects it `out_of_stock`.
+//! scarce. With the ledger empty it puts up a *want* (kept up while the
+//! product stays sold out here); every other node hands its idle units of
+//! that product back within a control round, and the claim takes them.
+//! Only when the want has been up for [`WANT_SETTLE`] (two rounds) and the
+//! claim's own read of the ledger found it empty is the claim decided
+//! without a unit, and then under the product's lock with no reservation
+//! in flight: the engine rejects it `out_of_stock`. So the first claim
+//! after a sell-out waits up to two rounds; the next ones are answered
+//! after one ledger read each.
 //!
 //! Invariant (per partition and product): `free + reserved + granted ==
 //! allotted`, where `allotted` is the partition's allotment in etcd; so
@@ -19,7 +23,7 @@
 //! engine had no unit for it.
 
 use super::catalog;
-use super::node::{ClusterNode, CONTROL_INTERVAL};
+use super::node::{ClusterNode, CONTROL_INTERVAL, CONTROL_INTERVAL_MS};
 use super::slot::{Slot, Units};
 use crate::error::ApiError;
 use std::sync::Arc;
@@ -27,9 +31,11 @@ use std::time::{Duration, Instant};
 use trove_engine::{ClaimRequest, ClaimResult, EngineError, Outcome, RejectReason};
 use trove_protocol::ErrorCode;
 
-/// How long a claim waits for other partitions to hand back idle units
-/// when the ledger is empty.
-pub(crate) const RECLAIM_WAIT: Duration = Duration::from_secs(2);
+/// How long a partition's want must have been up before a claim there is
+/// refused `out_of_stock`: two control rounds, in which every live node
+/// reads the wants and hands back its idle units of the product.
+pub(crate) const WANT_SETTLE: Duration = Duration::from_millis(2 * CONTROL_INTERVAL_MS);
+
 /// Idle units a partition has not used for this long go back to the ledger.
 pub(crate) const IDLE_RETURN: Duration = Duration::from_secs(10);
 /// Units taken at once while the ledger holds at least this many per partition.
@@ -158,18 +164,20 @@ impl ClusterNode {
         Ok(Some(units))
     }
 
-    /// Takes units from the ledger into `units` (journaled as stock added),
-    /// waiting up to [`RECLAIM_WAIT`] for other partitions' idle units when
-    /// the ledger is empty.
+    /// Takes units from the ledger into `units` (journaled as stock added).
+    /// With the ledger empty it puts the partition's want up and keeps it up
+    /// while the product stays sold out here; it returns without units only
+    /// once the want has been up for [`WANT_SETTLE`] (every live node has
+    /// handed back its idle units of the product) and this call's own read
+    /// found the ledger empty.
     async fn refill(&self, slot: &Slot, hunt: &str, sku: &str, units: &mut Units) -> Result<(), ApiError> {
         let etcd = self.etcd();
         // A batch while the ledger holds a batch for every partition, else
         // one unit at a time: scarce units never sit idle here.
         let plenty = u64::from(self.partitions) * BATCH;
         let size = move |ledger: u64| if ledger >= plenty { BATCH } else { 1 };
-        let started = Instant::now();
-        let mut wanted = false;
         loop {
+            let settled = units.want_since.is_some_and(|w| w.elapsed() >= WANT_SETTLE);
             let a = etcd
                 .take_units_by(slot.partition, slot.epoch, hunt, sku, &size)
                 .await
@@ -177,21 +185,20 @@ impl ClusterNode {
             if a.moved > 0 {
                 slot.core.engine.add_stock(hunt, sku, a.moved).await?;
                 units.free += a.moved;
-                break;
+                if units.want_since.take().is_some() {
+                    let _ = etcd.unwant(hunt, sku, slot.partition).await;
+                }
+                return Ok(());
             }
-            if started.elapsed() >= RECLAIM_WAIT {
-                break;
-            }
-            if !wanted {
+            if units.want_since.is_none() {
                 etcd.want(hunt, sku, slot.partition).await.map_err(cluster_error)?;
-                wanted = true;
+                units.want_since = Some(Instant::now());
+            }
+            if settled {
+                return Ok(());
             }
             tokio::time::sleep(CONTROL_INTERVAL / 2).await;
         }
-        if wanted {
-            let _ = etcd.unwant(hunt, sku, slot.partition).await;
-        }
-        Ok(())
     }
 
     async fn engine_remaining(&self, slot: &Slot, hunt: &str, sku: &str) -> Result<u64, ApiError> {
@@ -228,6 +235,9 @@ impl ClusterNode {
         let products: Vec<_> = slot.units.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         for ((hunt, sku), units) in products {
             let mut guard = units.lock().await;
+            if guard.want_since.take().is_some() {
+                let _ = etcd.unwant(&hunt, &sku, slot.partition).await;
+            }
             if guard.free == 0 {
                 continue;
             }
