@@ -87,6 +87,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 
 class Etcd:
     def __init__(self, root):
+        os.makedirs(root, exist_ok=True)
         self.client, self.peer = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.client}"
         peer = f"http://127.0.0.1:{self.peer}"
@@ -120,6 +121,7 @@ class Etcd:
 
 class Node:
     def __init__(self, args, root, etcd=None, node_id=None, partitions=8, ttl=10):
+        os.makedirs(root, exist_ok=True)
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         env = dict(os.environ, TROVE_KEYS=KEYS, TROVE_LOG="warn", TROVE_SNAPSHOT_INTERVAL_SECS="0")
@@ -166,7 +168,7 @@ def run_load(args, url, out):
     """One `trove-sim load` run; its report.json."""
     subprocess.run([args.sim, "load", "--url", f"ws://{url}/v1/ws", "--key", GAME, "--design-key", DESIGN,
                     "--admin-key", ADMIN, "--connections", "4", "--duration", str(args.secs), "-q", "-o", out,
-                    os.path.join(out, "scenario.toml")], check=False)
+                    "--batch", str(args.batch), os.path.join(out, "scenario.toml")], check=False)
     with open(os.path.join(out, "report.json")) as f:
         return json.load(f)
 
@@ -175,6 +177,8 @@ def scenario(args, out):
     with open(os.path.join(HERE, "cluster-load.toml")) as f:
         text = f.read()
     text = re.sub(r"(?m)^players = \d+", f"players = {args.players}", text)
+    if args.events_only:
+        text = re.sub(r"(?m)^claim_delay_secs = \d+", "claim_delay_secs = 3600", text)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "scenario.toml"), "w") as f:
         f.write(text)
@@ -221,11 +225,36 @@ def overhead(args, root):
                 "server_cpu_us_per_op": round(cpu * 1e6 / max(1, events + claims), 2)}
         print(json.dumps(line), flush=True)
         results.append(line)
+        if args.claims:
+            results.append(claims_phase(args, nodes, mode, n))
         for x in nodes:
             x.kill(signal.SIGTERM)
     os.environ.pop("TROVE_CLUSTER_PREFIX", None)
     etcd.stop()
     return results
+
+
+def claims_phase(args, nodes, mode, n):
+    """Claims alone over HTTP (8 threads, keep-alive), each to its
+    partition's owner: the servers' CPU per claim."""
+    st, body = req(nodes[0].addr, "POST", "/v1/hunts", DESIGN, hunt(1_000_000, 5))
+    assert st in (200, 201), body
+    if n:
+        m = cluster_map(nodes[0].addr)
+    else:
+        m = {"owners": [{"partition": 0, "url": f"http://{nodes[0].addr}"}]}
+    parts = args.partitions if n else 1
+    claims = [(f"oc-{i}", f"player-{i % 5000}", "mug") for i in range(args.claims)]
+    before = [cpu_ticks(x.proc.pid) for x in nodes]
+    t0 = time.time()
+    outcomes = claim_all(m, claims, parts)
+    secs = time.time() - t0
+    cpu = sum(cpu_ticks(x.proc.pid) - b for x, b in zip(nodes, before)) / HZ
+    line = {"phase": "overhead-claims", "mode": mode, "claims": len(claims), "granted": outcomes.count("granted"),
+            "claims_per_s": round(len(claims) / secs), "server_cpu_s": round(cpu, 2),
+            "server_cpu_us_per_claim": round(cpu * 1e6 / len(claims), 1)}
+    print(json.dumps(line), flush=True)
+    return line
 
 
 def hunt(stock_mug, stock_gold):
@@ -244,14 +273,23 @@ def claim_all(m, claims, partitions):
         conns = {}
         for cid, player, sku in chunk:
             addr = owners[fnv_partition(player, partitions)]
-            c = conns.get(addr)
-            if c is None:
-                host, port = addr.split(":")
-                c = conns[addr] = http.client.HTTPConnection(host, int(port), timeout=30)
             body = json.dumps({"claim_id": cid, "player": player, "hunt": "b", "sku": sku})
-            c.request("POST", "/v1/claims", body=body, headers={"Authorization": f"Bearer {GAME}", "Content-Type": "application/json"})
-            r = c.getresponse()
-            d = json.loads(r.read())
+            for attempt in range(3):
+                c = conns.get(addr)
+                if c is None:
+                    host, port = addr.split(":")
+                    c = conns[addr] = http.client.HTTPConnection(host, int(port), timeout=30)
+                try:
+                    c.request("POST", "/v1/claims", body=body,
+                              headers={"Authorization": f"Bearer {GAME}", "Content-Type": "application/json"})
+                    r = c.getresponse()
+                    d = json.loads(r.read())
+                    break
+                except (OSError, http.client.HTTPException):
+                    # A keep-alive connection the server closed: reconnect and
+                    # resend (claims are idempotent by claim_id).
+                    conns.pop(addr, None)
+                    d = {"error": {"code": "connection"}}
             with lock:
                 outcomes.append(d.get("status") or d.get("error", {}).get("code"))
     chunks = [claims[i::8] for i in range(8)]
@@ -338,6 +376,9 @@ def main():
     ap.add_argument("--secs", type=int, default=30)
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--ttl", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=200, help="trove-sim load --batch: most events per request")
+    ap.add_argument("--events-only", action="store_true", help="overhead: no claims in the load")
+    ap.add_argument("--claims", type=int, default=4000, help="overhead: claims sent after the load, over HTTP")
     ap.add_argument("--only", default="overhead,failover,txns")
     args = ap.parse_args()
     if not shutil.which("etcd"):
