@@ -8,6 +8,7 @@
 Starts its own etcd (Debian etcd-server) on free loopback ports and runs, on
 this one machine:
 
+0. idle: a node's fixed cost (single node, one-node cluster, etcd), 20 s.
 1. overhead: the same `trove-sim load` (docs/bench/cluster-load.toml: events
    and claims, open loop) against a single node, a one-node cluster and a
    two-node cluster, one after the other in the same run; the servers' CPU
@@ -368,6 +369,26 @@ def failover(args, root, rounds=3):
     return results
 
 
+def idle(args, root, secs=20):
+    """A node's fixed cost: CPU of an idle single node and of an idle
+    one-node cluster with `--partitions` partitions, and of etcd."""
+    etcd = Etcd(os.path.join(root, "i-etcd"))
+    single = Node(args, os.path.join(root, "i-single"))
+    node = Node(args, os.path.join(root, "i-cluster"), etcd, "n1", args.partitions)
+    wait_spread([node], args.partitions)
+    time.sleep(2)
+    pids = {"single": single.proc.pid, "cluster_node": node.proc.pid, "etcd": etcd.proc.pid}
+    before = {k: cpu_ticks(v) for k, v in pids.items()}
+    time.sleep(secs)
+    line = {"phase": "idle", "secs": secs, "partitions": args.partitions}
+    line.update({f"{k}_core_pct": round((cpu_ticks(v) - before[k]) / HZ / secs * 100, 2) for k, v in pids.items()})
+    print(json.dumps(line), flush=True)
+    single.kill(signal.SIGTERM)
+    node.kill(signal.SIGTERM)
+    etcd.stop()
+    return line
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/trove")
@@ -379,7 +400,7 @@ def main():
     ap.add_argument("--batch", type=int, default=200, help="trove-sim load --batch: most events per request")
     ap.add_argument("--events-only", action="store_true", help="overhead: no claims in the load")
     ap.add_argument("--claims", type=int, default=4000, help="overhead: claims sent after the load, over HTTP")
-    ap.add_argument("--only", default="overhead,failover,txns")
+    ap.add_argument("--only", default="idle,overhead,failover,txns")
     args = ap.parse_args()
     if not shutil.which("etcd"):
         sys.exit("etcd is not installed (apt-get install etcd-server)")
@@ -387,6 +408,8 @@ def main():
     print(json.dumps({"commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
                       "date": time.strftime("%Y-%m-%d"), "root": root, "args": vars(args)}), flush=True)
     only = set(args.only.split(","))
+    if "idle" in only:
+        idle(args, root)
     if "overhead" in only:
         overhead(args, root)
     if "failover" in only:
