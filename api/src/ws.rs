@@ -795,22 +795,26 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
     metrics::gauge!("trove_feed_subscribers").decrement(1.0);
 }
 
+/// Why a partition's feed ended here: the node's routing answer for it
+/// (`moved` to its new owner, or `partition_unavailable`).
+fn ended_feed_error(target: &Target, partition: Option<u32>) -> ApiError {
+    #[cfg(feature = "cluster")]
+    if let (Target::Cluster(node), Some(p)) = (target, partition) {
+        if let Err(e) = node.slot(p) {
+            return e;
+        }
+    }
+    let _ = target;
+    ApiError::new(
+        ErrorCode::PartitionUnavailable,
+        format!("partition {partition:?} left this node; resubscribe at its owner"),
+    )
+}
+
 /// The end of a partition's claims feed on this node: `moved` (or
 /// `partition_unavailable`) with where to resubscribe.
 async fn moved_push(conn: &Conn, id: u64, partition: Option<u32>) {
-    #[cfg(feature = "cluster")]
-    let e = match (&conn.target, partition) {
-        (Target::Cluster(node), Some(p)) => node.slot(p).err(),
-        _ => None,
-    };
-    #[cfg(not(feature = "cluster"))]
-    let e: Option<ApiError> = None;
-    let e = e.unwrap_or_else(|| {
-        ApiError::new(
-            ErrorCode::PartitionUnavailable,
-            format!("partition {partition:?} left this node; resubscribe at its owner"),
-        )
-    });
+    let e = ended_feed_error(&conn.target, partition);
     let push = p::ErrorPush {
         push: "error".into(),
         topic: "claims".into(),

@@ -52,6 +52,9 @@ impl WriteGate for SlotGate {
     }
 }
 
+/// A product's [`Units`], locked across a claim's etcd round trips.
+pub(crate) type SharedUnits = Arc<tokio::sync::Mutex<Units>>;
+
 /// An open partition.
 pub(crate) struct Slot {
     pub(crate) partition: u32,
@@ -64,7 +67,7 @@ pub(crate) struct Slot {
     closed: watch::Sender<bool>,
     tasks: Mutex<Vec<actix_web::rt::task::JoinHandle<()>>>,
     /// Stock this partition may grant, per (hunt, sku).
-    pub(crate) units: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Units>>>>,
+    pub(crate) units: Mutex<HashMap<(String, String), SharedUnits>>,
     /// Catalog revisions applied, per hunt.
     pub(crate) applied: Mutex<HashMap<String, i64>>,
 }
@@ -165,7 +168,7 @@ impl Slot {
             tracing::warn!(partition, error = %e, "could not record the partition's creation in etcd");
         }
         folder::build_projection(&core.projection, core.store.dir()).await;
-        let tasks = folder::core_tasks(&core, &settings, report.snapshot_seq.unwrap_or(0));
+        let tasks = folder::core_tasks(&core, settings, report.snapshot_seq.unwrap_or(0));
         Ok(Arc::new(Slot {
             partition,
             epoch,

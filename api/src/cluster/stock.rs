@@ -24,7 +24,7 @@
 
 use super::catalog;
 use super::node::{ClusterNode, CONTROL_INTERVAL, CONTROL_INTERVAL_MS};
-use super::slot::{Slot, Units};
+use super::slot::{SharedUnits, Slot, Units};
 use crate::error::ApiError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -112,12 +112,7 @@ impl ClusterNode {
     /// The product's units of `slot`, loaded from etcd and the engine on
     /// first use; `None` if the hunt or product is unknown (after applying
     /// the catalog once more).
-    async fn units_of(
-        &self,
-        slot: &Arc<Slot>,
-        hunt: &str,
-        sku: &str,
-    ) -> Result<Option<Arc<tokio::sync::Mutex<Units>>>, ApiError> {
+    async fn units_of(&self, slot: &Arc<Slot>, hunt: &str, sku: &str) -> Result<Option<SharedUnits>, ApiError> {
         let key = (hunt.to_owned(), sku.to_owned());
         let units = slot.units.lock().get(&key).cloned();
         if let Some(u) = units {

@@ -352,7 +352,39 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         assert_eq!(owners(&other), owners(&map));
         assert_eq!(other["partitions"], P);
     }
-    let owner = owners(&map);
+    let right = moved_answers(&c, &map).await;
+    let (client, players) = client_routes(&c).await;
+    auditor_view(&c, &map, &right).await;
+    // Move a partition under the client: stop its owner gracefully; the
+    // client follows the moved/unavailable answers to the new owner.
+    let mut c = c;
+    let victim = c
+        .nodes
+        .iter()
+        .position(|s| s.as_ref().is_some_and(|s| s.addr != right))
+        .unwrap();
+    let status = c.nodes[victim].take().unwrap().terminate();
+    assert!(status.success(), "graceful exit");
+    for (i, p) in players.iter().enumerate() {
+        let id = format!("after-{i}");
+        let reply = client
+            .claim(&claim_req(&id, p, "h", "mug"))
+            .await
+            .expect("claim follows the move");
+        assert_eq!(reply.status, trove_protocol::ClaimStatus::Granted);
+    }
+    c.wait_spread().await;
+    let hunt_state = c.live()[0].http("GET", "/v1/hunts/h", Some(GAME), None).await.1;
+    let mug = &hunt_state["products"][0];
+    assert_eq!(mug["granted"], 1 + 2 * P as u64, "{hunt_state}");
+    assert_eq!(mug["remaining"], 1000 - 1 - 2 * P as u64, "{hunt_state}");
+}
+
+/// Another node answers `moved` (HTTP and WebSocket) with the partition and
+/// its owner; the owner serves; a batch spanning partitions is refused
+/// with its indexes per partition. Returns the owner of partition 3.
+async fn moved_answers(c: &TestCluster, map: &Value) -> String {
+    let owner = owners(map);
     let p = 3;
     let player = player_in(p, 0);
     let right = owner[&p].trim_start_matches("http://").to_owned();
@@ -395,6 +427,12 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
     assert_eq!(e["error"]["code"], "partition_span");
     assert_eq!(e["error"]["partitions"], json!({"1": [0, 2], "2": [1]}));
 
+    right
+}
+
+/// `ClusterClient` routes every op (events split by partition, claims,
+/// players) and the merged leaderboard ranks every partition's players.
+async fn client_routes(c: &TestCluster) -> (ClusterClient, Vec<String>) {
     // The Rust client routes every op, splitting the batch by partition.
     let client = c.client().await;
     let players: Vec<String> = (0..P).map(|p| player_in(p, 1)).collect();
@@ -464,6 +502,14 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         .collect();
     assert!(names.contains(&around.as_str()), "{win}");
 
+    (client, players)
+}
+
+/// `trove cluster status` names every partition's owner, epoch and chain
+/// head; a partition's export names it and verifies.
+async fn auditor_view(c: &TestCluster, map: &Value, right: &str) {
+    let owner = owners(map);
+    let p = 3u32;
     // The auditor's view: `trove cluster status` names every partition's
     // owner, epoch and chain head; a partition's export names it.
     let out = Command::new(env!("CARGO_BIN_EXE_trove"))
@@ -486,7 +532,7 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         );
     }
     let (st, export) = try_http(
-        &right,
+        right,
         "GET",
         &format!("/v1/audit/export?partition={p}"),
         Some(AUDITOR),
@@ -510,30 +556,6 @@ async fn every_op_is_routed_and_moved_answers_are_followed() {
         "{}",
         String::from_utf8_lossy(&verified.stdout)
     );
-
-    // Move a partition under the client: stop its owner gracefully; the
-    // client follows the moved/unavailable answers to the new owner.
-    let mut c = c;
-    let victim = c
-        .nodes
-        .iter()
-        .position(|s| s.as_ref().is_some_and(|s| s.addr != right))
-        .unwrap();
-    let status = c.nodes[victim].take().unwrap().terminate();
-    assert!(status.success(), "graceful exit");
-    for (i, p) in players.iter().enumerate() {
-        let id = format!("after-{i}");
-        let reply = client
-            .claim(&claim_req(&id, p, "h", "mug"))
-            .await
-            .expect("claim follows the move");
-        assert_eq!(reply.status, trove_protocol::ClaimStatus::Granted);
-    }
-    c.wait_spread().await;
-    let hunt_state = c.live()[0].http("GET", "/v1/hunts/h", Some(GAME), None).await.1;
-    let mug = &hunt_state["products"][0];
-    assert_eq!(mug["granted"], 1 + 2 * P as u64, "{hunt_state}");
-    assert_eq!(mug["remaining"], 1000 - 1 - 2 * P as u64, "{hunt_state}");
 }
 
 /// One acknowledged claim of the load.
@@ -1154,85 +1176,59 @@ async fn a_node_cut_off_from_etcd_stops_serving_and_rejoins_cleanly() {
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .unwrap();
-    let owned_by = |map: &Value, url: &str| {
-        owners(map)
-            .into_iter()
-            .filter(|(_, u)| u == url)
-            .map(|(p, _)| p)
-            .collect::<Vec<u32>>()
-    };
     let cut_url = format!("http://{ns_listen}");
-    let started = Instant::now();
-    let mine = loop {
-        if let Ok((200, body)) = try_http(&host.addr, "GET", "/v1/cluster", Some(GAME), None).await {
-            let map: Value = serde_json::from_slice(&body).unwrap();
-            let mine = owned_by(&map, &cut_url);
-            if mine.len() == (P / 2) as usize {
-                break mine;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the namespaced node never took its share: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let host_url = format!("http://{}", host.addr);
+    let why = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mine = wait_owned(&host.addr, &cut_url, (P / 2) as usize, Duration::from_secs(60), &why).await;
     // Cut it off: within the TTL its partitions are the host's.
     ns.cut(true);
     let cut_at = Instant::now();
-    let host_url = format!("http://{}", host.addr);
-    loop {
-        if let Ok((200, body)) = try_http(&host.addr, "GET", "/v1/cluster", Some(GAME), None).await {
-            let map: Value = serde_json::from_slice(&body).unwrap();
-            if owned_by(&map, &host_url).len() == P as usize {
-                let p = mine[0];
-                if let Ok((200, _)) = try_http(
-                    &host.addr,
-                    "GET",
-                    &format!("/v1/audit/head?partition={p}"),
-                    Some(AUDITOR),
-                    None,
-                )
-                .await
-                {
-                    break;
-                }
-            }
-        }
+    wait_owned(&host.addr, &host_url, P as usize, Duration::from_secs(30), &why).await;
+    let path = format!("/v1/audit/head?partition={}", mine[0]);
+    while !matches!(
+        try_http(&host.addr, "GET", &path, Some(AUDITOR), None).await,
+        Ok((200, _))
+    ) {
         assert!(
             cut_at.elapsed() < Duration::from_secs(30),
-            "partitions of the cut-off node never moved"
+            "a moved partition never answered"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!(
         "cut off: its partitions served by the other node {:?} after the cut",
         cut_at.elapsed()
     );
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let text = why();
     assert!(
         text.contains("fenced=true"),
         "the cut-off node closed its partitions as fenced:\n{text}"
     );
     // Back on the network: it rejoins and takes its share again.
     ns.cut(false);
-    let back = Instant::now();
-    loop {
-        if let Ok((200, body)) = try_http(&host.addr, "GET", "/v1/cluster", Some(GAME), None).await {
-            let map: Value = serde_json::from_slice(&body).unwrap();
-            if owned_by(&map, &cut_url).len() == (P / 2) as usize {
-                break;
-            }
-        }
-        assert!(
-            back.elapsed() < Duration::from_secs(60),
-            "the node did not rejoin: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_owned(&host.addr, &cut_url, (P / 2) as usize, Duration::from_secs(60), &why).await;
     let _ = cut.kill();
     let _ = cut.wait();
     drop(host);
+}
+
+/// Waits until the map `addr` answers gives `url` exactly `n` partitions;
+/// returns them. `why` explains a timeout.
+async fn wait_owned(addr: &str, url: &str, n: usize, limit: Duration, why: &dyn Fn() -> String) -> Vec<u32> {
+    let started = Instant::now();
+    loop {
+        if let Ok((200, body)) = try_http(addr, "GET", "/v1/cluster", Some(GAME), None).await {
+            let map: Value = serde_json::from_slice(&body).unwrap();
+            let mine: Vec<u32> = owners(&map)
+                .into_iter()
+                .filter(|(_, u)| u == url)
+                .map(|(p, _)| p)
+                .collect();
+            if mine.len() == n {
+                return mine;
+            }
+        }
+        assert!(started.elapsed() < limit, "{url} never owned {n} partitions: {}", why());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
