@@ -306,13 +306,29 @@ mod tests {
                 b.push(e)
             }
         }
+        // A partition's board: score descending, ties in the order reached
+        // (here: insertion order, which is not player order).
+        a.sort_by_key(|x| std::cmp::Reverse(x.1));
+        b.sort_by_key(|x| std::cmp::Reverse(x.1));
         let mut all: Vec<(String, u64)> = a.iter().chain(&b).map(|(p, s)| (p.to_string(), *s)).collect();
         all.sort_by(cmp);
-        let reference = query(&all, 5, "q07");
-        let score = all.iter().find(|e| e.0 == "q07").unwrap().1;
-        let key = Some(("q07", score));
-        let m = merge(&[cut(0, &a, 5, key), cut(1, &b, 5, key)], 5, key);
-        assert_eq!(m, reference);
+        // Every player as the key, several window sizes: the merged window
+        // equals the one board's.
+        for limit in [1, 2, 5, 8, 40, 100] {
+            for (player, score) in &all {
+                let key = Some((player.as_str(), *score));
+                let m = merge(&[cut(0, &a, limit, key), cut(1, &b, limit, key)], limit, key);
+                assert_eq!(m, query(&all, limit, player), "around {player}, limit {limit}");
+            }
+            let top = merge(&[cut(0, &a, limit, None), cut(1, &b, limit, None)], limit, None);
+            let want: Vec<(u64, String, u64)> = all
+                .iter()
+                .take(limit)
+                .enumerate()
+                .map(|(i, (p, s))| (i as u64 + 1, p.clone(), *s))
+                .collect();
+            assert_eq!(top, want, "top {limit}");
+        }
         // Near the bottom the window stays full.
         let last = all.last().unwrap().clone();
         let key = Some((last.0.as_str(), last.1));

@@ -130,6 +130,9 @@ impl Drop for Etcd {
     }
 }
 
+/// Every decided claim per partition: `(claim_id, player, sku, status, reason)`.
+type Audit = BTreeMap<u32, Vec<(String, String, String, String, Option<String>)>>;
+
 /// A test cluster: etcd, a shared data root, nodes by index.
 pub struct TestCluster {
     pub etcd: Etcd,
@@ -251,7 +254,7 @@ impl TestCluster {
 
     /// Every claim decided in the cluster, from each partition's audit
     /// trail at its owner: partition -> [(claim_id, player, sku, status, reason)].
-    async fn audit(&self) -> BTreeMap<u32, Vec<(String, String, String, String, Option<String>)>> {
+    async fn audit(&self) -> Audit {
         let map = self.map().await.expect("map");
         let mut out = BTreeMap::new();
         for (p, url) in owners(&map) {
@@ -597,6 +600,8 @@ async fn a_killed_node_fails_over_without_losing_or_repeating_a_claim() {
     };
     c.define(&hunt("h", 400, 5)).await;
     let client = c.client().await;
+    // The Rust client's merged feed follows every partition across the failover.
+    let merged = merged_feed(&client);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tasks: Vec<_> = (0..12)
         .map(|t| tokio::spawn(claim_load(client.clone(), t, stop.clone())))
@@ -636,14 +641,15 @@ async fn a_killed_node_fails_over_without_losing_or_repeating_a_claim() {
     }
     assert!(events.await.unwrap() > 0);
     assert!(acked.len() > 100, "only {} claims acknowledged", acked.len());
-    check_claims(&c, &acked, &[("mug", 400), ("gold", 5)]).await;
+    let audit = check_claims(&c, &acked, &[("mug", 400), ("gold", 5)]).await;
+    check_merged_feed(merged, &audit).await;
 }
 
 /// Every acknowledged claim is in its partition's audit trail with the
 /// outcome it was acknowledged with; no claim is decided twice; no
 /// product is oversold; every partition's feed holds every granted claim
 /// exactly once.
-async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) {
+async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) -> Audit {
     let audit = c.audit().await;
     let mut decided: HashMap<(String, String), (String, Option<String>, u32)> = HashMap::new();
     let mut granted: HashMap<String, u64> = HashMap::new();
@@ -717,6 +723,7 @@ async fn check_claims(c: &TestCluster, acked: &[Acked], stock: &[(&str, u64)]) {
             "feed of {p} pushed more than its grants"
         );
     }
+    audit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1230,5 +1237,43 @@ async fn wait_owned(addr: &str, url: &str, n: usize, limit: Duration, why: &dyn 
         }
         assert!(started.elapsed() < limit, "{url} never owned {n} partitions: {}", why());
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `ClusterClient::subscribe_claims` from the start of every partition,
+/// read on its own task: `(partition, claim_id)` as yielded.
+fn merged_feed(client: &ClusterClient) -> tokio::sync::mpsc::UnboundedReceiver<(u32, String)> {
+    let mut feed = client.subscribe_claims(trove_client::VectorCursor::new());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = feed.next().await {
+            if let Ok((p, push)) = item {
+                if tx.send((p, push.claim_id.to_string())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The merged feed yielded every granted claim of the audit trail once,
+/// from its own partition, and nothing else.
+async fn check_merged_feed(mut rx: tokio::sync::mpsc::UnboundedReceiver<(u32, String)>, audit: &Audit) {
+    let want: HashSet<(u32, String)> = audit
+        .iter()
+        .flat_map(|(p, rows)| rows.iter().filter(|r| r.3 == "granted").map(move |r| (*p, r.0.clone())))
+        .collect();
+    let mut seen = HashSet::new();
+    while seen.len() < want.len() {
+        let item = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("merged feed stalled at {} of {}", seen.len(), want.len()))
+            .expect("merged feed ended");
+        assert!(
+            want.contains(&item),
+            "merged feed yielded {item:?}, not a grant of that partition"
+        );
+        assert!(seen.insert(item.clone()), "merged feed yielded {item:?} twice");
     }
 }
