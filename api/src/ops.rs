@@ -127,7 +127,7 @@ pub(crate) async fn leaderboard(
         #[cfg(feature = "cluster")]
         Target::Cluster(node) => {
             // The catalog is the authority in a cluster.
-            crate::cluster::hunt_reply(node, hunt).await?;
+            crate::cluster::check_hunt(node, hunt).await?;
             let entries = node.merged_leaderboard(hunt, limit, around).await;
             Ok(p::LeaderboardReply {
                 ok: true,

@@ -736,13 +736,7 @@ async fn claims_feed(conn: Arc<Conn>, id: u64, mut released: watch::Receiver<()>
             Ok(Err(e)) => {
                 tracing::error!(conn = conn.id, error = %e, "dispatch feed cannot read the journal");
                 let e = ApiError::internal(format!("the dispatch feed cannot read the journal: {e}"));
-                let push = p::ErrorPush {
-                    push: "error".into(),
-                    topic: "claims".into(),
-                    subscription: Some(id),
-                    error: e.body(),
-                };
-                conn.send(conn.frame(&push)).await;
+                feed_ended(&conn, id, &e).await;
                 break;
             }
             Err(_) => break,
@@ -814,7 +808,11 @@ fn ended_feed_error(target: &Target, partition: Option<u32>) -> ApiError {
 /// The end of a partition's claims feed on this node: `moved` (or
 /// `partition_unavailable`) with where to resubscribe.
 async fn moved_push(conn: &Conn, id: u64, partition: Option<u32>) {
-    let e = ended_feed_error(&conn.target, partition);
+    feed_ended(conn, id, &ended_feed_error(&conn.target, partition)).await;
+}
+
+/// The error push that ends claims feed `id`.
+async fn feed_ended(conn: &Conn, id: u64, e: &ApiError) {
     let push = p::ErrorPush {
         push: "error".into(),
         topic: "claims".into(),

@@ -492,7 +492,12 @@ impl Engine {
         Ok(entry.stock.durable_state(&self.core.durable))
     }
 
-    /// Ids of every defined hunt.
+    /// Whether `hunt` is defined (no allocation: the hot path asks).
+    pub fn has_hunt(&self, hunt: &str) -> bool {
+        self.core.catalog.contains_key(hunt)
+    }
+
+    /// Every hunt id, sorted.
     pub fn hunt_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.core.catalog.iter().map(|e| e.key().clone()).collect();
         ids.sort();

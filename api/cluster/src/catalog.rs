@@ -57,6 +57,15 @@ impl Cluster {
         }
     }
 
+    /// One hunt of the catalog: `(definition JSON text, mod_revision)`,
+    /// one key read.
+    pub async fn hunt(&self, id: &str) -> Result<Option<(String, i64)>, ClusterError> {
+        let r = self.client.clone().get(self.keys.hunt(id), None).await?;
+        Ok(r.kvs()
+            .first()
+            .map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.mod_revision())))
+    }
+
     /// Every hunt of the catalog: `(id, definition JSON text, mod_revision)`.
     pub async fn hunts(&self) -> Result<Vec<(String, String, i64)>, ClusterError> {
         let prefix = self.keys.hunts();

@@ -52,12 +52,11 @@ pub(crate) async fn add_stock(node: &ClusterNode, hunt: &str, sku: &str, add: u6
     if add == 0 {
         return Err(ApiError::invalid_request("add must be at least 1"));
     }
-    let etcd = node.etcd();
-    let hunts = etcd.hunts().await.map_err(etcd_error)?;
-    if !hunts.iter().any(|(id, _, _)| id == hunt) {
-        return Err(ApiError::new(ErrorCode::UnknownHunt, format!("no hunt {hunt:?}")));
-    }
-    etcd.add_stock(hunt, sku, add, MAX_STOCK).await.map_err(etcd_error)
+    check_hunt(node, hunt).await?;
+    node.etcd()
+        .add_stock(hunt, sku, add, MAX_STOCK)
+        .await
+        .map_err(etcd_error)
 }
 
 /// The catalog's hunt ids.
@@ -74,6 +73,20 @@ pub(crate) async fn hunt_ids(node: &ClusterNode) -> Result<Vec<String>, ApiError
     Ok(ids)
 }
 
+/// The catalog's definition of `hunt` (JSON text, revision), or `unknown_hunt`.
+async fn catalog_entry(node: &ClusterNode, hunt: &str) -> Result<(String, i64), ApiError> {
+    node.etcd()
+        .hunt(hunt)
+        .await
+        .map_err(etcd_error)?
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownHunt, format!("no hunt {hunt:?}")))
+}
+
+/// `unknown_hunt` unless the catalog defines `hunt` (one etcd read).
+pub(crate) async fn check_hunt(node: &ClusterNode, hunt: &str) -> Result<(), ApiError> {
+    catalog_entry(node, hunt).await.map(|_| ())
+}
+
 /// `GET /v1/hunts/{hunt}` in a cluster: the catalog's definition; each
 /// product's `remaining` is the ledger's unallotted units plus every
 /// partition's allotment minus its grants (`granted`, `added` summed over
@@ -81,10 +94,7 @@ pub(crate) async fn hunt_ids(node: &ClusterNode) -> Result<Vec<String>, ApiError
 /// ungranted).
 pub(crate) async fn hunt_reply(node: &ClusterNode, hunt: &str) -> Result<p::HuntReply<'static>, ApiError> {
     let etcd = node.etcd();
-    let hunts = etcd.hunts().await.map_err(etcd_error)?;
-    let Some((_, text, rev)) = hunts.into_iter().find(|(id, _, _)| id == hunt) else {
-        return Err(ApiError::new(ErrorCode::UnknownHunt, format!("no hunt {hunt:?}")));
-    };
+    let (text, rev) = catalog_entry(node, hunt).await?;
     let def: HuntDef =
         serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("catalog entry of {hunt:?}: {e}")))?;
     let grants = super::remote::granted(node, hunt).await;
@@ -126,15 +136,8 @@ impl ClusterNode {
     /// Applies the catalog to the partition of `core` if one of `hunts` is
     /// not defined there yet.
     pub(crate) async fn ensure_hunts<'a>(&self, core: &crate::folder::Core, hunts: impl Iterator<Item = &'a str>) {
-        let known = core.engine.hunt_ids();
-        let mut missing = false;
-        for h in hunts {
-            if !known.iter().any(|k| k == h) {
-                missing = true;
-                break;
-            }
-        }
-        if !missing {
+        let mut hunts = hunts;
+        if hunts.all(|h| core.engine.has_hunt(h)) {
             return;
         }
         let slot = self.open_slots().into_iter().find(|s| std::ptr::eq(&*s.core, core));

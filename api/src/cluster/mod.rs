@@ -31,5 +31,5 @@ pub(crate) mod start;
 pub(crate) mod status;
 mod stock;
 
-pub(crate) use catalog::{add_stock, define_hunt, hunt_ids, hunt_reply};
+pub(crate) use catalog::{add_stock, check_hunt, define_hunt, hunt_ids, hunt_reply};
 pub(crate) use node::{ClusterNode, Ready};
